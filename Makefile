@@ -1,0 +1,48 @@
+# curate: `make corpus` builds the stage-1 corpus from the bundled samples; `make test` runs the tests.
+# Both create the virtual environment they need (.venv) on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+RECIPE ?= recipes/stage1.toml
+OUT ?= build
+WORKERS ?=
+
+.PHONY: setup setup-dev corpus test lint bench tokenizer samples clean
+
+# Core install: the curation toolkit only (no torch).
+$(VENV)/.core: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# Dev install: torch's CPU build first (megatron-core needs torch; an unpinned torch pulls CUDA),
+# then the test tools and megatron-core for the format cross-check.
+$(VENV)/.dev: $(VENV)/.core
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.core
+
+setup-dev: $(VENV)/.dev
+
+corpus: $(VENV)/.core
+	$(BIN)/curate corpus $(RECIPE) --out $(OUT) $(if $(WORKERS),--workers $(WORKERS))
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.dev
+	$(BIN)/python bench/tokenize_throughput.py
+
+# Retrain the bundled tokenizer on the bundled samples (the result is committed).
+tokenizer: $(VENV)/.core
+	$(BIN)/curate tokenizer train --input samples --vocab-size 8000 --out curate/assets/tokenizer
+
+clean:
+	rm -rf $(OUT) .pytest_cache

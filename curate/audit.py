@@ -1,0 +1,107 @@
+"""``curate audit``: prove from the files of a build that no record was lost.
+
+For every source, recounted from the shards, the ledger and the token index (not from the
+manifest's own figures):
+
+- each step balances: records into the step = records out + records the step's ledger removed;
+- the source balances: records read (kept + removed at read) = final documents + all removals;
+- ids balance: every id read is either in the final output or removed, exactly once;
+- final output files match the checksums in ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from curate import ledger as ledger_mod
+from curate import shards
+from curate.executor import digest
+from curate.tokens import indexed
+
+
+@dataclass
+class AuditReport:
+    """Per-source lines and the problems found (empty when the build balances)."""
+
+    lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is out of balance."""
+        return not self.problems
+
+
+def _ids(root: Path, paths: list[str], column: str = "id") -> pl.Series:
+    frames = [pl.read_parquet(root / p, columns=[column]) for p in paths]
+    return pl.concat(frames)[column] if frames else pl.Series(column, [], pl.String)
+
+
+def _audit_source(root: Path, name: str, flow: dict, removals: pl.DataFrame, report: AuditReport) -> None:
+    mine = removals.filter(pl.col("source") == name)
+    removed = Counter(dict(mine.group_by("step").len().iter_rows()))
+    steps = {s["step"]: s for s in flow["steps"]}
+    read_out = sum(shards.rows(root / p) for p in steps["read"]["shards"])
+    records_in = read_out + removed["read"]
+    if records_in != flow["records_in"]:
+        report.problems.append(f"{name}: read recount {records_in} != recorded {flow['records_in']}")
+    prev = read_out
+    for step, files in steps.items():
+        if step == "read":
+            continue
+        out = sum(shards.rows(root / p) for p in files["shards"])
+        if prev != out + removed[step]:
+            report.problems.append(f"{name}/{step}: {prev} in != {out} out + {removed[step]} removed")
+        prev = out
+    final_ids = _ids(root, list(steps.values())[-1]["shards"])
+    if flow.get("tokens"):
+        docs = indexed.Reader(root / flow["tokens"]).num_documents
+        if docs != prev:
+            report.problems.append(f"{name}/tokens: {docs} documents in the index != {prev} records")
+        final_ids = _ids(root, [f"{flow['tokens']}.docs.parquet"])
+        prev = docs
+    total_removed = sum(removed.values())
+    if records_in != prev + total_removed:
+        report.problems.append(f"{name}: {records_in} in != {prev} out + {total_removed} removed")
+    read_ids = pl.concat([_ids(root, steps["read"]["shards"]),
+                          mine.filter(pl.col("step") == "read")["id"]])
+    later = mine.filter(pl.col("step") != "read")["id"]
+    accounted = pl.concat([final_ids, later])
+    if accounted.is_duplicated().any():
+        dup = accounted.filter(accounted.is_duplicated()).unique().sort().head(3).to_list()
+        report.problems.append(f"{name}: ids both kept and removed, or twice: {dup}")
+    if set(accounted.to_list()) != set(_ids(root, steps["read"]["shards"]).to_list()):
+        report.problems.append(f"{name}: final + removed ids differ from the ids read")
+    status = "MISMATCH" if any(p.startswith((f"{name}:", f"{name}/")) for p in report.problems) else "ok"
+    report.lines.append(f"  {name:<14} in {records_in:>9,}  out {prev:>9,}  removed {total_removed:>8,}"
+                        f"  (read ids {len(read_ids):,})  {status}")
+
+
+def audit(root: Path) -> AuditReport:
+    """Audit the build in ``root``."""
+    report = AuditReport()
+    for name in ("flow.json", "manifest.json", "ledger.parquet"):
+        if not (root / name).is_file():
+            report.problems.append(f"{root}: missing {name}; is this a curate build directory?")
+            return report
+    flow = json.loads((root / "flow.json").read_text())
+    manifest = json.loads((root / "manifest.json").read_text())
+    table = pl.from_arrow(ledger_mod.read([root / "ledger.parquet"]))
+    removals = table.filter(pl.col("action").is_in(list(ledger_mod.REMOVALS)))
+    report.lines.append(f"audit {root}")
+    for name, source_flow in flow.items():
+        _audit_source(root, name, source_flow, removals, report)
+    unknown = set(table["source"].unique().to_list()) - set(flow)
+    if unknown:
+        report.problems.append(f"ledger rows for sources not in the build: {sorted(unknown)}")
+    for out in manifest["outputs"]:
+        path = root / out["path"]
+        if not path.is_file() or digest(path) != out["sha256"]:
+            report.problems.append(f"{out['path']}: missing or checksum differs from manifest.json")
+    report.lines.append(f"  outputs: {len(manifest['outputs'])} files checked against manifest.json")
+    return report

@@ -1,0 +1,261 @@
+"""The ``curate`` command line: thin shells over library functions.
+
+Exit codes: 0 success; 1 an error (bad recipe, missing input, failed step) or an unbalanced audit;
+2 usage error; 3 ``--strict`` and some input was quarantined.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from curate import __version__
+
+
+def _fail_cleanly(fn: Callable) -> Callable:
+    """Turn the library's expected errors into one-line messages instead of tracebacks."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from curate.executor import TaskError
+        from curate.readers import InputError
+        from curate.recipes import RecipeError
+        from curate.tokens.tokenizer import TokenizerError
+
+        try:
+            return fn(*args, **kwargs)
+        except (RecipeError, InputError, TokenizerError, TaskError, FileNotFoundError) as err:
+            raise click.ClickException(str(err)) from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="curate")
+def main() -> None:
+    """curate: turn raw medical sources into training corpora for LLM adaptation.
+
+    \b
+    Typical use:
+      curate corpus recipes/stage1.toml            # all stage-1 sources -> Megatron shards
+      curate build articles --input pubmed/ --out build/
+      curate audit build/stage1                    # prove records in = out + dropped
+      curate inspect build/stage1/tokens/articles_text_document
+    """
+
+
+def _report(result: Any, strict: bool) -> None:
+    from curate import manifest
+
+    for line in manifest.summary(result.manifest, result.root):
+        click.echo(line)
+    click.echo(f"  tasks: {result.ran} run, {result.skipped} already done")
+    if strict and result.manifest["quarantined"]:
+        click.echo(f"--strict: {result.manifest['quarantined']} quarantined item(s); failing", err=True)
+        sys.exit(3)
+
+
+_common = [
+    click.option("--workers", type=click.IntRange(min=1), default=None,
+                 help="Worker processes [default: all CPU cores available]."),
+    click.option("--strict", is_flag=True, help="Exit with code 3 if any input was quarantined."),
+    click.option("--progress/--no-progress", default=None,
+                 help="Progress bars on stderr [default: when stderr is a terminal]."),
+]
+
+
+def _with_common(fn: Callable) -> Callable:
+    for option in reversed(_common):
+        fn = option(fn)
+    return fn
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
+              show_default=True, help="Parent directory; the build goes to OUT/<recipe name>.")
+@click.option("--tokenizer", "tokenizer_path", type=click.Path(exists=True, file_okay=False),
+              default=None, help="Local Hugging Face tokenizer directory [default: the recipe's, "
+              "else the bundled BPE].")
+@click.option("--eod-token", default=None, help="Token appended after each document "
+              "[default: the tokenizer's eos_token].")
+@_with_common
+@_fail_cleanly
+def corpus(recipe: Path, out: Path, tokenizer_path: str | None, eod_token: str | None,
+           workers: int | None, strict: bool, progress: bool | None) -> None:
+    """Build a corpus from a mixture RECIPE: read, clean, dedup, tokenize, Megatron shards.
+
+    Reruns skip finished work; a killed build resumes where it stopped. Prints records and tokens
+    per source, drops per reason, the output files and the Megatron --data-path blend.
+    """
+    import dataclasses
+
+    from curate import pipeline, recipes
+
+    spec = recipes.load_corpus(recipe)
+    if tokenizer_path:
+        spec = dataclasses.replace(spec, tokenizer=str(Path(tokenizer_path).resolve()))
+    if eod_token:
+        spec = dataclasses.replace(spec, eod_token=eod_token)
+    result = pipeline.run(spec, out / spec.name, workers=workers, progress=progress)
+    _report(result, strict)
+
+
+def _parse_set(values: tuple[str, ...]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
+        try:
+            options[key.strip()] = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            options[key.strip()] = raw
+    return options
+
+
+@main.group()
+def build() -> None:
+    """Build one source into cleaned, deduplicated Document shards (Parquet).
+
+    Output goes to OUT/<source>/: record shards per step under sources/, ledger.parquet,
+    flow.json and manifest.json. Pass --tokenizer to also write Megatron shards.
+    """
+
+
+def _build_command(reader: str, summary: str, extra: list[Callable] | None = None) -> None:
+    @build.command(reader, help=summary)
+    @click.option("--input", "inputs", multiple=True, help="Input file, directory or glob "
+                  "(repeatable) [default: the recipe's inputs].")
+    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
+                  show_default=True, help="Parent directory; the build goes to OUT/<source>.")
+    @click.option("--recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="Source recipe (TOML) with options and clean thresholds.")
+    @click.option("--name", help="Source name used in ids and paths [default: the reader name].")
+    @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                  help="Reader option (repeatable), e.g. --set template=qa.")
+    @click.option("--tokenizer", "tokenizer_path", default=None,
+                  help="Also tokenize into Megatron shards with this tokenizer directory "
+                  "('bundled' for the default BPE).")
+    @_with_common
+    @_fail_cleanly
+    def command(inputs: tuple[str, ...], out: Path, recipe: Path | None, name: str | None,
+                sets: tuple[str, ...], tokenizer_path: str | None, workers: int | None, strict: bool,
+                progress: bool | None, **reader_options: Any) -> None:
+        import dataclasses
+
+        from curate import pipeline, recipes
+
+        options = {k: v for k, v in reader_options.items() if v is not None}
+        options.update(_parse_set(sets))
+        if recipe:
+            src = recipes.load_source(recipe)
+            merged = {**{f.name: getattr(src.options, f.name)
+                         for f in dataclasses.fields(src.options)}, **options}
+            src = dataclasses.replace(src, options=recipes.make_config(
+                type(src.options), merged, Path.cwd(), "--set"))
+        else:
+            src = recipes.source_from_dict({"reader": reader, "options": options}, Path.cwd(), "--set")
+        if inputs:
+            src = dataclasses.replace(src, inputs=tuple(inputs))
+        if name:
+            src = dataclasses.replace(src, name=name)
+        if not src.inputs:
+            raise click.UsageError("no inputs: pass --input or a --recipe with inputs")
+        tok = None if tokenizer_path in (None, "bundled") else str(Path(tokenizer_path).resolve())
+        spec = recipes.CorpusSpec(name=src.name, sources=(src,), tokenizer=tok)
+        result = pipeline.run(spec, out / src.name, workers=workers,
+                              tokenize_docs=tokenizer_path is not None, progress=progress)
+        _report(result, strict)
+
+    for option in reversed(extra or []):
+        command = option(command)
+
+
+_build_command("articles", "PubMed XML (.xml, .xml.gz) abstracts and text/Markdown/HTML articles.",
+               [click.option("--exclude-pmids", type=click.Path(exists=True, dir_okay=False),
+                             help="PMID list to leave out (one per line, or a JSON object whose keys "
+                             "are PMIDs, e.g. PubMedQA's ori_pqal.json).")])
+_build_command("qa", "Question-answer pairs and consultations (JSONL, JSON, CSV, alpaca, ShareGPT).")
+_build_command("exams", "Multiple-choice exam questions rewritten into knowledge points.")
+_build_command("promptcblue", "PromptCBLUE JSON lines rendered as pre-training text.")
+
+
+@main.command()
+@click.argument("build_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_fail_cleanly
+def audit(build_dir: Path) -> None:
+    """Check that records in = records out + dropped, per source and per step, in BUILD_DIR.
+
+    Recounts from the shards, the ledger and the token index; exits 1 on any imbalance.
+    """
+    from curate.audit import audit as run_audit
+
+    report = run_audit(build_dir)
+    for line in report.lines:
+        click.echo(line)
+    for problem in report.problems:
+        click.echo(f"  PROBLEM: {problem}", err=True)
+    if not report.ok:
+        sys.exit(1)
+    click.echo("  balanced: every record is in the output or in the ledger")
+
+
+@main.command()
+@click.argument("prefix", type=click.Path(path_type=Path))
+@click.option("-n", "count", default=3, show_default=True, help="Show the first N documents.")
+@click.option("--index", "indices", multiple=True, type=int, help="Show document I (repeatable; "
+              "negative counts from the end).")
+@click.option("--tokenizer", "tokenizer_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Tokenizer directory [default: the one recorded by the build].")
+@_fail_cleanly
+def inspect(prefix: Path, count: int, indices: tuple[int, ...], tokenizer_dir: Path | None) -> None:
+    """Print documents of a Megatron dataset PREFIX (path without .bin/.idx), detokenized."""
+    from curate.tokens import inspect as inspect_mod
+
+    prefix = Path(str(prefix).removesuffix(".bin").removesuffix(".idx"))
+    reader, _ = inspect_mod.show(prefix, [], tokenizer_dir)
+    wanted = list(indices) or list(range(min(count, len(reader))))
+    try:
+        _, docs = inspect_mod.show(prefix, wanted, tokenizer_dir)
+    except IndexError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"{prefix}: {reader.num_documents:,} documents, {reader.index.num_tokens:,} tokens, "
+               f"dtype {reader.index.dtype}")
+    for doc in docs:
+        click.echo(f"\n--- [{doc.index}] {doc.id or ''} ({doc.tokens} tokens)")
+        click.echo(doc.text)
+
+
+@main.group()
+def tokenizer() -> None:
+    """Train or check tokenizers."""
+
+
+@tokenizer.command("train")
+@click.option("--input", "inputs", multiple=True, required=True,
+              help="Files, directories or globs: Parquet shards (text column), text/Markdown/HTML, "
+              "JSON/JSONL/CSV records, PubMed XML (repeatable).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory to write tokenizer.json and tokenizer_config.json to.")
+@click.option("--vocab-size", default=32000, show_default=True, help="Target vocabulary size.")
+@click.option("--min-frequency", default=2, show_default=True, help="Minimum pair count for a merge.")
+@_fail_cleanly
+def tokenizer_train(inputs: tuple[str, ...], out: Path, vocab_size: int, min_frequency: int) -> None:
+    """Train a byte-level BPE (zh and en) with curate's special tokens on your corpus."""
+    from curate.readers import discover
+    from curate.tokens import tokenizer as tok_mod
+
+    suffixes = (".parquet", ".txt", ".md", ".html", ".htm", ".jsonl", ".json", ".csv", ".tsv", ".xml")
+    files = [p for p, _ in discover(inputs, suffixes)]
+    skipped: list[str] = []
+    tok = tok_mod.train(tok_mod.training_texts(files, skipped), vocab_size, out, min_frequency)
+    click.echo(f"trained on {len(files) - len(skipped)} files: vocabulary {tok.get_vocab_size():,} -> {out}")
+    for line in skipped:
+        click.echo(f"  skipped unreadable file {line}", err=True)

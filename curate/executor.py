@@ -1,0 +1,300 @@
+"""The local executor: runs tasks over shards in a process pool, resumably.
+
+A ``Task`` names a module-level function, its input files, an output directory and a config. Its
+fingerprint is a hash of the code version, the function, the config and the sha256 of every input.
+
+- Outputs are written atomically (temp file, then ``os.replace``), and when all are in place the
+  worker writes a done-marker ``<out_dir>/.done/<name>.json`` holding the fingerprint and the
+  outputs' sizes and checksums.
+- A task whose marker matches its fingerprint, with its outputs present, is skipped. A rerun does
+  nothing; a killed build loses at most the tasks that were in flight.
+- Downstream tasks take their inputs from the markers, never from globbing, so stale files left by
+  an earlier, different run are never read.
+
+Global steps are written as three ordinary task lists: a per-shard map, one reduce task whose inputs
+are all map outputs, and a per-shard apply that also takes the reduce output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import json
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+import curate
+
+MARKERS = ".done"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a task function returns: output file names by role (relative to ``out_dir``) and stats."""
+
+    outputs: dict[str, list[str]]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work: ``fn(task) -> Result`` reading ``inputs`` and writing into ``out_dir``."""
+
+    key: str
+    fn: Callable[[Task], Result]
+    inputs: tuple[str, ...]
+    out_dir: str
+    name: str
+    config: Any = None
+
+    def out(self, suffix: str) -> Path:
+        """Path of an output file of this task: ``<out_dir>/<name><suffix>``."""
+        return Path(self.out_dir) / f"{self.name}{suffix}"
+
+
+@dataclass(frozen=True)
+class Done:
+    """A finished task: absolute output paths by role, stats, and whether this run skipped it."""
+
+    outputs: dict[str, list[Path]]
+    stats: dict[str, Any]
+    skipped: bool
+
+    def files(self, role: str) -> list[Path]:
+        """Output paths of one role (empty when the task wrote none)."""
+        return self.outputs.get(role, [])
+
+
+@functools.cache
+def code_version() -> str:
+    """Package version plus a hash of the package's code and templates: any edit invalidates markers."""
+    from curate.templates import templates_dir
+
+    h = hashlib.sha256()
+    roots = [Path(curate.__file__).parent, templates_dir()]
+    for root in roots:
+        for p in sorted(root.rglob("*")):
+            if p.is_file() and p.suffix in (".py", ".j2", ".json") and "__pycache__" not in p.parts:
+                h.update(p.relative_to(root).as_posix().encode())
+                h.update(p.read_bytes())
+    return f"{curate.__version__}+{h.hexdigest()[:16]}"
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def digest(path: str | Path) -> str:
+    """sha256 of a file, cached in-process by path, size and mtime."""
+    st = os.stat(path)
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        with open(path, "rb") as f:
+            _DIGESTS[key] = hashlib.file_digest(f, "sha256").hexdigest()
+    return _DIGESTS[key]
+
+
+def _remember(path: Path, sha: str) -> None:
+    st = path.stat()
+    _DIGESTS[(str(path), st.st_size, st.st_mtime_ns)] = sha
+
+
+def canonical(value: Any) -> Any:
+    """JSON-able canonical form of a config (dataclasses, paths, tuples, sets)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted(canonical(v) for v in value)
+    if isinstance(value, Path):
+        return str(value)
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{value.__module__}.{value.__qualname__}"
+    return value
+
+
+def fingerprint(task: Task) -> str:
+    """Hash of code version, function, config and input checksums."""
+    payload = {
+        "code": code_version(),
+        "fn": f"{task.fn.__module__}.{task.fn.__qualname__}",
+        "config": canonical(task.config),
+        "inputs": [digest(p) for p in task.inputs],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temp path next to ``path``; move it into place only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write JSON atomically with sorted keys and a trailing newline (byte-stable)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def _marker_path(task: Task) -> Path:
+    return Path(task.out_dir) / MARKERS / f"{task.name}.json"
+
+
+def _load_done(task: Task, fp: str) -> Done | None:
+    marker = _marker_path(task)
+    try:
+        data = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return None
+    if data.get("fingerprint") != fp:
+        return None
+    outputs: dict[str, list[Path]] = {}
+    for role, entries in data["outputs"].items():
+        paths = []
+        for entry in entries:
+            p = Path(task.out_dir) / entry["name"]
+            if not p.is_file() or p.stat().st_size != entry["bytes"]:
+                return None
+            _remember(p, entry["sha256"])
+            paths.append(p)
+        outputs[role] = paths
+    return Done(outputs, data.get("stats", {}), skipped=True)
+
+
+def _clear_previous(task: Task) -> None:
+    """Remove the outputs an earlier run of this task recorded, and its marker."""
+    marker = _marker_path(task)
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        old = json.loads(marker.read_text())
+        for entries in old["outputs"].values():
+            for entry in entries:
+                (Path(task.out_dir) / entry["name"]).unlink(missing_ok=True)
+    marker.unlink(missing_ok=True)
+
+
+def execute(task: Task, fp: str) -> dict[str, Any]:
+    """Run one task and write its done-marker; returns the marker's content. Runs in a worker."""
+    _clear_previous(task)
+    result = task.fn(task)
+    outputs = {}
+    for role, names in result.outputs.items():
+        entries = []
+        for name in names:
+            p = Path(task.out_dir) / name
+            entries.append({"name": name, "bytes": p.stat().st_size, "sha256": digest(p)})
+        outputs[role] = entries
+    marker = {"key": task.key, "fingerprint": fp, "outputs": outputs, "stats": result.stats}
+    write_json(_marker_path(task), marker)
+    return marker
+
+
+def _done_from_marker(task: Task, marker: dict[str, Any]) -> Done:
+    outputs = {}
+    for role, entries in marker["outputs"].items():
+        outputs[role] = []
+        for entry in entries:
+            p = Path(task.out_dir) / entry["name"]
+            _remember(p, entry["sha256"])
+            outputs[role].append(p)
+    return Done(outputs, marker["stats"], skipped=False)
+
+
+def _init_worker() -> None:
+    # Each worker is one of N parallel processes; keep libraries from each spawning N threads too.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
+
+
+class Executor:
+    """Runs task lists with a shared process pool (spawned lazily, only when there is parallel work)."""
+
+    def __init__(self, workers: int | None = None, progress: bool | None = None):
+        self.workers = max(1, workers or len(os.sched_getaffinity(0)))
+        self.progress = progress
+        self._pool: ProcessPoolExecutor | None = None
+        self.ran = 0
+        self.skipped = 0
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Shut the worker pool down."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+            )
+        return self._pool
+
+    def run(self, tasks: Sequence[Task], desc: str, unit: str = "shard") -> dict[str, Done]:
+        """Run ``tasks`` (skipping finished ones) and return their results by task key."""
+        keys = [t.key for t in tasks]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"{desc}: duplicate task keys")
+        done: dict[str, Done] = {}
+        pending: list[tuple[Task, str]] = []
+        for task in tasks:
+            fp = fingerprint(task)
+            previous = _load_done(task, fp)
+            if previous is None:
+                pending.append((task, fp))
+            else:
+                done[task.key] = previous
+        self.skipped += len(tasks) - len(pending)
+        self.ran += len(pending)
+        bar = tqdm(total=len(tasks), initial=len(tasks) - len(pending), desc=desc, unit=unit,
+                   disable=self.progress is False or None, leave=False)
+        with bar:
+            if self.workers == 1 or len(pending) <= 1:
+                for task, fp in pending:
+                    try:
+                        marker = execute(task, fp)
+                    except Exception as err:
+                        raise TaskError(f"{desc}: task {task.key} failed: {err}") from err
+                    done[task.key] = _done_from_marker(task, marker)
+                    bar.update()
+            else:
+                pool = self._get_pool()
+                futures: dict[Future, Task] = {pool.submit(execute, t, fp): t for t, fp in pending}
+                waiting = set(futures)
+                while waiting:
+                    finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        task = futures[fut]
+                        try:
+                            done[task.key] = _done_from_marker(task, fut.result())
+                        except Exception as err:
+                            for other in waiting:
+                                other.cancel()
+                            raise TaskError(f"{desc}: task {task.key} failed: {err}") from err
+                        bar.update()
+        return {t.key: done[t.key] for t in tasks}
+
+
+class TaskError(RuntimeError):
+    """A task raised; the build stops with the task named."""

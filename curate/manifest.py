@@ -1,0 +1,154 @@
+"""``manifest.json`` and ``flow.json`` of a build, and the summary printed at its end.
+
+The manifest holds the tokenizer (name, vocab size, EOD id, sha256 of its files), records and tokens
+per source, drops per step and reason, quarantined items, every output file with its sha256, the
+config (paths relative to the build directory), seed, code version, and the Megatron
+``--data-path`` blend. It has no timestamps and no absolute paths, so the same inputs, config and
+seed give a byte-identical manifest.
+
+``flow.json`` lists the files each step produced per source; ``curate audit`` recounts from it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import curate
+from curate import ledger as ledger_mod
+from curate import shards
+from curate.executor import canonical, code_version, digest
+
+if TYPE_CHECKING:
+    from curate.pipeline import SourceFlow
+    from curate.recipes import CorpusSpec
+    from curate.tokens.tokenizer import TokenizerInfo
+
+
+def _rel(root: Path, path: Path | str) -> str:
+    return os.path.relpath(path, root)
+
+
+def _relativize(value: Any, root: Path) -> Any:
+    """Absolute paths in a canonical config become paths relative to the build directory."""
+    if isinstance(value, dict):
+        return {k: _relativize(v, root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relativize(v, root) for v in value]
+    if isinstance(value, str) and os.path.isabs(value):
+        return _rel(root, value)
+    return value
+
+
+def flow(root: Path, flows: dict[str, SourceFlow]) -> dict[str, Any]:
+    """Per source and step: the record shards and ledger parts (relative paths)."""
+    out: dict[str, Any] = {}
+    for name, f in flows.items():
+        steps = [{"step": step, "shards": [_rel(root, p) for p in paths],
+                  "ledger": [_rel(root, p) for p in f.ledgers.get(step, [])]}
+                 for step, paths in f.shards.items()]  # a list: JSON objects get their keys sorted
+        out[name] = {"records_in": f.records_in, "steps": steps,
+                     "tokens": f.tokens["prefix"] if f.tokens else None}
+    return out
+
+
+def _ledger_counts(root: Path) -> dict[str, dict[str, Any]]:
+    table = ledger_mod.read([root / "ledger.parquet"])
+    per: dict[str, dict[str, Any]] = defaultdict(lambda: {"dropped": defaultdict(dict), "quarantined": 0,
+                                                          "modified": defaultdict(int)})
+    for (source, step, action, reason), n in sorted(ledger_mod.counts(table).items()):
+        entry = per[source]
+        if action == ledger_mod.MODIFY:
+            entry["modified"][reason] += n
+        else:
+            entry["dropped"][step][reason] = entry["dropped"][step].get(reason, 0) + n
+            if action == ledger_mod.QUARANTINE:
+                entry["quarantined"] += n
+    return per
+
+
+def _outputs(root: Path, flows: dict[str, SourceFlow]) -> list[Path]:
+    files: list[Path] = []
+    for f in flows.values():
+        files += f.tokens["files"] if f.tokens else f.last()
+    return [*files, root / "ledger.parquet", root / "flow.json"]
+
+
+def blend(flows: dict[str, SourceFlow], spec: CorpusSpec, root: str = "") -> str:
+    """Megatron ``--data-path`` string: normalised weight and prefix per non-empty source."""
+    live = [s for s in spec.sources if flows[s.name].tokens and flows[s.name].tokens["documents"]]
+    total = sum(s.weight for s in live)
+    prefix = f"{root.rstrip('/')}/" if root else ""
+    return " ".join(f"{s.weight / total:.6g} {prefix}{flows[s.name].tokens['prefix']}" for s in live)
+
+
+def build(root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow], tok: TokenizerInfo | None) -> dict:
+    """The manifest of a finished build."""
+    counts = _ledger_counts(root)
+    sources = {}
+    for src in spec.sources:
+        f, c = flows[src.name], counts[src.name]
+        out = sum(shards.rows(p) for p in f.last())
+        sources[src.name] = {
+            "reader": src.reader, "weight": src.weight, "records_in": f.records_in, "records_out": out,
+            "dropped": {k: dict(v) for k, v in c["dropped"].items()}, "quarantined": c["quarantined"],
+            "modified": dict(c["modified"]),
+            "tokens": f.tokens["tokens"] if f.tokens else None,
+            "documents": f.tokens["documents"] if f.tokens else None,
+            "prefix": f.tokens["prefix"] if f.tokens else None,
+        }
+    drops: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for s in sources.values():
+        for step, reasons in s["dropped"].items():
+            for reason, n in reasons.items():
+                drops[step][reason] += n
+    manifest: dict[str, Any] = {
+        "name": spec.name,
+        "curate_version": curate.__version__,
+        "code_version": code_version(),
+        "seed": spec.seed,
+        "config": _relativize(canonical(spec), root),
+        "sources": sources,
+        "drops": {k: dict(v) for k, v in sorted(drops.items())},
+        "quarantined": sum(s["quarantined"] for s in sources.values()),
+        "outputs": [{"path": _rel(root, p), "bytes": p.stat().st_size, "sha256": digest(p)}
+                    for p in _outputs(root, flows)],
+    }
+    if tok is not None:
+        from curate.tokens import indexed
+
+        manifest["tokenizer"] = {
+            "name": tok.name, "path": _rel(root, tok.path), "vocab_size": tok.vocab_size,
+            "eod_id": tok.eod_id, "eod_token": tok.eod_token,
+            "dtype": str(indexed.dtype_for_vocab(tok.vocab_size)), "files": tok.files,
+        }
+        manifest["data_path"] = blend(flows, spec)
+    return manifest
+
+
+def summary(manifest: dict[str, Any], root: Path) -> list[str]:
+    """Human-readable lines: records and tokens per source, drops per reason, outputs, blend."""
+    lines = [f"build {manifest['name']} -> {root}"]
+    width = max(len(n) for n in manifest["sources"]) if manifest["sources"] else 6
+    lines.append(f"  {'source':<{width}}  {'in':>9}  {'out':>9}  {'dropped':>8}  {'tokens':>11}")
+    for name, s in manifest["sources"].items():
+        dropped = sum(n for reasons in s["dropped"].values() for n in reasons.values())
+        tokens = f"{s['tokens']:,}" if s["tokens"] is not None else "-"
+        lines.append(f"  {name:<{width}}  {s['records_in']:>9,}  {s['records_out']:>9,}  {dropped:>8,}  "
+                     f"{tokens:>11}")
+    if manifest["drops"]:
+        lines.append("  drops by step/reason:")
+        for step, reasons in manifest["drops"].items():
+            for reason, n in sorted(reasons.items()):
+                lines.append(f"    {step}/{reason}: {n:,}")
+    lines.append(f"  quarantined: {manifest['quarantined']:,} (see {root / 'ledger.parquet'})")
+    lines.append("  outputs:")
+    for o in manifest["outputs"]:
+        lines.append(f"    {root / o['path']}  ({o['bytes']:,} bytes)")
+    if manifest.get("data_path"):
+        parts = manifest["data_path"].split()
+        blend_str = " ".join(p if i % 2 == 0 else str(root / p) for i, p in enumerate(parts))
+        lines.append(f"  megatron: --data-path {blend_str}")
+    return lines

@@ -1,0 +1,249 @@
+"""Raw files to text and structured records, surviving bad bytes.
+
+Encodings are sniffed per file: a BOM wins; otherwise strict UTF-8, then GB18030 (a superset of
+GBK and GB2312, as Chinese medical data sets often ship). A file with NUL bytes is binary and is
+refused as a whole. Line-oriented files are decoded line by line, so one undecodable or malformed
+line becomes one problem and the rest of the file is read.
+
+``iter_records`` turns JSONL, JSON (array, object of objects, or JSON lines named ``.json``), CSV,
+TSV and Parquet into ``(locator, dict)`` pairs, or ``(locator, Problem)`` for an item that could not
+be read. Compressed ``.gz`` inputs are opened transparently.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+SNIFF_BYTES = 1 << 20
+
+
+class NotText(Exception):
+    """A whole file cannot be read (binary, unknown encoding, empty); ``reason`` names the rule."""
+
+    def __init__(self, message: str, reason: str = "unreadable_file"):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One unreadable item inside a file: the ledger reason and a message saying what is wrong."""
+
+    reason: str
+    message: str
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """Open a file for reading bytes, decompressing ``.gz`` transparently."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def base_suffix(path: Path) -> str:
+    """The format suffix, looking through ``.gz``: ``a.jsonl.gz`` -> ``.jsonl``."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        codecs.getincrementaldecoder(encoding)("strict").decode(data, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def sniff_encoding(head: bytes) -> str:
+    """Pick the encoding of a file from its first bytes; raise ``NotText`` for binary data."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in head:
+        raise NotText("binary data (NUL bytes), not a text file", "binary_file")
+    if _decodes(head, "utf-8"):
+        return "utf-8"
+    if _decodes(head, "gb18030"):
+        return "gb18030"
+    # Mostly UTF-8 with a few broken sequences: read as UTF-8 and let the bad lines be reported.
+    bad = head.decode("utf-8", "replace").count("\ufffd")
+    if bad <= max(1, len(head) // 100):
+        return "utf-8"
+    raise NotText("neither UTF-8 nor GB18030 text", "undecodable")
+
+
+def _decode_error(err: UnicodeDecodeError, encoding: str) -> str:
+    return f"invalid {encoding} bytes {err.object[err.start:err.end]!r} at byte {err.start}"
+
+
+def read_text(path: Path) -> tuple[str, str]:
+    """Read a whole file as text; return ``(text, encoding)`` or raise ``NotText``."""
+    with open_binary(path) as f:
+        data = f.read()
+    if not data.strip():
+        raise NotText("empty file", "empty_file")
+    encoding = sniff_encoding(data[:SNIFF_BYTES])
+    try:
+        return data.decode(encoding), encoding
+    except UnicodeDecodeError as err:
+        raise NotText(_decode_error(err, encoding), "undecodable") from None
+
+
+def iter_lines(path: Path) -> Iterator[tuple[int, str | Problem]]:
+    """Yield ``(line number, text or Problem)`` for each non-blank line; raise ``NotText`` up front."""
+    with open_binary(path) as f:
+        head = f.read(SNIFF_BYTES)
+        if not head.strip():
+            raise NotText("empty file", "empty_file")
+        encoding = sniff_encoding(head)
+        if encoding == "utf-16":  # cannot split UTF-16 on b"\n"; such files are small in practice
+            text = (head + f.read()).decode("utf-16", "replace")
+            for n, line in enumerate(text.splitlines(), 1):
+                if line.strip():
+                    yield n, line
+            return
+        stream = io.BufferedReader(_Prefixed(head, f), buffer_size=1 << 16)
+        for n, raw in enumerate(stream, 1):
+            if not raw.strip():
+                continue
+            try:
+                line = raw.decode(encoding)
+            except UnicodeDecodeError as err:
+                yield n, Problem("undecodable", f"line {n}: {_decode_error(err, encoding)}")
+                continue
+            yield n, line.lstrip("\ufeff").rstrip("\r\n")
+
+
+class _Prefixed(io.RawIOBase):
+    """A raw stream that replays already-read ``head`` bytes before the rest of ``f``."""
+
+    def __init__(self, head: bytes, f: IO[bytes]):
+        self._head, self._f = memoryview(head), f
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._head:
+            n = min(len(b), len(self._head))
+            b[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._f.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def _json_problem(n: int, err: json.JSONDecodeError) -> Problem:
+    return Problem("malformed_json", f"line {n}: invalid JSON: {err.msg} at column {err.colno}")
+
+
+def _iter_jsonl(path: Path) -> Iterator[tuple[str, dict | Problem]]:
+    for n, line in iter_lines(path):
+        if isinstance(line, Problem):
+            yield f"L{n}", line
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as err:
+            yield f"L{n}", _json_problem(n, err)
+            continue
+        if isinstance(value, dict):
+            yield f"L{n}", value
+        else:
+            yield f"L{n}", Problem("malformed_record", f"line {n}: expected a JSON object, got "
+                                   f"{type(value).__name__}")
+
+
+def _iter_json(path: Path) -> Iterator[tuple[str, dict | Problem]]:
+    text, _ = read_text(path)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        if err.msg == "Extra data" or (text.lstrip().startswith("{") and "\n{" in text):
+            # JSON lines under a .json name (PromptCBLUE ships its splits this way).
+            yield from _iter_jsonl(path)
+            return
+        raise NotText(f"invalid JSON: {err.msg} at line {err.lineno}, column {err.colno}",
+                      "malformed_json") from None
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, dict):
+                yield f"item{i}", item
+            else:
+                yield f"item{i}", Problem("malformed_record", f"item {i}: expected an object")
+    elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+        for key, item in value.items():  # keyed collections, e.g. PMID -> item
+            yield f"key={key}", {"_key": key, **item}
+    elif isinstance(value, dict):
+        yield "item0", value
+    else:
+        raise NotText(f"expected a JSON array or object, got {type(value).__name__}")
+
+
+def _iter_csv(path: Path, delimiter: str) -> Iterator[tuple[str, dict | Problem]]:
+    lines: list[str] = []
+    numbers: list[int] = []
+    for n, line in iter_lines(path):
+        if isinstance(line, Problem):
+            yield f"L{n}", line
+            continue
+        lines.append(line)
+        numbers.append(n)
+    # csv handles quoted newlines itself, so rows are parsed from the decoded good lines.
+    reader = csv.reader(lines, delimiter=delimiter)
+    header = next(reader, None)
+    if not header:
+        return
+    header = [h.strip() for h in header]
+    for row in reader:
+        n = numbers[min(reader.line_num - 1, len(numbers) - 1)]
+        if len(row) != len(header):
+            yield f"L{n}", Problem("malformed_record",
+                                   f"line {n}: {len(row)} fields, header has {len(header)}")
+            continue
+        yield f"L{n}", dict(zip(header, row, strict=True))
+
+
+def _iter_parquet(path: Path) -> Iterator[tuple[str, dict | Problem]]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as err:  # pyarrow raises several types for corrupt files
+        raise NotText(f"not a readable Parquet file: {err}", "corrupt_file") from None
+    i = 0
+    for batch in pf.iter_batches(batch_size=4096):
+        for row in batch.to_pylist():
+            yield f"row{i}", row
+            i += 1
+
+
+RECORD_SUFFIXES = {".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet"}
+
+
+def iter_records(path: Path) -> Iterator[tuple[str, dict | Problem]]:
+    """Yield ``(locator, record or Problem)`` for a structured file; raise ``NotText`` if unreadable."""
+    suffix = base_suffix(path)
+    if suffix in (".jsonl", ".ndjson"):
+        yield from _iter_jsonl(path)
+    elif suffix == ".json":
+        yield from _iter_json(path)
+    elif suffix in (".csv", ".tsv"):
+        yield from _iter_csv(path, "\t" if suffix == ".tsv" else ",")
+    elif suffix == ".parquet":
+        yield from _iter_parquet(path)
+    else:
+        raise NotText(f"unsupported record format {suffix or '(no suffix)'!r}; "
+                      f"expected one of {', '.join(sorted(RECORD_SUFFIXES))}", "unsupported_format")

@@ -1,0 +1,171 @@
+"""Megatron indexed datasets: ``<prefix>.bin`` and ``<prefix>.idx``, writer and reader side by side.
+
+``.bin`` is the token ids of every sequence, back to back, in the index's dtype. ``.idx`` is
+little-endian:
+
+=========  ==============  =====================================================================
+offset     type            field
+=========  ==============  =====================================================================
+0          9 bytes         magic ``MMIDIDX\\x00\\x00``
+9          ``<Q``          version, 1
+17         ``<B``          dtype code (``DTYPE_CODES``): 1 uint8, 2 int8, 3 int16, 4 int32,
+                           5 int64, 6 float64, 7 float32, 8 uint16
+18         ``<Q``          sequence count S
+26         ``<Q``          document count D (documents + 1)
+34         int32[S]        sequence lengths, in tokens
+..         int64[S]        byte offset of each sequence in ``.bin``
+..         int64[D]        document indices: sequence index where each document starts, from 0,
+                           ending with S
+=========  ==============  =====================================================================
+
+curate writes one sequence per document, ending with the EOD token, so the document indices are
+``0, 1, ..., S``. The dtype is uint16 when the vocabulary has fewer than 65,500 ids, else int32.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from curate.executor import atomic_path
+
+MAGIC = b"MMIDIDX\x00\x00"
+VERSION = 1
+DTYPE_CODES: dict[int, type[np.number]] = {
+    1: np.uint8, 2: np.int8, 3: np.int16, 4: np.int32, 5: np.int64, 6: np.float64, 7: np.float32,
+    8: np.uint16,
+}
+_HEADER = struct.Struct("<9sQBQQ")
+
+
+def dtype_for_vocab(vocab_size: int) -> np.dtype:
+    """The token dtype Megatron expects for a vocabulary size."""
+    return np.dtype(np.uint16 if vocab_size < 65500 else np.int32)
+
+
+def dtype_code(dtype: np.dtype) -> int:
+    """The ``.idx`` code of a numpy dtype."""
+    for code, candidate in DTYPE_CODES.items():
+        if np.dtype(candidate) == np.dtype(dtype):
+            return code
+    raise ValueError(f"dtype {dtype} has no Megatron code")
+
+
+def bin_path(prefix: str | Path) -> Path:
+    """``<prefix>.bin``."""
+    return Path(f"{prefix}.bin")
+
+
+def idx_path(prefix: str | Path) -> Path:
+    """``<prefix>.idx``."""
+    return Path(f"{prefix}.idx")
+
+
+def write_index(path: Path, dtype: np.dtype, lengths: np.ndarray, doc_indices: np.ndarray) -> None:
+    """Write an ``.idx`` file for sequences of ``lengths`` tokens of ``dtype``, atomically."""
+    lengths = np.ascontiguousarray(lengths, dtype="<i4")
+    doc_indices = np.ascontiguousarray(doc_indices, dtype="<i8")
+    assert doc_indices[0] == 0 and doc_indices[-1] == len(lengths), "document indices must span 0..S"
+    assert np.all(np.diff(doc_indices) >= 0), "document indices must be non-decreasing"
+    assert np.all(lengths >= 0), "sequence lengths must be non-negative"
+    pointers = np.zeros(len(lengths), dtype="<i8")
+    np.cumsum(lengths[:-1].astype("<i8") * np.dtype(dtype).itemsize, out=pointers[1:])
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(_HEADER.pack(MAGIC, VERSION, dtype_code(dtype), len(lengths), len(doc_indices)))
+        f.write(lengths.tobytes())
+        f.write(pointers.tobytes())
+        f.write(doc_indices.tobytes())
+
+
+def write(prefix: str | Path, documents: Iterable[np.ndarray], dtype: np.dtype) -> int:
+    """Write ``documents`` (one token array each, EOD included) as one dataset; return the count."""
+    lengths: list[int] = []
+    with atomic_path(bin_path(prefix)) as tmp, open(tmp, "wb") as f:
+        for doc in documents:
+            f.write(np.ascontiguousarray(doc, dtype=dtype).tobytes())
+            lengths.append(len(doc))
+    write_index(idx_path(prefix), dtype, np.array(lengths, dtype=np.int64),
+                np.arange(len(lengths) + 1, dtype=np.int64))
+    return len(lengths)
+
+
+@dataclass(frozen=True)
+class Index:
+    """The parsed content of an ``.idx`` file."""
+
+    dtype: np.dtype
+    lengths: np.ndarray
+    pointers: np.ndarray
+    doc_indices: np.ndarray
+
+    @property
+    def num_tokens(self) -> int:
+        """Total tokens in the dataset."""
+        return int(self.lengths.sum(dtype=np.int64))
+
+
+def read_index(path: Path) -> Index:
+    """Parse and validate an ``.idx`` file."""
+    data = Path(path).read_bytes()
+    assert len(data) >= _HEADER.size, f"{path}: too short for a Megatron index"
+    magic, version, code, seq_count, doc_count = _HEADER.unpack_from(data)
+    assert magic == MAGIC, f"{path}: bad magic {magic!r}, not a Megatron MMIDIDX index"
+    assert version == VERSION, f"{path}: unsupported index version {version}"
+    assert code in DTYPE_CODES, f"{path}: unknown dtype code {code}"
+    expected = _HEADER.size + seq_count * (4 + 8) + doc_count * 8
+    assert len(data) == expected, f"{path}: {len(data)} bytes, header implies {expected}"
+    offset = _HEADER.size
+    lengths = np.frombuffer(data, "<i4", seq_count, offset)
+    pointers = np.frombuffer(data, "<i8", seq_count, offset + 4 * seq_count)
+    docs = np.frombuffer(data, "<i8", doc_count, offset + 12 * seq_count)
+    return Index(np.dtype(DTYPE_CODES[code]), lengths, pointers, docs)
+
+
+class Reader:
+    """Random access to the sequences of ``<prefix>.bin/.idx`` (memory-mapped)."""
+
+    def __init__(self, prefix: str | Path):
+        self.index = read_index(idx_path(prefix))
+        itemsize = self.index.dtype.itemsize
+        size = os.path.getsize(bin_path(prefix))
+        assert size == self.index.num_tokens * itemsize, (
+            f"{prefix}.bin: {size} bytes, index implies {self.index.num_tokens * itemsize}")
+        self._bin = (np.memmap(bin_path(prefix), dtype=self.index.dtype, mode="r") if size
+                     else np.zeros(0, self.index.dtype))
+
+    def __len__(self) -> int:
+        return len(self.index.lengths)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        start = int(self.index.pointers[i]) // self.index.dtype.itemsize
+        return np.asarray(self._bin[start:start + int(self.index.lengths[i])])
+
+    @property
+    def num_documents(self) -> int:
+        """Number of documents (document indices minus one)."""
+        return len(self.index.doc_indices) - 1
+
+
+def merge(parts: list[Path], prefix: Path) -> Index:
+    """Concatenate datasets ``parts`` (prefixes, in order) into ``prefix``; return the new index."""
+    indexes = [read_index(idx_path(p)) for p in parts]
+    dtypes = {ix.dtype for ix in indexes}
+    assert len(dtypes) <= 1, f"cannot merge datasets of dtypes {sorted(map(str, dtypes))}"
+    dtype = dtypes.pop() if dtypes else np.dtype(np.uint16)
+    with atomic_path(bin_path(prefix)) as tmp, open(tmp, "wb") as out:
+        for p in parts:
+            with open(bin_path(p), "rb") as f:
+                shutil.copyfileobj(f, out, 1 << 22)
+    lengths = np.concatenate([ix.lengths for ix in indexes]) if indexes else np.zeros(0, np.int32)
+    docs, offset = [np.zeros(1, np.int64)], 0
+    for ix in indexes:
+        docs.append(ix.doc_indices[1:] + offset)
+        offset += len(ix.lengths)
+    write_index(idx_path(prefix), dtype, lengths, np.concatenate(docs))
+    return read_index(idx_path(prefix))

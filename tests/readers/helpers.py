@@ -1,0 +1,27 @@
+"""Run one reader over one file, as the read step does, and collect what it yields."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from curate.ledger import Ledger
+from curate.readers import Delete, FileRef, reader_module
+from curate.textio import NotText
+
+
+def run_reader(name: str, path: Path, cfg=None, source: str | None = None):
+    """(records, deletes, ledger rows as dicts) for ``path`` read by reader ``name``."""
+    module = reader_module(name)
+    cfg = cfg or module.Config()
+    source = source or name
+    ledger = Ledger(source, "read")
+    ref = FileRef(path, path.name, source)
+    records, deletes = [], []
+    try:
+        for item in module.read(ref, cfg, ledger):
+            (deletes if isinstance(item, Delete) else records).append(item)
+    except NotText as err:
+        ledger.quarantine(ref.id(), err.reason, str(err))
+    rows = [dict(zip(("id", "source", "step", "action", "reason", "detail"), r, strict=True))
+            for r in ledger.rows]
+    return records, deletes, rows

@@ -1,0 +1,94 @@
+"""The command line: each command on small inputs, help texts, clean error messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from curate.cli import main
+from tests.conftest import SAMPLES
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_help_for_every_command(runner):
+    for args in ([], ["corpus"], ["build"], ["build", "articles"], ["build", "qa"], ["build", "exams"],
+                 ["build", "promptcblue"], ["audit"], ["inspect"], ["tokenizer", "train"]):
+        result = runner.invoke(main, [*args, "--help"])
+        assert result.exit_code == 0, args
+        assert "Usage:" in result.output
+
+
+def test_build_articles_then_audit_and_inspect(runner, tmp_path):
+    result = runner.invoke(main, ["build", "articles", "--input", str(SAMPLES / "articles"), "--out", str(tmp_path),
+                                  "--exclude-pmids", str(SAMPLES / "exclude_pmids.txt"), "--tokenizer", "bundled",
+                                  "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "read/excluded_pmid: 1" in result.output and "--data-path 1 " in result.output
+    root = tmp_path / "articles"
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["sources"]["articles"]["records_out"] > 5
+    result = runner.invoke(main, ["audit", str(root)])
+    assert result.exit_code == 0 and "balanced" in result.output
+    result = runner.invoke(main, ["inspect", str(root / "tokens" / "articles_text_document"), "--index", "-1"])
+    assert result.exit_code == 0, result.output
+    assert "documents" in result.output and "--- [" in result.output
+
+
+def test_build_without_tokenizer_writes_records_only(runner, tmp_path):
+    result = runner.invoke(main, ["build", "qa", "--input", str(SAMPLES / "qa" / "en_pairs.jsonl"),
+                                  "--recipe", str(SAMPLES.parent / "recipes" / "qa.toml"),
+                                  "--out", str(tmp_path), "--workers", "1", "--name", "consults"])
+    assert result.exit_code == 0, result.output
+    root = tmp_path / "consults"
+    assert not (root / "tokens").exists()
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["sources"]["consults"]["records_out"] == 19  # the recipe's min_chars drops "ok?"
+    assert all(o["path"].endswith(".parquet") or o["path"] == "flow.json" for o in manifest["outputs"])
+    assert runner.invoke(main, ["audit", str(root)]).exit_code == 0
+
+
+def test_audit_detects_a_lost_record(runner, tmp_path):
+    import pyarrow.parquet as pq
+
+    runner.invoke(main, ["build", "qa", "--input", str(SAMPLES / "qa" / "en_pairs.jsonl"), "--out", str(tmp_path),
+                         "--workers", "1"])
+    root = tmp_path / "qa"
+    flow = json.loads((root / "flow.json").read_text())
+    shard = root / flow["qa"]["steps"][-1]["shards"][0]
+    table = pq.read_table(shard)
+    pq.write_table(table.slice(1), shard)  # silently lose one record
+    result = runner.invoke(main, ["audit", str(root)])
+    assert result.exit_code == 1
+    assert "MISMATCH" in result.output
+
+
+def test_clean_errors(runner, tmp_path):
+    result = runner.invoke(main, ["build", "qa", "--input", str(tmp_path / "nope*.jsonl"), "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "no input matches" in result.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text('reader = "qa"\ninputs = ["x"]\n[options]\ntemplat = "qa"\n')
+    result = runner.invoke(main, ["build", "qa", "--recipe", str(bad), "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "unknown option(s) templat" in result.output
+    result = runner.invoke(main, ["corpus", str(bad)])
+    assert result.exit_code == 1 and "unknown key(s) inputs, options, reader" in result.output
+    result = runner.invoke(main, ["inspect", str(tmp_path / "missing_text_document")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+def test_tokenizer_train(runner, tmp_path):
+    out = tmp_path / "tok"
+    result = runner.invoke(main, ["tokenizer", "train", "--input", str(SAMPLES / "qa"), "--out", str(out),
+                                  "--vocab-size", "600"])
+    assert result.exit_code == 0, result.output
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(out))
+    assert tok.eos_token == "<|endoftext|>" and len(tok) <= 600
+    ids = tok("高血压 hypertension", add_special_tokens=False)["input_ids"]
+    assert tok.decode(ids) == "高血压 hypertension"

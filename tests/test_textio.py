@@ -1,0 +1,91 @@
+"""Encoding detection and record iteration survive bad bytes and bad lines."""
+
+import gzip
+import json
+
+import pytest
+
+from curate import textio
+from curate.textio import NotText, Problem
+
+
+def test_sniff_encoding():
+    assert textio.sniff_encoding("发热".encode()) == "utf-8"
+    assert textio.sniff_encoding(b"\xef\xbb\xbf" + "发热".encode()) == "utf-8-sig"
+    assert textio.sniff_encoding("发热咳嗽，乏力".encode("gb18030")) == "gb18030"
+    assert textio.sniff_encoding("发热".encode("utf-16")) == "utf-16"
+    with pytest.raises(NotText, match="NUL") as err:
+        textio.sniff_encoding(b"\x89PNG\r\n\x1a\n\x00\x00")
+    assert err.value.reason == "binary_file"
+
+
+def test_mostly_utf8_file_is_read_line_by_line(tmp_path):
+    p = tmp_path / "a.jsonl"
+    good = json.dumps({"q": "发热怎么办"}, ensure_ascii=False).encode()
+    p.write_bytes(good + b"\n" + b'{"q": "caf\xe9"}\n' + good + b"\n")
+    lines = list(textio.iter_lines(p))
+    assert [n for n, _ in lines] == [1, 2, 3]
+    assert isinstance(lines[1][1], Problem) and "line 2" in lines[1][1].message
+    assert lines[0][1] == lines[2][1] == good.decode()
+
+
+def test_gb18030_records(tmp_path):
+    p = tmp_path / "zh.csv"
+    p.write_bytes("question,answer\n高血压吃什么药,\"遵医嘱，常用ACEI、ARB\"\n".encode("gb18030"))
+    assert list(textio.iter_records(p)) == [("L2", {"question": "高血压吃什么药", "answer": "遵医嘱，常用ACEI、ARB"})]
+
+
+def test_jsonl_with_broken_lines(tmp_path):
+    p = tmp_path / "x.jsonl"
+    p.write_text('{"a": 1}\n{"a": \n[1, 2]\n\n{"a": 3}\n')
+    items = list(textio.iter_records(p))
+    assert items[0] == ("L1", {"a": 1}) and items[-1] == ("L5", {"a": 3})
+    assert items[1][1].reason == "malformed_json" and "line 2" in items[1][1].message
+    assert items[2][1].reason == "malformed_record"
+
+
+def test_json_shapes(tmp_path):
+    array = tmp_path / "array.json"
+    array.write_text(json.dumps([{"a": 1}, 2]))
+    assert [i[1] if isinstance(i[1], dict) else i[1].reason for i in textio.iter_records(array)] == [
+        {"a": 1}, "malformed_record"]
+    keyed = tmp_path / "keyed.json"
+    keyed.write_text(json.dumps({"123": {"QUESTION": "q"}}))
+    assert list(textio.iter_records(keyed)) == [("key=123", {"_key": "123", "QUESTION": "q"})]
+    lines = tmp_path / "lines.json"  # JSON lines named .json, as PromptCBLUE ships them
+    lines.write_text('{"a": 1}\n{"a": 2}\n')
+    assert [r for _, r in textio.iter_records(lines)] == [{"a": 1}, {"a": 2}]
+
+
+def test_gzip_records(tmp_path):
+    p = tmp_path / "x.jsonl.gz"
+    with gzip.open(p, "wt") as f:
+        f.write('{"a": 1}\n')
+    assert list(textio.iter_records(p)) == [("L1", {"a": 1})]
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "reason"),
+    [
+        (b"", "empty.jsonl", "empty_file"),
+        (b"\n  \n", "blank.jsonl", "empty_file"),
+        (bytes(range(256)) * 4, "binary.jsonl", "binary_file"),
+        (b"a,b\n", "x.xlsx", "unsupported_format"),
+        (b"{not json", "bad.json", "malformed_json"),
+    ],
+)
+def test_unreadable_files(tmp_path, content, name, reason):
+    p = tmp_path / name
+    p.write_bytes(content)
+    with pytest.raises(NotText) as err:
+        list(textio.iter_records(p))
+    assert err.value.reason == reason
+    assert str(err.value)
+
+
+def test_csv_field_count_mismatch(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("q,a\n1,2\n3\n4,5\n")
+    items = list(textio.iter_records(p))
+    assert items[0][1] == {"q": "1", "a": "2"} and items[2][1] == {"q": "4", "a": "5"}
+    assert items[1][1].reason == "malformed_record"
