@@ -61,9 +61,12 @@ class FileRef:
 
 @dataclass(frozen=True)
 class Delete:
-    """A deletion event: earlier versions of ``key`` are removed (e.g. PubMed ``DeleteCitation``)."""
+    """Earlier versions of ``key`` are removed: a deletion (PubMed ``DeleteCitation``), or a newer
+    version that is itself dropped. ``reason`` goes to the ledger, ``note`` into its detail."""
 
     key: str
+    reason: str = "deleted_citation"
+    note: str = "deleted"
 
 
 def rows(ref: FileRef, ledger: Ledger) -> Iterator[tuple[str, str, dict]]:
@@ -124,7 +127,7 @@ class ReadConfig:
     shard_bytes: int = 128 << 20
 
 
-KEYS = pa.schema([("key", pa.string()), ("id", pa.string()), ("kind", pa.string()),
+KEYS = pa.schema([("key", pa.string()), ("id", pa.string()), ("kind", pa.string()), ("reason", pa.string()),
                   ("file", pa.string()), ("pos", pa.int64())])
 
 
@@ -137,7 +140,7 @@ def read_task(task: Task) -> Result:
     outputs: dict[str, list[str]] = {"records": [], "ledger": [], "keys": []}
     batch: list[dict] = []
     batch_bytes = 0
-    keys: list[tuple[str, str, str, str, int]] = []
+    keys: list[tuple[str, str, str, str, str, int]] = []
     n = 0
 
     def flush() -> None:
@@ -151,10 +154,10 @@ def read_task(task: Task) -> Result:
     try:
         for item in module.read(ref, spec.options, ledger):
             if isinstance(item, Delete):
-                keys.append((item.key, "", "delete", spec.relpath, len(keys)))
+                keys.append((item.key, "", "delete", f"{item.reason}|{item.note}", spec.relpath, len(keys)))
                 continue
             if (key := item.pop("key", None)) is not None:
-                keys.append((key, item["id"], "record", spec.relpath, len(keys)))
+                keys.append((key, item["id"], "record", "", spec.relpath, len(keys)))
             batch.append(item)
             batch_bytes += len(item["text"])
             n += 1

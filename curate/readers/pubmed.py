@@ -5,7 +5,8 @@
 - The title is prepended; structured abstracts keep their section labels (``BACKGROUND: ...``);
   inline markup (``<i>``, ``<sup>``) is flattened to its text. The layout is the template
   ``articles/pubmed``.
-- Articles without an abstract are dropped (``no_abstract``); PMIDs in the exclusion list are
+- Articles without an abstract are dropped (``no_abstract``), taking earlier versions of their PMID
+  with them; PMIDs in the exclusion list are
   dropped (``excluded_pmid``); an unparseable date keeps the article and flags it
   (``malformed_date``).
 - Each record carries the key ``pmid:<PMID>`` and ``DeleteCitation`` entries become ``Delete``
@@ -80,7 +81,7 @@ def _sections(abstract: ET.Element) -> list[dict[str, str]]:
     return sections
 
 
-def _article(elem: ET.Element, ref: FileRef, cfg, ledger: Ledger, seen: dict[str, int]) -> dict | None:
+def _article(elem: ET.Element, ref: FileRef, cfg, ledger: Ledger, seen: dict[str, int]) -> dict | Delete | None:
     citation = elem.find("MedlineCitation")
     if citation is None:
         citation = elem.find("BookDocument")  # PubmedBookArticle
@@ -99,7 +100,8 @@ def _article(elem: ET.Element, ref: FileRef, cfg, ledger: Ledger, seen: dict[str
     sections = _sections(abstract) if abstract is not None else []
     if not sections:
         ledger.drop(rid, "no_abstract", f"PMID {pmid} has no abstract")
-        return None
+        # A revised version without an abstract still replaces any earlier version that had one.
+        return Delete(f"pmid:{pmid}", "superseded", "superseded by a version without abstract")
     title = _title(article)
     year, month, raw_date = _date(article.find("Journal/JournalIssue/PubDate"))
     if year is None:

@@ -126,7 +126,7 @@ def test_text_markdown_html(tmp_path):
 
 def test_sample_articles(samples):
     docs, deletes, rows = run_reader("articles", samples / "articles" / "pubmed_baseline.xml")
-    assert len(docs) == 9 and not deletes
+    assert len(docs) == 9 and [(d.key, d.reason) for d in deletes] == [("pmid:39000007", "superseded")]
     assert {r["reason"] for r in rows} == {"no_abstract", "malformed_date"}
     docs, deletes, rows = run_reader("articles", samples / "articles" / "pubmed_update.xml.gz")
     assert [d["meta"]["pmid"] for d in docs] == ["39000004", "39000011"]
