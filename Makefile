@@ -37,8 +37,9 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
-bench: $(VENV)/.dev
+bench: $(VENV)/.core
 	$(BIN)/python bench/tokenize_throughput.py
+	$(BIN)/python bench/build_throughput.py
 
 # Retrain the bundled tokenizer on the bundled samples (the result is committed).
 tokenizer: $(VENV)/.core

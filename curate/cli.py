@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 an error (bad recipe, missing input, failed step) or an
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import tomllib
 from collections.abc import Callable
@@ -56,6 +57,8 @@ def _report(result: Any, strict: bool) -> None:
     for line in manifest.summary(result.manifest, result.root):
         click.echo(line)
     click.echo(f"  tasks: {result.ran} run, {result.skipped} already done")
+    steps = ", ".join(f"{step} {s:.1f}s" for step, s in result.seconds.items() if s >= 0.05)
+    click.echo(f"  time: {steps or 'nothing to do'}")
     if strict and result.manifest["quarantined"]:
         click.echo(f"--strict: {result.manifest['quarantined']} quarantined item(s); failing", err=True)
         sys.exit(3)
@@ -163,7 +166,7 @@ def _build_command(reader: str, summary: str, extra: list[Callable] | None = Non
         else:
             src = recipes.source_from_dict({"reader": reader, "options": options}, Path.cwd(), "--set")
         if inputs:
-            src = dataclasses.replace(src, inputs=tuple(inputs))
+            src = dataclasses.replace(src, inputs=tuple(os.path.abspath(i) for i in inputs))
         if name:
             src = dataclasses.replace(src, name=name)
         if not src.inputs:

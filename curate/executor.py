@@ -24,6 +24,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -231,6 +232,7 @@ class Executor:
         self._pool: ProcessPoolExecutor | None = None
         self.ran = 0
         self.skipped = 0
+        self.seconds: dict[str, float] = {}  # wall time per task list, by its description
 
     def __enter__(self) -> Executor:
         return self
@@ -253,6 +255,13 @@ class Executor:
 
     def run(self, tasks: Sequence[Task], desc: str, unit: str = "shard") -> dict[str, Done]:
         """Run ``tasks`` (skipping finished ones) and return their results by task key."""
+        start = time.perf_counter()
+        try:
+            return self._run(tasks, desc, unit)
+        finally:
+            self.seconds[desc] = self.seconds.get(desc, 0.0) + time.perf_counter() - start
+
+    def _run(self, tasks: Sequence[Task], desc: str, unit: str) -> dict[str, Done]:
         keys = [t.key for t in tasks]
         if len(set(keys)) != len(keys):
             raise ValueError(f"{desc}: duplicate task keys")

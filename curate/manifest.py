@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def _rel(root: Path, path: Path | str) -> str:
-    return os.path.relpath(path, root)
+    return os.path.relpath(Path(path).absolute(), root.absolute())
 
 
 def _relativize(value: Any, root: Path) -> Any:
@@ -131,7 +131,7 @@ def build(root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow], tok: Token
 def summary(manifest: dict[str, Any], root: Path) -> list[str]:
     """Human-readable lines: records and tokens per source, drops per reason, outputs, blend."""
     lines = [f"build {manifest['name']} -> {root}"]
-    width = max(len(n) for n in manifest["sources"]) if manifest["sources"] else 6
+    width = max([6, *map(len, manifest["sources"])])
     lines.append(f"  {'source':<{width}}  {'in':>9}  {'out':>9}  {'dropped':>8}  {'tokens':>11}")
     for name, s in manifest["sources"].items():
         dropped = sum(n for reasons in s["dropped"].values() for n in reasons.values())

@@ -60,6 +60,7 @@ class BuildResult:
     manifest: dict[str, Any]
     ran: int
     skipped: int
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def safe_name(relpath: str, taken: set[str]) -> str:
@@ -179,10 +180,10 @@ def run(spec: CorpusSpec, root: Path, *, workers: int | None = None, tokenize_do
             _dedup(ex, root, spec, flows)
         if tok is not None:
             _tokenize(ex, root, spec, flows, tok)
-        ran, skipped = ex.ran, ex.skipped
+        ran, skipped, seconds = ex.ran, ex.skipped, dict(ex.seconds)
     ledger_parts = [p for f in flows.values() for parts in f.ledgers.values() for p in parts]
     shards.write(shards.concat_ledgers(ledger_parts), root / "ledger.parquet")
     write_json(root / "flow.json", manifest_mod.flow(root, flows))
     manifest = manifest_mod.build(root, spec, flows, tok)
     write_json(root / "manifest.json", manifest)
-    return BuildResult(root, manifest, ran, skipped)
+    return BuildResult(root, manifest, ran, skipped, seconds)

@@ -28,6 +28,7 @@ falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +75,7 @@ class CorpusSpec:
 
 def _resolve(base: Path, value: str) -> str:
     p = Path(value).expanduser()
-    return str(p if p.is_absolute() else (base / p))
+    return os.path.normpath(p if p.is_absolute() else (base / p).absolute())
 
 
 def make_config(cls: type, values: dict[str, Any], base: Path | None, where: str) -> Any:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 import unicodedata
 
 import ftfy
@@ -32,15 +31,22 @@ _SAFE_TAGS = {"<compat>", "<font>", "<noBreak>", "<initial>", "<medial>", "<fina
 _KEEP = set("…‥µ") | {chr(c) for c in range(0x2460, 0x24FF)}
 
 
+# Printable ASCII with newlines and tabs and no "&" is something ftfy cannot change (no mojibake, no
+# entities, no escapes, no controls): the common case of English text skips ftfy's slower checks.
+_MAYBE_BROKEN = re.compile(r"[^\x20-\x25\x27-\x7e\n\t]")
+
+
 def fix(text: str) -> str:
     """Repair mojibake and broken escapes with ftfy; keep quotes and CJK punctuation."""
+    if _MAYBE_BROKEN.search(text) is None:
+        return text
     return ftfy.fix_text(text, _FTFY)
 
 
 @functools.cache
 def _nfkc_table() -> dict[int, str]:
     table: dict[int, str] = {}
-    for cp in range(0xA0, sys.maxunicode + 1):
+    for cp in range(0xA0, 0x20000):  # no code point above has a tagged (compatibility) decomposition
         decomposition = unicodedata.decomposition(chr(cp))
         if not decomposition.startswith("<"):
             continue
@@ -94,14 +100,14 @@ def detect_lang(text: str, sample: int = 2000) -> str:
     return "zh" if letters and cjk / letters >= 0.2 else "en"
 
 
-_WORDLIKE = re.compile(r"[\w\s]")
+_SYMBOL = re.compile(r"[^\w\s]")
 
 
 def symbol_ratio(text: str) -> float:
     """Share of characters that are neither word characters nor whitespace."""
     if not text:
         return 0.0
-    return 1.0 - len(_WORDLIKE.findall(text)) / len(text)
+    return len(_SYMBOL.findall(text)) / len(text)
 
 
 _NON_WORD = re.compile(r"[\W_]+")

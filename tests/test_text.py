@@ -44,3 +44,15 @@ def test_dedup_key_ignores_case_space_and_punctuation():
     assert text.dedup_key("What is  Asthma?") == text.dedup_key("what is asthma")
     assert text.dedup_key("哮喘是什么？") == text.dedup_key("哮喘 是什么")
     assert text.dedup_key("asthma") != text.dedup_key("asthmas")
+
+
+def test_fix_fast_path_agrees_with_ftfy():
+    import random
+
+    import ftfy
+
+    rng = random.Random(0)
+    alphabet = [chr(c) for c in range(0x20, 0x7F)] + ["\n", "\t", "\r", "\x1b", "\x07", "&amp;", "&lt;", "Ã©"]
+    for _ in range(2000):
+        s = "".join(rng.choices(alphabet, k=rng.randint(0, 40)))
+        assert text.fix(s) == ftfy.fix_text(s, text._FTFY), repr(s)

@@ -1,0 +1,73 @@
+"""Tokenizers: the bundled one, any HF directory (incl. conversion and int32 vocabularies), EOD choice."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from curate import pipeline, recipes
+from curate.tokens import indexed, tokenizer
+from tests.conftest import SAMPLES
+
+
+def test_bundled_tokenizer_round_trips_zh_and_en(tmp_path):
+    info = tokenizer.prepare(None, tmp_path / "tok")
+    assert info.name == "curate-bpe (bundled)" and info.eod_token == "<|endoftext|>"
+    assert info.vocab_size < 65500 and set(info.files) >= {"tokenizer.json", "tokenizer_config.json"}
+    tok = tokenizer.load(str(tmp_path / "tok" / "tokenizer.json"))
+    for text in ("高血压患者应每日监测血压。", "Community-acquired pneumonia: amoxicillin 1 g tid."):
+        ids = tok.encode(text, add_special_tokens=False).ids
+        assert tok.decode(ids) == text
+        assert len(ids) < len(text.encode())  # it compresses
+    for special in tokenizer.SPECIAL_TOKENS:
+        assert tok.token_to_id(special) is not None
+
+
+def test_vocab_only_directory_is_converted_through_transformers(tmp_path):
+    bundled = json.loads((tokenizer.BUNDLED / "tokenizer.json").read_text())
+    model = bundled["model"]
+    gpt2 = tmp_path / "gpt2style"
+    gpt2.mkdir()
+    (gpt2 / "vocab.json").write_text(json.dumps(model["vocab"]))
+    merges = [" ".join(m) if isinstance(m, list) else m for m in model["merges"]]
+    (gpt2 / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
+    (gpt2 / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "GPT2Tokenizer", "eos_token": "<|endoftext|>", "add_prefix_space": False}))
+    info = tokenizer.prepare(str(gpt2), tmp_path / "converted")
+    assert (tmp_path / "converted" / "tokenizer.json").is_file()
+    converted = tokenizer.load(str(tmp_path / "converted" / "tokenizer.json"))
+    original = tokenizer.load(str(tokenizer.BUNDLED / "tokenizer.json"))
+    text = "Sepsis bundles save lives"
+    assert converted.encode(text, add_special_tokens=False).ids == original.encode(text, add_special_tokens=False).ids
+    assert info.eod_id == original.token_to_id("<|endoftext|>")
+
+
+def test_eod_errors_and_override(tmp_path):
+    with pytest.raises(tokenizer.TokenizerError, match="not found"):
+        tokenizer.prepare(str(tmp_path / "missing"), tmp_path / "x")
+    with pytest.raises(tokenizer.TokenizerError, match="--eod-token"):
+        tokenizer.prepare(None, tmp_path / "y", eod_token="</s>")
+    info = tokenizer.prepare(None, tmp_path / "z", eod_token="<|im_end|>")
+    assert info.eod_token == "<|im_end|>" and info.eod_id == tokenizer.SPECIAL_TOKENS.index("<|im_end|>")
+
+
+def test_large_vocabulary_writes_int32_shards(tmp_path):
+    from tokenizers import AddedToken, Tokenizer
+
+    big = tmp_path / "big"
+    big.mkdir()
+    tok = Tokenizer.from_file(str(tokenizer.BUNDLED / "tokenizer.json"))
+    tok.add_tokens([AddedToken(f"<extra_{i}>", special=True) for i in range(70_000 - tok.get_vocab_size())])
+    tok.save(str(big / "tokenizer.json"))
+    (big / "tokenizer_config.json").write_text(json.dumps({"eos_token": "<|endoftext|>"}))
+    (tmp_path / "p.toml").write_text(f'reader = "promptcblue"\ninputs = ["{SAMPLES / "promptcblue"}"]\n')
+    (tmp_path / "mix.toml").write_text(f'name = "big"\ntokenizer = "{big}"\n[[sources]]\nrecipe = "p.toml"\n')
+    result = pipeline.run(recipes.load_corpus(tmp_path / "mix.toml"), tmp_path / "out", workers=1, progress=False)
+    assert result.manifest["tokenizer"]["dtype"] == "int32" and result.manifest["tokenizer"]["vocab_size"] == 70_000
+    reader = indexed.Reader(tmp_path / "out" / "tokens" / "promptcblue_text_document")
+    assert reader.index.dtype == np.int32 and reader.num_documents == 24
+    mod = pytest.importorskip("megatron.core.datasets.indexed_dataset")
+    ds = mod.IndexedDataset(str(tmp_path / "out" / "tokens" / "promptcblue_text_document"))
+    assert ds[0].dtype == np.int32 and ds[0].tolist() == reader[0].tolist()
