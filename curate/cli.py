@@ -223,10 +223,8 @@ def inspect(prefix: Path, count: int, indices: tuple[int, ...], tokenizer_dir: P
     from curate.tokens import inspect as inspect_mod
 
     prefix = Path(str(prefix).removesuffix(".bin").removesuffix(".idx"))
-    reader, _ = inspect_mod.show(prefix, [], tokenizer_dir)
-    wanted = list(indices) or list(range(min(count, len(reader))))
     try:
-        _, docs = inspect_mod.show(prefix, wanted, tokenizer_dir)
+        reader, docs = inspect_mod.show(prefix, list(indices), count, tokenizer_dir)
     except IndexError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"{prefix}: {reader.num_documents:,} documents, {reader.index.num_tokens:,} tokens, "

@@ -20,6 +20,7 @@ import curate
 from curate import ledger as ledger_mod
 from curate import shards
 from curate.executor import canonical, code_version, digest
+from curate.tokens import indexed
 
 if TYPE_CHECKING:
     from curate.pipeline import SourceFlow
@@ -117,8 +118,6 @@ def build(root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow], tok: Token
                     for p in _outputs(root, flows)],
     }
     if tok is not None:
-        from curate.tokens import indexed
-
         manifest["tokenizer"] = {
             "name": tok.name, "path": _rel(root, tok.path), "vocab_size": tok.vocab_size,
             "eod_id": tok.eod_id, "eod_token": tok.eod_token,

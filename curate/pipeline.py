@@ -28,7 +28,7 @@ from curate.executor import Done, Executor, Task, write_json
 from curate.filters import clean
 from curate.readers import ReadConfig, discover, read_task, reader_module, versions
 from curate.recipes import CorpusSpec, SourceSpec
-from curate.tokens import tokenize, tokenizer
+from curate.tokens import indexed, tokenize, tokenizer
 
 STEPS = ("read", "versions", "clean", "dedup")
 
@@ -133,8 +133,6 @@ def _add_per_source(flows: dict[str, SourceFlow], step: str, done: dict[str, Don
 
 def _tokenize(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow],
               tok: tokenizer.TokenizerInfo) -> None:
-    from curate.tokens import indexed
-
     cfg = tokenize.TokenizeConfig(str(Path(tok.path) / "tokenizer.json"), tok.fingerprint, tok.eod_id,
                                   str(indexed.dtype_for_vocab(tok.vocab_size)))
     tasks = []

@@ -92,3 +92,13 @@ def test_tokenizer_train(runner, tmp_path):
     assert tok.eos_token == "<|endoftext|>" and len(tok) <= 600
     ids = tok("高血压 hypertension", add_special_tokens=False)["input_ids"]
     assert tok.decode(ids) == "高血压 hypertension"
+
+
+def test_set_reader_options(runner, tmp_path):
+    args = ["build", "articles", "--input", str(SAMPLES / "articles" / "pubmed_baseline.xml"), "--out", str(tmp_path),
+            "--workers", "1"]
+    result = runner.invoke(main, [*args, "--set", f"exclude_pmids={SAMPLES / 'exclude_pmids.txt'}"])
+    assert result.exit_code == 0, result.output
+    assert "read/excluded_pmid: 1" in result.output
+    result = runner.invoke(main, [*args, "--set", "exclude=1"])
+    assert result.exit_code == 1 and "unknown option(s) exclude" in result.output

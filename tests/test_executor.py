@@ -80,3 +80,17 @@ def test_atomic_path_leaves_nothing_on_error(tmp_path):
         tmp.write_text("partial")
         raise RuntimeError
     assert list(tmp_path.iterdir()) == []
+
+
+def test_output_edited_in_place_is_redone(tmp_path):
+    with Executor(1, progress=False) as ex:
+        ex.run(_tasks(tmp_path, n=1), "t")
+        out = tmp_path / "out" / "o0.txt"
+        out.write_text("DOC 9!")  # same size, different content
+        ex.run(_tasks(tmp_path, n=1), "t")
+        assert ex.ran == 2 and out.read_text() == "DOC 0!"
+        import os
+
+        os.utime(out, ns=(1, 1))  # only touched: content still matches the marker
+        ex.run(_tasks(tmp_path, n=1), "t")
+        assert ex.ran == 2 and ex.skipped == 1

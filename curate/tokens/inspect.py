@@ -32,10 +32,12 @@ def find_tokenizer(prefix: Path) -> Path:
     raise tokenizer.TokenizerError(f"no build manifest above {prefix}; pass --tokenizer DIR")
 
 
-def show(prefix: Path, indices: list[int],
+def show(prefix: Path, indices: list[int] | None = None, count: int = 3,
          tokenizer_dir: Path | None = None) -> tuple[indexed.Reader, list[ShownDocument]]:
-    """Detokenize documents ``indices`` of dataset ``prefix``."""
+    """Detokenize documents ``indices`` (default: the first ``count``) of dataset ``prefix``."""
     reader = indexed.Reader(prefix)
+    if not indices:
+        indices = list(range(min(count, len(reader))))
     tok_json = tokenizer_dir / "tokenizer.json" if tokenizer_dir else find_tokenizer(prefix)
     tok = tokenizer.load(str(tok_json))
     docs_path = Path(f"{prefix}.docs.parquet")

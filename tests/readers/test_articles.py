@@ -143,11 +143,14 @@ def test_real_pubmed_file(realdata):
 
 
 def test_pubmed_streaming_memory_is_bounded(tmp_path):
+    """Peak memory grows by a few bytes per article (its PMID, to tell repeats apart), never by its text."""
     import tracemalloc
+
+    long_abstract = STRUCTURED.replace("Asthma is common.", "Asthma is common. " * 200)  # ~3.6 KB each
 
     def peak_for(n):
         p = tmp_path / f"big{n}.xml"
-        p.write_text(xml(*(article(i, title=f"Trial number {i}.") for i in range(n))))
+        p.write_text(xml(*(article(i, abstract=long_abstract, title=f"Trial number {i}.") for i in range(n))))
         tracemalloc.start()
         count = sum(1 for _ in run_reader_iter(p))
         _, peak = tracemalloc.get_traced_memory()
@@ -155,8 +158,9 @@ def test_pubmed_streaming_memory_is_bounded(tmp_path):
         assert count == n
         return peak
 
-    small, large = peak_for(200), peak_for(4000)
-    assert large < 1.5 * small, (small, large)
+    small, large = peak_for(500), peak_for(4000)
+    per_article = (large - small) / 3500
+    assert per_article < 300, (small, large)
 
 
 def run_reader_iter(path):
