@@ -82,9 +82,13 @@ def _read_tasks(root: Path, src: SourceSpec, shard_records: int) -> list[Task]:
     side = tuple(getattr(src.options, "side_inputs", tuple)())
     taken: set[str] = set()
     out_dir = str(root / "sources" / src.name / "read")
+    if hasattr(module, "read_all"):  # one task over every file (e.g. a graph split over files)
+        rels = tuple(rel for _, rel in files)
+        return [Task(f"{src.name}/read/*", read_task, (*(str(p) for p, _ in files), *side), out_dir, "all",
+                     ReadConfig(src.name, src.reader, src.options, rels, shard_records))]
     return [
         Task(f"{src.name}/read/{rel}", read_task, (str(path), *side), out_dir, safe_name(rel, taken),
-             ReadConfig(src.name, src.reader, src.options, rel, shard_records))
+             ReadConfig(src.name, src.reader, src.options, (rel,), shard_records))
         for path, rel in files
     ]
 

@@ -147,3 +147,21 @@ def test_shard_limits_split_large_files(tmp_path):
     assert [len(s["shards"]) for s in flow["steps"]] == [3, 3, 3]
     assert indexed.Reader(root / "tokens" / "qa_text_document").num_documents == 1200
     assert result.manifest["sources"]["qa"]["records_out"] == 1200
+
+
+def test_reader_over_all_files_at_once(tmp_path, monkeypatch):
+    from curate import readers
+
+    monkeypatch.setitem(readers.READERS, "multi", "tests.readers.multifile_reader")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jsonl").write_text('{"t": "first file sentence here"}\n{broken\n')
+    (tmp_path / "in" / "b.jsonl").write_text('{"t": "second file sentence here"}\n')
+    spec = recipes.CorpusSpec("m", (recipes.source_from_dict({"reader": "multi", "inputs": [str(tmp_path / "in")]},
+                                                            None, "test"),))
+    result = pipeline.run(spec, tmp_path / "out", workers=1, tokenize_docs=False, progress=False)
+    assert result.ran == 5  # one read task writing one shard; then clean, hash, reduce, apply
+    texts = pq.read_table(next((tmp_path / "out" / "sources" / "multi" / "dedup").glob("*.parquet")))["text"]
+    assert texts.to_pylist() == ["first file sentence here (one of 2 files)",
+                                 "second file sentence here (one of 2 files)"]
+    assert result.manifest["sources"]["multi"]["records_in"] == 3 and result.manifest["quarantined"] == 1
+    assert audit(tmp_path / "out").ok

@@ -8,7 +8,9 @@ A reader is a module with:
   file. Unreadable items go to ``ledger.quarantine`` and records removed by a rule (no abstract,
   excluded PMID) to ``ledger.drop``; the reader never raises for bad input. A record may carry a
   ``key`` (e.g. ``pmid:123``): when one key is read several times the last version wins, and a
-  ``Delete`` event removes the key's earlier versions (PubMed update files).
+  ``Delete`` event removes the key's earlier versions (PubMed update files);
+- or, for sources whose files only make sense together (a knowledge graph split over several
+  files), ``read_all(refs, cfg, ledger)`` over every input file at once, in one task.
 
 ``read_task`` runs one reader over one file inside the executor and writes bounded-size shards.
 """
@@ -117,12 +119,12 @@ def discover(inputs: Iterable[str | Path], suffixes: Iterable[str]) -> list[tupl
 
 @dataclass(frozen=True)
 class ReadConfig:
-    """Config of one read task: source, reader and its options, the file's relpath, shard limits."""
+    """Config of one read task: source, reader and its options, the files' relpaths, shard limits."""
 
     source: str
     reader: str
     options: Any
-    relpath: str
+    relpaths: tuple[str, ...]
     shard_records: int = 50_000
     shard_bytes: int = 128 << 20
 
@@ -132,10 +134,11 @@ KEYS = pa.schema([("key", pa.string()), ("id", pa.string()), ("kind", pa.string(
 
 
 def read_task(task: Task) -> Result:
-    """Run a reader over ``task.inputs[0]``, writing shards ``<name>-NNNNN.parquet`` and a ledger."""
+    """Run a reader over its input file(s), writing shards ``<name>-NNNNN.parquet`` and a ledger."""
     spec: ReadConfig = task.config
     module = reader_module(spec.reader)
-    ref = FileRef(Path(task.inputs[0]), spec.relpath, spec.source)
+    refs = [FileRef(Path(p), rel, spec.source) for p, rel in zip(task.inputs, spec.relpaths, strict=False)]
+    ref = refs[0] if len(refs) == 1 else FileRef(Path(task.out_dir), "*", spec.source)
     ledger = Ledger(spec.source, "read")
     outputs: dict[str, list[str]] = {"records": [], "ledger": [], "keys": []}
     batch: list[dict] = []
@@ -152,21 +155,23 @@ def read_task(task: Task) -> Result:
             batch, batch_bytes = [], 0
 
     try:
-        for item in module.read(ref, spec.options, ledger):
+        items = (module.read_all(refs, spec.options, ledger) if hasattr(module, "read_all")
+                 else module.read(ref, spec.options, ledger))
+        for item in items:
             if isinstance(item, Delete):
-                keys.append((item.key, "", "delete", f"{item.reason}|{item.note}", spec.relpath, len(keys)))
+                keys.append((item.key, "", "delete", f"{item.reason}|{item.note}", ref.relpath, len(keys)))
                 continue
             if (key := item.pop("key", None)) is not None:
-                keys.append((key, item["id"], "record", "", spec.relpath, len(keys)))
+                keys.append((key, item["id"], "record", "", ref.relpath, len(keys)))
             batch.append(item)
             batch_bytes += len(item["text"])
             n += 1
             if len(batch) >= spec.shard_records or batch_bytes >= spec.shard_bytes:
                 flush()
     except NotText as err:
-        ledger.quarantine(ref.id(), err.reason, f"{spec.source}: cannot read '{spec.relpath}': {err}")
+        ledger.quarantine(ref.id(), err.reason, f"{spec.source}: cannot read '{ref.relpath}': {err}")
     except Exception as err:  # an input nobody foresaw must not take the build down
-        ledger.quarantine(ref.id(), "reader_error", f"{spec.source}: '{spec.relpath}': "
+        ledger.quarantine(ref.id(), "reader_error", f"{spec.source}: '{ref.relpath}': "
                           f"{type(err).__name__}: {err} (after {n} records)")
     flush()
     if ledger.rows:
