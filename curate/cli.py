@@ -188,6 +188,18 @@ _build_command("articles", "PubMed XML (.xml, .xml.gz) abstracts and text/Markdo
 _build_command("qa", "Question-answer pairs and consultations (JSONL, JSON, CSV, alpaca, ShareGPT).")
 _build_command("exams", "Multiple-choice exam questions rewritten into knowledge points.")
 _build_command("promptcblue", "PromptCBLUE JSON lines rendered as pre-training text.")
+_build_command("books", "Medical books (PDF, EPUB, MOBI, XPS, FB2) into clean chapter or section text.",
+               [click.option("--pdf-password", default=None, help="Password for encrypted PDFs.")])
+_build_command("kg", "Knowledge graphs (RDF, TSV/CSV triples, JSON/CSV entity records) verbalised as text.",
+               [click.option("--sample-subgraphs/--no-sample-subgraphs", default=None,
+                             help="Sample sub-graphs at several scales (stars, k-hop, random walks) "
+                             "with full triple coverage, instead of one document per entity."),
+                click.option("--format", "format", default=None,
+                             help="rdflib format for RDF inputs (turtle, nt, xml, json-ld) "
+                             "[default: from the file extension]."),
+                click.option("--seed", type=int, default=None, help="Sampling seed."),
+                click.option("--lang", type=click.Choice(["zh", "en", "auto"]), default=None,
+                             help="Language of the verbalised text [default: auto, from the labels].")])
 
 
 @main.command()

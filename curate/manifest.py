@@ -96,6 +96,7 @@ def build(root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow], tok: Token
             "reader": src.reader, "weight": src.weight, "records_in": f.records_in, "records_out": out,
             "dropped": {k: dict(v) for k, v in c["dropped"].items()}, "quarantined": c["quarantined"],
             "modified": dict(c["modified"]),
+            "stats": dict(sorted(f.reader_stats.items())),
             "tokens": f.tokens["tokens"] if f.tokens else None,
             "documents": f.tokens["documents"] if f.tokens else None,
             "prefix": f.tokens["prefix"] if f.tokens else None,
@@ -137,6 +138,9 @@ def summary(manifest: dict[str, Any], root: Path) -> list[str]:
         tokens = f"{s['tokens']:,}" if s["tokens"] is not None else "-"
         lines.append(f"  {name:<{width}}  {s['records_in']:>9,}  {s['records_out']:>9,}  {dropped:>8,}  "
                      f"{tokens:>11}")
+    for name, s in manifest["sources"].items():
+        if s["stats"]:
+            lines.append(f"  {name}: " + ", ".join(f"{k} {v:,}" for k, v in s["stats"].items()))
     if manifest["drops"]:
         lines.append("  drops by step/reason:")
         for step, reasons in manifest["drops"].items():

@@ -40,6 +40,7 @@ class SourceFlow:
     shards: dict[str, list[Path]] = field(default_factory=dict)
     ledgers: dict[str, list[Path]] = field(default_factory=dict)
     records_in: int = 0
+    reader_stats: dict[str, float] = field(default_factory=dict)
     tokens: dict[str, Any] | None = None
 
     def last(self) -> list[Path]:
@@ -173,6 +174,9 @@ def run(spec: CorpusSpec, root: Path, *, workers: int | None = None, tokenize_do
         for src in spec.sources:
             reads = [results[t.key] for t in read_tasks[src.name]]
             flows[src.name].records_in = sum(d.stats["in"] for d in reads)
+            for d in reads:
+                for k, v in d.stats.get("reader", {}).items():
+                    flows[src.name].reader_stats[k] = flows[src.name].reader_stats.get(k, 0) + v
             flows[src.name].add("read", reads)
             _versions(ex, root, src.name, flows[src.name], reads)
             clean_tasks += _per_shard(root, src.name, "clean", flows[src.name].last(), shards.map_task,

@@ -18,7 +18,8 @@ def runner():
 
 def test_help_for_every_command(runner):
     for args in ([], ["corpus"], ["build"], ["build", "articles"], ["build", "qa"], ["build", "exams"],
-                 ["build", "promptcblue"], ["audit"], ["inspect"], ["tokenizer", "train"]):
+                 ["build", "promptcblue"], ["build", "books"], ["build", "kg"], ["audit"], ["inspect"],
+                 ["tokenizer", "train"]):
         result = runner.invoke(main, [*args, "--help"])
         assert result.exit_code == 0, args
         assert "Usage:" in result.output

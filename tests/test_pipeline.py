@@ -164,4 +164,5 @@ def test_reader_over_all_files_at_once(tmp_path, monkeypatch):
     assert texts.to_pylist() == ["first file sentence here (one of 2 files)",
                                  "second file sentence here (one of 2 files)"]
     assert result.manifest["sources"]["multi"]["records_in"] == 3 and result.manifest["quarantined"] == 1
+    assert result.manifest["sources"]["multi"]["stats"] == {"files_seen": 2}
     assert audit(tmp_path / "out").ok

@@ -12,6 +12,9 @@ A reader is a module with:
 - or, for sources whose files only make sense together (a knowledge graph split over several
   files), ``read_all(refs, cfg, ledger)`` over every input file at once, in one task.
 
+The generator may ``return`` a dict of numbers (pages read, triples covered, ...): the build sums
+them per source into the manifest's ``stats``.
+
 ``read_task`` runs one reader over one file inside the executor and writes bounded-size shards.
 """
 
@@ -38,6 +41,8 @@ READERS = {
     "qa": "curate.readers.qa",
     "exams": "curate.readers.exams",
     "promptcblue": "curate.readers.promptcblue",
+    "books": "curate.readers.books",
+    "kg": "curate.readers.kg",
 }
 
 
@@ -144,6 +149,7 @@ def read_task(task: Task) -> Result:
     batch: list[dict] = []
     batch_bytes = 0
     keys: list[tuple[str, str, str, str, str, int]] = []
+    reader_stats: dict[str, float] = {}
     n = 0
 
     def flush() -> None:
@@ -157,7 +163,7 @@ def read_task(task: Task) -> Result:
     try:
         items = (module.read_all(refs, spec.options, ledger) if hasattr(module, "read_all")
                  else module.read(ref, spec.options, ledger))
-        for item in items:
+        for item in _collect(items, reader_stats):
             if isinstance(item, Delete):
                 keys.append((item.key, "", "delete", f"{item.reason}|{item.note}", ref.relpath, len(keys)))
                 continue
@@ -182,4 +188,9 @@ def read_task(task: Task) -> Result:
                      task.out(".keys.parquet"))
         outputs["keys"].append(f"{task.name}.keys.parquet")
     removed = ledger.removed()
-    return Result(outputs, {"in": n + removed, "out": n, "removed": removed})
+    return Result(outputs, {"in": n + removed, "out": n, "removed": removed, "reader": reader_stats})
+
+
+def _collect(items: Iterator, stats: dict) -> Iterator:
+    """Yield from a reader generator, keeping the statistics it returns."""
+    stats.update((yield from items) or {})

@@ -18,3 +18,4 @@ def read_all(refs, cfg, ledger):
         for rid, _, row in rows(ref, ledger):
             yield {"id": rid, "source": ref.source, "text": f"{row['t']} (one of {len(names)} files)",
                    "lang": "en", "meta": {"files": names}}
+    return {"files_seen": len(names)}
