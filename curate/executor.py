@@ -56,6 +56,7 @@ class Task:
     out_dir: str
     name: str
     config: Any = None
+    size: int = field(default=1, compare=False)  # progress units (pages of a book, ...); not fingerprinted
 
     def out(self, suffix: str) -> Path:
         """Path of an output file of this task: ``<out_dir>/<name><suffix>``."""
@@ -280,7 +281,8 @@ class Executor:
                 done[task.key] = previous
         self.skipped += len(tasks) - len(pending)
         self.ran += len(pending)
-        bar = tqdm(total=len(tasks), initial=len(tasks) - len(pending), desc=desc, unit=unit,
+        total = sum(t.size for t in tasks)
+        bar = tqdm(total=total, initial=total - sum(t.size for t, _ in pending), desc=desc, unit=unit,
                    disable=self.progress is False or None, leave=False)
         with bar:
             if self.workers == 1 or len(pending) <= 1:
@@ -290,7 +292,7 @@ class Executor:
                     except Exception as err:
                         raise TaskError(f"{desc}: task {task.key} failed: {err}") from err
                     done[task.key] = _done_from_marker(task, marker)
-                    bar.update()
+                    bar.update(task.size)
             else:
                 pool = self._get_pool()
                 futures: dict[Future, Task] = {pool.submit(execute, t, fp): t for t, fp in pending}
@@ -305,7 +307,7 @@ class Executor:
                             for other in waiting:
                                 other.cancel()
                             raise TaskError(f"{desc}: task {task.key} failed: {err}") from err
-                        bar.update()
+                        bar.update(task.size)
         return {t.key: done[t.key] for t in tasks}
 
 

@@ -87,9 +87,11 @@ def _read_tasks(root: Path, src: SourceSpec, shard_records: int) -> list[Task]:
         rels = tuple(rel for _, rel in files)
         return [Task(f"{src.name}/read/*", read_task, (*(str(p) for p, _ in files), *side), out_dir, "all",
                      ReadConfig(src.name, src.reader, src.options, rels, shard_records))]
+    size = getattr(module, "units", None)  # progress in the reader's own unit (pages) when it has one
     return [
         Task(f"{src.name}/read/{rel}", read_task, (str(path), *side), out_dir, safe_name(rel, taken),
-             ReadConfig(src.name, src.reader, src.options, (rel,), shard_records))
+             ReadConfig(src.name, src.reader, src.options, (rel,), shard_records),
+             size=size(path, src.options) if size else 1)
         for path, rel in files
     ]
 
@@ -169,7 +171,8 @@ def run(spec: CorpusSpec, root: Path, *, workers: int | None = None, tokenize_do
     with Executor(workers, progress) as ex:
         read_tasks = {s.name: _read_tasks(root, s, spec.shard_records) for s in spec.sources}
         everything = [t for tasks in read_tasks.values() for t in tasks]
-        results = ex.run(everything, "read", unit="file")
+        units = {getattr(reader_module(s.reader), "UNIT", "file") for s in spec.sources}
+        results = ex.run(everything, "read", unit=units.pop() if len(units) == 1 else "unit")
         clean_tasks = []
         for src in spec.sources:
             reads = [results[t.key] for t in read_tasks[src.name]]

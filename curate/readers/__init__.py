@@ -12,6 +12,9 @@ A reader is a module with:
 - or, for sources whose files only make sense together (a knowledge graph split over several
   files), ``read_all(refs, cfg, ledger)`` over every input file at once, in one task.
 
+A reader may define ``UNIT`` (e.g. ``"page"``) and ``units(path, cfg) -> int`` (cheap: a page count) so
+that the read step's progress bar counts pages rather than files.
+
 The generator may ``return`` a dict of numbers (pages read, triples covered, ...): the build sums
 them per source into the manifest's ``stats``.
 
