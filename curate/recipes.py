@@ -1,28 +1,43 @@
 """Recipes: TOML files that hold the choices of a build (sources, options, thresholds, weights).
 
-A **source recipe** names a reader, its inputs and options, and the clean-step thresholds::
+A **source recipe** names a reader, its inputs and options, and per-source step settings::
 
-    name = "articles"
-    reader = "articles"
-    inputs = ["../samples/articles"]
+    name = "qa"
+    reader = "qa"
+    inputs = ["../samples/qa"]
     [options]                      # fields of the reader's Config
-    exclude_pmids = "../samples/exclude_pmids.txt"
-    [clean]                        # fields of filters.clean.CleanConfig
-    min_chars = 200
+    template = "qa"
+    [clean]                        # filters.clean.CleanConfig (normalisation)
+    nfkc = true
+    [quality]                      # filters.quality.QualityConfig thresholds
+    min_chars = 30
+    max_dup_line_frac = 0.3
+    [scrub]                        # filters.phi.ScrubConfig: present = PHI scrubbing on for this source
 
-A **corpus recipe** lists source recipes in priority order (exact dedup keeps the copy from the
-source listed first) with their blend weights::
+A **corpus recipe** lists source recipes in priority order (dedup keeps the copy from the source
+listed first) with their blend weights, and the build-wide steps::
 
     name = "stage1"
     seed = 1234
     tokenizer = "bundled"          # or a local Hugging Face tokenizer directory
+    [near_dedup]                   # dedup.near.NearDedupConfig: present = near dedup on
+    verify = "estimate"
+    [near_dedup.minhash]
+    threshold = 0.8
+    [decontam]                     # decontam.DecontamConfig + the benchmarks
+    ngram_words = 13
+    [[decontam.benchmarks]]
+    name = "pubmedqa"
+    loader = "pubmedqa"
+    path = "data/ori_pqal.json"
+    ids = "data/test_ground_truth.json"
     [[sources]]
     recipe = "articles.toml"
     weight = 0.4
 
-Relative paths (``inputs``, ``recipe``, ``tokenizer`` and reader options marked as paths) are
-resolved against the recipe file's directory. Unknown keys are errors, so a typo never silently
-falls back to a default.
+Relative paths (``inputs``, ``recipe``, ``tokenizer``, benchmark paths and reader options marked as
+paths) are resolved against the recipe file's directory. Unknown keys are errors, so a typo never
+silently falls back to a default.
 """
 
 from __future__ import annotations
@@ -35,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.filters.clean import CleanConfig
+from curate.filters.quality import QualityConfig
 from curate.readers import reader_module
 
 
@@ -49,14 +65,38 @@ def path_option(default: str | None = None) -> Any:
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """One source of a build: reader, resolved inputs, reader options, clean config, weight."""
+    """One source of a build: reader, resolved inputs, reader options, per-source step configs, weight."""
 
     name: str
     reader: str
     inputs: tuple[str, ...]
     options: Any
     clean: CleanConfig = field(default_factory=CleanConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    scrub: Any = None  # filters.phi.ScrubConfig when the recipe has a [scrub] table
     weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """An evaluation set to decontaminate against: name, loader (``evalsets.LOADERS``), file, options."""
+
+    name: str
+    loader: str
+    path: str
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DecontamSpec:
+    """The benchmarks of a build and the n-gram settings."""
+
+    benchmarks: tuple[Benchmark, ...]
+    config: Any  # decontam.DecontamConfig
+
+
+# Build steps that a build runs when configured; ``CorpusSpec.steps`` may select a subset.
+STEPS = ("clean", "scrub", "quality", "dedup", "near_dedup", "decontam")
 
 
 @dataclass(frozen=True)
@@ -70,7 +110,14 @@ class CorpusSpec:
     eod_token: str | None = None
     shard_records: int = 50_000
     exact_dedup: bool = True
+    near_dedup: Any = None  # dedup.near.NearDedupConfig when the recipe has [near_dedup]
+    decontam: DecontamSpec | None = None
+    steps: tuple[str, ...] = STEPS
     raw: dict = field(default_factory=dict, compare=False)
+
+    def runs(self, step: str) -> bool:
+        """Whether this build runs ``step``."""
+        return step in self.steps
 
 
 def _resolve(base: Path, value: str) -> str:
@@ -105,7 +152,7 @@ def _load_toml(path: Path) -> dict[str, Any]:
 
 def source_from_dict(data: dict[str, Any], base: Path | None, where: str, weight: float = 1.0) -> SourceSpec:
     """Build a ``SourceSpec`` from a parsed source recipe."""
-    known = {"name", "reader", "inputs", "options", "clean"}
+    known = {"name", "reader", "inputs", "options", "clean", "quality", "scrub"}
     if unknown := sorted(set(data) - known):
         raise RecipeError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     if "reader" not in data:
@@ -123,8 +170,49 @@ def source_from_dict(data: dict[str, Any], base: Path | None, where: str, weight
         inputs=tuple(_resolve(base, i) if base else i for i in inputs),
         options=make_config(module.Config, data.get("options", {}), base, f"{where} [options]"),
         clean=make_config(CleanConfig, data.get("clean", {}), base, f"{where} [clean]"),
+        quality=make_config(QualityConfig, data.get("quality", {}), base, f"{where} [quality]"),
+        scrub=_scrub(data["scrub"], base, where) if "scrub" in data else None,
         weight=weight,
     )
+
+
+def _scrub(values: dict[str, Any], base: Path | None, where: str) -> Any:
+    from curate.filters.phi import ScrubConfig
+
+    return make_config(ScrubConfig, values, base, f"{where} [scrub]")
+
+
+def _near_dedup(values: dict[str, Any], where: str) -> Any:
+    from curate.dedup.minhash import MinHashConfig
+    from curate.dedup.near import NearDedupConfig
+
+    values = dict(values)
+    if isinstance(values.get("minhash"), dict):
+        values["minhash"] = make_config(MinHashConfig, values["minhash"], None, f"{where} [near_dedup.minhash]")
+    return make_config(NearDedupConfig, values, None, f"{where} [near_dedup]")
+
+
+def _decontam(values: dict[str, Any], base: Path, where: str) -> DecontamSpec:
+    from curate.decontam import DecontamConfig
+    from curate.evalsets import LOADERS
+
+    values = dict(values)
+    benchmarks = []
+    for i, entry in enumerate(values.pop("benchmarks", [])):
+        entry = dict(entry)
+        missing = [k for k in ("name", "loader", "path") if k not in entry]
+        if missing:
+            raise RecipeError(f"{where}: decontam.benchmarks[{i}] needs {', '.join(missing)}")
+        if entry["loader"] not in LOADERS:
+            raise RecipeError(f"{where}: decontam.benchmarks[{i}]: unknown loader {entry['loader']!r}; "
+                              f"known: {', '.join(sorted(LOADERS))}")
+        name, loader, path = entry.pop("name"), entry.pop("loader"), _resolve(base, entry.pop("path"))
+        options = {k: _resolve(base, v) if k.endswith(("ids", "_file", "_path")) and isinstance(v, str) else v
+                   for k, v in entry.items()}
+        benchmarks.append(Benchmark(name, loader, path, options))
+    if not benchmarks:
+        raise RecipeError(f"{where}: [decontam] needs at least one [[decontam.benchmarks]] entry")
+    return DecontamSpec(tuple(benchmarks), make_config(DecontamConfig, values, base, f"{where} [decontam]"))
 
 
 def load_source(path: Path, weight: float = 1.0) -> SourceSpec:
@@ -135,7 +223,8 @@ def load_source(path: Path, weight: float = 1.0) -> SourceSpec:
 def load_corpus(path: Path) -> CorpusSpec:
     """Load a corpus recipe file and the source recipes it lists."""
     data = _load_toml(path)
-    known = {"name", "seed", "tokenizer", "eod_token", "shard_records", "exact_dedup", "sources"}
+    known = {"name", "seed", "tokenizer", "eod_token", "shard_records", "exact_dedup", "near_dedup", "decontam",
+             "sources"}
     if unknown := sorted(set(data) - known):
         raise RecipeError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     sources = []
@@ -160,5 +249,7 @@ def load_corpus(path: Path) -> CorpusSpec:
         eod_token=data.get("eod_token"),
         shard_records=int(data.get("shard_records", 50_000)),
         exact_dedup=bool(data.get("exact_dedup", True)),
+        near_dedup=_near_dedup(data["near_dedup"], str(path)) if "near_dedup" in data else None,
+        decontam=_decontam(data["decontam"], path.parent, str(path)) if "decontam" in data else None,
         raw=data,
     )

@@ -71,6 +71,19 @@ def render(template_id: str, **context: Any) -> str:
     return environment().get_template(f"{template_id}.j2").render(**context).strip()
 
 
+@functools.cache
+def literal_fragments() -> tuple[str, ...]:
+    """The literal text of every template (what a rendered document shares with all its siblings)."""
+    from jinja2 import nodes
+
+    env = environment()
+    fragments: list[str] = []
+    for path in sorted(templates_dir().rglob("*.j2")):
+        tree = env.parse(path.read_text(encoding="utf-8"))
+        fragments += [n.data for n in tree.find_all(nodes.TemplateData) if n.data.strip()]
+    return tuple(fragments)
+
+
 def exists(template_id: str) -> bool:
     """Whether template ``<id>.j2`` exists."""
     return (templates_dir() / f"{template_id}.j2").is_file()

@@ -88,14 +88,14 @@ def is_cjk(ch: str) -> bool:
     )
 
 
-_CJK_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _LETTER_RE = re.compile(r"[^\W\d_]")
 
 
 def detect_lang(text: str, sample: int = 2000) -> str:
     """'zh' when CJK ideographs make up at least a fifth of the letters in a sample, else 'en'."""
     head = text[:sample]
-    cjk = len(_CJK_RE.findall(head))
+    cjk = len(CJK.findall(head))
     letters = len(_LETTER_RE.findall(head))
     return "zh" if letters and cjk / letters >= 0.2 else "en"
 

@@ -30,7 +30,7 @@ def _write_inputs(tmp_path):
         "question,answer\n贫血怎么治疗？,补充铁剂，调整饮食，查找出血原因。\n".encode("gb18030"))
     (qa / "empty.jsonl").write_bytes(b"")
     (qa / "binary.jsonl").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(300))
-    (tmp_path / "a.toml").write_text(f'reader = "articles"\ninputs = ["{arts}"]\n[clean]\nmin_chars = 10\n')
+    (tmp_path / "a.toml").write_text(f'reader = "articles"\ninputs = ["{arts}"]\n[quality]\nmin_chars = 10\n')
     (tmp_path / "q.toml").write_text(f'reader = "qa"\ninputs = ["{qa}"]\n')
     (tmp_path / "mix.toml").write_text('name = "bad"\n[[sources]]\nrecipe = "a.toml"\n'
                                        '[[sources]]\nrecipe = "q.toml"\n')

@@ -51,7 +51,7 @@ def test_sample_build_ledgers_every_planted_case(stage1):
     assert drops["read"]["no_abstract"] == 1 and drops["read"]["excluded_pmid"] == 1
     assert drops["versions"] == {"superseded": 1, "deleted_citation": 1}
     assert drops["dedup"]["exact_duplicate"] >= 1
-    assert drops["clean"]["min_length"] >= 1
+    assert drops["quality"]["min_chars"] >= 1
     ledger = pq.read_table(stage1.root / "ledger.parquet").to_pylist()
     dup = next(r for r in ledger if r["reason"] == "exact_duplicate")
     assert dup["detail"].startswith("duplicate_of=qa/")
@@ -144,7 +144,8 @@ def test_shard_limits_split_large_files(tmp_path):
     result = pipeline.run(recipes.load_corpus(_recipe(tmp_path, tmp_path / "inputs")), root, workers=1,
                           progress=False)
     flow = json.loads((root / "flow.json").read_text())["qa"]
-    assert [len(s["shards"]) for s in flow["steps"]] == [3, 3, 3]
+    assert [s["step"] for s in flow["steps"]] == ["read", "clean", "quality", "dedup"]
+    assert [len(s["shards"]) for s in flow["steps"]] == [3, 3, 3, 3]
     assert indexed.Reader(root / "tokens" / "qa_text_document").num_documents == 1200
     assert result.manifest["sources"]["qa"]["records_out"] == 1200
 
@@ -159,7 +160,7 @@ def test_reader_over_all_files_at_once(tmp_path, monkeypatch):
     spec = recipes.CorpusSpec("m", (recipes.source_from_dict({"reader": "multi", "inputs": [str(tmp_path / "in")]},
                                                             None, "test"),))
     result = pipeline.run(spec, tmp_path / "out", workers=1, tokenize_docs=False, progress=False)
-    assert result.ran == 5  # one read task writing one shard; then clean, hash, reduce, apply
+    assert result.ran == 7  # one read task writing one shard; clean, signals, quality, hash, reduce, apply
     texts = pq.read_table(next((tmp_path / "out" / "sources" / "multi" / "dedup").glob("*.parquet")))["text"]
     assert texts.to_pylist() == ["first file sentence here (one of 2 files)",
                                  "second file sentence here (one of 2 files)"]

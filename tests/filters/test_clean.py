@@ -1,4 +1,4 @@
-"""The clean step: normalisation and named filter rules, each in the ledger."""
+"""The clean step: normalisation, each change in the ledger."""
 
 from curate import records
 from curate.filters.clean import CleanConfig, clean
@@ -10,26 +10,21 @@ def _docs(texts):
                              for i, t in enumerate(texts)], records.DOCUMENT)
 
 
-def test_rules_and_ledger():
-    table = _docs([
-        "A perfectly ordinary sentence about asthma control.",
-        "short",
-        "x" * 200,
-        "@@## $$ %% ^^ && ** (( )) !! ~~ ||",
-        "Kangxi ⽬ radical and   extra   spaces in a sentence.",
-    ])
+def test_normalisation_and_ledger():
+    table = _docs(["A perfectly ordinary sentence.", "Kangxi ⽬ radical and   extra   spaces.", " \u200b\n ",
+                   "ＡＢＣ１２３ full width"])
     ledger = Ledger("s", "clean")
-    out = clean(table, CleanConfig(min_chars=20, max_chars=100, max_symbol_ratio=0.3), ledger)
-    assert out["id"].to_pylist() == ["s/f#0", "s/f#4"]
-    assert out["text"].to_pylist()[1] == "Kangxi 目 radical and extra spaces in a sentence."
-    assert [(r[0], r[3], r[4]) for r in ledger.rows] == [
-        ("s/f#1", "drop", "min_length"),
-        ("s/f#2", "drop", "max_length"),
-        ("s/f#3", "drop", "symbol_ratio"),
-        ("s/f#4", "modify", "normalize"),
+    out = clean(table, CleanConfig(), ledger)
+    assert out["id"].to_pylist() == ["s/f#0", "s/f#1", "s/f#3"]
+    assert out["text"].to_pylist()[1:] == ["Kangxi 目 radical and extra spaces.", "ABC123 full width"]
+    assert [(r[0], r[3], r[4], r[5]) for r in ledger.rows] == [
+        ("s/f#1", "modify", "normalize", "nfkc,whitespace"),
+        ("s/f#2", "drop", "empty_text", "no text left after normalisation"),
+        ("s/f#3", "modify", "normalize", "nfkc"),
     ]
-    assert ledger.rows[3][5] == "nfkc,whitespace" and ledger.rows[0][5] == "5 chars < 20"
     assert out.schema == records.DOCUMENT
+    unfolded = clean(_docs(["ＡＢＣ"]), CleanConfig(nfkc=False), Ledger("s", "clean"))
+    assert unfolded["text"].to_pylist() == ["ＡＢＣ"]
 
 
 def test_empty_batch():

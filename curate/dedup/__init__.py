@@ -1,0 +1,1 @@
+"""Exact and near-duplicate removal across the sources of a build."""

@@ -1,0 +1,182 @@
+"""MinHash signatures for a batch of documents, computed as whole-array numpy operations.
+
+Shingles are n-grams of tokens, where a token is a run of letters and digits (Latin, Greek, Cyrillic,
+... after lower-casing) or a single CJK character, so Chinese, English and mixed text share one rule.
+
+The batch is processed without per-token Python:
+
+1. all texts are joined and viewed as an array of code points; each character is classified
+   (word character, CJK character, separator) by range tests;
+2. each token is hashed position-independently with a polynomial hash over its characters, using
+   prefix sums of ``v[k] * Q**k`` (``Q`` the inverse of ``P`` modulo 2**64), so that the hash of a
+   token is ``P**end * (sum over the token)``, one ``add.reduceat``;
+3. shingle hashes combine n consecutive token hashes of the same document (polynomial again) and
+   are folded to 32 bits; shingles that are template boilerplate are removed;
+4. signatures use datasketch's ``affine32`` scheme: its permutations ``(a, b)`` and its MurmurHash3
+   finaliser, ``min(fmix32(h) * a + b)`` per document by ``minimum.reduceat``. The result equals
+   ``datasketch.MinHash(scheme="affine32").update_batch`` fed the same shingle hashes (tested).
+
+Documents with fewer tokens than the shingle size have no shingles and get an empty signature
+(all ``0xFFFFFFFF``); exact dedup covers them.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+from datasketch.minhash import _fmix
+
+P = np.uint64(0x100000001B3)  # FNV prime: odd, so invertible modulo 2**64
+Q = np.uint64(pow(int(P), -1, 1 << 64))
+EMPTY = np.uint32(0xFFFFFFFF)
+_CHAR_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+@dataclass(frozen=True)
+class MinHashConfig:
+    """Shingle size, number of permutations, seed, and the LSH target threshold and error weights."""
+
+    ngram: int = 5
+    num_perm: int = 112
+    seed: int = 1
+    threshold: float = 0.8
+    false_positive_weight: float = 0.5
+    false_negative_weight: float = 0.5
+
+
+@functools.cache
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's affine32 permutations ``(a, b)`` for ``num_perm`` and ``seed``."""
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    return a.astype(np.uint32), b.astype(np.uint32)
+
+
+@functools.cache
+def bands_rows(cfg: MinHashConfig) -> tuple[int, int]:
+    """Bands and rows minimising datasketch's weighted false-positive/negative error at the threshold."""
+    lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm,
+                     weights=(cfg.false_positive_weight, cfg.false_negative_weight))
+    return lsh.b, lsh.r
+
+
+def catch_probability(similarity: float, bands: int, rows: int) -> float:
+    """Chance that two documents of Jaccard ``similarity`` share at least one band (the S-curve)."""
+    return 1.0 - (1.0 - similarity**rows) ** bands
+
+
+_POWERS: list[np.ndarray] = [np.ones(1, np.uint64), np.ones(1, np.uint64)]
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``Q**k`` and ``P**k`` for k < n (a table that grows by doubling and is kept)."""
+    if len(_POWERS[0]) < n:
+        size = max(n, 2 * len(_POWERS[0]))
+        for i, base in enumerate((Q, P)):
+            table = np.full(size, base, dtype=np.uint64)
+            table[0] = 1
+            with np.errstate(over="ignore"):
+                _POWERS[i] = np.cumprod(table, dtype=np.uint64)
+    return _POWERS[0][:n], _POWERS[1][:n]
+
+
+def _char_classes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(word character, CJK character) masks for an array of code points."""
+    cjk = ((cp >= 0x4E00) & (cp <= 0x9FFF)) | ((cp >= 0x3400) & (cp <= 0x4DBF)) | (
+        (cp >= 0xF900) & (cp <= 0xFAFF)) | ((cp >= 0x20000) & (cp <= 0x3134F))
+    ascii_word = ((cp >= 0x30) & (cp <= 0x39)) | ((cp >= 0x61) & (cp <= 0x7A)) | ((cp >= 0x41) & (cp <= 0x5A))
+    # Letters beyond ASCII (Latin-1 to Cyrillic, Hangul, kana) count as word characters; punctuation,
+    # symbol and space blocks do not.
+    other_word = (((cp >= 0xC0) & (cp <= 0x2AF) & (cp != 0xD7) & (cp != 0xF7))
+                  | ((cp >= 0x370) & (cp <= 0x1FFF)) | ((cp >= 0x3040) & (cp <= 0x30FF))
+                  | ((cp >= 0xAC00) & (cp <= 0xD7AF)))
+    return (ascii_word | other_word) & ~cjk, cjk
+
+
+def tokens(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Token hashes of all texts, concatenated, with each token's document index and length in characters."""
+    joined = "\x00".join(t.replace("\x00", " ") for t in texts).lower()
+    cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    empty = np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if cp.size == 0:
+        return empty
+    word, cjk = _char_classes(cp)
+    prev_word = np.concatenate(([False], word[:-1]))
+    starts = (word & ~prev_word) | cjk
+    keep = word | cjk
+    pos = np.flatnonzero(keep)
+    if pos.size == 0:
+        return empty
+    qpow, ppow = _powers(len(cp))
+    with np.errstate(over="ignore"):
+        values = (cp[pos].astype(np.uint64) + np.uint64(1)) * _CHAR_MIX * qpow[pos]
+        token_starts = np.flatnonzero(starts[pos])
+        sums = np.add.reduceat(values, token_starts)
+        ends = np.append(token_starts[1:], len(pos)) - 1
+        hashes = _fmix(sums * ppow[pos[ends]], 64)
+    doc = np.cumsum(cp == 0)[pos[token_starts]]
+    return hashes, doc, ends - token_starts + 1
+
+
+def shingles(texts: list[str], n: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """32-bit shingle hashes of every text, concatenated, with ``offsets`` (len(texts) + 1) per text.
+
+    ``exclude`` is a sorted array of shingle hashes to leave out (template boilerplate).
+    """
+    hashes64, owner, _ = ngrams(*tokens(texts)[:2], n)
+    hashes = (hashes64 ^ (hashes64 >> np.uint64(32))).astype(np.uint32)
+    if exclude is not None and exclude.size:
+        keep = ~np.isin(hashes, exclude, assume_unique=False)
+        hashes, owner = hashes[keep], owner[keep]
+    offsets = np.searchsorted(owner, np.arange(len(texts) + 1))
+    return hashes, offsets
+
+
+def ngrams(token_hashes: np.ndarray, doc: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """64-bit hashes of every n-gram of consecutive tokens within one document, its document, and the
+    index of its first token."""
+    k = len(token_hashes) - n + 1
+    if k <= 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    acc = token_hashes[:k].copy()
+    with np.errstate(over="ignore"):
+        for j in range(1, n):
+            acc = acc * P + token_hashes[j:j + k]
+    same_doc = doc[:k] == doc[n - 1:]
+    return acc[same_doc], doc[:k][same_doc], np.flatnonzero(same_doc)
+
+
+def signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """MinHash signatures (``len(offsets) - 1`` x ``num_perm``, uint32) of per-document shingle hashes."""
+    a, b = permutations(num_perm, seed)
+    n_docs = len(offsets) - 1
+    out = np.full((n_docs, num_perm), EMPTY, dtype=np.uint32)
+    nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
+    if nonempty.size == 0:
+        return out
+    mixed = _fmix(hashes.astype(np.uint32), 32)
+    starts = offsets[nonempty]
+    with np.errstate(over="ignore"):
+        for i in range(num_perm):
+            out[nonempty, i] = np.minimum.reduceat(mixed * a[i] + b[i], starts)
+    return out
+
+
+def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """One 64-bit key per band and document (``n x bands``); equal bands give equal keys."""
+    n = sigs.shape[0]
+    keys = np.zeros((n, bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for band in range(bands):
+            acc = np.full(n, band + 1, dtype=np.uint64)
+            for r in range(rows):
+                acc = _fmix(acc * P + sigs[:, band * rows + r].astype(np.uint64), 64)
+            keys[:, band] = acc
+    return keys
+
+
+def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Share of equal signature entries, row by row (the MinHash estimate of Jaccard similarity)."""
+    return (a == b).mean(axis=-1)

@@ -1,0 +1,255 @@
+"""Near-duplicate removal with MinHash LSH across all sources of a build.
+
+Three phases, like every global step:
+
+1. ``signature_task`` (map, per shard): MinHash signatures of each document (``minhash``), with its
+   source rank, quality score and length; template boilerplate shingles are left out, so documents
+   rendered from one template do not collide because of the template's own words.
+2. ``reduce_task`` (global): documents sharing a band bucket are candidate pairs (each member with
+   the bucket's first member, per band); a pair is kept when its Jaccard similarity, estimated from
+   the signatures (``verify = "estimate"``) or computed exactly from the shingle sets
+   (``verify = "exact"``), reaches the threshold; connected components of kept pairs are clusters.
+   In each cluster the document kept is the first by source rank (recipe order), then higher
+   quality, then longer text, then smaller id. Every other member is listed with
+   ``duplicate_of=<kept id> jaccard=<estimate>``. Memory is bounded by the number of documents:
+   signatures, band keys and a label array, never a pair matrix.
+3. ``shards.drop_task`` (apply, per shard) removes them and writes the ledger rows.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate import shards, templates
+from curate.dedup import minhash
+from curate.executor import Result, Task
+
+
+def _default_minhash() -> minhash.MinHashConfig:
+    # Weighting false negatives up moves the S-curve left of the threshold, so pairs just above it are
+    # caught; the candidates it adds below the threshold are then removed by the verification.
+    return minhash.MinHashConfig(threshold=0.8, num_perm=128, false_positive_weight=0.1,
+                                 false_negative_weight=0.9)
+
+
+@dataclass(frozen=True)
+class NearDedupConfig:
+    """MinHash/LSH parameters, pair verification, boilerplate exclusion and report samples."""
+
+    minhash: minhash.MinHashConfig = field(default_factory=_default_minhash)
+    verify: str = "estimate"  # "estimate" (signatures), "exact" (shingle sets) or "none"
+    exclude_boilerplate: bool = True
+    batch_docs: int = 2048
+    sample_clusters: int = 3
+
+    def __post_init__(self) -> None:
+        if isinstance(self.minhash, dict):  # a recipe's [near_dedup.minhash] table
+            object.__setattr__(self, "minhash", minhash.MinHashConfig(**self.minhash))
+        if self.verify not in ("estimate", "exact", "none"):
+            raise ValueError(f"near_dedup.verify must be estimate, exact or none, not {self.verify!r}")
+
+
+def exclusion(fragments: list[str] | tuple[str, ...], ngram: int) -> np.ndarray:
+    """Sorted shingle hashes lying wholly inside literal template text ``fragments``."""
+    hashes, _ = minhash.shingles([f for f in fragments if len(re.findall(r"\w", f)) >= 2], ngram)
+    return np.unique(hashes)
+
+
+@functools.cache
+def boilerplate(ngram: int) -> np.ndarray:
+    """Shingles of every template's literal text: the words no document chose."""
+    return exclusion(templates.literal_fragments(), ngram)
+
+
+@dataclass(frozen=True)
+class SignatureConfig:
+    """Near-dedup config and the shard's source rank."""
+
+    near: NearDedupConfig
+    rank: int
+
+
+def _quality(signals: str | None, ids: list[str]) -> list[float]:
+    """Quality scores of ``ids`` from the shard's quality signals file (0.0 without one)."""
+    if signals is None:
+        return [0.0] * len(ids)
+    scores = dict(zip(*pq.read_table(signals, columns=["id", "quality"]).to_pydict().values(), strict=True))
+    return [float(scores.get(i, 0.0)) for i in ids]
+
+
+def signature_task(task: Task) -> Result:
+    """Signatures (and shingle sets, for exact verification) of shard ``inputs[0]``; ``inputs[1]``,
+    when given, is the shard's quality signals file."""
+    cfg: SignatureConfig = task.config
+    mh = cfg.near.minhash
+    pf = pq.ParquetFile(task.inputs[0])
+    exclude = boilerplate(mh.ngram) if cfg.near.exclude_boilerplate else None
+    columns: dict[str, list] = {"id": [], "length": [], "sig": [], "shingles": []}
+    for batch in pf.iter_batches(batch_size=cfg.near.batch_docs, columns=["id", "text"]):
+        texts = batch.column("text").to_pylist()
+        hashes, offsets = minhash.shingles(texts, mh.ngram, exclude)
+        sigs = minhash.signatures(hashes, offsets, mh.num_perm, mh.seed)
+        columns["id"] += batch.column("id").to_pylist()
+        columns["length"] += [len(t) for t in texts]
+        columns["sig"] += [row.tobytes() for row in sigs]
+        if cfg.near.verify == "exact":
+            columns["shingles"] += [np.unique(hashes[a:b]) for a, b in itertools.pairwise(offsets)]
+    n = len(columns["id"])
+    arrays = {
+        "id": pa.array(columns["id"], pa.string()),
+        "rank": pa.array([cfg.rank] * n, pa.int32()),
+        "quality": pa.array(_quality(task.inputs[1] if len(task.inputs) > 1 else None, columns["id"]),
+                            pa.float32()),
+        "length": pa.array(columns["length"], pa.int32()),
+        "sig": pa.array(columns["sig"], pa.binary(4 * mh.num_perm)),
+    }
+    if cfg.near.verify == "exact":
+        arrays["shingles"] = pa.array(columns["shingles"], pa.list_(pa.uint32()))
+    shards.write(pa.table(arrays), task.out(".parquet"))
+    return Result({"signatures": [f"{task.name}.parquet"]}, {"documents": n})
+
+
+
+def candidate_pairs(keys: np.ndarray) -> np.ndarray:
+    """Distinct ``(member, first member)`` index pairs of every band bucket with two or more documents."""
+    n, bands = keys.shape
+    found = []
+    index = np.arange(n)
+    for band in range(bands):
+        order = np.argsort(keys[:, band], kind="stable")
+        sorted_keys = keys[order, band]
+        first = np.ones(n, dtype=bool)
+        first[1:] = sorted_keys[1:] != sorted_keys[:-1]
+        bucket_start = np.maximum.accumulate(np.where(first, index, 0))
+        found.append(np.stack([order[~first], order[bucket_start[~first]]], axis=1))
+    pairs = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
+    return np.unique(pairs, axis=0) if len(pairs) else pairs
+
+
+def components(n: int, pairs: np.ndarray) -> np.ndarray:
+    """Connected-component label (smallest member index) of every document, by min-label propagation."""
+    labels = np.arange(n)
+    if len(pairs) == 0:
+        return labels
+    u, v = pairs[:, 0], pairs[:, 1]
+    while True:
+        low = np.minimum(labels[u], labels[v])
+        updated = labels.copy()
+        np.minimum.at(updated, u, low)
+        np.minimum.at(updated, v, low)
+        updated = updated[updated]  # pointer jumping shortens long chains
+        if np.array_equal(updated, labels):
+            return labels
+        labels = updated
+
+
+def _verified(pairs: np.ndarray, sigs: np.ndarray, shingle_sets: list | None, cfg: NearDedupConfig) -> np.ndarray:
+    if cfg.verify == "none" or len(pairs) == 0:
+        return pairs
+    keep = np.zeros(len(pairs), dtype=bool)
+    threshold = cfg.minhash.threshold
+    for start in range(0, len(pairs), 100_000):  # bounded memory for the pair x permutation comparison
+        chunk = pairs[start:start + 100_000]
+        if cfg.verify == "estimate":
+            keep[start:start + len(chunk)] = minhash.estimated_jaccard(sigs[chunk[:, 0]], sigs[chunk[:, 1]]) >= threshold
+        else:
+            for i, (a, b) in enumerate(chunk):
+                sa, sb = shingle_sets[a], shingle_sets[b]
+                inter = len(np.intersect1d(sa, sb, assume_unique=True))
+                keep[start + i] = inter / max(1, len(sa) + len(sb) - inter) >= threshold
+    return pairs[keep]
+
+
+def _load(paths: tuple[str, ...], num_perm: int, exact: bool) -> tuple[pl.DataFrame, np.ndarray, list | None]:
+    columns = ["id", "rank", "quality", "length", "sig", *(["shingles"] if exact else [])]
+    tables = [pq.read_table(p, columns=columns) for p in paths]
+    table = pa.concat_tables(tables) if tables else None
+    if table is None or table.num_rows == 0:
+        return pl.DataFrame(schema={"id": pl.String}), np.zeros((0, num_perm), np.uint32), [] if exact else None
+    sig_bytes = table.column("sig").combine_chunks()
+    sigs = np.frombuffer(sig_bytes.buffers()[1], dtype=np.uint32)[
+        sig_bytes.offset * num_perm:(sig_bytes.offset + len(sig_bytes)) * num_perm].reshape(-1, num_perm)
+    meta = pl.from_arrow(table.select(["id", "rank", "quality", "length"]))
+    sets = [np.asarray(s, dtype=np.uint32) for s in table.column("shingles").to_pylist()] if exact else None
+    return meta, sigs, sets
+
+
+def cluster(meta: pl.DataFrame, sigs: np.ndarray, sets: list | None,
+            cfg: NearDedupConfig) -> tuple[pl.DataFrame, dict]:
+    """Drop table (``id, reason, detail``) and report statistics for documents with signatures ``sigs``."""
+    bands, rows = minhash.bands_rows(cfg.minhash)
+    has_sig = ~(sigs == minhash.EMPTY).all(axis=1)
+    idx = np.flatnonzero(has_sig)
+    pairs = candidate_pairs(minhash.band_keys(sigs[idx], bands, rows))
+    pairs = idx[pairs] if len(pairs) else pairs
+    verified = _verified(pairs, sigs, sets, cfg)
+    labels = components(len(meta), verified)
+    frame = meta.with_row_index("idx").with_columns(pl.Series("label", labels))
+    sizes = frame.group_by("label").len()
+    in_clusters = frame.join(sizes.filter(pl.col("len") > 1), on="label").sort(
+        ["label", "rank", "quality", "length", "id"], descending=[False, False, True, True, False])
+    ranked = in_clusters.with_columns(pl.col("id").first().over("label").alias("kept"),
+                                      pl.col("idx").first().over("label").alias("kept_idx"),
+                                      pl.int_range(pl.len()).over("label").alias("n"))
+    dropped = ranked.filter(pl.col("n") > 0)
+    jaccard = minhash.estimated_jaccard(sigs[dropped["idx"].to_numpy()], sigs[dropped["kept_idx"].to_numpy()])
+    dropped = dropped.with_columns(pl.Series("jaccard", jaccard))
+    drops = dropped.select(
+        "id", pl.lit("near_duplicate").alias("reason"),
+        pl.format("duplicate_of={} jaccard={}", pl.col("kept"), pl.col("jaccard").round(2)).alias("detail"),
+    ).sort("id")
+    report = _report(ranked, dropped, cfg, bands, rows, len(meta), int(has_sig.sum()), len(pairs), len(verified))
+    return drops, report
+
+
+def _report(ranked: pl.DataFrame, dropped: pl.DataFrame, cfg: NearDedupConfig, bands: int, rows: int,
+            documents: int, signed: int, candidates: int, verified: int) -> dict:
+    sizes = ranked.group_by("label").agg(pl.len().alias("size"), pl.col("kept").first())
+    edges = [2, 3, 6, 11, 101]
+    histogram = {}
+    for low, high in zip(edges, [*edges[1:], None], strict=True):
+        name = f"{low}" if high == low + 1 else (f"{low}-{high - 1}" if high else f">={low}")
+        sel = sizes.filter(pl.col("size") >= low) if high is None else sizes.filter(
+            (pl.col("size") >= low) & (pl.col("size") < high))
+        histogram[name] = sel.height
+    samples = []
+    for size, kept in sizes.sort(["size", "kept"], descending=[True, False]).head(cfg.sample_clusters).select(
+            "size", "kept").iter_rows():
+        members = dropped.filter(pl.col("kept") == kept).sort("id").head(5)
+        samples.append({"kept": kept, "size": size,
+                        "members": [{"id": i, "jaccard": round(float(j), 2)}
+                                    for i, j in members.select("id", "jaccard").iter_rows()]})
+    return {
+        "threshold": cfg.minhash.threshold, "num_perm": cfg.minhash.num_perm, "ngram": cfg.minhash.ngram,
+        "bands": bands, "rows": rows, "verify": cfg.verify,
+        "s_curve": {str(s): round(minhash.catch_probability(s, bands, rows), 4) for s in (0.5, 0.7, 0.8, 0.9)},
+        "documents": documents, "documents_with_shingles": signed, "candidate_pairs": candidates,
+        "verified_pairs": verified, "clusters": sizes.height, "dropped": dropped.height,
+        "cluster_sizes": histogram, "sample_clusters": samples,
+    }
+
+
+def reduce_task(task: Task) -> Result:
+    """Cluster all signature files (``task.inputs``) and write the drop table; the report goes in stats."""
+    cfg: NearDedupConfig = task.config
+    meta, sigs, sets = _load(task.inputs, cfg.minhash.num_perm, cfg.verify == "exact")
+    if meta.height == 0:
+        drops = pl.DataFrame(schema={"id": pl.String, "reason": pl.String, "detail": pl.String})
+        bands, rows = minhash.bands_rows(cfg.minhash)
+        report = _report(pl.DataFrame(schema={"label": pl.Int64, "kept": pl.String, "idx": pl.UInt32}),
+                         pl.DataFrame(schema={"kept": pl.String, "id": pl.String, "jaccard": pl.Float64}),
+                         cfg, bands, rows, 0, 0, 0, 0)
+    else:
+        drops, report = cluster(meta, sigs, sets, cfg)
+    table = pa.Table.from_arrays([drops[c].to_arrow().cast(pa.string()) for c in shards.DROPS.names],
+                                 schema=shards.DROPS)
+    shards.write(table, task.out(".parquet"))
+    return Result({"drops": [f"{task.name}.parquet"]}, {"drops": table.num_rows, "report": report})

@@ -1,0 +1,1 @@
+"""Per-record steps: normalisation, quality signals and thresholds, PHI scrubbing."""

@@ -1,0 +1,206 @@
+"""Quality signals, stored apart from the keep/drop decision, and the thresholds that decide.
+
+``signals_task`` (map) computes per document, into ``signals/<shard>.parquet``:
+
+- ``chars``, ``words`` (Latin words and digit runs; each CJK character counts as a word), ``lines``,
+  ``mean_word_len`` (Latin words only);
+- ``symbol_ratio`` and ``digit_ratio`` of all characters, ``alpha_words`` (share of words with a letter);
+- repetition, as in Gopher's rules: ``dup_line_frac`` (repeated lines / lines),
+  ``dup_line_char_frac``, ``top_2gram_frac`` .. ``top_4gram_frac`` (characters in the most frequent
+  word n-gram), ``dup_5gram_frac`` and ``dup_10gram_frac`` (characters covered by n-grams seen twice);
+- ``bullet_lines_frac``, ``ellipsis_lines_frac``;
+- ``lang`` and ``lang_score`` (``langid``); ``quality``, a 0-1 score used only to choose which copy
+  of a near-duplicate cluster to keep.
+
+The n-gram statistics are computed for a whole batch at once from ``minhash.tokens``.
+``quality_task`` (apply) drops documents whose signals break a recipe threshold, one ledger row per
+document naming the rule, the value and the limit. The thresholds are the apply task's config only,
+so changing one re-runs only this cheap pass; the signals are reused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate import langid, shards
+from curate.dedup import minhash
+from curate.executor import Result, Task
+from curate.ledger import Ledger
+from curate.text import CJK
+
+_SYMBOL = re.compile(r"[^\w\s]")
+_DIGIT = re.compile(r"\d")
+_LATIN = re.compile(r"[^\W\d_]+")
+_NUMBER = re.compile(r"\d+")
+_BULLET = ("-", "*", "•", "·", "●", "▪", "◦")
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Thresholds (None: rule off). Defaults keep only the length and symbol rules on."""
+
+    min_chars: int | None = 20
+    max_chars: int | None = 5_000_000
+    min_words: int | None = None
+    max_words: int | None = None
+    min_mean_word_len: float | None = None
+    max_mean_word_len: float | None = None
+    max_symbol_ratio: float | None = 0.3
+    max_digit_ratio: float | None = None
+    min_alpha_words: float | None = None
+    max_dup_line_frac: float | None = None
+    max_dup_line_char_frac: float | None = None
+    max_top_2gram_frac: float | None = None
+    max_top_3gram_frac: float | None = None
+    max_top_4gram_frac: float | None = None
+    max_dup_5gram_frac: float | None = None
+    max_dup_10gram_frac: float | None = None
+    max_bullet_lines_frac: float | None = None
+    max_ellipsis_lines_frac: float | None = None
+    langs: tuple[str, ...] | None = None
+    min_lang_score: float | None = None
+
+
+# (rule name, signal column, "min" or "max", config field)
+RULES = [(f.removeprefix("min_").removeprefix("max_"), f.removeprefix("min_").removeprefix("max_"), f[:3], f)
+         for f in QualityConfig.__dataclass_fields__ if f.startswith(("min_", "max_"))]
+
+
+def _ngram_stats(texts: list[str]) -> dict[str, np.ndarray]:
+    """Top-n-gram and duplicate-n-gram character fractions of every text, from one batch pass."""
+    hashes, doc, lengths = minhash.tokens(texts)
+    n_docs = len(texts)
+    total = np.bincount(doc, weights=lengths, minlength=n_docs)
+    out: dict[str, np.ndarray] = {}
+    csum = np.concatenate(([0], np.cumsum(lengths)))
+    for n in (2, 3, 4, 5, 10):
+        grams, owner, start = minhash.ngrams(hashes, doc, n)
+        if grams.size == 0:
+            out[f"top_{n}gram_frac" if n <= 4 else f"dup_{n}gram_frac"] = np.zeros(n_docs)
+            continue
+        with np.errstate(over="ignore"):  # one key per (document, n-gram); 64-bit collisions are negligible
+            key = grams ^ (owner.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        order = np.argsort(key)
+        k = key[order]
+        new = np.ones(len(k), dtype=bool)
+        new[1:] = k[1:] != k[:-1]
+        run = np.cumsum(new) - 1
+        counts = np.bincount(run)
+        if n <= 4:  # characters in the most frequent n-gram (capped at all of them)
+            chars = (csum[start + n] - csum[start])[order][new]
+            best = np.zeros(n_docs)
+            np.maximum.at(best, owner[order][new], counts * chars)
+            out[f"top_{n}gram_frac"] = np.minimum(best, total)
+        else:  # characters covered by any n-gram that occurs at least twice
+            repeated = start[order][counts[run] > 1]
+            cover = (np.bincount(repeated, minlength=len(hashes) + n + 1)
+                     - np.bincount(repeated + n, minlength=len(hashes) + n + 1))
+            covered = np.cumsum(cover[:len(hashes)]) > 0
+            out[f"dup_{n}gram_frac"] = np.bincount(doc[covered], weights=lengths[covered], minlength=n_docs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {k: np.where(total > 0, v / total, 0.0) for k, v in out.items()}
+
+
+def _line_stats(text: str) -> dict[str, float]:
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    counts = Counter(lines)
+    repeated = sum(c - 1 for c in counts.values())
+    repeated_chars = sum(len(line) * (c - 1) for line, c in counts.items())
+    n = max(1, len(lines))
+    return {
+        "lines": len(lines),
+        "dup_line_frac": repeated / n,
+        "dup_line_char_frac": repeated_chars / max(1, len(text)),
+        "bullet_lines_frac": sum(line.startswith(_BULLET) for line in lines) / n,
+        "ellipsis_lines_frac": sum(line.endswith(("...", "…")) for line in lines) / n,
+    }
+
+
+def signals(texts: list[str]) -> dict[str, list]:
+    """All signals (module doc) of a batch of texts, as columns."""
+    cols: dict[str, list] = {k: [] for k in ("chars", "words", "lines", "mean_word_len", "symbol_ratio",
+                                             "digit_ratio", "alpha_words", "dup_line_frac", "dup_line_char_frac",
+                                             "bullet_lines_frac", "ellipsis_lines_frac", "lang", "lang_score")}
+    for text in texts:
+        chars = max(1, len(text))
+        # subn counts matches without building a list of them
+        no_cjk, cjk = CJK.subn(" ", text)
+        no_latin, latin = _LATIN.subn("", no_cjk)
+        words = latin + cjk + _NUMBER.subn("", no_latin)[1]
+        cols["chars"].append(len(text))
+        cols["words"].append(words)
+        cols["mean_word_len"].append((len(no_cjk) - len(no_latin)) / latin if latin else 0.0)
+        cols["symbol_ratio"].append(_SYMBOL.subn("", text)[1] / chars)
+        cols["digit_ratio"].append(_DIGIT.subn("", text)[1] / chars)
+        cols["alpha_words"].append((latin + cjk) / max(1, words))
+        for k, v in _line_stats(text).items():
+            cols[k].append(v)
+        lang, score = langid.detect(text)
+        cols["lang"].append(lang)
+        cols["lang_score"].append(score)
+    grams = _ngram_stats(texts)
+    for k, v in grams.items():
+        cols[k] = v.tolist()
+    badness = np.column_stack([cols["symbol_ratio"], cols["dup_line_char_frac"], grams["top_2gram_frac"],
+                               grams["dup_5gram_frac"]]) if texts else np.zeros((0, 4))
+    cols["quality"] = np.clip(1.0 - badness.mean(axis=1), 0.0, 1.0).tolist()
+    return cols
+
+
+def signals_task(task: Task) -> Result:
+    """Signals of every document of shard ``inputs[0]`` into ``<name>.parquet``."""
+    pf = pq.ParquetFile(task.inputs[0])
+    tables = []
+    for batch in pf.iter_batches(batch_size=2048, columns=["id", "text"]):
+        cols = signals(batch.column("text").to_pylist())
+        tables.append(pa.table({"id": batch.column("id"), **cols}))
+    table = pa.concat_tables(tables) if tables else pa.table({"id": pa.array([], pa.string())})
+    shards.write(table, task.out(".parquet"))
+    return Result({"signals": [f"{task.name}.parquet"]}, {"documents": table.num_rows})
+
+
+def failed_rule(row: dict, cfg: QualityConfig) -> tuple[str, str] | None:
+    """``(rule, detail)`` of the first threshold ``row``'s signals break, or None."""
+    for rule, column, kind, field_name in RULES:
+        limit = getattr(cfg, field_name)
+        if limit is None:
+            continue
+        value = row[column]
+        if (kind == "min" and value < limit) or (kind == "max" and value > limit):
+            shown = f"{value:.3g}" if isinstance(value, float) else str(value)
+            return f"{kind}_{rule}", f"{column}={shown} {'<' if kind == 'min' else '>'} {limit}"
+    if cfg.langs is not None and row["lang"] not in cfg.langs:
+        return "lang", f"lang={row['lang']} not in {','.join(cfg.langs)}"
+    return None
+
+
+@dataclass(frozen=True)
+class QualityTaskConfig:
+    """Source name and thresholds of one apply task."""
+
+    source: str
+    quality: QualityConfig
+
+
+def quality_task(task: Task) -> Result:
+    """Drop from shard ``inputs[0]`` the documents whose signals (``inputs[1]``) break a threshold."""
+    spec: QualityTaskConfig = task.config
+    table = shards.read(Path(task.inputs[0]))
+    sig = pq.read_table(task.inputs[1]).to_pylist()
+    assert [s["id"] for s in sig] == table["id"].to_pylist(), "signals and shard disagree"
+    ledger = Ledger(spec.source, "quality")
+    keep = []
+    for row in sig:
+        failure = failed_rule(row, spec.quality)
+        if failure:
+            ledger.drop(row["id"], *failure)
+        keep.append(failure is None)
+    kept = table.filter(pa.array(keep, pa.bool_()))
+    return shards.write_outputs(task, kept, ledger, {"in": table.num_rows})

@@ -1,0 +1,1 @@
+"""Tokenizers, tokenization into Megatron indexed datasets, and reading them back."""

@@ -1,0 +1,95 @@
+"""Near dedup: candidate pairs, components, the keep rule, verification, boilerplate exclusion."""
+
+import numpy as np
+import polars as pl
+
+from curate.dedup import minhash, near
+
+
+def _frame(ids, rank=None, quality=None, length=None):
+    n = len(ids)
+    return pl.DataFrame({"id": ids, "rank": rank or [0] * n, "quality": quality or [0.0] * n,
+                         "length": length or [100] * n})
+
+
+def _sigs(texts, cfg):
+    hashes, offsets = minhash.shingles(texts, cfg.minhash.ngram)
+    return minhash.signatures(hashes, offsets, cfg.minhash.num_perm, cfg.minhash.seed)
+
+
+def test_candidate_pairs_and_components():
+    keys = np.array([[1, 7], [1, 8], [2, 8], [3, 9], [4, 10]], dtype=np.uint64)
+    pairs = near.candidate_pairs(keys)
+    assert pairs.tolist() == [[1, 0], [2, 1]]
+    assert near.components(5, pairs).tolist() == [0, 0, 0, 3, 4]
+    chain = np.array([[i + 1, i] for i in range(50)])
+    assert (near.components(51, chain) == 0).all()
+
+
+def _base(rng, words=400):
+    vocab = [f"term{i}" for i in range(3000)]
+    return [str(w) for w in rng.choice(vocab, words)]
+
+
+def test_keep_rule_rank_then_quality_then_length_then_id():
+    rng = np.random.default_rng(1)
+    base = " ".join(_base(rng))
+    cfg = near.NearDedupConfig()
+    texts = [base, base + " extra", base, base]
+    sigs = _sigs(texts, cfg)
+    meta = _frame(["d/1", "c/2", "b/3", "a/4"], rank=[1, 0, 0, 0], quality=[0.9, 0.5, 0.5, 0.5],
+                  length=[100, 200, 100, 100])
+    drops, report = near.cluster(meta, sigs, None, cfg)
+    # rank 0 beats rank 1; among rank 0 the longer c/2 wins (same quality)
+    assert drops["id"].to_list() == ["a/4", "b/3", "d/1"]
+    assert all(d.startswith("duplicate_of=c/2 jaccard=") for d in drops["detail"])
+    assert report["clusters"] == 1 and report["dropped"] == 3 and report["cluster_sizes"]["3-5"] == 1
+    meta = _frame(["d/1", "c/2", "b/3", "a/4"], quality=[0.1, 0.2, 0.9, 0.3])
+    drops, _ = near.cluster(meta, sigs, None, cfg)
+    assert drops["detail"][0].startswith("duplicate_of=b/3")  # equal rank: quality decides
+
+
+def test_verification_removes_pairs_below_threshold():
+    rng = np.random.default_rng(2)
+    base = _base(rng)
+    variant = base[:250] + _base(rng, 150)  # shares a long prefix only: Jaccard about 0.45
+    cfg = near.NearDedupConfig()
+    sigs = _sigs([" ".join(base), " ".join(variant)], cfg)
+    sigs[1, :40] = sigs[0, :40]  # force a shared band: a candidate, but far below the threshold
+    meta = _frame(["a", "b"])
+    assert near.cluster(meta, sigs, None, cfg)[0].height == 0
+    unverified = near.NearDedupConfig(verify="none")
+    assert near.cluster(meta, sigs, None, unverified)[0].height == 1
+
+
+def test_exact_verification_uses_shingle_sets():
+    rng = np.random.default_rng(3)
+    base = _base(rng)
+    near_copy = base[:390] + _base(rng, 10)
+    cfg = near.NearDedupConfig(verify="exact")
+    hashes, offsets = minhash.shingles([" ".join(base), " ".join(near_copy)], 5)
+    sigs = minhash.signatures(hashes, offsets, 128, 1)
+    sets = [np.unique(hashes[offsets[i]:offsets[i + 1]]) for i in range(2)]
+    drops, report = near.cluster(_frame(["a", "b"]), sigs, sets, cfg)
+    assert drops["id"].to_list() == ["b"] and report["verify"] == "exact"
+
+
+def test_template_boilerplate_does_not_make_documents_alike():
+    # A long template text around a short slot: the documents share ~85% of their shingles.
+    fragments = ["Knowledge point: " + " ".join(f"wording{i}" for i in range(120)) + ": ",
+                 ". This concludes the point."]
+    rng = np.random.default_rng(4)
+    vocab = [f"entity{i}" for i in range(500)]
+    texts = [fragments[0] + " ".join(rng.choice(vocab, 4)) + fragments[1] for _ in range(60)]
+    cfg = near.NearDedupConfig()
+    meta = _frame([f"k/{i:02d}" for i in range(60)])
+    hashes, offsets = minhash.shingles(texts, 5)
+    with_boiler = near.cluster(meta, minhash.signatures(hashes, offsets, 128, 1), None, cfg)[0]
+    hashes, offsets = minhash.shingles(texts, 5, near.exclusion(fragments, 5))
+    without = near.cluster(meta, minhash.signatures(hashes, offsets, 128, 1), None, cfg)[0]
+    assert with_boiler.height > 30 and without.height == 0
+
+
+def test_boilerplate_of_the_bundled_templates():
+    hashes = near.boilerplate(5)
+    assert hashes.size > 0 and np.all(np.diff(hashes.astype(np.int64)) > 0)

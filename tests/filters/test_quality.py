@@ -1,0 +1,53 @@
+"""Quality signals (Gopher-style repetition, ratios, language) and the thresholds that use them."""
+
+import pytest
+
+from curate.filters import quality
+from curate.filters.quality import QualityConfig
+
+
+def _signals(text):
+    cols = quality.signals([text])
+    return {k: v[0] for k, v in cols.items()}
+
+
+def test_basic_signals():
+    s = _signals("Hypertension is common.\nHypertension is common.\n- check 120/80 mmHg\n- repeat...")
+    assert s["lines"] == 4 and s["dup_line_frac"] == 0.25
+    assert s["bullet_lines_frac"] == 0.5 and s["ellipsis_lines_frac"] == 0.25
+    assert s["words"] == 11 and s["lang"] == "en" and 0 < s["digit_ratio"] < 0.15
+    zh = _signals("高血压患者应当每天监测血压，并按医嘱服用降压药物。")
+    assert zh["lang"] == "zh" and zh["words"] == 23 and zh["mean_word_len"] == 0.0
+
+
+def test_repetition_signals():
+    fresh = _signals(" ".join(f"word{i}" for i in range(60)))
+    assert fresh["top_2gram_frac"] < 0.05 and fresh["dup_5gram_frac"] == 0.0 and fresh["dup_10gram_frac"] == 0.0
+    repeated = _signals(" ".join(["the same ten words appear here again and again"] * 6))
+    assert repeated["dup_10gram_frac"] > 0.8 and repeated["top_2gram_frac"] > 0.1
+    assert repeated["quality"] < fresh["quality"]
+    babble = _signals("a a a a a a a a a a a a")
+    assert babble["top_2gram_frac"] == 1.0  # capped at all of the text
+
+
+def test_batch_equals_single():
+    texts = ["First document about asthma and inhaled steroids in children.", "", "第二个文档：糖尿病饮食。",
+             "x " * 30]
+    batch = quality.signals(texts)
+    for i, t in enumerate(texts):
+        single = quality.signals([t])
+        assert {k: v[i] for k, v in batch.items()} == {k: v[0] for k, v in single.items()}
+
+
+@pytest.mark.parametrize(("cfg", "rule"), [
+    (QualityConfig(min_chars=100), "min_chars"),
+    (QualityConfig(max_symbol_ratio=0.01), "max_symbol_ratio"),
+    (QualityConfig(max_dup_line_frac=0.1), "max_dup_line_frac"),
+    (QualityConfig(min_words=50), "min_words"),
+    (QualityConfig(langs=("zh",)), "lang"),
+])
+def test_failed_rule(cfg, rule):
+    s = _signals("Hypertension is common.\nHypertension is common.\n- check 120/80 mmHg")
+    failure = quality.failed_rule(s, cfg)
+    assert failure is not None and failure[0] == rule
+    assert quality.failed_rule(s, QualityConfig(min_chars=None, max_symbol_ratio=None)) is None
