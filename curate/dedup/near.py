@@ -159,7 +159,8 @@ def _verified(pairs: np.ndarray, sigs: np.ndarray, shingle_sets: list | None, cf
     for start in range(0, len(pairs), 100_000):  # bounded memory for the pair x permutation comparison
         chunk = pairs[start:start + 100_000]
         if cfg.verify == "estimate":
-            keep[start:start + len(chunk)] = minhash.estimated_jaccard(sigs[chunk[:, 0]], sigs[chunk[:, 1]]) >= threshold
+            estimate = minhash.estimated_jaccard(sigs[chunk[:, 0]], sigs[chunk[:, 1]])
+            keep[start:start + len(chunk)] = estimate >= threshold
         else:
             for i, (a, b) in enumerate(chunk):
                 sa, sb = shingle_sets[a], shingle_sets[b]
