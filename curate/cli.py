@@ -127,7 +127,7 @@ def _parse_set(values: tuple[str, ...]) -> dict[str, Any]:
 def build() -> None:
     """Build one source into cleaned, deduplicated Document shards (Parquet).
 
-    Output goes to OUT/<source>/: record shards per step under sources/, ledger.parquet,
+    Output goes to OUT/<source>/: record shards per step under sources/<source>/<step>/, ledger.parquet,
     flow.json and manifest.json. Pass --tokenizer to also write Megatron shards.
     """
 
@@ -200,6 +200,113 @@ _build_command("kg", "Knowledge graphs (RDF, TSV/CSV triples, JSON/CSV entity re
                 click.option("--seed", type=int, default=None, help="Sampling seed."),
                 click.option("--lang", type=click.Choice(["zh", "en", "auto"]), default=None,
                              help="Language of the verbalised text [default: auto, from the labels].")])
+
+
+def _standalone(inputs: tuple[str, ...], out: Path, name: str, steps: tuple[str, ...], text_field: str,
+                workers: int | None, strict: bool, progress: bool | None, scrub: object = None,
+                **spec: object) -> None:
+    """Run one or two build steps alone over record files with a text field."""
+    from curate import pipeline, recipes
+    from curate.readers.documents import Config
+
+    src = recipes.SourceSpec(name=name, reader="documents", inputs=tuple(os.path.abspath(i) for i in inputs),
+                             options=Config(text_field=text_field), scrub=scrub)
+    corpus = recipes.CorpusSpec(name=name, sources=(src,), steps=steps, **spec)
+    _report(pipeline.run(corpus, out / name, workers=workers, tokenize_docs=False, progress=progress), strict)
+
+
+def _standalone_options(default_name: str) -> list[Callable]:
+    return [
+        click.argument("inputs", nargs=-1, required=True),
+        click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
+                     show_default=True, help="Parent directory; the result goes to OUT/<name>."),
+        click.option("--name", default=default_name, show_default=True, help="Name of the result (and source)."),
+        click.option("--text-field", default="text", show_default=True, help="Field holding the text."),
+        *_common,
+    ]
+
+
+def _with(options: list[Callable]) -> Callable:
+    def decorate(fn: Callable) -> Callable:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+    return decorate
+
+
+@main.command()
+@_with(_standalone_options("dedup"))
+@click.option("--threshold", default=0.8, show_default=True, help="Jaccard similarity that makes a near duplicate.")
+@click.option("--num-perm", default=128, show_default=True, help="MinHash permutations.")
+@click.option("--ngram", default=5, show_default=True, help="Shingle size in tokens (words; CJK characters).")
+@click.option("--verify", type=click.Choice(["estimate", "exact", "none"]), default="estimate", show_default=True,
+              help="How candidate pairs are confirmed: signature estimate, exact shingle Jaccard, or not at all.")
+@click.option("--exact/--no-exact", default=True, show_default=True, help="Also remove exact duplicates first.")
+@_fail_cleanly
+def dedup(inputs: tuple[str, ...], out: Path, name: str, text_field: str, threshold: float, num_perm: int,
+          ngram: int, verify: str, exact: bool, workers: int | None, strict: bool, progress: bool | None) -> None:
+    """Remove exact and near duplicates (MinHash LSH) from record files INPUTS.
+
+    INPUTS are Parquet shards (e.g. another build's sources/*/quality), JSONL or CSV with a text
+    field. The kept records and a ledger naming each dropped record's kept copy and estimated
+    Jaccard similarity go to OUT/NAME; report.md shows the S-curve and sample clusters.
+    """
+    from curate.dedup.minhash import MinHashConfig
+    from curate.dedup.near import NearDedupConfig
+
+    near = NearDedupConfig(minhash=MinHashConfig(ngram=ngram, num_perm=num_perm, threshold=threshold,
+                                                 false_positive_weight=0.1, false_negative_weight=0.9),
+                           verify=verify)
+    _standalone(inputs, out, name, ("dedup", "near_dedup"), text_field, workers, strict, progress,
+                exact_dedup=exact, near_dedup=near)
+
+
+@main.command()
+@_with(_standalone_options("scrub"))
+@_fail_cleanly
+def scrub(inputs: tuple[str, ...], out: Path, name: str, text_field: str, workers: int | None, strict: bool,
+          progress: bool | None) -> None:
+    """Replace PHI/PII (e-mails, phones, resident ids, card numbers, IPs, URLs with queries) by typed
+    placeholders in record files INPUTS; counts per type go to the ledger and report.md."""
+    from curate.filters.phi import ScrubConfig
+
+    _standalone(inputs, out, name, ("scrub",), text_field, workers, strict, progress, scrub=ScrubConfig())
+
+
+@main.command()
+@_with(_standalone_options("decontam"))
+@click.option("--benchmark", "benchmarks", multiple=True, metavar="LOADER:PATH[:IDS]",
+              help="Evaluation set (repeatable): loader pubmedqa, medqa, medmcqa, mmlu, cmmlu or jsonl, its file, "
+              "and for pubmedqa an optional test-id list, e.g. pubmedqa:ori_pqal.json:test_ground_truth.json.")
+@click.option("--recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A corpus recipe whose [decontam] section names the benchmarks.")
+@_fail_cleanly
+def decontam(inputs: tuple[str, ...], out: Path, name: str, text_field: str, benchmarks: tuple[str, ...],
+             recipe: Path | None, workers: int | None, strict: bool, progress: bool | None) -> None:
+    """Remove records of INPUTS that overlap evaluation sets (13-word n-grams; CJK character n-grams)
+    or carry their PMIDs. Every hit is a ledger row naming the benchmark, item and n-gram."""
+    from curate import recipes
+
+    if recipe:
+        data = recipes.load_toml(recipe)
+        if "decontam" not in data:
+            raise click.UsageError(f"{recipe} has no [decontam] section")
+        spec = recipes.decontam_spec(data["decontam"], recipe.parent, str(recipe))
+    elif benchmarks:
+        entries = []
+        for item in benchmarks:
+            loader, _, rest = item.partition(":")
+            path, _, ids = rest.partition(":")
+            if not path:
+                raise click.BadParameter(f"expected LOADER:PATH[:IDS], got {item!r}", param_hint="--benchmark")
+            names = [e["name"] for e in entries]
+            entry = {"name": loader if loader not in names else f"{loader}{len(names)}", "loader": loader,
+                     "path": path, **({"ids": ids} if ids else {})}
+            entries.append(entry)
+        spec = recipes.decontam_spec({"benchmarks": entries}, Path.cwd(), "--benchmark")
+    else:
+        raise click.UsageError("name the evaluation sets with --benchmark or --recipe")
+    _standalone(inputs, out, name, ("decontam",), text_field, workers, strict, progress, decontam=spec)
 
 
 @main.command()

@@ -8,7 +8,7 @@ Columns: ``id, source, step, action, reason, detail`` (all strings).
 - ``reason`` is a short rule name (``min_length``, ``exact_duplicate``, ``malformed_json``).
 - ``detail`` says what exactly: ``duplicate_of=<id>``, the error message, the rule's threshold.
 
-Every step writes the ledger rows of one shard next to that shard (``*.ledger.parquet``); the build
+Every step writes the ledger rows of one shard into ``<step>/.ledger/<shard>.parquet``; the build
 concatenates them, sorted, into ``ledger.parquet``. Drops and quarantines balance the audit:
 records in = records out + dropped + quarantined, per source and per step.
 """

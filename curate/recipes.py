@@ -141,7 +141,8 @@ def make_config(cls: type, values: dict[str, Any], base: Path | None, where: str
     return cls(**kwargs)
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
+def load_toml(path: Path) -> dict[str, Any]:
+    """Parse a recipe file, with errors that name it."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -192,7 +193,8 @@ def _near_dedup(values: dict[str, Any], where: str) -> Any:
     return make_config(NearDedupConfig, values, None, f"{where} [near_dedup]")
 
 
-def _decontam(values: dict[str, Any], base: Path, where: str) -> DecontamSpec:
+def decontam_spec(values: dict[str, Any], base: Path, where: str) -> DecontamSpec:
+    """A ``DecontamSpec`` from a ``[decontam]`` table (with its ``benchmarks`` list)."""
     from curate.decontam import DecontamConfig
     from curate.evalsets import LOADERS
 
@@ -217,12 +219,12 @@ def _decontam(values: dict[str, Any], base: Path, where: str) -> DecontamSpec:
 
 def load_source(path: Path, weight: float = 1.0) -> SourceSpec:
     """Load a source recipe file."""
-    return source_from_dict(_load_toml(path), path.parent, str(path), weight)
+    return source_from_dict(load_toml(path), path.parent, str(path), weight)
 
 
 def load_corpus(path: Path) -> CorpusSpec:
     """Load a corpus recipe file and the source recipes it lists."""
-    data = _load_toml(path)
+    data = load_toml(path)
     known = {"name", "seed", "tokenizer", "eod_token", "shard_records", "exact_dedup", "near_dedup", "decontam",
              "sources"}
     if unknown := sorted(set(data) - known):
@@ -250,6 +252,6 @@ def load_corpus(path: Path) -> CorpusSpec:
         shard_records=int(data.get("shard_records", 50_000)),
         exact_dedup=bool(data.get("exact_dedup", True)),
         near_dedup=_near_dedup(data["near_dedup"], str(path)) if "near_dedup" in data else None,
-        decontam=_decontam(data["decontam"], path.parent, str(path)) if "decontam" in data else None,
+        decontam=decontam_spec(data["decontam"], path.parent, str(path)) if "decontam" in data else None,
         raw=data,
     )

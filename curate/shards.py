@@ -40,13 +40,19 @@ def rows(path: Path) -> int:
     return pq.ParquetFile(path).metadata.num_rows
 
 
+def write_ledger(task: Task, ledger: Ledger) -> str:
+    """Write a task's ledger rows to ``.ledger/<name>.parquet`` (beside, not among, the record shards)."""
+    name = f".ledger/{task.name}.parquet"
+    write(ledger.table(), Path(task.out_dir) / name)
+    return name
+
+
 def write_outputs(task: Task, table: pa.Table, ledger: Ledger, stats: dict[str, Any]) -> Result:
     """Write a task's record shard and (when non-empty) its ledger part; return the Result."""
     write(table, task.out(".parquet"))
     outputs = {"records": [f"{task.name}.parquet"], "ledger": []}
     if ledger.rows:
-        write(ledger.table(), task.out(".ledger.parquet"))
-        outputs["ledger"].append(f"{task.name}.ledger.parquet")
+        outputs["ledger"].append(write_ledger(task, ledger))
     return Result(outputs, {"in": stats.get("in", 0), "out": table.num_rows, **stats})
 
 

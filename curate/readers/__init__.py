@@ -46,6 +46,7 @@ READERS = {
     "promptcblue": "curate.readers.promptcblue",
     "books": "curate.readers.books",
     "kg": "curate.readers.kg",
+    "documents": "curate.readers.documents",
 }
 
 
@@ -102,7 +103,8 @@ def _has_suffix(path: Path, suffixes: Iterable[str]) -> bool:
 def discover(inputs: Iterable[str | Path], suffixes: Iterable[str]) -> list[tuple[Path, str]]:
     """Expand files, directories and globs into sorted ``(path, relpath)`` pairs.
 
-    Directories are walked recursively for files with one of ``suffixes``; files named explicitly
+    Directories are walked recursively for files with one of ``suffixes``, skipping hidden files and
+    folders (a build keeps its ledger parts and markers there); files named explicitly
     are taken whatever their suffix, so that the reader can report an unsupported one.
     """
     suffixes = tuple(suffixes)
@@ -114,8 +116,8 @@ def discover(inputs: Iterable[str | Path], suffixes: Iterable[str]) -> list[tupl
             raise InputError(f"no input matches {spec!r}")
         for m in map(Path, matches):
             if m.is_dir():
-                found.update(p for p in m.rglob("*") if p.is_file() and not p.name.startswith(".")
-                             and _has_suffix(p, suffixes))
+                found.update(p for p in m.rglob("*") if p.is_file() and _has_suffix(p, suffixes)
+                             and not any(part.startswith(".") for part in p.relative_to(m).parts))
             elif m.is_file():
                 found.add(m)
     files = sorted(p.resolve() for p in found)
@@ -184,12 +186,11 @@ def read_task(task: Task) -> Result:
                           f"{type(err).__name__}: {err} (after {n} records)")
     flush()
     if ledger.rows:
-        shards.write(ledger.table(), task.out(".ledger.parquet"))
-        outputs["ledger"].append(f"{task.name}.ledger.parquet")
+        outputs["ledger"].append(shards.write_ledger(task, ledger))
     if keys:
         shards.write(pa.Table.from_arrays([pa.array(c) for c in zip(*keys, strict=True)], schema=KEYS),
-                     task.out(".keys.parquet"))
-        outputs["keys"].append(f"{task.name}.keys.parquet")
+                     Path(task.out_dir) / ".keys" / f"{task.name}.parquet")
+        outputs["keys"].append(f".keys/{task.name}.parquet")
     removed = ledger.removed()
     return Result(outputs, {"in": n + removed, "out": n, "removed": removed, "reader": reader_stats})
 
