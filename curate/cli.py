@@ -237,7 +237,7 @@ def _with(options: list[Callable]) -> Callable:
 @main.command()
 @_with(_standalone_options("dedup"))
 @click.option("--threshold", default=0.8, show_default=True, help="Jaccard similarity that makes a near duplicate.")
-@click.option("--num-perm", default=128, show_default=True, help="MinHash permutations.")
+@click.option("--num-perm", default=256, show_default=True, help="MinHash permutations.")
 @click.option("--ngram", default=5, show_default=True, help="Shingle size in tokens (words; CJK characters).")
 @click.option("--verify", type=click.Choice(["estimate", "exact", "none"]), default="estimate", show_default=True,
               help="How candidate pairs are confirmed: signature estimate, exact shingle Jaccard, or not at all.")

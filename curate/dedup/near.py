@@ -36,7 +36,7 @@ from curate.executor import Result, Task
 def _default_minhash() -> minhash.MinHashConfig:
     # Weighting false negatives up moves the S-curve left of the threshold, so pairs just above it are
     # caught; the candidates it adds below the threshold are then removed by the verification.
-    return minhash.MinHashConfig(threshold=0.8, num_perm=128, false_positive_weight=0.1,
+    return minhash.MinHashConfig(threshold=0.8, num_perm=256, false_positive_weight=0.1,
                                  false_negative_weight=0.9)
 
 

@@ -68,7 +68,7 @@ def test_exact_verification_uses_shingle_sets():
     near_copy = base[:390] + _base(rng, 10)
     cfg = near.NearDedupConfig(verify="exact")
     hashes, offsets = minhash.shingles([" ".join(base), " ".join(near_copy)], 5)
-    sigs = minhash.signatures(hashes, offsets, 128, 1)
+    sigs = minhash.signatures(hashes, offsets, cfg.minhash.num_perm, 1)
     sets = [np.unique(hashes[offsets[i]:offsets[i + 1]]) for i in range(2)]
     drops, report = near.cluster(_frame(["a", "b"]), sigs, sets, cfg)
     assert drops["id"].to_list() == ["b"] and report["verify"] == "exact"
@@ -84,9 +84,9 @@ def test_template_boilerplate_does_not_make_documents_alike():
     cfg = near.NearDedupConfig()
     meta = _frame([f"k/{i:02d}" for i in range(60)])
     hashes, offsets = minhash.shingles(texts, 5)
-    with_boiler = near.cluster(meta, minhash.signatures(hashes, offsets, 128, 1), None, cfg)[0]
+    with_boiler = near.cluster(meta, minhash.signatures(hashes, offsets, cfg.minhash.num_perm, 1), None, cfg)[0]
     hashes, offsets = minhash.shingles(texts, 5, near.exclusion(fragments, 5))
-    without = near.cluster(meta, minhash.signatures(hashes, offsets, 128, 1), None, cfg)[0]
+    without = near.cluster(meta, minhash.signatures(hashes, offsets, cfg.minhash.num_perm, 1), None, cfg)[0]
     assert with_boiler.height > 30 and without.height == 0
 
 
