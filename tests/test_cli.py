@@ -103,3 +103,23 @@ def test_set_reader_options(runner, tmp_path):
     assert "read/excluded_pmid: 1" in result.output
     result = runner.invoke(main, [*args, "--set", "exclude=1"])
     assert result.exit_code == 1 and "unknown option(s) exclude" in result.output
+
+
+def test_dedup_command_on_record_files(runner, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    base = " ".join(f"word{i}" for i in range(120))
+    near_copy = base.replace("word60", "w")  # shorter: the keep rule prefers the longer original
+    rows = {"id": ["a#1", "a#2", "a#3", "a#4"], "text": [base, base.upper(), near_copy, "something else entirely " * 9]}
+    (tmp_path / "in").mkdir()
+    pq.write_table(pa.table(rows), tmp_path / "in" / "docs.parquet")
+    result = runner.invoke(main, ["dedup", str(tmp_path / "in"), "--out", str(tmp_path), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "dedup/exact_duplicate: 1" in result.output and "near_dedup/near_duplicate: 1" in result.output
+    ledger = pq.read_table(tmp_path / "dedup" / "ledger.parquet").to_pylist()
+    assert {(r["id"], r["detail"].split(" ")[0]) for r in ledger} == {("a#2", "duplicate_of=a#1"),
+                                                                    ("a#3", "duplicate_of=a#1")}
+    report = (tmp_path / "dedup" / "report.md").read_text()
+    assert "| 0.9 |" in report and "kept `a#1`" in report
+    assert runner.invoke(main, ["audit", str(tmp_path / "dedup")]).exit_code == 0

@@ -167,3 +167,17 @@ def test_reader_over_all_files_at_once(tmp_path, monkeypatch):
     assert result.manifest["sources"]["multi"]["records_in"] == 3 and result.manifest["quarantined"] == 1
     assert result.manifest["sources"]["multi"]["stats"] == {"files_seen": 2}
     assert audit(tmp_path / "out").ok
+
+
+def test_threshold_change_reruns_only_the_apply_pass(tmp_path):
+    _qa_inputs(tmp_path / "inputs", files=2, rows=50)
+    recipe = _recipe(tmp_path, tmp_path / "inputs")
+    root = tmp_path / "out"
+    pipeline.run(recipes.load_corpus(recipe), root, workers=1, tokenize_docs=False, progress=False)
+    signals = sorted((root / "sources" / "qa" / "signals" / ".done").glob("*.json"))
+    stamps = [p.stat().st_mtime_ns for p in signals]
+    (tmp_path / "qa.toml").write_text((tmp_path / "qa.toml").read_text() + "[quality]\nmin_chars = 150\n")
+    result = pipeline.run(recipes.load_corpus(recipe), root, workers=1, tokenize_docs=False, progress=False)
+    assert [p.stat().st_mtime_ns for p in signals] == stamps  # signals reused
+    assert result.seconds.get("quality: signals", 0) < 0.5 and result.manifest["drops"]["quality"]["min_chars"] > 0
+    assert "quality: apply" in result.seconds and result.ran >= 2
