@@ -82,7 +82,7 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _POWERS[0][:n], _POWERS[1][:n]
 
 
-def _char_classes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def char_classes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(word character, CJK character) masks for an array of code points."""
     cjk = ((cp >= 0x4E00) & (cp <= 0x9FFF)) | ((cp >= 0x3400) & (cp <= 0x4DBF)) | (
         (cp >= 0xF900) & (cp <= 0xFAFF)) | ((cp >= 0x20000) & (cp <= 0x3134F))
@@ -102,7 +102,7 @@ def tokens(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     empty = np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
     if cp.size == 0:
         return empty
-    word, cjk = _char_classes(cp)
+    word, cjk = char_classes(cp)
     prev_word = np.concatenate(([False], word[:-1]))
     starts = (word & ~prev_word) | cjk
     keep = word | cjk

@@ -20,7 +20,6 @@ so changing one re-runs only this cheap pass; the signals are reused.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,12 +32,7 @@ from curate import langid, shards
 from curate.dedup import minhash
 from curate.executor import Result, Task
 from curate.ledger import Ledger
-from curate.text import CJK
 
-_SYMBOL = re.compile(r"[^\w\s]")
-_DIGIT = re.compile(r"\d")
-_LATIN = re.compile(r"[^\W\d_]+")
-_NUMBER = re.compile(r"\d+")
 _BULLET = ("-", "*", "•", "·", "●", "▪", "◦")
 
 
@@ -123,23 +117,47 @@ def _line_stats(text: str) -> dict[str, float]:
     }
 
 
+_SPACES = np.array([9, 10, 11, 12, 13, 32, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F,
+                    0x205F, 0x3000], dtype=np.uint32)
+
+
+def _char_stats(texts: list[str]) -> dict[str, np.ndarray]:
+    """Character and word counts of every text, from one pass over the batch's code points."""
+    n = len(texts)
+    cp = np.frombuffer("\x00".join(t.replace("\x00", " ") for t in texts).encode("utf-32-le"), dtype=np.uint32)
+    doc = np.cumsum(cp == 0)
+    real = cp != 0
+    word, cjk = minhash.char_classes(cp)
+    digit = (cp >= 0x30) & (cp <= 0x39)
+    letter = word & ~digit
+    symbol = real & ~(word | cjk | (cp == 0x5F) | np.isin(cp, _SPACES))
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(doc[mask], minlength=n)
+
+    def runs(mask: np.ndarray) -> np.ndarray:
+        return count(mask & ~np.concatenate(([False], mask[:-1])))
+
+    return {"chars": count(real), "cjk": count(cjk), "letters": count(letter), "latin_words": runs(letter),
+            "numbers": runs(digit), "digits": count(digit), "symbols": count(symbol)}
+
+
 def signals(texts: list[str]) -> dict[str, list]:
     """All signals (module doc) of a batch of texts, as columns."""
-    cols: dict[str, list] = {k: [] for k in ("chars", "words", "lines", "mean_word_len", "symbol_ratio",
-                                             "digit_ratio", "alpha_words", "dup_line_frac", "dup_line_char_frac",
-                                             "bullet_lines_frac", "ellipsis_lines_frac", "lang", "lang_score")}
+    cols: dict[str, list] = {k: [] for k in ("dup_line_frac", "dup_line_char_frac", "bullet_lines_frac",
+                                             "ellipsis_lines_frac", "lines", "lang", "lang_score")}
+    c = _char_stats(texts)
+    words = c["latin_words"] + c["cjk"] + c["numbers"]
+    chars = np.maximum(c["chars"], 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cols["chars"] = c["chars"].tolist()
+        cols["words"] = words.tolist()
+        cols["mean_word_len"] = np.where(c["latin_words"] > 0, c["letters"] / np.maximum(c["latin_words"], 1),
+                                         0.0).tolist()
+        cols["symbol_ratio"] = (c["symbols"] / chars).tolist()
+        cols["digit_ratio"] = (c["digits"] / chars).tolist()
+        cols["alpha_words"] = ((c["latin_words"] + c["cjk"]) / np.maximum(words, 1)).tolist()
     for text in texts:
-        chars = max(1, len(text))
-        # subn counts matches without building a list of them
-        no_cjk, cjk = CJK.subn(" ", text)
-        no_latin, latin = _LATIN.subn("", no_cjk)
-        words = latin + cjk + _NUMBER.subn("", no_latin)[1]
-        cols["chars"].append(len(text))
-        cols["words"].append(words)
-        cols["mean_word_len"].append((len(no_cjk) - len(no_latin)) / latin if latin else 0.0)
-        cols["symbol_ratio"].append(_SYMBOL.subn("", text)[1] / chars)
-        cols["digit_ratio"].append(_DIGIT.subn("", text)[1] / chars)
-        cols["alpha_words"].append((latin + cjk) / max(1, words))
         for k, v in _line_stats(text).items():
             cols[k].append(v)
         lang, score = langid.detect(text)
