@@ -26,8 +26,6 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
-from datasketch.minhash import _fmix
 
 P = np.uint64(0x100000001B3)  # FNV prime: odd, so invertible modulo 2**64
 Q = np.uint64(pow(int(P), -1, 1 << 64))
@@ -47,9 +45,28 @@ class MinHashConfig:
     false_negative_weight: float = 0.5
 
 
+# MurmurHash3 finalisers (shift, multiply, shift, multiply, shift): the avalanching step datasketch's
+# affine schemes apply before permuting. Arithmetic wraps modulo 2**width, as intended.
+_FMIX = {32: (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16), 64: (33, 0xFF51AFD7ED558CCD, 33, 0xC4CEB9FE1A85EC53, 33)}
+
+
+def fmix(h: np.ndarray, width: int) -> np.ndarray:
+    """MurmurHash3's finaliser over an array of uint32 (``width`` 32) or uint64 (64) values."""
+    s1, m1, s2, m2, s3 = _FMIX[width]
+    kind = np.uint32 if width == 32 else np.uint64
+    with np.errstate(over="ignore"):
+        h = h ^ (h >> kind(s1))
+        h = h * kind(m1)
+        h = h ^ (h >> kind(s2))
+        h = h * kind(m2)
+        return h ^ (h >> kind(s3))
+
+
 @functools.cache
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """datasketch's affine32 permutations ``(a, b)`` for ``num_perm`` and ``seed``."""
+    from datasketch import MinHash  # imported here: it pulls in scipy, which only near dedup needs
+
     a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
     return a.astype(np.uint32), b.astype(np.uint32)
 
@@ -57,6 +74,8 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 @functools.cache
 def bands_rows(cfg: MinHashConfig) -> tuple[int, int]:
     """Bands and rows minimising datasketch's weighted false-positive/negative error at the threshold."""
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm,
                      weights=(cfg.false_positive_weight, cfg.false_negative_weight))
     return lsh.b, lsh.r
@@ -115,7 +134,7 @@ def tokens(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         token_starts = np.flatnonzero(starts[pos])
         sums = np.add.reduceat(values, token_starts)
         ends = np.append(token_starts[1:], len(pos)) - 1
-        hashes = _fmix(sums * ppow[pos[ends]], 64)
+        hashes = fmix(sums * ppow[pos[ends]], 64)
     doc = np.cumsum(cp == 0)[pos[token_starts]]
     return hashes, doc, ends - token_starts + 1
 
@@ -156,7 +175,7 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int
     nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
     if nonempty.size == 0:
         return out
-    mixed = _fmix(hashes.astype(np.uint32), 32)
+    mixed = fmix(hashes.astype(np.uint32), 32)
     starts = offsets[nonempty]
     with np.errstate(over="ignore"):
         for i in range(num_perm):
@@ -172,7 +191,7 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
         for band in range(bands):
             acc = np.full(n, band + 1, dtype=np.uint64)
             for r in range(rows):
-                acc = _fmix(acc * P + sigs[:, band * rows + r].astype(np.uint64), 64)
+                acc = fmix(acc * P + sigs[:, band * rows + r].astype(np.uint64), 64)
             keys[:, band] = acc
     return keys
 

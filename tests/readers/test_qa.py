@@ -64,7 +64,7 @@ def test_sample_files(samples):
     assert len(docs) == 20 and rows == []
     assert all(d["text"].startswith("问：") and d["lang"] == "zh" for d in docs)
     docs, _, rows = run_reader("qa", samples / "qa" / "sharegpt_consults.jsonl")
-    assert len(docs) == 10 and rows == [] and max(d["meta"]["turns"] for d in docs) >= 5
+    assert len(docs) == 12 and rows == [] and max(d["meta"]["turns"] for d in docs) >= 5
 
 
 def test_real_chinese_sharegpt(realdata):
