@@ -1,0 +1,230 @@
+"""Books: PDF (and EPUB, MOBI, XPS, FB2) into clean running text, one record per chapter or section.
+
+A book is read page by page with pymupdf, and each page goes through:
+
+1. ``pdflayout.read_page``: text blocks, images; text inside figures and figure captions dropped.
+2. ``pdftables.mark``: tables (ruling lines, table rows) and their captions dropped.
+3. ``pdflayout.Running``: running headers, footers and page numbers dropped, by comparing each
+   page with up to ``header_window`` pages on either side; then ``reading_order`` (columns).
+4. ``booksections.Sections``: headings from the outline (or the type), back matter and tables of
+   contents cut, one ``Doc`` per chapter or section, split before ``max_chars``.
+5. ``pdftext``: lines joined, hyphens repaired, markers removed, ftfy, radical and private-use
+   characters mapped, NFKC.
+
+Ids are ``books/<file>#ch3.2`` (outline or heading numbering), ``#ch3.2-part2`` for later parts of a
+long section and ``#front`` for the text before the first heading. The ledger gets a ``drop`` row
+for every cut-out part (``back_matter``, ``table_of_contents``) and every run of scanned pages
+(``no_text_layer``), a ``modify`` row for records that lost characters with no Unicode meaning
+(``unmapped_chars``) and for repaired files, and a ``quarantine`` row for unreadable pages.
+Files that cannot be opened (encrypted, empty, truncated beyond repair, not a PDF) are quarantined
+whole, with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymupdf
+
+from curate import text
+from curate.ledger import Ledger
+from curate.readers import FileRef, pdflayout, pdftables, pdftext
+from curate.readers.bookheadings import Heading, starts
+from curate.readers.booksections import Cut, Doc, Sections
+from curate.textio import NotText
+
+SUFFIXES = (".pdf", ".epub", ".mobi", ".xps", ".oxps", ".fb2")
+UNIT = "page"
+_REMOVED = {pdflayout.RUNNING: "running_heads_removed", pdflayout.PAGE_NUMBER: "page_numbers_removed",
+            pdflayout.CAPTION: "captions_removed", pdflayout.FIGURE: "figure_text_removed",
+            pdflayout.TABLE: "table_blocks_removed"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Options of the books reader."""
+
+    pdf_password: str | None = None  # opens encrypted PDFs
+    section_level: int = 2  # headings at this outline level or above start a record
+    max_chars: int = 40_000  # a longer section is split at paragraph boundaries
+    min_section_chars: int = 200  # a shorter section leads into the next record
+    back_matter: tuple[str, ...] = (  # headings cut with their section (regex, whole title, any case)
+        r"appendix.*", r"appendices.*", r"references?", r"bibliography", r"(?:subject |author )?index",
+        r"further reading", r"suggested readings?", r"附\s*录.*", r"参考文献", r"参考书目", r"索\s*引")
+    contents: tuple[str, ...] = (r"(?:table of )?contents", r"目\s*录", r"目\s*次")
+    table_finder: str = "rules"  # rules (ruling lines and rows), pymupdf (page.find_tables), off
+    header_band: float = 0.1  # top and bottom share of a page where running headers and footers stand
+    header_window: int = 6  # pages on each side a header must repeat on
+    pua_map: tuple[str, ...] = ()  # private-use code points to map, e.g. "U+E000..U+E009=0123456789"
+
+    def __post_init__(self) -> None:
+        if self.table_finder not in ("rules", "pymupdf", "off"):
+            raise ValueError(f"table_finder must be rules, pymupdf or off, not {self.table_finder!r}")
+        try:  # a bad entry is an error before any file is read
+            pdftext.parse_char_map(self.pua_map)
+        except ValueError as err:
+            raise ValueError(f"pua_map: {err}") from None
+
+
+def units(path: Path, cfg: Config) -> int:
+    """Page count, for the progress bar (1 when the file cannot be opened)."""
+    try:
+        with pymupdf.open(path) as doc:
+            return max(1, doc.page_count)
+    except Exception:  # the reader reports what is wrong with the file
+        return 1
+
+
+def read(ref: FileRef, cfg: Config, ledger: Ledger) -> Iterator[dict]:
+    """One record per chapter or section of one book."""
+    shown = pymupdf.TOOLS.mupdf_display_errors()
+    pymupdf.TOOLS.mupdf_display_errors(False)  # MuPDF's complaints go to the ledger, not the terminal
+    try:
+        doc = _open(ref, cfg, ledger)
+        with doc:
+            return (yield from _read_book(ref, cfg, ledger, doc))
+    finally:
+        pymupdf.TOOLS.mupdf_display_errors(shown)
+
+
+def _open(ref: FileRef, cfg: Config, ledger: Ledger) -> pymupdf.Document:
+    """Open a book or raise ``NotText`` saying what is wrong and what to do."""
+    path, suffix = ref.path, ref.path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise NotText(f"unsupported book format {suffix or '(no suffix)'!r}; expected {', '.join(SUFFIXES)}",
+                      "unsupported_format")
+    if path.stat().st_size == 0:
+        raise NotText("file is empty (0 bytes)", "empty_file")
+    if suffix == ".pdf":
+        with open(path, "rb") as f:
+            head = f.read(1024)
+        if b"%PDF-" not in head:
+            raise NotText(f"not a PDF (it starts with {head[:12]!r}); check the file or its extension", "not_pdf")
+    pymupdf.TOOLS.reset_mupdf_warnings()
+    try:
+        doc = pymupdf.open(path)
+    except Exception as err:
+        raise NotText(f"cannot be opened as {suffix[1:].upper()} ({err}); the file is damaged or truncated",
+                      "corrupt_file") from None
+    if doc.needs_pass:
+        opened = bool(cfg.pdf_password) and doc.authenticate(cfg.pdf_password)
+        if not opened:
+            doc.close()
+            raise NotText("file is encrypted (pass --pdf-password or remove it)" if not cfg.pdf_password
+                          else "file is encrypted and --pdf-password does not open it", "encrypted")
+    if doc.page_count == 0:
+        doc.close()
+        raise NotText("the file has no pages; it is damaged or truncated", "corrupt_file")
+    if doc.is_repaired:
+        warnings = " ".join(pymupdf.TOOLS.mupdf_warnings().split())[:300]
+        ledger.modify(ref.id(), "repaired_file", f"books: '{ref.relpath}' is damaged (truncated or a broken "
+                      f"cross-reference table) and was repaired; check its records ({warnings})")
+    return doc
+
+
+def _read_book(ref: FileRef, cfg: Config, ledger: Ledger, doc: pymupdf.Document) -> Iterator[dict]:
+    stats: Counter[str] = Counter()
+    rows_before = len(ledger.rows)
+    outline = [Heading(level, title.strip(), page - 1) for level, title, page, *_ in doc.get_toc(simple=True)]
+    sections = Sections(cfg, outline)
+    running = pdflayout.Running(pdflayout.RunningConfig(cfg.header_band, cfg.header_window))
+    table = pdftext.char_map(cfg.pua_map)
+    unit_starts = starts(cfg)
+    scanned: list[int] = []
+    meta = {"file": ref.relpath, "format": Path(ref.relpath).suffix.lower().lstrip("."),
+            "book_title": (doc.metadata or {}).get("title") or None, "outline": bool(outline)}
+
+    def events(pages: Iterator[pdflayout.Page]) -> Iterator[dict]:
+        for page in pages:
+            for block in page.blocks:
+                if block.kind in _REMOVED:
+                    stats[_REMOVED[block.kind]] += 1
+            page.blocks = pdflayout.reading_order(page.body())
+            for event in sections.page(page):
+                yield from _emit(event, ref, ledger, meta, stats)
+
+    for n in range(doc.page_count):
+        try:
+            page = doc.load_page(n)
+            layout = pdflayout.read_page(page, n, unit_starts, lambda s: pdftext.map_chars(s, table, stats))
+            layout.tables, figures = pdftables.mark(page, layout.blocks, cfg.table_finder)
+        except Exception as err:  # one damaged page must not lose the book
+            ledger.quarantine(ref.id(f"p{n + 1}"), "page_error", f"books: '{ref.relpath}' page {n + 1} cannot "
+                              f"be read ({type(err).__name__}: {err}); the other pages are kept")
+            continue
+        stats["pages"] += 1
+        stats["tables_removed"] += layout.tables
+        stats["figures_removed"] += layout.images + figures
+        if not layout.has_text:
+            if layout.images or page.get_images():
+                scanned.append(n + 1)
+            else:
+                stats["pages_blank"] += 1
+        elif scanned:
+            _scanned(ref, ledger, scanned, stats)
+        yield from events(running.push(layout))
+    if scanned:
+        _scanned(ref, ledger, scanned, stats)
+    yield from events(running.flush())
+    for event in sections.finish():
+        yield from _emit(event, ref, ledger, meta, stats)
+    if not stats["records"] and not any(row[3] != "modify" for row in ledger.rows[rows_before:]):
+        _nothing_read(ref, ledger, doc, stats)
+    stats.update(sections.stats)
+    return dict(sorted(stats.items()))
+
+
+def _nothing_read(ref: FileRef, ledger: Ledger, doc: pymupdf.Document, stats: Counter[str]) -> None:
+    """A book that gave no record and no cut-out part is still accounted for."""
+    if doc.is_repaired:
+        ledger.quarantine(ref.id(), "corrupt_file", f"books: cannot read '{ref.relpath}': it is damaged "
+                          f"(truncated?) and none of its {doc.page_count} pages could be read after repair")
+    else:
+        ledger.drop(ref.id(), "no_text", f"books: '{ref.relpath}': none of its {doc.page_count} pages has "
+                    f"text ({stats['pages_blank']} blank)")
+
+
+def _scanned(ref: FileRef, ledger: Ledger, pages: list[int], stats: Counter[str]) -> None:
+    """Ledger a run of pages that are images without a text layer."""
+    a, b = pages[0], pages[-1]
+    span = f"p{a}" if a == b else f"p{a}-{b}"
+    ledger.drop(ref.id(span), "no_text_layer", f"books: '{ref.relpath}' page{'s' if b > a else ''} "
+                f"{span[1:]}: scanned images without a text layer (not OCRed); run OCR on the file to include them")
+    stats["pages_no_text"] += b - a + 1
+    pages.clear()
+
+
+def _emit(event: Doc | Cut, ref: FileRef, ledger: Ledger, meta: dict, stats: Counter[str]) -> Iterator[dict]:
+    """Ledger a cut, or repair a section's text and yield it as a Document."""
+    rid = ref.id(event.locator)
+    if isinstance(event, Cut):
+        ledger.drop(rid, event.reason, f"books: '{ref.relpath}' {event.detail}")
+        stats[f"{event.reason}_cut"] += 1
+        return
+    counts: Counter[str] = Counter()
+    body = pdftext.repair(pdftext.strip_markers("\n\n".join(event.paragraphs)), counts)
+    stats["radicals_mapped"] += counts.pop("radicals_mapped", 0)
+    if counts:
+        n = sum(counts.values())
+        stats["chars_unmapped"] += n
+        listed = ", ".join(f"{cp}×{k}" for cp, k in sorted(counts.items()))
+        hint = ("private-use code points can be mapped with the pua_map option" if set(counts) - {"U+FFFD"}
+                else "U+FFFD marks glyphs the PDF gives no Unicode for (often bullets or symbols)")
+        ledger.modify(rid, "unmapped_chars", f"books: '{ref.relpath}' pages {event.pages[0]}-{event.pages[1]}: "
+                      f"removed {n} characters with no Unicode meaning ({listed}); {hint}")
+    if not body:
+        ledger.drop(rid, "empty_text", f"books: '{ref.relpath}' pages {event.pages[0]}-{event.pages[1]}: no text")
+        return
+    stats["records"] += 1
+    yield {
+        "id": rid,
+        "source": ref.source,
+        "text": body,
+        "lang": text.detect_lang(body, sample=600),
+        "meta": {**meta, "title": event.title, "chapter": event.chapter, "level": event.level,
+                 "pages": list(event.pages), "page_span": f"{event.pages[0]}-{event.pages[1]}",
+                 "part": event.part},
+    }

@@ -1,0 +1,270 @@
+"""Chapters and sections of a book: the records it becomes and the parts cut from it.
+
+Pages come in reading order with their blocks classified (``pdflayout``). Headings come from the
+PDF outline when the book has one, else from the type (``bookheadings``). Then:
+
+- A heading at level ``section_level`` or above starts a new record; deeper headings stay in the
+  text as a line of their own.
+- Back matter (appendices, references, bibliographies, indexes) and tables of contents are cut
+  from their heading to the next heading of the same or a higher level; a page that is a list of
+  titles with page numbers is cut as a table of contents even without a heading.
+- A section is split at paragraph boundaries before it passes ``max_chars``, so that no record
+  holds a whole book. A section shorter than ``min_section_chars`` goes into the next record.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from curate.readers import pdftext
+from curate.readers.bookheadings import Heading, bare, compile_titles, detect_level, is_contents_page, place_outline
+from curate.readers.pdflayout import HEADING, Block, Page
+
+
+@dataclass
+class Doc:
+    """A record to emit: locator (for the id), titles, page span and paragraphs."""
+
+    locator: str
+    title: str | None
+    chapter: str | None
+    level: int
+    pages: tuple[int, int]  # 1-based, inclusive
+    paragraphs: list[str]
+    part: int = 1
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A part of the book removed by rule: ledger locator, reason and what was removed."""
+
+    locator: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class _Open:
+    """The section being filled."""
+
+    locator: str
+    title: str | None
+    level: int
+    chapter: str | None
+    first: int
+    last: int
+    paragraphs: list[str] = field(default_factory=list)
+    chars: int = 0
+    part: int = 1
+    open_last: bool = False  # the last paragraph is running text that may go on in the next block
+    full_last: bool = False  # ... and it filled its line or ran over several lines
+
+
+@dataclass
+class _Dropped:
+    """Back matter or contents being cut."""
+
+    locator: str
+    reason: str
+    title: str
+    level: int
+    first: int
+    last: int
+    chars: int = 0
+
+
+class Sections:
+    """Turns pages into ``Doc`` and ``Cut`` events (see the module doc)."""
+
+    def __init__(self, cfg: Any, outline: list[Heading]):
+        self.cfg = cfg
+        self.back = compile_titles(cfg.back_matter)
+        self.contents = compile_titles(cfg.contents)
+        self.outline: dict[int, deque[Heading]] = {}
+        for h in outline:
+            if h.page >= 0:
+                self.outline.setdefault(h.page, deque()).append(h)
+        self.use_outline = bool(self.outline)
+        self.counters: list[int] = []
+        self.current: _Open | None = _Open("front", None, 0, None, 1, 1)
+        self.dropped: _Dropped | None = None
+        self.carry: _Open | None = None  # an empty or short section waiting to lead into the next
+        self.toc_why = ""
+        self.chapter: str | None = None
+        self.pitches: deque[float] = deque(maxlen=200)  # line pitch of paragraphs
+        self.lines: deque[float] = deque(maxlen=200)  # height of full-width one-line blocks
+        self.column = 0.0  # width of a full line of body text on the current page
+        self.compounds: set[str] = set()
+        self.toc_run: list[int] = []
+        self.stats = {"outline_unmatched": 0, "headings": 0}
+
+    def page(self, page: Page) -> Iterator[Doc | Cut]:
+        """Events for the next page in reading order (its body blocks, classified)."""
+        blocks = page.blocks
+        number = page.number + 1
+        yield from self._contents_page(blocks, number)
+        if self.toc_run and self.toc_run[-1] == number:
+            return
+        paragraphs = [b.width for b in blocks if len(b.lines) >= 2]  # their width is the column's
+        self.column = statistics.median(paragraphs) if paragraphs else max((b.width for b in blocks), default=0.0)
+        self.pitches.extend(b.pitch for b in blocks if len(b.lines) >= 3)
+        self.lines.extend(b.height for b in blocks if len(b.lines) == 1 and b.width >= 0.85 * self.column)
+        if len(self.lines) >= 3:
+            line = statistics.median(self.lines)
+        else:
+            line = 0.9 * statistics.median(self.pitches) if self.pitches else None
+        if len(self.compounds) < 100_000:
+            self.compounds |= pdftext.compounds(s for b in blocks for s in b.lines)
+        for block in self._headings(blocks, page.number, line):
+            if block.kind == HEADING:
+                yield from self._heading(block.level, " ".join(s.strip() for s in block.lines), number)
+            else:
+                yield from self._paragraph(block, number)
+
+    def finish(self) -> Iterator[Doc | Cut]:
+        """Events for what is still open at the end of the book."""
+        yield from self._contents_page([], -1)
+        yield from self._close_dropped()
+        yield from self._close(final=True)
+
+    # headings ------------------------------------------------------------------------------
+
+    def _headings(self, blocks: list[Block], page: int, line: float | None) -> list[Block]:
+        """The blocks with headings marked (outline entries split off the block they start)."""
+        if not self.use_outline:
+            for b in blocks:
+                level = detect_level(b, line)
+                if level is not None:
+                    b.kind, b.level = HEADING, level
+                elif self._is_back_title(b):
+                    b.kind, b.level = HEADING, max(1, len(self.counters))
+            return blocks
+        blocks, missing = place_outline(blocks, list(self.outline.pop(page, ())))
+        self.stats["outline_unmatched"] += missing
+        for b in blocks:
+            if b.kind != HEADING and self._is_back_title(b):
+                b.kind, b.level = HEADING, max(1, len(self.counters))
+        return blocks
+
+    def _is_back_title(self, b: Block) -> bool:
+        if len(b.lines) > 1 or len(b.lines[0]) > 60:
+            return False
+        key = bare(b.lines[0]).strip().casefold()
+        return bool(key) and (self.back.fullmatch(key) is not None or self.contents.fullmatch(key) is not None)
+
+    def _heading(self, level: int, title: str, page: int) -> Iterator[Doc | Cut]:
+        self.stats["headings"] += 1
+        if self.dropped is not None and level > self.dropped.level:
+            self.dropped.last = page  # a heading inside cut-out back matter
+            return
+        yield from self._close_dropped()
+        del self.counters[level:]
+        self.counters += [0] * (level - len(self.counters))
+        self.counters[level - 1] += 1
+        locator = "ch" + ".".join(map(str, self.counters))
+        if level == 1:
+            self.chapter = title
+        key = bare(title).strip().casefold()
+        for pattern, reason in ((self.back, "back_matter"), (self.contents, "table_of_contents")):
+            if pattern.fullmatch(key):
+                if level <= self.cfg.section_level:
+                    yield from self._close()
+                self.dropped = _Dropped(locator, reason, title, level, page, page)
+                return
+        if level > self.cfg.section_level:
+            cur = self._open(page)
+            cur.paragraphs.append(title)  # a sub-heading stays in the text
+            cur.open_last = False
+            return
+        yield from self._close()
+        self._start(locator, title, level, page)
+
+    def _start(self, locator: str, title: str | None, level: int, page: int) -> _Open:
+        """Open a section; an empty or short section before it leads into it."""
+        cur = _Open(locator, title, level, self.chapter, page, page, [title] if title else [])
+        if self.carry is not None:
+            cur.paragraphs = self.carry.paragraphs + cur.paragraphs
+            cur.chars = self.carry.chars
+            if self.carry.chars:  # a title alone does not widen the page span
+                cur.first = self.carry.first
+            self.carry = None
+        self.current = cur
+        return cur
+
+    def _open(self, page: int) -> _Open:
+        """The section being filled; after cut-out back matter, one under the current numbering."""
+        if self.current is None:
+            locator = "ch" + ".".join(map(str, self.counters)) + "-after" if self.counters else "front"
+            return self._start(locator, None, len(self.counters), page)
+        return self.current
+
+    # paragraphs ----------------------------------------------------------------------------
+
+    def _paragraph(self, block: Block, page: int) -> Iterator[Doc | Cut]:
+        text = pdftext.join_lines(block.lines, self.compounds)
+        if not text:
+            return
+        if self.dropped is not None:
+            self.dropped.last = page
+            self.dropped.chars += len(text)
+            return
+        cur = self._open(page)
+        cur.last = max(cur.last, page)
+        full = len(block.lines) > 1 or block.width >= 0.85 * self.column
+        if cur.open_last and pdftext.continues(cur.paragraphs[-1], text, cur.full_last):
+            cur.chars -= len(cur.paragraphs[-1])
+            cur.paragraphs[-1] = pdftext.join(cur.paragraphs[-1], text, self.compounds)
+            cur.chars += len(cur.paragraphs[-1])
+            cur.full_last = full
+            return
+        if cur.chars and cur.chars + len(text) > self.cfg.max_chars:
+            yield self._doc(cur, cur.paragraphs)  # go on with the same section in a new part
+            cur = self.current = _Open(cur.locator, cur.title, cur.level, cur.chapter, page, page,
+                                       [cur.title] if cur.title else [], part=cur.part + 1)
+        cur.paragraphs.append(text)
+        cur.chars += len(text)
+        cur.open_last, cur.full_last = True, full
+
+    def _close(self, final: bool = False) -> Iterator[Doc]:
+        """End the current section: emit it, or keep it to lead into the next when it is short."""
+        cur, self.current = self.current, None
+        if cur is None:
+            if final and self.carry is not None and self.carry.chars:
+                yield self._doc(self.carry, self.carry.paragraphs)
+            return
+        if not final and cur.part == 1 and cur.chars < self.cfg.min_section_chars:
+            self.carry = cur
+            return
+        if cur.chars:
+            yield self._doc(cur, cur.paragraphs)
+
+    def _doc(self, cur: _Open, paragraphs: list[str]) -> Doc:
+        return Doc(cur.locator if cur.part == 1 else f"{cur.locator}-part{cur.part}", cur.title, cur.chapter,
+                   cur.level, (cur.first, cur.last), list(paragraphs), cur.part)
+
+    def _close_dropped(self) -> Iterator[Cut]:
+        d = self.dropped
+        if d is None:
+            return
+        self.dropped = None
+        what = "back matter" if d.reason == "back_matter" else "table of contents"
+        yield Cut(d.locator, d.reason, f"{what} '{d.title}' (level {d.level}), pages {d.first}-{d.last}: "
+                  f"{d.chars:,} characters removed")
+
+    def _contents_page(self, blocks: list[Block], number: int) -> Iterator[Cut]:
+        hit, why = is_contents_page(blocks, self.contents) if blocks else (False, "")
+        if hit:
+            self.toc_run.append(number)
+            self.toc_why = why
+            return
+        if self.toc_run:
+            a, b = self.toc_run[0], self.toc_run[-1]
+            self.toc_run = []
+            yield Cut(f"contents-p{a}-{b}", "table_of_contents",
+                      f"pages {a}-{b} are a table of contents ({self.toc_why})")
+
+

@@ -1,0 +1,281 @@
+"""Page layout of book pages: text blocks, what each block is, and the order to read them in.
+
+One ``get_text("blocks")`` call per page (paragraph breaks on, images listed) gives every text
+block with its box; everything else works on those boxes, which keeps the cost of a page close to
+that of plain text extraction.
+
+- Blocks that run different kinds of text together (a paragraph's last line and the next heading
+  or caption) are cut before the line that starts the new unit.
+- Figures: image boxes; text inside them (labels) and ``Figure 3``/``图 3`` captions are dropped.
+- Tables and vector figures: see ``pdftables`` (run on the blocks after ``read_page``).
+- Running headers and footers: lines in the top or bottom band of the page that repeat, digits
+  ignored, at about the same height on nearby pages (``Running``); page numbers (``12``,
+  ``- 12 -``, ``Page 4 of 10``, ``第 3 页``) in those bands are dropped wherever they stand.
+- Columns: gutters are vertical strips that no narrow block crosses; blocks that cross a gutter
+  (titles, wide figures) cut the page into bands, each read column by column (``reading_order``).
+
+Coordinates are those of the unrotated page, as text extraction gives them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import statistics
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pymupdf
+
+from curate.readers import pdftext
+
+# No PRESERVE_LIGATURES: ligatures come out as letters. No CID_FOR_UNKNOWN_UNICODE: a glyph without
+# Unicode becomes U+FFFD, which text repair counts and removes instead of passing on a wrong letter.
+FLAGS = (pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP | pymupdf.TEXT_PRESERVE_IMAGES
+         | pymupdf.TEXT_PARAGRAPH_BREAK)
+
+BODY, HEADING, RUNNING, PAGE_NUMBER, TABLE, CAPTION, FIGURE = (
+    "body", "heading", "running", "page_number", "table", "caption", "figure")
+
+
+@dataclass(slots=True)
+class Block:
+    """One text block: its box, its lines, and what it is (``kind``)."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    lines: list[str]
+    kind: str = BODY
+    level: int = 0  # heading level, once sectioning has decided it is one
+
+    @property
+    def width(self) -> float:
+        """Box width."""
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        """Box height."""
+        return self.y1 - self.y0
+
+    @property
+    def pitch(self) -> float:
+        """Height per line: the line spacing, or less when lines stand side by side (table rows)."""
+        return self.height / len(self.lines)
+
+    @property
+    def text(self) -> str:
+        """The lines joined by newlines."""
+        return "\n".join(self.lines)
+
+
+@dataclass
+class Page:
+    """The blocks of one page (0-based ``number``) and what was removed from it."""
+
+    number: int
+    width: float
+    height: float
+    blocks: list[Block]
+    images: int = 0  # figure-sized images
+    tables: int = 0
+
+    @property
+    def has_text(self) -> bool:
+        """Whether the page has a text layer at all."""
+        return bool(self.blocks)
+
+    def body(self) -> list[Block]:
+        """Blocks that are kept as running text (body and headings), in reading order."""
+        return [b for b in self.blocks if b.kind in (BODY, HEADING)]
+
+
+FIGURE_CAPTION = re.compile(r"^(?:fig(?:ure)?\.?|plate|图|圖)\s*[A-Z]?\d+(?:[.\-–]\d+)*[.:：]?(?:\s+\S|\s*$)", re.I)
+_MIN_IMAGE_AREA = 0.015  # of the page: smaller images are bullets, logos and rules
+_SENTENCE_END = tuple(".!?:;。！？：；…")
+
+
+def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
+              chars: Callable[[str], str] | None = None) -> Page:
+    """Blocks of one page, with text inside images and figure captions marked.
+
+    A block is split before a line that ``starts`` a new unit (a caption, a numbered heading) right
+    after a line that ends a sentence: type of different sizes can share one block. ``chars`` maps
+    characters first, so that private-use digits read as digits when captions are matched.
+    """
+    box = page.cropbox
+    width, height = box.width, box.height
+    blocks: list[Block] = []
+    images: list[tuple[float, float, float, float]] = []
+    raw = page.get_text("blocks", flags=FLAGS)
+    contents = [r[4] for r in raw]
+    if chars is not None and pdftext.special("".join(contents)):  # one test per page, the common case
+        contents = [chars(c) for c in contents]
+    for (x0, y0, x1, y1, _, _, kind), content in zip(raw, contents, strict=True):
+        if kind == 1:
+            if (x1 - x0) * (y1 - y0) >= _MIN_IMAGE_AREA * width * height:
+                images.append((x0, y0, x1, y1))
+            continue
+        lines = [line for line in content.split("\n") if line.strip()]
+        if lines:
+            blocks += _split(Block(x0, y0, x1, y1, lines), starts)
+    result = Page(number, width, height, blocks, images=len(images))
+    for b in blocks:
+        if _inside(b, images):
+            b.kind = FIGURE
+        elif FIGURE_CAPTION.match(b.lines[0]) and len(b.lines) <= 4:
+            b.kind = CAPTION
+    return result
+
+
+def _split(block: Block, starts: re.Pattern[str]) -> list[Block]:
+    """The block cut before each line that starts a unit and follows the end of a sentence."""
+    lines = block.lines
+    cuts = [i for i in range(1, len(lines))
+            if lines[i - 1].rstrip().endswith(_SENTENCE_END) and starts.match(lines[i].strip())]
+    if not cuts:
+        return [block]
+    step = block.height / len(lines)
+    return [Block(block.x0, block.y0 + a * step, block.x1, block.y0 + b * step, lines[a:b])
+            for a, b in itertools.pairwise([0, *cuts, len(lines)])]
+
+
+def _inside(b: Block, boxes: list[tuple[float, float, float, float]], pad: float = 2.0) -> bool:
+    cx, cy = (b.x0 + b.x1) / 2, (b.y0 + b.y1) / 2
+    return any(x0 - pad <= cx <= x1 + pad and y0 - pad <= cy <= y1 + pad for x0, y0, x1, y1 in boxes)
+
+
+_PAGE_NUMBER = re.compile(r"^[\s\-–—·•|.]*(?:page\s*|p\.\s*|第\s*)?(?:\d{1,4}|[ivxlcdm]{1,7})"
+                          r"(?:\s*(?:of|/|共)\s*\d{1,4}\s*页?)?\s*页?[\s\-–—·•|.]*$", re.I)
+_DIGITS = re.compile(r"\d+")
+_SPACES = re.compile(r"\s+")
+
+
+def _norm(line: str) -> str:
+    return _SPACES.sub(" ", _DIGITS.sub("#", line.casefold())).strip(" -–—·•|.")
+
+
+@dataclass(frozen=True)
+class RunningConfig:
+    """How running headers and footers are found."""
+
+    band: float = 0.1  # top and bottom share of the page height where they may stand
+    window: int = 6  # pages before and after a page that are compared with it
+    tolerance: float = 6.0  # points a repeated line may move up or down
+
+
+Edges = list[tuple[Block, str, list[str]]]  # (block, "top"/"bottom", normalised lines)
+
+
+class Running:
+    """Marks running headers, footers and page numbers; pages come out in order, ``window`` late."""
+
+    def __init__(self, cfg: RunningConfig):
+        self.cfg = cfg
+        self.ahead: deque[tuple[Page, Edges]] = deque()  # pages not decided yet
+        self.behind: deque[Edges] = deque(maxlen=cfg.window)  # edge lines of decided pages
+
+    def push(self, page: Page) -> Iterator[Page]:
+        """Add the next page; yield the page whose neighbourhood is now complete, if any."""
+        self.ahead.append((page, self._edges(page)))
+        if len(self.ahead) > self.cfg.window:
+            yield self._decide()
+
+    def flush(self) -> Iterator[Page]:
+        """Yield the remaining pages at the end of the book."""
+        while self.ahead:
+            yield self._decide()
+
+    def _edges(self, page: Page) -> Edges:
+        top, bottom = page.height * self.cfg.band, page.height * (1 - self.cfg.band)
+        out = []
+        for b in page.blocks:
+            if b.kind != BODY:
+                continue
+            zone = "top" if b.y1 <= top else "bottom" if b.y0 >= bottom else ""
+            if zone:
+                if all(_PAGE_NUMBER.match(line) for line in b.lines):
+                    b.kind = PAGE_NUMBER
+                else:
+                    out.append((b, zone, [_norm(line) for line in b.lines]))
+        return out
+
+    def _decide(self) -> Page:
+        """Mark the oldest pending page's repeated edge lines, comparing with pages on both sides."""
+        page, mine = self.ahead.popleft()
+        others = [*self.behind, *(edges for _, edges in self.ahead)]
+        need = max(1, round(0.2 * len(others)))  # a short document has few pages to repeat on
+        for block, zone, norms in mine:
+            hits = sum(1 for n in norms if n and self._count(zone, block, n, others) >= need)
+            if hits * 2 >= len(norms):
+                block.kind = RUNNING
+        self.behind.append(mine)
+        return page
+
+    def _count(self, zone: str, block: Block, norm: str, others: list[Edges]) -> int:
+        tol = self.cfg.tolerance
+        return sum(1 for edges in others
+                   if any(z == zone and norm in ns and b.y0 - tol <= block.y1 and block.y0 - tol <= b.y1
+                          for b, z, ns in edges))
+
+
+def reading_order(blocks: list[Block]) -> list[Block]:
+    """Blocks in reading order: bands cut by blocks that span columns, each read column by column."""
+    if len(blocks) < 2:
+        return blocks
+    left, right = min(b.x0 for b in blocks), max(b.x1 for b in blocks)
+    wide = 0.6 * (right - left)
+    gutters = _gutters([b for b in blocks if b.width < wide and len(b.lines) > 1], left, right) \
+        or _gutters([b for b in blocks if b.width < wide], left, right)
+    if not gutters:
+        return sorted(blocks, key=lambda b: (round(b.y0), b.x0))
+
+    def spans(b: Block) -> bool:  # a narrow heading that strays into the gutter still has a column
+        return b.width >= wide and any(b.x0 < lo and b.x1 > hi for lo, hi in gutters)
+
+    spanning = sorted((b for b in blocks if spans(b)), key=lambda b: b.y0)
+    columns = [b for b in blocks if not spans(b)]
+    ordered: list[Block] = []
+    top = -math.inf
+    for stop in [*spanning, None]:
+        bottom = stop.y0 if stop is not None else math.inf
+        band = [b for b in columns if top <= (b.y0 + b.y1) / 2 < bottom]
+        band.sort(key=lambda b: (sum(1 for lo, _ in gutters if (b.x0 + b.x1) / 2 > lo), b.y0, b.x0))
+        ordered += band
+        if stop is not None:
+            ordered.append(stop)
+            top = (stop.y0 + stop.y1) / 2
+    return ordered
+
+
+def _gutters(narrow: list[Block], left: float, right: float, min_gap: float = 6.0) -> list[tuple[float, float]]:
+    """Vertical strips between ``left`` and ``right`` crossed by no block of ``narrow``, with text on both
+    sides."""
+    if len(narrow) < 2:
+        return []
+    merged: list[list[float]] = []
+    for b in sorted(narrow, key=lambda b: b.x0):
+        if merged and b.x0 <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b.x1)
+            merged[-1][2] += b.height
+        else:
+            merged.append([b.x0, b.x1, b.height])
+    total = sum(m[2] for m in merged)
+    gutters = []
+    for a, b in itertools.pairwise(merged):
+        left_mass = sum(m[2] for m in merged if m[1] <= a[1])
+        if b[0] - a[1] >= min_gap and min(left_mass, total - left_mass) >= 0.15 * total:
+            gutters.append((a[1], b[0]))
+    return gutters
+
+
+def line_height(blocks: list[Block]) -> float | None:
+    """Typical height of one line on a page: the median one-line block, else the median line pitch."""
+    single = [b.height for b in blocks if len(b.lines) == 1]
+    if single:
+        return statistics.median(single)
+    return statistics.median(b.pitch for b in blocks) if blocks else None

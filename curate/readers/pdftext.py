@@ -1,0 +1,227 @@
+"""Text repair for book pages: wrapped lines, hyphenation, markers and odd code points.
+
+- ``join_lines``: the lines of one paragraph into running text. Latin lines are joined with a space,
+  CJK lines without one. A hyphen at a line end is removed when the word goes on in lower case
+  (``expec-`` + ``tations``), kept when the hyphenated compound was seen elsewhere in the book
+  (``follow-`` + ``up``) or when the next part starts with a capital or digit (``COVID-`` + ``19``).
+- ``continues``: whether a paragraph that ends a column or page goes on in the next block.
+- ``strip_markers``: citation brackets (``[12]``, ``[3-5]``, ``［1］``) and footnote markers
+  (``diabetes.12 The``, ``patients¹``, ``therapy†``).
+- ``map_chars``: CJK radical supplement forms and configured private-use code points (digits of
+  some fonts) through a character map; done per page, so that captions and numbers match.
+- ``repair``: ftfy where mojibake or entities can be present, lossless NFKC (Kangxi radicals);
+  code points with no meaning left (unmapped private use, U+FFFD) are removed and counted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from curate import text
+
+# CJK Radicals Supplement forms that some fonts' ToUnicode maps emit instead of the ideograph
+# (Unicode's EquivalentUnifiedIdeograph data). Kangxi radicals (U+2F00-2FD5) fold through NFKC.
+RADICALS = {
+    0x2E85: "亻", 0x2E89: "刂", 0x2E93: "幺", 0x2E94: "彑", 0x2E96: "忄", 0x2E97: "心", 0x2E98: "扌",
+    0x2E99: "攵", 0x2E9B: "旡", 0x2E9D: "月", 0x2E9E: "歺", 0x2E9F: "母", 0x2EA0: "民", 0x2EA1: "氵",
+    0x2EA2: "氺", 0x2EA3: "灬", 0x2EA4: "爫", 0x2EA6: "丬", 0x2EA8: "犭", 0x2EA9: "王", 0x2EAA: "疋",
+    0x2EAB: "罒", 0x2EAC: "示", 0x2EAD: "礻", 0x2EAE: "竹", 0x2EAF: "糸", 0x2EB0: "纟", 0x2EB2: "罒",
+    0x2EB3: "罓", 0x2EB6: "羊", 0x2EB9: "耂", 0x2EBA: "肀", 0x2EBB: "聿", 0x2EBC: "肉", 0x2EBD: "臼",
+    0x2EBE: "艹", 0x2EBF: "艹", 0x2EC0: "艹", 0x2EC1: "虎", 0x2EC2: "衤", 0x2EC3: "覀", 0x2EC4: "西",
+    0x2EC5: "见", 0x2EC6: "角", 0x2EC8: "讠", 0x2EC9: "贝", 0x2ECB: "车", 0x2ECC: "辶", 0x2ECD: "辶",
+    0x2ECF: "阝", 0x2ED1: "長", 0x2ED2: "镸", 0x2ED3: "长", 0x2ED4: "门", 0x2ED6: "阝", 0x2ED7: "雨",
+    0x2ED8: "青", 0x2ED9: "韦", 0x2EDA: "页", 0x2EDB: "风", 0x2EDC: "飞", 0x2EDD: "食", 0x2EDF: "飠",
+    0x2EE0: "饣", 0x2EE2: "马", 0x2EE3: "骨", 0x2EE4: "鬼", 0x2EE5: "鱼", 0x2EE6: "鸟", 0x2EE7: "卤",
+    0x2EE8: "麦", 0x2EE9: "黄", 0x2EEA: "黾", 0x2EEC: "齐", 0x2EEE: "齿", 0x2EF0: "龙", 0x2EF3: "龟",
+}
+
+_CJK_RANGES = (("\u2e80", "\u9fff"), ("\uf900", "\ufaff"), ("\uff00", "\uffef"), ("\U00020000", "\U0003134f"))
+_TERMINAL = set(".!?:;\"”’。！？：；…」』》")
+_WORD_HEAD = re.compile(r"^([^\W\d_]+)")
+_COMPOUND = re.compile(r"[a-z]{2,}(?:-[a-z]{2,})+")
+
+
+def is_cjk(ch: str) -> bool:
+    """True for CJK ideographs, kana, radicals and full-width punctuation."""
+    return ch >= "\u2e80" and any(lo <= ch <= hi for lo, hi in _CJK_RANGES)
+
+
+def compounds(lines: Iterable[str]) -> set[str]:
+    """Hyphenated compounds written whole inside lines (``follow-up``), lower-cased; a longer
+    compound also gives its pairs (``renin-angiotensin`` from ``renin-angiotensin-aldosterone``)."""
+    found: set[str] = set()
+    for line in lines:
+        if "-" not in line:
+            continue
+        for token in line.lower().split():
+            word = token.strip(".,;:()[]\"'")
+            if "-" in word and not word.endswith("-") and _COMPOUND.fullmatch(word):
+                found.update(f"{a}-{b}" for a, b in itertools.pairwise(word.split("-")))
+    return found
+
+
+def _glue(left: str, right: str, known: set[str]) -> tuple[str, str]:
+    """How to join two wrapped pieces: (left with its end fixed, separator)."""
+    last, first = left[-1], right[0]
+    if last.isascii() and first.isascii() and last not in "-/":
+        return left, " "  # the common case: two Latin pieces
+    if last == "\u00ad":  # a soft hyphen is only ever a line-break hint
+        return left[:-1], ""
+    if last in "-\u2010" and len(left) > 1 and left[-2].isalpha():
+        if not first.islower():
+            return left, ""  # COVID-19, anti-HBs: the hyphen belongs to the word
+        i = len(left) - 1
+        while i and left[i - 1].isalpha():
+            i -= 1
+        head = _WORD_HEAD.match(right)
+        if head and f"{left[i:-1]}-{head.group(1)}".lower() in known:
+            return left, ""
+        return left[:-1], ""
+    if last in "-\u2010\u2013\u2014/" or is_cjk(last) or is_cjk(first):
+        return left, ""
+    return left, " "
+
+
+def join_lines(lines: list[str], known: set[str] = frozenset()) -> str:
+    """Join the wrapped lines of one paragraph into running text."""
+    parts: list[str] = []
+    for raw in lines:
+        line = " ".join(raw.split())  # runs of spaces and tabs inside a line become one space
+        if not line:
+            continue
+        if parts:
+            parts[-1], sep = _glue(parts[-1], line, known)
+            if sep:
+                parts.append(sep)
+        parts.append(line)
+    return "".join(parts)
+
+
+def join(left: str, right: str, known: set[str] = frozenset()) -> str:
+    """Join two pieces of one paragraph split by a column, page or removed table."""
+    left, sep = _glue(left, right, known)
+    return left + sep + right
+
+
+def continues(prev: str, nxt: str, full: bool) -> bool:
+    """Whether ``nxt`` goes on with the paragraph ``prev`` (broken by a column, page, table or a
+    first-line indent); ``full`` says that ``prev`` ran to the end of its line or over several lines."""
+    if not prev or not nxt:
+        return False
+    last, first = prev[-1], nxt[0]
+    if last in "-\u00ad\u2010" and len(prev) > 1 and prev[-2].isalpha():
+        return first.isalpha()
+    if last in _TERMINAL:
+        return False
+    if is_cjk(first):
+        return full and (is_cjk(last) or last in "，、")  # a short line is a heading, not a paragraph
+    return first.islower()
+
+
+_CITATION = re.compile(r"[\[［]\s*\d{1,4}(?:\s*[-–—,，、]\s*\d{1,4})*\s*[\]］]")
+_MARK = re.compile(r"\d{1,3}(?:[,–-]\d{1,3})*\*?(?=[\s.,;:)]|$)")
+_SUPERSCRIPT = re.compile(r"[¹²³⁴⁵⁶⁷⁸⁹⁰]+(?:[,⁻][¹²³⁴⁵⁶⁷⁸⁹⁰]+)*")
+_DAGGERS = re.compile(r"(?<=\w)[†‡§¶]+")
+_LETTERS4 = re.compile(r"[a-z]{4}")
+_WORD4 = re.compile(r"[^\W\d_]{4}")
+_STOP = re.compile(r"[a-z][.;:]")
+
+
+def _marker(m: re.Match[str]) -> str:
+    """Empty for a footnote number glued to a word (``cells12``) or to a sentence end before a capital
+    (``disease.12 The``); the number itself otherwise (``p53``, ``2010.12``, ``Fig. 3``)."""
+    s, i = m.string, m.start()
+    if _LETTERS4.fullmatch(s, max(0, i - 4), i):
+        return ""
+    if _STOP.fullmatch(s, max(0, i - 2), i) and re.match(r"\s+[A-Z]", s[m.end():m.end() + 3]):
+        return ""
+    return m.group()
+
+
+def _superscript(m: re.Match[str]) -> str:
+    s, i = m.string, m.start()
+    if _WORD4.fullmatch(s, max(0, i - 4), i) or (i and s[i - 1] in ".,;)"):
+        return ""
+    return m.group()  # units and powers: m², 10⁹
+
+
+def strip_markers(s: str) -> str:
+    """Remove citation brackets and footnote markers left in running text."""
+    if "[" in s or "［" in s:  # the pattern starts at the bracket (fast); the space before goes after
+        s = _CITATION.sub("\x00", s).replace(" \x00", "").replace("\x00", "")
+    s = _MARK.sub(_marker, s)
+    if _HAS_SUPER.search(s):
+        s = _SUPERSCRIPT.sub(_superscript, s)
+        s = _DAGGERS.sub("", s)
+    return s
+
+
+_HAS_SUPER = re.compile(r"[¹²³⁴⁵⁶⁷⁸⁹⁰†‡§¶]")
+
+
+def parse_char_map(entries: Iterable[str]) -> dict[int, str]:
+    """Parse ``U+E018=0`` and ``U+E010..U+E019=0123456789`` entries (``=`` alone deletes)."""
+    table: dict[int, str] = {}
+    for entry in entries:
+        key, sep, value = entry.partition("=")
+        m = re.fullmatch(r"\s*U\+([0-9A-Fa-f]{4,6})(?:\s*\.\.\s*U\+([0-9A-Fa-f]{4,6}))?\s*", key)
+        if not sep or m is None:
+            raise ValueError(f"bad character map entry {entry!r}; expected 'U+E018=0' or "
+                             f"'U+E010..U+E019=0123456789'")
+        lo = int(m.group(1), 16)
+        hi = int(m.group(2), 16) if m.group(2) else lo
+        if hi < lo or (hi > lo and len(value) != hi - lo + 1):
+            raise ValueError(f"bad character map entry {entry!r}: a range of {hi - lo + 1} code points "
+                             f"needs as many characters after '='")
+        for i, cp in enumerate(range(lo, hi + 1)):
+            table[cp] = value if hi == lo else value[i]
+    return table
+
+
+def char_map(pua_map: Iterable[str]) -> dict[int, str]:
+    """The translation table: CJK radical supplement forms plus the configured private-use map."""
+    return {**RADICALS, **parse_char_map(pua_map)}
+
+
+_MOJIBAKE = re.compile("[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192"
+                       "\u02c6\u02dc\u2013\u2014\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030"
+                       "\u2039\u203a\u20ac\u2122]|&#?\\w{2,8};|[\u0080-\u009f]")
+_MAYBE_MOJIBAKE = re.compile("[\u00c2-\u00f4&\u0080-\u009f]")
+_SPECIAL = re.compile("[\u2e80-\u2fdf\ue000-\uf8ff\ufffd\U000f0000-\U0010fffd]")
+_KANGXI = re.compile("[\u2f00-\u2fd5]")
+_UNMAPPED = re.compile("[\ue000-\uf8ff\ufffd\U000f0000-\U0010fffd]")
+
+
+def special(s: str) -> bool:
+    """Whether ``s`` holds radical forms, private-use code points or U+FFFD."""
+    return _SPECIAL.search(s) is not None
+
+
+def map_chars(s: str, table: dict[int, str], counts: Counter[str]) -> str:
+    """Map CJK radical forms and configured private-use code points (counted in ``counts``)."""
+    if _SPECIAL.search(s) is None:
+        return s
+    for ch in _SPECIAL.findall(s):
+        cp = ord(ch)
+        if cp in table:
+            counts["radicals_mapped" if cp < 0x3000 else "pua_mapped"] += 1
+    return s.translate(table)
+
+
+def repair(s: str, counts: Counter[str]) -> str:
+    """ftfy where needed, Kangxi radicals and other compatibility forms folded (lossless NFKC), and
+    code points with no meaning left (unmapped private use, U+FFFD) removed.
+
+    ``counts`` gains ``radicals_mapped`` and ``U+XXXX`` for each removed code point.
+    """
+    if _MAYBE_MOJIBAKE.search(s) and _MOJIBAKE.search(s):  # ftfy is slow; needed only where mojibake may be
+        s = text.fix(s)
+    if _SPECIAL.search(s):
+        counts["radicals_mapped"] += len(_KANGXI.findall(s))
+        for ch in _UNMAPPED.findall(s):
+            counts[f"U+{ord(ch):04X}"] += 1
+        s = _UNMAPPED.sub("", s)
+    return text.safe_nfkc(s)

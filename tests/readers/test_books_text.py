@@ -1,0 +1,134 @@
+"""Books: line joining, markers, character repair, page layout and headings on purpose-built input."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pymupdf
+import pytest
+
+from curate.readers import bookheadings, books, pdflayout, pdftables, pdftext
+from curate.readers.pdflayout import Block, Page
+
+
+def test_join_lines_latin_hyphens_and_compounds():
+    known = pdftext.compounds(["the follow-up visit and renin-angiotensin-aldosterone axis"])
+    assert known == {"follow-up", "renin-angiotensin", "angiotensin-aldosterone"}
+    lines = ["The expec-", "tations of follow-", "up care in COVID-", "19 wards rose", "in mg/", "dL."]
+    assert pdftext.join_lines(lines, known) == ("The expectations of follow-up care in COVID-19 wards rose in "
+                                                "mg/dL.")
+    assert pdftext.join_lines(["a  b\t c", "  d  "]) == "a b c d"
+    assert pdftext.join_lines(["tumour\u00ad", "ous"]) == "tumourous"
+
+
+def test_join_lines_cjk_without_spaces():
+    assert pdftext.join_lines(["糖尿病是一组以高血糖为特征的代谢性疾", "病，其发病与遗传有关。"]) == \
+        "糖尿病是一组以高血糖为特征的代谢性疾病，其发病与遗传有关。"
+    assert pdftext.join_lines(["首选二甲双胍", "Metformin 治疗"]) == "首选二甲双胍Metformin 治疗"
+
+
+def test_continues_across_columns_and_pages():
+    assert pdftext.continues("the patients were", "treated at home", full=True)
+    assert not pdftext.continues("the patients were treated.", "then they", full=True)
+    assert not pdftext.continues("Clinical features", "The disease", full=False)
+    assert pdftext.continues("由胰岛素分泌不足或作用缺陷", "引起的代谢性疾病", full=True)
+    assert not pdftext.continues("概述", "糖尿病是", full=False)  # a short line is a heading
+    assert pdftext.continues("countries (LMIC)", "are affected", full=True)
+
+
+def test_strip_markers_keeps_numbers_that_mean_something():
+    s = ("common in countries (LMIC) [1]. Risk [2,3] and [4-6] rose with stroke.12 Most cells¹ had p53, "
+         "m² area, 10⁹/L counts, type 2 disease in 2010.12 patients and therapy† 糖尿病［1］。")
+    assert pdftext.strip_markers(s) == ("common in countries (LMIC). Risk and rose with stroke. Most cells had p53, "
+                                        "m² area, 10⁹/L counts, type 2 disease in 2010.12 patients and therapy "
+                                        "糖尿病。")
+
+
+def test_character_map_and_repair():
+    table = pdftext.char_map(["U+E000..U+E009=0123456789", "U+F0B7=•"])
+    counts: Counter[str] = Counter()
+    mapped = pdftext.map_chars("⻓期 \ue002\ue000年 \uf0b7 ⽬前 \ue0a5 \ufffd", table, counts)
+    assert mapped == "长期 20年 • ⽬前 \ue0a5 \ufffd" and counts == {"radicals_mapped": 1, "pua_mapped": 3}
+    repaired = pdftext.repair(mapped + " ﬁbrosis Ã©tÃ©", counts)
+    assert repaired == "长期 20年 • 目前   fibrosis été"
+    assert counts["U+E0A5"] == 1 and counts["U+FFFD"] == 1 and counts["radicals_mapped"] == 2
+    with pytest.raises(ValueError, match="as many characters"):
+        pdftext.parse_char_map(["U+E000..U+E009=01"])
+
+
+def _blocks(*boxes: tuple[float, float, float, float, int]) -> list[Block]:
+    return [Block(x0, y0, x1, y1, [f"line {i}"] * n) for i, (x0, y0, x1, y1, n) in enumerate(boxes)]
+
+
+def test_reading_order_columns_and_spanning_title():
+    title, a1, a2, b1, b2, wide, c1 = _blocks((50, 40, 540, 60, 1), (50, 80, 290, 300, 12), (50, 310, 290, 500, 10),
+                                              (310, 80, 540, 400, 16), (310, 410, 540, 500, 5),
+                                              (50, 520, 540, 560, 2), (50, 580, 290, 700, 6))
+    order = pdflayout.reading_order([b1, wide, a2, title, c1, b2, a1])
+    assert order == [title, a1, a2, b1, b2, wide, c1]
+    one = _blocks((50, 300, 540, 400, 5), (50, 100, 540, 200, 5))
+    assert pdflayout.reading_order(one) == [one[1], one[0]]
+
+
+def _page(number: int, head: str, body: str) -> Page:
+    return Page(number, 595, 842, [Block(50, 30, 300, 42, [head]), Block(50, 100, 540, 700, [body] * 40),
+                                   Block(290, 800, 305, 812, [str(number + 11)])])
+
+
+def test_running_heads_repeat_and_page_numbers_go():
+    running = pdflayout.Running(pdflayout.RunningConfig(window=3))
+    pages = []
+    for n in range(6):
+        head = "Handbook of Medicine" if n % 2 else f"Chapter 3 Page {n}"  # digits are ignored
+        pages += running.push(_page(n, head, f"body text {n}"))
+    pages += running.flush()
+    kinds = [[b.kind for b in p.blocks] for p in pages]
+    assert [p.number for p in pages] == list(range(6))
+    assert all(k == ["running", "body", "page_number"] for k in kinds)
+    lone = pdflayout.Running(pdflayout.RunningConfig())
+    (page,) = [*lone.push(_page(0, "A top line seen once", "text")), *lone.flush()]
+    assert page.blocks[0].kind == "body"
+
+
+def test_ruled_table_found_and_boxed_note_kept(tmp_path):
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 90), "Table 2 Doses in adults", fontsize=9)
+    for y in (100, 118, 180):
+        page.draw_line((72, y), (300, y), width=0.7)
+    for i, row in enumerate(["Drug Dose Interval", "Aspirin 75 mg daily", "Heparin 5000 u bid"]):
+        for j, cell in enumerate(row.split(" ", 1) if i else row.split(" ")):
+            page.insert_text((72 + 110 * j, 112 + 22 * i), cell, fontsize=9)
+    page.draw_rect(pymupdf.Rect(72, 400, 500, 460), width=0.7)  # a boxed note: two rules, no table
+    page.insert_text((80, 420), "Note: always check renal function before the first dose.", fontsize=9)
+    page.insert_text((80, 432), "Adjust the dose when the clearance is low.", fontsize=9)
+    layout = pdflayout.read_page(page, 0, bookheadings.starts(books.Config()))
+    tables, _ = pdftables.mark(page, layout.blocks, "rules")
+    kinds = {b.text.split("\n")[0]: b.kind for b in layout.blocks}
+    assert tables == 1 and kinds["Table 2 Doses in adults"] == "caption"
+    assert all(kind == "table" for text, kind in kinds.items() if text.startswith(("Drug", "Aspirin", "Heparin")))
+    assert kinds["Note: always check renal function before the first dose."] == "body"
+
+
+def test_headings_without_outline():
+    def block(text: str, height: float = 12.0) -> Block:
+        return Block(50, 100, 400, 100 + height, [text])
+
+    assert bookheadings.detect_level(block("第三章 糖尿病"), 12.0) == 1
+    assert bookheadings.detect_level(block("第二节 临床表现"), 12.0) == 2
+    assert bookheadings.detect_level(block("3.2 Pathophysiology"), 12.0) == 2
+    assert bookheadings.detect_level(block("Clinical features", height=18.0), 12.0) == 2
+    assert bookheadings.detect_level(block("Clinical features"), 12.0) is None
+    assert bookheadings.detect_level(block("2.5 mg twice daily is enough."), 12.0) is None
+
+
+def test_outline_titles_found_run_in_and_wrapped():
+    pending = [bookheadings.Heading(2, "Background", 0), bookheadings.Heading(2, "3.7 Hypertensive emergencies", 0)]
+    blocks = [Block(50, 100, 300, 140, ["Background: Knowledge is lacking in", "many settings."]),
+              Block(50, 200, 300, 212, ["3.7 Hypertensive"]), Block(50, 214, 300, 226, ["emergencies"]),
+              Block(50, 240, 300, 300, ["A hypertensive emergency is severe."])]
+    out, missing = bookheadings.place_outline(blocks, pending)
+    assert missing == 0
+    assert [(b.kind, b.lines[0]) for b in out] == [
+        ("heading", "Background"), ("body", "Knowledge is lacking in"),
+        ("heading", "3.7 Hypertensive emergencies"), ("body", "A hypertensive emergency is severe.")]
