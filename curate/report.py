@@ -72,7 +72,7 @@ def markdown(report: dict[str, Any]) -> str:
                   f"{near['candidate_pairs']:,} candidate pairs, {near['verified_pairs']:,} verified; "
                   f"{near['clusters']:,} clusters, {near['dropped']:,} documents dropped.", "",
                   "| cluster size | clusters |", "|---|---:|"]
-        lines += [f"| {size} | {n:,} |" for size, n in near["cluster_sizes"].items()]
+        lines += [f"| {row['size']} | {row['clusters']:,} |" for row in near["cluster_sizes"]]
         for sample in near["sample_clusters"]:
             members = ", ".join(f"`{m['id']}` ({m['jaccard']})" for m in sample["members"])
             lines.append(f"\n- kept `{sample['kept']}` (cluster of {sample['size']}): {members}")

@@ -39,7 +39,7 @@ def test_sample_build_balances(stage1):
     report = audit(stage1.root)
     assert report.ok, report.problems
     manifest = stage1.manifest
-    assert set(manifest["sources"]) == {"articles", "exams", "qa", "promptcblue"}
+    assert set(manifest["sources"]) == {"books", "articles", "exams", "kg", "qa", "promptcblue"}
     for name, s in manifest["sources"].items():
         removed = sum(n for reasons in s["dropped"].values() for n in reasons.values())
         assert s["records_in"] == s["records_out"] + removed, name
@@ -56,6 +56,12 @@ def test_sample_build_ledgers_every_planted_case(stage1):
     dup = next(r for r in ledger if r["reason"] == "exact_duplicate")
     assert dup["detail"].startswith("duplicate_of=qa/")
     assert any(r["reason"] == "malformed_date" and r["action"] == "modify" for r in ledger)
+    near_dup = next(r for r in ledger if r["reason"] == "near_duplicate")
+    assert near_dup["step"] == "near_dedup" and " jaccard=" in near_dup["detail"]
+    phi = [r for r in ledger if r["step"] == "scrub"]
+    assert {r["source"] for r in phi} == {"qa"} and any("PHONE=" in r["detail"] for r in phi)
+    report = (stage1.root / "report.md").read_text()
+    assert "| 0.8 |" in report and "PHONE: 2" in report
 
 
 def test_megatron_core_reads_every_shard(stage1):
@@ -80,8 +86,9 @@ def test_megatron_core_reads_every_shard(stage1):
 def test_blend_string(stage1):
     parts = stage1.manifest["data_path"].split()
     weights = dict(zip(parts[1::2], map(float, parts[::2]), strict=True))
-    assert set(weights) == {f"tokens/{n}_text_document" for n in ("articles", "exams", "qa", "promptcblue")}
-    assert abs(sum(weights.values()) - 1) < 1e-4 and weights["tokens/articles_text_document"] == 0.45
+    names = ("books", "articles", "exams", "kg", "qa", "promptcblue")
+    assert set(weights) == {f"tokens/{n}_text_document" for n in names}
+    assert abs(sum(weights.values()) - 1) < 1e-4 and weights["tokens/articles_text_document"] == 0.35
 
 
 def test_rerun_skips_everything(stage1):

@@ -215,12 +215,12 @@ def _report(ranked: pl.DataFrame, dropped: pl.DataFrame, cfg: NearDedupConfig, b
             documents: int, signed: int, candidates: int, verified: int) -> dict:
     sizes = ranked.group_by("label").agg(pl.len().alias("size"), pl.col("kept").first())
     edges = [2, 3, 6, 11, 101]
-    histogram = {}
+    histogram = []  # a list, not a dict: markers store JSON with sorted keys
     for low, high in zip(edges, [*edges[1:], None], strict=True):
         name = f"{low}" if high == low + 1 else (f"{low}-{high - 1}" if high else f">={low}")
         sel = sizes.filter(pl.col("size") >= low) if high is None else sizes.filter(
             (pl.col("size") >= low) & (pl.col("size") < high))
-        histogram[name] = sel.height
+        histogram.append({"size": name, "clusters": sel.height})
     samples = []
     for size, kept in sizes.sort(["size", "kept"], descending=[True, False]).head(cfg.sample_clusters).select(
             "size", "kept").iter_rows():
