@@ -43,7 +43,8 @@ def test_keep_rule_rank_then_quality_then_length_then_id():
     # rank 0 beats rank 1; among rank 0 the longer c/2 wins (same quality)
     assert drops["id"].to_list() == ["a/4", "b/3", "d/1"]
     assert all(d.startswith("duplicate_of=c/2 jaccard=") for d in drops["detail"])
-    assert report["clusters"] == 1 and report["dropped"] == 3 and {"size": "3-5", "clusters": 1} in report["cluster_sizes"]
+    assert report["clusters"] == 1 and report["dropped"] == 3
+    assert {"size": "3-5", "clusters": 1} in report["cluster_sizes"]
     meta = _frame(["d/1", "c/2", "b/3", "a/4"], quality=[0.1, 0.2, 0.9, 0.3])
     drops, _ = near.cluster(meta, sigs, None, cfg)
     assert drops["detail"][0].startswith("duplicate_of=b/3")  # equal rank: quality decides
