@@ -101,6 +101,11 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _POWERS[0][:n], _POWERS[1][:n]
 
 
+def powers(n: int) -> np.ndarray:
+    """``P**k`` for k < n, modulo 2**64."""
+    return _powers(n)[1]
+
+
 def char_classes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(word character, CJK character) masks for an array of code points."""
     cjk = ((cp >= 0x4E00) & (cp <= 0x9FFF)) | ((cp >= 0x3400) & (cp <= 0x4DBF)) | (

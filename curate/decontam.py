@@ -1,0 +1,437 @@
+"""Decontamination: drop documents that overlap evaluation sets (n-grams) or carry their PMIDs.
+
+Text is tokenised by ``curate.ngrams`` (normalised so that reformatting cannot hide a match; Latin
+words and CJK characters in two streams), each stream with its own n-gram length: words for Latin
+script (``ngram_words``) and characters for CJK (``ngram_cjk_chars``). An English drug name or a
+number inside Chinese text belongs to the Latin stream and the CJK stream reads past it, so mixed
+text works.
+
+The index (``build_index``) holds the 64-bit hash of every n-gram of each item's question, context
+and options, and, with ``index_answers``, of the question followed by its answer (and PubMedQA's long
+answer, which is the abstract's conclusion). A question, context or answer text with fewer tokens
+than n counts as one n-gram of its whole length when it has at least ``min_short_*`` tokens; shorter
+ones are not specific, and neither is a short option on its own (``item_texts``). Documents are
+scanned for n-grams of n and of those short lengths. Each hash remembers the first item that made it.
+
+Lookups go through a one-hash Bloom filter, then ``searchsorted`` on the index's sorted hash array.
+
+On disk (``Index.save``) the index is one Parquet file of two row sets side by side (the shorter one
+padded with nulls): n-gram rows ``hash`` (uint64, sorted) and ``item`` (int32); item rows
+``item_id``, ``benchmark`` and ``pmid``. The schema metadata ``curate.decontam`` holds the n-gram
+settings and the short lengths present, as JSON.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate import records, shards
+from curate.executor import Result, Task, atomic_path
+from curate.ledger import Ledger
+from curate.ngrams import STREAMS, ngrams, tokenize
+
+STEP, REASON = "decontam", "contamination"
+BATCH_DOCS = 1024
+_META_KEY = b"curate.decontam"
+
+
+@dataclass(frozen=True)
+class DecontamConfig:
+    """N-gram lengths, the shortest texts that still count, answer indexing, hit threshold, PMIDs."""
+
+    ngram_words: int = 13
+    # 20 CJK characters, from measurements on the real text in ../shared/realdata. Share of documents
+    # with an n-gram found in another document: PubMedQA's 1,000 abstracts (unrelated authors), words:
+    # 8 -> 16%, 10 -> 1.9%, 12 -> 0.2%, 13 -> 0; generic phrasing ("the purpose of this study was to
+    # determine") ends near 10 words and 13 leaves a margin of 1.3x. 1,000 Chinese consultations,
+    # characters: 8 -> 65%, 10 -> 37%, 12 -> 20%, then a slow tail (14 -> 15%, 20 -> 11%, 24 -> 9%) of
+    # copied stock sentences that no length removes; across sources (consultations vs PromptCBLUE,
+    # questions vs other answers) nothing is shared from 10 characters up. Generic Chinese phrasing
+    # ("的影像学检查有些什么") thus ends near 12 characters; 1.3x that is 16, and a stock exam stem such
+    # as "根据患者的临床表现最可能的诊断是" has 16 already, so 20 keeps item-specific text in every
+    # n-gram, as 13 words do around "which of the following is the most likely diagnosis" (9 words).
+    ngram_cjk_chars: int = 20
+    # Shorter texts (not options alone, see item_texts) count whole from 8 words or 12 characters. None
+    # of PubMedQA's 1,000 questions, at any length from 5 words, occurs in another item's abstract;
+    # below 8 words questions read as topic sentences ("Is aspirin effective in preventing stroke?").
+    # 12 characters: generic Chinese phrases run to 10-12 (above).
+    min_short_words: int = 8
+    min_short_cjk_chars: int = 12
+    index_answers: bool = True
+    min_matches: int = 1  # distinct matching n-grams of one benchmark that make a document a hit
+    exclude_pmids: bool = True
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_short_words <= self.ngram_words:
+            raise ValueError(f"decontam: min_short_words must be in 1..ngram_words, got {self.min_short_words}")
+        if not 1 <= self.min_short_cjk_chars <= self.ngram_cjk_chars:
+            raise ValueError("decontam: min_short_cjk_chars must be in 1..ngram_cjk_chars, "
+                             f"got {self.min_short_cjk_chars}")
+        if self.min_matches < 1:
+            raise ValueError(f"decontam: min_matches must be at least 1, got {self.min_matches}")
+
+    def lengths(self) -> dict[str, tuple[int, int]]:
+        """(shortest whole text, n) per token stream."""
+        return {"latin": (self.min_short_words, self.ngram_words),
+                "cjk": (self.min_short_cjk_chars, self.ngram_cjk_chars)}
+
+
+# ---------------------------------------------------------------------------------------------------
+# The index
+
+
+@dataclass
+class Index:
+    """Sorted n-gram hashes with the item each came from first, the items, their PMIDs and settings."""
+
+    hashes: np.ndarray  # uint64, sorted, unique
+    items: np.ndarray  # int32: the item of each hash
+    item_ids: list[str]
+    item_benchmarks: list[str]
+    item_pmids: list[str | None]
+    settings: dict[str, Any]  # the n-gram settings of DecontamConfig and the short lengths present
+    pmids: dict[str, int] = field(init=False)  # PMID -> its first item
+    benchmark_names: list[str] = field(init=False)
+    item_codes: np.ndarray = field(init=False, repr=False)  # each item's index in benchmark_names
+    bits: np.ndarray = field(init=False, repr=False)  # a one-hash Bloom filter in front of searchsorted
+
+    def __post_init__(self) -> None:
+        self.pmids = {p: i for i, p in reversed(list(enumerate(self.item_pmids))) if p}
+        self.benchmark_names = sorted(set(self.item_benchmarks))
+        codes = {name: i for i, name in enumerate(self.benchmark_names)}
+        self.item_codes = np.asarray([codes[b] for b in self.item_benchmarks], np.int64)
+        # 32-64 bits per hash (at most 256 MB): 2-4% of absent n-grams go on to the binary search, which
+        # costs 150-450 ns a query on a multi-million-entry array (cache misses), against ~8 ns a bit test.
+        self._shift = np.uint64(64 - min(31, max(16, int(self.hashes.size * 32).bit_length())))
+        slots = (self.hashes >> self._shift).astype(np.int64)
+        self.bits = np.zeros((1 << (64 - int(self._shift))) // 8, np.uint8)
+        np.bitwise_or.at(self.bits, slots >> 3, (1 << (slots & 7)).astype(np.uint8))
+
+    def lengths(self, stream: str) -> list[int]:
+        """The n-gram lengths to look for in documents: n and the lengths of short texts."""
+        n = self.settings["ngram_words" if stream == "latin" else "ngram_cjk_chars"]
+        return sorted({n, *self.settings["short"][stream]})
+
+    def find(self, grams: np.ndarray) -> np.ndarray:
+        """The item of each n-gram hash, or -1 where it is not in the index."""
+        out = np.full(grams.size, -1, np.int32)
+        if self.hashes.size == 0 or grams.size == 0:
+            return out
+        slots = (grams >> self._shift).astype(np.int64)
+        maybe = np.flatnonzero(self.bits[slots >> 3] & (1 << (slots & 7)).astype(np.uint8))
+        maybe = maybe[np.argsort(grams[maybe])]  # sorted queries search three times faster (cache)
+        at = np.minimum(np.searchsorted(self.hashes, grams[maybe]), self.hashes.size - 1)
+        out[maybe] = np.where(self.hashes[at] == grams[maybe], self.items[at], -1)
+        return out
+
+    def check(self, cfg: DecontamConfig) -> None:
+        """Raise unless ``cfg`` has the n-gram settings this index was built with."""
+        want = _settings(cfg)
+        diff = [f"{k}={self.settings[k]} (config: {want[k]})" for k in want if self.settings.get(k) != want[k]]
+        if diff:
+            raise ValueError(f"decontam: the index was built with {', '.join(diff)}; rebuild it with this config")
+
+    def save(self, path: Path | str) -> None:
+        """Write the index as one Parquet file (layout in the module doc), atomically."""
+        n, m = self.hashes.size, len(self.item_ids)
+        rows = max(n, m)
+
+        def padded(values: Any, type_: pa.DataType, count: int) -> pa.Array:
+            return pa.concat_arrays([pa.array(values, type_), pa.nulls(rows - count, type_)])
+
+        table = pa.table({
+            "hash": padded(self.hashes, pa.uint64(), n),
+            "item": padded(self.items.astype(np.int32), pa.int32(), n),
+            "item_id": padded(self.item_ids, pa.string(), m),
+            "benchmark": padded(self.item_benchmarks, pa.string(), m),
+            "pmid": padded(self.item_pmids, pa.string(), m),
+        })
+        meta = {**self.settings, "ngrams": n, "items": m}
+        table = table.replace_schema_metadata({_META_KEY: json.dumps(meta, sort_keys=True).encode()})
+        with atomic_path(Path(path)) as tmp:
+            pq.write_table(table, tmp, compression="zstd")
+
+    @classmethod
+    def load(cls, path: Path | str) -> Index:
+        """Read an index written by ``save``."""
+        table = pq.read_table(path)
+        raw = (table.schema.metadata or {}).get(_META_KEY)
+        if raw is None:
+            raise ValueError(f"decontam: {path} is not a decontamination index (no {_META_KEY.decode()} metadata)")
+        meta = json.loads(raw)
+        n, m = meta.pop("ngrams"), meta.pop("items")
+        col = lambda name, count: table.column(name).slice(0, count)  # noqa: E731
+        return cls(col("hash", n).to_numpy().astype(np.uint64), col("item", n).to_numpy().astype(np.int32),
+                   col("item_id", m).to_pylist(), col("benchmark", m).to_pylist(), col("pmid", m).to_pylist(),
+                   meta)
+
+
+def _settings(cfg: DecontamConfig) -> dict[str, Any]:
+    return {k: v for k, v in asdict(cfg).items()
+            if k in ("ngram_words", "ngram_cjk_chars", "min_short_words", "min_short_cjk_chars", "index_answers")}
+
+
+def _meta(item: Mapping[str, Any]) -> dict[str, Any]:
+    meta = item.get("meta")
+    return meta if isinstance(meta, dict) else records.load_meta(meta)
+
+
+def item_texts(item: Mapping[str, Any], cfg: DecontamConfig) -> list[tuple[str, bool]]:
+    """The indexed texts of an MCQ record (question, context, options, answers), each with whether it
+    may count whole when shorter than n. An option alone may not: a short option is generic ("It is the
+    most common cause of death") and specific only next to its question, which ``index_answers`` covers."""
+    question = item.get("question") or ""
+    options = item.get("options") or []
+    texts = [(question, True), (item.get("context") or "", True), *((o["text"], False) for o in options)]
+    if cfg.index_answers:
+        answer = item.get("answer") or ""
+        answers = [o["text"] for o in options if o["label"] in answer]
+        if answers:
+            texts.append((" ".join([question, *answers]), True))
+        # PubMedQA's long answer is the abstract's conclusion, so it is answer and contaminating text.
+        texts.append((_meta(item).get("long_answer") or "", True))
+    return [(t, whole) for t, whole in texts if t]
+
+
+class _Builder:
+    """Accumulates item texts and turns them into n-gram hashes batch by batch."""
+
+    def __init__(self, cfg: DecontamConfig):
+        self.cfg = cfg
+        self.lengths = cfg.lengths()
+        self.texts: list[str] = []
+        self.owners: list[int] = []
+        self.whole: list[bool] = []
+        self.hashes: list[np.ndarray] = []
+        self.items: list[np.ndarray] = []
+        self.short: dict[str, set[int]] = {s: set() for s in STREAMS}
+        self.ids: list[str] = []
+        self.benchmarks: list[str] = []
+        self.pmids: list[str | None] = []
+
+    def add(self, benchmark: str, item: Mapping[str, Any]) -> None:
+        n = len(self.ids)
+        self.ids.append(item.get("id") or f"{benchmark}#{n}")
+        self.benchmarks.append(benchmark)
+        pmid = _meta(item).get("pmid")
+        self.pmids.append(str(pmid) if pmid not in (None, "") else None)
+        for body, whole in item_texts(item, self.cfg):
+            self.texts.append(body)
+            self.owners.append(n)
+            self.whole.append(whole)
+        if len(self.texts) >= 4 * BATCH_DOCS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.texts:
+            return
+        tokens = tokenize(self.texts)
+        owners = np.asarray(self.owners, np.int32)
+        whole = np.asarray(self.whole, bool)
+        for stream in STREAMS:
+            hashes, text, _ = tokens.streams[stream]
+            counts = np.bincount(text, minlength=len(self.texts))
+            firsts = np.cumsum(counts) - counts
+            low, n = self.lengths[stream]
+            for k, grams, first in ngrams(hashes, text, range(low, n + 1)):
+                owner = text[first]
+                if k < n:  # a short text counts once, whole
+                    keep = (first == firsts[owner]) & (counts[owner] == k) & whole[owner]
+                    grams, owner = grams[keep], owner[keep]
+                    if grams.size:
+                        self.short[stream].add(k)
+                self.hashes.append(grams)
+                self.items.append(owners[owner])
+        self.texts, self.owners, self.whole = [], [], []
+
+    def finish(self) -> Index:
+        self.flush()
+        hashes = np.concatenate(self.hashes) if self.hashes else np.zeros(0, np.uint64)
+        items = np.concatenate(self.items) if self.items else np.zeros(0, np.int32)
+        hashes, first = np.unique(hashes, return_index=True)  # first occurrence: the first item keeps it
+        settings = {**_settings(self.cfg), "short": {s: sorted(v) for s, v in self.short.items()}}
+        return Index(hashes, items[first].astype(np.int32), self.ids, self.benchmarks, self.pmids, settings)
+
+
+def build_index(items_by_benchmark: Mapping[str, Iterable[Mapping[str, Any]]], cfg: DecontamConfig) -> Index:
+    """Index the n-grams and PMIDs of MCQ records, per benchmark name."""
+    builder = _Builder(cfg)
+    for benchmark, items in items_by_benchmark.items():
+        for item in items:
+            builder.add(benchmark, item)
+    return builder.finish()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Scanning documents
+
+
+def _scan(texts: list[str], index: Index, min_matches: int) -> dict[int, str]:
+    """Ledger detail of every text (by position) with at least ``min_matches`` n-grams of one benchmark."""
+    tokens = tokenize(texts)
+    found: list[tuple[np.ndarray, ...]] = []
+    for si, stream in enumerate(STREAMS):
+        hashes, text, glob = tokens.streams[stream]
+        for k, grams, first in ngrams(hashes, text, index.lengths(stream)):
+            item = index.find(grams)
+            hit = np.flatnonzero(item >= 0)
+            if hit.size:
+                at = first[hit]
+                found.append((text[at], item[hit], grams[hit], tokens.start[glob[at]], np.full(hit.size, si),
+                              at, np.full(hit.size, k)))
+    if not found:
+        return {}
+    doc, item, gram, pos, stream, at, k = (np.concatenate(c) for c in zip(*found, strict=True))
+    names = index.benchmark_names
+    bench = index.item_codes[item]
+    key = doc.astype(np.int64) * len(names) + bench
+    order = np.lexsort((gram, key))
+    ks, gs = key[order], gram[order]
+    distinct = np.ones(ks.size, bool)
+    distinct[1:] = (ks[1:] != ks[:-1]) | (gs[1:] != gs[:-1])
+    keys, counts = np.unique(ks[distinct], return_counts=True)
+    order = np.lexsort((pos, key))  # the earliest match of each (document, benchmark) names it
+    _, earliest = np.unique(key[order], return_index=True)
+    best: dict[int, tuple[int, int]] = {}  # doc -> (matches, row)
+    for key_, count, row in zip(keys.tolist(), counts.tolist(), order[earliest].tolist(), strict=True):
+        d = key_ // len(names)
+        if count >= min_matches and count > best.get(d, (0, -1))[0]:
+            best[d] = (count, row)
+    details = {}
+    for d, (_, row) in best.items():
+        name = STREAMS[stream[row]]
+        glob = tokens.streams[name][2]
+        words = tokens.words(glob[at[row]:at[row] + k[row]], name)
+        details[d] = f"benchmark={names[bench[row]]} item={index.item_ids[item[row]]} ngram='{words}'"
+    return details
+
+
+def _pmid_hits(meta: pa.ChunkedArray, index: Index) -> dict[int, str]:
+    """Ledger detail of every document whose ``meta`` names a PMID of an indexed item."""
+    if not index.pmids:
+        return {}
+    maybe = pc.fill_null(pc.match_substring(meta, '"pmid"'), False)
+    rows = np.flatnonzero(maybe.to_numpy(zero_copy_only=False)).tolist()
+    details = {}
+    for row, value in zip(rows, meta.filter(maybe).to_pylist(), strict=True):
+        pmid = records.load_meta(value).get("pmid")  # the top-level key only, not a cited article's
+        item = index.pmids.get(str(pmid)) if pmid not in (None, "") else None
+        if item is not None:
+            details[row] = f"benchmark={index.item_benchmarks[item]} pmid={pmid}"
+    return details
+
+
+def decontaminate(table: pa.Table, cfg: DecontamConfig, ledger: Ledger, index: Index) -> pa.Table:
+    """Drop the documents of ``table`` that overlap an indexed evaluation set or carry one of its PMIDs."""
+    index.check(cfg)
+    details = _pmid_hits(table["meta"], index) if cfg.exclude_pmids else {}
+    texts = [t or "" for t in table["text"].to_pylist()]
+    for start in range(0, len(texts), BATCH_DOCS):
+        for row, detail in _scan(texts[start:start + BATCH_DOCS], index, cfg.min_matches).items():
+            details.setdefault(start + row, detail)
+    if not details:
+        return table
+    ids = table["id"].to_pylist()
+    for row in sorted(details):
+        ledger.drop(ids[row], REASON, details[row])
+    keep = np.ones(table.num_rows, bool)
+    keep[list(details)] = False
+    return table.filter(pa.array(keep))
+
+
+_BENCHMARK = re.compile(r"benchmark=(\S+)")
+
+
+def hits_by_benchmark(rows: pa.Table | Iterable[Any]) -> dict[str, int]:
+    """Contamination drops per benchmark, from ledger rows (a ledger table, or ``Ledger.rows`` tuples)."""
+    if isinstance(rows, pa.Table):
+        rows = zip(*(rows[c].to_pylist() for c in ("reason", "detail")), strict=True)
+    else:
+        rows = ((r[4], r[5]) for r in rows)
+    hits = Counter(m.group(1) for reason, detail in rows
+                   if reason == REASON and (m := _BENCHMARK.match(detail or "")))
+    return dict(sorted(hits.items()))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Build tasks: the index is built once (reduce) and every shard task loads it (apply)
+
+
+def index_inputs(spec: Any) -> tuple[str, ...]:
+    """The files a ``recipes.DecontamSpec``'s benchmarks read (fingerprinted by the executor)."""
+    from curate.evalsets import input_files
+
+    paths = []
+    for b in spec.benchmarks:
+        paths += [str(p) for p in input_files(b.path)]
+        paths += [v for k, v in b.options.items() if k.endswith(("ids", "_file", "_path")) and isinstance(v, str)]
+    return tuple(dict.fromkeys(paths))
+
+
+def _counted(items: Iterable[dict], tally: Counter[str], name: str) -> Iterator[dict]:
+    for item in items:
+        tally[name] += 1
+        yield item
+
+
+def index_task(task: Task) -> Result:
+    """Load every benchmark of ``task.config`` (a ``DecontamSpec``) and write the index."""
+    from curate.evalsets import LOADERS
+
+    spec = task.config
+    tally: Counter[str] = Counter()
+    problems: dict[str, list[tuple[str, str]]] = {}
+    sets = {}
+    for b in spec.benchmarks:
+        known = set(inspect.signature(LOADERS[b.loader]).parameters) - {"path", "problems"}
+        if unknown := sorted(set(b.options) - known):
+            raise ValueError(f"decontam: benchmark {b.name!r}: loader {b.loader!r} takes no option(s) "
+                             f"{', '.join(unknown)}; its options: {', '.join(sorted(known))}")
+        problems[b.name] = []
+        sets[b.name] = _counted(LOADERS[b.loader](b.path, problems=problems[b.name], **b.options), tally, b.name)
+    index = build_index(sets, spec.config)
+    empty = [b.name for b in spec.benchmarks if not tally[b.name]]
+    if empty:
+        raise ValueError(f"decontam: benchmark(s) {', '.join(empty)} loaded no items; check loader and path")
+    index.save(task.out(".parquet"))
+    stats = {"items": dict(tally), "ngrams": int(index.hashes.size), "pmids": len(index.pmids),
+             "problems": {k: len(v) for k, v in problems.items() if v},
+             "problem_samples": {k: [f"{i}: {m}" for i, m in v[:5]] for k, v in problems.items() if v}}
+    return Result({"index": [f"{task.name}.parquet"]}, stats)
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """The source whose shards are decontaminated (for the ledger) and the config."""
+
+    source: str
+    cfg: DecontamConfig
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_index(path: str, mtime_ns: int, size: int) -> Index:
+    return Index.load(path)
+
+
+def decontam_task(task: Task) -> Result:
+    """Decontaminate shard ``inputs[0]`` against the index file ``inputs[1]``."""
+    spec: TaskConfig = task.config
+    stat = Path(task.inputs[1]).stat()
+    index = _cached_index(task.inputs[1], stat.st_mtime_ns, stat.st_size)  # one load per worker process
+    table = shards.read(Path(task.inputs[0]))
+    ledger = Ledger(spec.source, STEP)
+    kept = decontaminate(table, spec.cfg, ledger, index)
+    return shards.write_outputs(task, kept, ledger, {"in": table.num_rows})
