@@ -30,7 +30,6 @@ appended to it and the item is skipped, so that the caller can ledger or count i
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -39,7 +38,7 @@ from typing import Any
 from curate import text
 from curate.readers import mcq
 from curate.readers.pubmed import load_pmid_list
-from curate.textio import NotText, Problem, base_suffix, iter_lines, iter_records
+from curate.textio import NotText, Problem, base_suffix, iter_csv_rows, iter_records
 
 Problems = list[tuple[str, str]]
 
@@ -198,22 +197,10 @@ def load_pubmedqa(path: str | Path, *, ids: str | Path | None = None, split: str
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, list[str] | Problem]]:
     """Rows of a headerless CSV with their first line numbers (quoted newlines allowed)."""
-    lines: list[str] = []
-    numbers: list[int] = []
     try:
-        for n, line in iter_lines(path):
-            if isinstance(line, Problem):
-                yield n, line
-                continue
-            lines.append(line + "\n")  # csv keeps a quoted newline only when lines end with one
-            numbers.append(n)
+        yield from iter_csv_rows(path)
     except NotText as err:
         raise EvalSetError(f"{path}: {err}") from None
-    reader = csv.reader(lines)
-    start = 0
-    for row in reader:
-        yield numbers[start], row
-        start = reader.line_num
 
 
 _MMLU_NAME = re.compile(rf"^(.+?)_({'|'.join(_SPLITS)})$")

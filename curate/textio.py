@@ -100,8 +100,12 @@ def read_text(path: Path) -> tuple[str, str]:
         raise NotText(_decode_error(err, encoding), "undecodable") from None
 
 
-def iter_lines(path: Path) -> Iterator[tuple[int, str | Problem]]:
-    """Yield ``(line number, text or Problem)`` for each non-blank line; raise ``NotText`` up front."""
+def iter_lines(path: Path, keep_ends: bool = False) -> Iterator[tuple[int, str | Problem]]:
+    """Yield ``(line number, text or Problem)`` for each non-blank line; raise ``NotText`` up front.
+
+    With ``keep_ends`` every line comes with its line ending, blank ones included (for parsers that
+    need the physical lines, such as CSV with quoted newlines).
+    """
     with open_binary(path) as f:
         head = f.read(SNIFF_BYTES)
         if not head.strip():
@@ -109,20 +113,20 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str | Problem]]:
         encoding = sniff_encoding(head)
         if encoding == "utf-16":  # cannot split UTF-16 on b"\n"; such files are small in practice
             text = (head + f.read()).decode("utf-16", "replace")
-            for n, line in enumerate(text.splitlines(), 1):
-                if line.strip():
+            for n, line in enumerate(text.splitlines(keepends=keep_ends), 1):
+                if keep_ends or line.strip():
                     yield n, line
             return
         stream = io.BufferedReader(_Prefixed(head, f), buffer_size=1 << 16)
         for n, raw in enumerate(stream, 1):
-            if not raw.strip():
+            if not keep_ends and not raw.strip():
                 continue
             try:
-                line = raw.decode(encoding)
+                line = raw.decode(encoding).lstrip("\ufeff")
             except UnicodeDecodeError as err:
                 yield n, Problem("undecodable", f"line {n}: {_decode_error(err, encoding)}")
                 continue
-            yield n, line.lstrip("\ufeff").rstrip("\r\n")
+            yield n, line if keep_ends else line.rstrip("\r\n")
 
 
 class _Prefixed(io.RawIOBase):
@@ -192,23 +196,36 @@ def _iter_json(path: Path) -> Iterator[tuple[str, dict | Problem]]:
         raise NotText(f"expected a JSON array or object, got {type(value).__name__}")
 
 
-def _iter_csv(path: Path, delimiter: str) -> Iterator[tuple[str, dict | Problem]]:
+def iter_csv_rows(path: Path, delimiter: str = ",") -> Iterator[tuple[int, list[str] | Problem]]:
+    """``(first line number, fields or Problem)`` per row of a CSV file; quoted newlines are kept and
+    blank rows skipped. Undecodable lines come first, as problems."""
     lines: list[str] = []
     numbers: list[int] = []
-    for n, line in iter_lines(path):
+    for n, line in iter_lines(path, keep_ends=True):
         if isinstance(line, Problem):
-            yield f"L{n}", line
+            yield n, line
             continue
         lines.append(line)
         numbers.append(n)
-    # csv handles quoted newlines itself, so rows are parsed from the decoded good lines.
+    # csv handles quoted newlines itself, so rows are parsed from the decoded physical lines.
     reader = csv.reader(lines, delimiter=delimiter)
-    header = next(reader, None)
-    if not header:
-        return
-    header = [h.strip() for h in header]
+    consumed = 0
     for row in reader:
-        n = numbers[min(reader.line_num - 1, len(numbers) - 1)]
+        n = numbers[min(consumed, len(numbers) - 1)]
+        consumed = reader.line_num
+        if any(field.strip() for field in row):
+            yield n, row
+
+
+def _iter_csv(path: Path, delimiter: str) -> Iterator[tuple[str, dict | Problem]]:
+    header: list[str] | None = None
+    for n, row in iter_csv_rows(path, delimiter):
+        if isinstance(row, Problem):
+            yield f"L{n}", row
+            continue
+        if header is None:
+            header = [h.strip() for h in row]
+            continue
         if len(row) != len(header):
             yield f"L{n}", Problem("malformed_record",
                                    f"line {n}: {len(row)} fields, header has {len(header)}")

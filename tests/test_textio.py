@@ -89,3 +89,10 @@ def test_csv_field_count_mismatch(tmp_path):
     items = list(textio.iter_records(p))
     assert items[0][1] == {"q": "1", "a": "2"} and items[2][1] == {"q": "4", "a": "5"}
     assert items[1][1].reason == "malformed_record"
+
+
+def test_csv_quoted_newlines_and_blank_lines(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text('q,a\n"line one\nline two",x\n\n"single",y\n')
+    assert list(textio.iter_records(p)) == [("L2", {"q": "line one\nline two", "a": "x"}),
+                                           ("L5", {"q": "single", "a": "y"})]
