@@ -60,8 +60,11 @@ def test_sample_build_ledgers_every_planted_case(stage1):
     assert near_dup["step"] == "near_dedup" and " jaccard=" in near_dup["detail"]
     phi = [r for r in ledger if r["step"] == "scrub"]
     assert {r["source"] for r in phi} == {"qa"} and any("PHONE=" in r["detail"] for r in phi)
+    hits = sorted((r["id"], r["detail"].split(" ")[0]) for r in ledger if r["step"] == "decontam")
+    assert hits == [("articles/pubmed_baseline.xml#PMID39000003", "benchmark=pubmedqa"),
+                    ("exams/en_mcq.jsonl#L2", "benchmark=medqa")]
     report = (stage1.root / "report.md").read_text()
-    assert "| 0.8 |" in report and "PHONE: 2" in report
+    assert "| 0.8 |" in report and "PHONE: 2" in report and "- pubmedqa: 1" in report
 
 
 def test_megatron_core_reads_every_shard(stage1):
