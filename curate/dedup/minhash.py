@@ -7,9 +7,9 @@ The batch is processed without per-token Python:
 
 1. all texts are joined and viewed as an array of code points; each character is classified
    (word character, CJK character, separator) by range tests;
-2. each token is hashed position-independently with a polynomial hash over its characters, using
-   prefix sums of ``v[k] * Q**k`` (``Q`` the inverse of ``P`` modulo 2**64), so that the hash of a
-   token is ``P**end * (sum over the token)``, one ``add.reduceat``;
+2. each token is hashed with a polynomial hash over its characters, ``sum(v[k] * P**offset)`` where
+   ``offset`` is the character's place in its token: one ``add.reduceat``, with powers only up to
+   the longest token;
 3. shingle hashes combine n consecutive token hashes of the same document (polynomial again) and
    are folded to 32 bits; shingles that are template boilerplate are removed;
 4. signatures use datasketch's ``affine32`` scheme: its permutations ``(a, b)`` and its MurmurHash3
@@ -28,7 +28,6 @@ from dataclasses import dataclass
 import numpy as np
 
 P = np.uint64(0x100000001B3)  # FNV prime: odd, so invertible modulo 2**64
-Q = np.uint64(pow(int(P), -1, 1 << 64))
 EMPTY = np.uint32(0xFFFFFFFF)
 _CHAR_MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -86,24 +85,18 @@ def catch_probability(similarity: float, bands: int, rows: int) -> float:
     return 1.0 - (1.0 - similarity**rows) ** bands
 
 
-_POWERS: list[np.ndarray] = [np.ones(1, np.uint64), np.ones(1, np.uint64)]
-
-
-def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``Q**k`` and ``P**k`` for k < n (a table that grows by doubling and is kept)."""
-    if len(_POWERS[0]) < n:
-        size = max(n, 2 * len(_POWERS[0]))
-        for i, base in enumerate((Q, P)):
-            table = np.full(size, base, dtype=np.uint64)
-            table[0] = 1
-            with np.errstate(over="ignore"):
-                _POWERS[i] = np.cumprod(table, dtype=np.uint64)
-    return _POWERS[0][:n], _POWERS[1][:n]
+_POWERS = [np.ones(1, np.uint64)]
 
 
 def powers(n: int) -> np.ndarray:
-    """``P**k`` for k < n, modulo 2**64."""
-    return _powers(n)[1]
+    """``P**k`` for k < n, modulo 2**64 (a table that grows by doubling and is kept; n is a token or
+    n-gram length, so it stays small)."""
+    if len(_POWERS[0]) < n:
+        table = np.full(max(n, 2 * len(_POWERS[0])), P, dtype=np.uint64)
+        table[0] = 1
+        with np.errstate(over="ignore"):
+            _POWERS[0] = np.cumprod(table, dtype=np.uint64)
+    return _POWERS[0][:n]
 
 
 def char_classes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -133,15 +126,14 @@ def tokens(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pos = np.flatnonzero(keep)
     if pos.size == 0:
         return empty
-    qpow, ppow = _powers(len(cp))
+    token_starts = np.flatnonzero(starts[pos])
+    lengths = np.diff(np.append(token_starts, len(pos)))
+    offsets = np.arange(len(pos)) - np.repeat(token_starts, lengths)  # place of each character in its token
     with np.errstate(over="ignore"):
-        values = (cp[pos].astype(np.uint64) + np.uint64(1)) * _CHAR_MIX * qpow[pos]
-        token_starts = np.flatnonzero(starts[pos])
-        sums = np.add.reduceat(values, token_starts)
-        ends = np.append(token_starts[1:], len(pos)) - 1
-        hashes = fmix(sums * ppow[pos[ends]], 64)
+        values = (cp[pos].astype(np.uint64) + np.uint64(1)) * _CHAR_MIX * powers(int(lengths.max()))[offsets]
+        hashes = fmix(np.add.reduceat(values, token_starts), 64)
     doc = np.cumsum(cp == 0)[pos[token_starts]]
-    return hashes, doc, ends - token_starts + 1
+    return hashes, doc, lengths
 
 
 def shingles(texts: list[str], n: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
