@@ -35,9 +35,15 @@ def detect(text: str, sample: int = 1000) -> tuple[str, float]:
     """``(language, score)`` of ``text`` (its first ``sample`` characters)."""
     head = text[:sample]
     letters = len(NOT_LETTER.sub("", head))  # what is left once non-letters are removed
+    return from_counts(head, letters, _count(KANA, head), _count(HANGUL, head), _count(CJK, head))
+
+
+def from_counts(text: str, letters: int, kana: int, hangul: int, cjk: int) -> tuple[str, float]:
+    """``(language, score)`` given the text's letter, kana, Hangul and CJK ideograph counts (a caller
+    that has counted them already, for a whole batch at once, skips the counting)."""
     if not letters:
         return "und", 0.0
-    kana, hangul, cjk = _count(KANA, head), _count(HANGUL, head), _count(CJK, head)
+    head = text[:1000]
     if kana / letters > 0.05:
         return "ja", (kana + cjk) / letters
     if hangul / letters > 0.2:

@@ -130,6 +130,8 @@ def _char_stats(texts: list[str]) -> dict[str, np.ndarray]:
     word, cjk = minhash.char_classes(cp)
     digit = (cp >= 0x30) & (cp <= 0x39)
     letter = word & ~digit
+    kana = (cp >= 0x3040) & (cp <= 0x30FF)
+    hangul = (cp >= 0xAC00) & (cp <= 0xD7AF)
     symbol = real & ~(word | cjk | (cp == 0x5F) | np.isin(cp, _SPACES))
 
     def count(mask: np.ndarray) -> np.ndarray:
@@ -139,7 +141,8 @@ def _char_stats(texts: list[str]) -> dict[str, np.ndarray]:
         return count(mask & ~np.concatenate(([False], mask[:-1])))
 
     return {"chars": count(real), "cjk": count(cjk), "letters": count(letter), "latin_words": runs(letter),
-            "numbers": runs(digit), "digits": count(digit), "symbols": count(symbol)}
+            "numbers": runs(digit), "digits": count(digit), "symbols": count(symbol), "kana": count(kana),
+            "hangul": count(hangul)}
 
 
 def signals(texts: list[str]) -> dict[str, list]:
@@ -157,10 +160,11 @@ def signals(texts: list[str]) -> dict[str, list]:
         cols["symbol_ratio"] = (c["symbols"] / chars).tolist()
         cols["digit_ratio"] = (c["digits"] / chars).tolist()
         cols["alpha_words"] = ((c["latin_words"] + c["cjk"]) / np.maximum(words, 1)).tolist()
-    for text in texts:
+    for i, text in enumerate(texts):
         for k, v in _line_stats(text).items():
             cols[k].append(v)
-        lang, score = langid.detect(text)
+        lang, score = langid.from_counts(text, int(c["letters"][i] + c["cjk"][i]), int(c["kana"][i]),
+                                         int(c["hangul"][i]), int(c["cjk"][i]))
         cols["lang"].append(lang)
         cols["lang_score"].append(score)
     grams = _ngram_stats(texts)
