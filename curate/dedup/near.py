@@ -9,8 +9,8 @@ Three phases, like every global step:
    the bucket's first member, per band); a pair is kept when its Jaccard similarity, estimated from
    the signatures (``verify = "estimate"``) or computed exactly from the shingle sets
    (``verify = "exact"``), reaches the threshold; connected components of kept pairs are clusters.
-   In each cluster the document kept is the first by source rank (recipe order), then higher
-   quality, then longer text, then smaller id. Every other member is listed with
+   In each cluster the document kept is the first by the recipe's ``keep`` order, by default source
+   rank (recipe order), then higher quality, then longer text, then smaller id. Every other member is listed with
    ``duplicate_of=<kept id> jaccard=<estimate>``. Memory is bounded by the number of documents:
    signatures, band keys and a label array, never a pair matrix.
 3. ``shards.drop_task`` (apply, per shard) removes them and writes the ledger rows.
@@ -49,12 +49,21 @@ class NearDedupConfig:
     exclude_boilerplate: bool = True
     batch_docs: int = 2048
     sample_clusters: int = 3
+    # Which copy of a cluster is kept: the first by these keys, in order. "rank" is the source's place
+    # in the recipe (earlier wins), "quality" and "length" prefer higher, "id" is the tie-breaker.
+    keep: tuple[str, ...] = ("rank", "quality", "length", "id")
 
     def __post_init__(self) -> None:
         if isinstance(self.minhash, dict):  # a recipe's [near_dedup.minhash] table
             object.__setattr__(self, "minhash", minhash.MinHashConfig(**self.minhash))
         if self.verify not in ("estimate", "exact", "none"):
             raise ValueError(f"near_dedup.verify must be estimate, exact or none, not {self.verify!r}")
+        if set(self.keep) - set(KEEP_ORDER) or "id" not in self.keep or len(set(self.keep)) != len(self.keep):
+            raise ValueError(f"near_dedup.keep must list distinct keys of {', '.join(KEEP_ORDER)}, including "
+                             f"'id' (the tie-breaker); got {list(self.keep)}")
+
+
+KEEP_ORDER = {"rank": False, "quality": True, "length": True, "id": False}  # key -> higher is better
 
 
 def exclusion(fragments: list[str] | tuple[str, ...], ngram: int) -> np.ndarray:
@@ -196,7 +205,7 @@ def cluster(meta: pl.DataFrame, sigs: np.ndarray, sets: list | None,
     frame = meta.with_row_index("idx").with_columns(pl.Series("label", labels))
     sizes = frame.group_by("label").len()
     in_clusters = frame.join(sizes.filter(pl.col("len") > 1), on="label").sort(
-        ["label", "rank", "quality", "length", "id"], descending=[False, False, True, True, False])
+        ["label", *cfg.keep], descending=[False, *(KEEP_ORDER[k] for k in cfg.keep)])
     ranked = in_clusters.with_columns(pl.col("id").first().over("label").alias("kept"),
                                       pl.col("idx").first().over("label").alias("kept_idx"),
                                       pl.int_range(pl.len()).over("label").alias("n"))

@@ -94,3 +94,17 @@ def test_template_boilerplate_does_not_make_documents_alike():
 def test_boilerplate_of_the_bundled_templates():
     hashes = near.boilerplate(5)
     assert hashes.size > 0 and np.all(np.diff(hashes.astype(np.int64)) > 0)
+
+
+def test_keep_order_is_a_recipe_choice():
+    import pytest
+
+    rng = np.random.default_rng(5)
+    base = " ".join(_base(rng))
+    cfg = near.NearDedupConfig(keep=("length", "rank", "quality", "id"))
+    sigs = _sigs([base, base + " extra words"], cfg)
+    meta = _frame(["x/1", "y/2"], rank=[0, 1], length=[100, 200])
+    assert near.cluster(meta, sigs, None, cfg)[0]["id"].to_list() == ["x/1"]  # longer wins over rank
+    assert near.cluster(meta, sigs, None, near.NearDedupConfig())[0]["id"].to_list() == ["y/2"]
+    with pytest.raises(ValueError, match=r"near_dedup\.keep"):
+        near.NearDedupConfig(keep=("length",))
