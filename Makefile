@@ -37,9 +37,17 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
+# All benchmarks, one after the other (about 20 minutes on 2 cores); each script also runs alone.
 bench: $(VENV)/.core
 	$(BIN)/python bench/tokenize_throughput.py
 	$(BIN)/python bench/build_throughput.py
+	$(BIN)/python bench/books_throughput.py
+	$(BIN)/python bench/kg_throughput.py
+	$(BIN)/python bench/minhash_throughput.py
+	$(BIN)/python bench/neardup_eval.py
+	$(BIN)/python bench/neardup_scale.py
+	$(BIN)/python bench/decontam_throughput.py
+	$(BIN)/python bench/phi_eval.py
 
 # Retrain the bundled tokenizer on the bundled samples (the result is committed).
 tokenizer: $(VENV)/.core
