@@ -25,6 +25,7 @@ Malformed lines, records and files, self-loops and unnamed references are in the
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import re
 from array import array
@@ -53,20 +54,13 @@ SKIP_RELATIONS = ("hasDbXref", "creation_date", "created_by", "hasOBONamespace",
 
 
 @dataclass(frozen=True)
-class Config:
-    """Options of the knowledge-graph reader (sampling parameters: see ``curate.kg.sample``)."""
+class Config(sample.SampleConfig):
+    """Options of the knowledge-graph reader: the sampling parameters of ``curate.kg.sample`` (scales,
+    seed_fraction, budget, k, walk_length, restart, hub_cap, seed) and the reader's own."""
 
     sample_subgraphs: bool = False
     format: str | None = None  # rdflib format for RDF inputs; default: from the extension
-    seed: int = 0
     lang: str = "auto"  # zh, en, or auto: per sub-graph, from its entities' names
-    scales: tuple[str, ...] = sample.SCALES
-    seed_fraction: float = 0.3
-    budget: int = 20
-    k: int = 2
-    walk_length: int = 12
-    restart: float = 0.15
-    hub_cap: int = 3
     relations: Mapping[str, str] = field(default_factory=dict)  # relation -> template id
     skip_relations: tuple[str, ...] = SKIP_RELATIONS
     fields: tables.Fields = field(default_factory=tables.Fields)
@@ -78,14 +72,13 @@ class Config:
             object.__setattr__(self, "fields", tables.Fields(
                 **{k: tuple(v) if isinstance(v, list) else v for k, v in self.fields.items()}))
         try:
-            self.sampling()  # invalid sampling parameters fail when the recipe is read
+            super().__post_init__()  # invalid sampling parameters fail when the recipe is read
         except ValueError as err:
             raise RecipeError(f"kg options: {err}") from None
 
     def sampling(self) -> sample.SampleConfig:
-        """The sampling parameters."""
-        return sample.SampleConfig(self.scales, self.seed_fraction, self.budget, self.k, self.walk_length,
-                                   self.restart, self.hub_cap, self.seed)
+        """The sampling parameters alone."""
+        return sample.SampleConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(sample.SampleConfig)})
 
 
 @contextlib.contextmanager
