@@ -17,11 +17,11 @@ $(VENV)/.core: pyproject.toml
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-# Dev install: torch's CPU build first (megatron-core needs torch; an unpinned torch pulls CUDA),
-# then the test tools and megatron-core for the format cross-check.
+# Dev install: torch's CPU build first (megatron-core and peft need torch; an unpinned torch pulls
+# CUDA), then the training stack, the test tools, megatron-core and lm-eval for the cross-checks.
 $(VENV)/.dev: $(VENV)/.core
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[train,dev]'
 	touch $@
 
 setup: $(VENV)/.core

@@ -92,15 +92,28 @@ def _with_common(fn: Callable) -> Callable:
 @_fail_cleanly
 def corpus(recipe: Path, out: Path, tokenizer_path: str | None, eod_token: str | None,
            workers: int | None, strict: bool, progress: bool | None) -> None:
-    """Build a corpus from a mixture RECIPE: read, clean, dedup, tokenize, Megatron shards.
+    """Build a corpus from a mixture RECIPE.
 
-    Reruns skip finished work; a killed build resumes where it stopped. Prints records and tokens
-    per source, drops per reason, the output files and the Megatron --data-path blend.
+    A pre-training recipe (stage 1) is read, cleaned, deduplicated, decontaminated and tokenized into
+    Megatron shards; the summary ends with the Megatron --data-path blend. An instruction recipe
+    (kind = "instruct", stages 2 and 3) is loaded, rendered through the chat template with loss masks,
+    guarded against evaluation-set leakage and packed into Parquet shards under OUT/<name>/packed/.
+
+    Reruns skip finished work; a killed build resumes where it stopped.
+
+    \b
+    Example:
+      curate corpus recipes/stage1.toml --out build
+      curate corpus recipes/stage2.toml --out build
     """
     import dataclasses
 
     from curate import pipeline, recipes
+    from curate.instruct import recipe as instruct_recipe
 
+    if instruct_recipe.is_instruct(recipes.load_toml(recipe)):
+        _instruct(instruct_recipe.load(recipe), out, tokenizer_path, workers, strict, progress)
+        return
     spec = recipes.load_corpus(recipe)
     if tokenizer_path:
         spec = dataclasses.replace(spec, tokenizer=str(Path(tokenizer_path).resolve()))
@@ -108,6 +121,26 @@ def corpus(recipe: Path, out: Path, tokenizer_path: str | None, eod_token: str |
         spec = dataclasses.replace(spec, eod_token=eod_token)
     result = pipeline.run(spec, out / spec.name, workers=workers, progress=progress)
     _report(result, strict)
+
+
+def _instruct(spec: Any, out: Path, tokenizer_path: str | None, workers: int | None, strict: bool,
+              progress: bool | None) -> None:
+    """Build an instruction recipe (``kind = "instruct"``) into packed shards and print its summary."""
+    import dataclasses
+
+    from curate.instruct import build, outputs
+
+    if tokenizer_path:
+        spec = dataclasses.replace(spec, tokenizer=str(Path(tokenizer_path).resolve()))
+    result = build.run(spec, out / spec.name, workers=workers, progress=progress)
+    for line in outputs.summary(result.manifest, result.root):
+        click.echo(line)
+    click.echo(f"  tasks: {result.ran} run, {result.skipped} already done")
+    steps = ", ".join(f"{step} {s:.1f}s" for step, s in result.seconds.items() if s >= 0.05)
+    click.echo(f"  time: {steps or 'nothing to do'}")
+    if strict and result.manifest["quarantined"]:
+        click.echo(f"--strict: {result.manifest['quarantined']} quarantined item(s); failing", err=True)
+        sys.exit(3)
 
 
 def _parse_set(values: tuple[str, ...]) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Instruction corpora for stages 2 and 3: loaders, rendering, chat masks, packing (see ``build``)."""
