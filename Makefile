@@ -1,10 +1,10 @@
-# curate: `make corpus` builds the stage-1 corpus from the bundled samples; `make test` runs the tests.
+# curate: `make corpus` builds the three stages' corpora from the bundled samples; `make test` runs the tests.
 # Both create the virtual environment they need (.venv) on first use.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-RECIPE ?= recipes/stage1.toml
+RECIPES ?= recipes/stage1.toml recipes/stage2.toml recipes/stage3.toml
 OUT ?= build
 WORKERS ?=
 
@@ -28,8 +28,11 @@ setup: $(VENV)/.core
 
 setup-dev: $(VENV)/.dev
 
+# Stage 1 (Megatron shards), stage 2 and stage 3 (packed instruction Parquet) into $(OUT)/<name>/.
 corpus: $(VENV)/.core
-	$(BIN)/curate corpus $(RECIPE) --out $(OUT) $(if $(WORKERS),--workers $(WORKERS))
+	@for recipe in $(RECIPES); do \
+		$(BIN)/curate corpus $$recipe --out $(OUT) $(if $(WORKERS),--workers $(WORKERS)) || exit 1; \
+	done
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest -q

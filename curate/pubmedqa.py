@@ -46,6 +46,8 @@ def split(data: Mapping[str, Mapping[str, Any]], k: int, rng: random.Random) -> 
     chunks = {label: _chunks(pmids, k, rng) for label, pmids in by_label.items()}
     parts = [{pmid: data[pmid] for label in LABELS for pmid in chunks[label][i]} for i in range(k)]
     if len(parts[-1]) != len(parts[0]):
+        if not all(parts[:-1]):
+            raise ValueError(f"pubmedqa: {len(data)} items are too few to split into {k} parts")
         for part in parts[:-1]:
             picked = rng.choice(list(part))
             parts[-1][picked] = part.pop(picked)
@@ -72,9 +74,11 @@ class Splits:
 
 
 def official_splits(data: Mapping[str, Mapping[str, Any]], seed: int = 0, folds: int = 10) -> Splits:
-    """Test split and dev folds of PQA-L ``data`` (PMID -> item, in file order)."""
+    """Test split and dev folds of PQA-L ``data`` (PMID -> item, in file order); ``folds=0``: no folds."""
     rng = random.Random(seed)
     cv, test = split(data, 2, rng)
+    if not folds:
+        return Splits(test=list(test), folds=[list(cv)])
     return Splits(test=list(test), folds=[list(part) for part in split(cv, folds, rng)])
 
 

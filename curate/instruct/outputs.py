@@ -137,7 +137,7 @@ def manifest(root: Path, spec: InstructSpec, flows: dict, tok: TokenizerInfo, to
         "tokenizer": {"name": tok.name, "path": _rel(root, tok.path), "vocab_size": tok.vocab_size,
                       "eod_id": tok.eod_id, "pad_id": pad_id(tok), "files": tok.files,
                       "chat_template": chat.template_source(tok.path)},
-        "tasks": spec.tasks, "sources": sources,
+        "tasks": spec.tasks, "sources": sources, "skipped_sources": list(spec.skipped),
         "packing": {"seq_len": spec.seq_len, "by_task": spec.pack_by_task,
                     **{k: {m: v for m, v in s.items() if m != "files"} for k, s in packing.items()}},
         "quarantined": sum(s["quarantined"] for s in sources.values()),
@@ -151,6 +151,8 @@ def summary(result: dict[str, Any], root: Path) -> list[str]:
     lines = [f"build {result['name']} (instruct, stage {result['stage']}) -> {root}",
              f"  chat template: {result['tokenizer']['chat_template']}'s; tasks: "
              + ", ".join(f"{k}={v}" for k, v in result["tasks"].items())]
+    if result["skipped_sources"]:
+        lines.append("  skipped (optional, inputs absent): " + ", ".join(result["skipped_sources"]))
     width = max([6, *map(len, result["sources"])])
     lines.append(f"  {'source':<{width}}  {'in':>8}  {'out':>8}  {'dropped':>8}  {'tokens':>10}  {'loss tok':>10}")
     for name, s in result["sources"].items():

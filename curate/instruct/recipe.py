@@ -26,6 +26,7 @@
     task = "medqa"                 # task name -> task_id (order of first appearance); default: name
     weight = 1.0                   # times each example is used: 2.0 twice, 0.5 a seeded half
     max_examples = 500             # optional: a seeded sample of at most this many
+    optional = false               # true: skip the source (noted in the manifest) while its inputs are absent
     [sources.options]              # loader options (split, subjects, part, fold, ids, fields)
     split = "train"
 
@@ -42,7 +43,7 @@ from curate.instruct.sources import LOADERS
 from curate.recipes import DecontamSpec, RecipeError, _resolve, decontam_spec, load_toml
 
 OVERLONG = ("truncate", "drop")
-_SOURCE_KEYS = {"name", "loader", "inputs", "task", "weight", "max_examples", "options"}
+_SOURCE_KEYS = {"name", "loader", "inputs", "task", "weight", "max_examples", "options", "optional"}
 _KEYS = {"name", "kind", "stage", "seed", "tokenizer", "seq_len", "overlong", "valid_fraction", "pack_by_task",
          "exact_dedup", "guard", "sources", "shard_packs"}
 _PATH_OPTIONS = ("ids",)
@@ -77,6 +78,7 @@ class InstructSpec:
     exact_dedup: bool = True
     guard: DecontamSpec | None = None
     shard_packs: int = 4096
+    skipped: tuple[str, ...] = ()  # optional sources whose inputs are absent
 
     @property
     def tasks(self) -> dict[str, int]:
@@ -116,6 +118,9 @@ def load(path: Path) -> InstructSpec:
     if unknown := sorted(set(data) - _KEYS):
         raise RecipeError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_KEYS))}")
     sources = tuple(_source(e, path.parent, f"{path}: sources[{i}]") for i, e in enumerate(data.get("sources", [])))
+    optional = {e.get("name") for e in data.get("sources", []) if e.get("optional")}
+    skipped = tuple(s.name for s in sources if s.name in optional and not any(Path(i).exists() for i in s.inputs))
+    sources = tuple(s for s in sources if s.name not in skipped)
     if not sources:
         raise RecipeError(f"{path}: no [[sources]]")
     if len({s.name for s in sources}) != len(sources):
@@ -133,5 +138,5 @@ def load(path: Path) -> InstructSpec:
         seq_len=int(data.get("seq_len", 2048)), overlong=overlong, valid_fraction=fraction,
         pack_by_task=bool(data.get("pack_by_task", False)), exact_dedup=bool(data.get("exact_dedup", True)),
         guard=decontam_spec(data["guard"], path.parent, f"{path} [guard]") if "guard" in data else None,
-        shard_packs=int(data.get("shard_packs", 4096)),
+        shard_packs=int(data.get("shard_packs", 4096)), skipped=skipped,
     )

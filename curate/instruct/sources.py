@@ -91,7 +91,7 @@ def _pubmedqa_keep(path: str, part: str, fold: int | None) -> set[str] | None:
     if part in ("pqa_a_train", "pqa_a_dev"):
         train, dev = pubmedqa.pqa_a_splits(list(data))
         return set(train if part == "pqa_a_train" else dev)
-    splits = pubmedqa.official_splits(data)
+    splits = pubmedqa.official_splits(data, folds=10 if part.endswith("_fold") else 0)
     if part == "test":
         return set(splits.test)
     if part == "cv":

@@ -51,9 +51,9 @@ class MalformedMCQ(ValueError):
 class Fields:
     """Which row fields hold each part of an item; for each part the first non-empty field wins."""
 
-    question: tuple[str, ...] = ("question", "stem", "Question", "题目", "题干", "问题")
+    question: tuple[str, ...] = ("question", "stem", "Question", "qtext", "题目", "题干", "问题")
     context: tuple[str, ...] = ("context", "case", "病例", "share_content")
-    options: tuple[str, ...] = ("options", "choices", "Options", "选项")
+    options: tuple[str, ...] = ("options", "option", "choices", "Options", "选项")
     option_columns: tuple[tuple[str, ...], ...] = (tuple("ABCDEFGH"), ("opa", "opb", "opc", "opd", "ope"))
     answer: tuple[str, ...] = ("answer", "Answer", "答案", "正确答案", "correct_answer")
     index_fields: tuple[tuple[str, int], ...] = (("answer_idx", 0), ("cop", 1))  # (field, base)
