@@ -51,10 +51,10 @@ def main() -> None:
     """
 
 
-def _report(result: Any, strict: bool) -> None:
+def _report(result: Any, strict: bool, lines: list[str] | None = None) -> None:
     from curate import manifest
 
-    for line in manifest.summary(result.manifest, result.root):
+    for line in lines if lines is not None else manifest.summary(result.manifest, result.root):
         click.echo(line)
     click.echo(f"  tasks: {result.ran} run, {result.skipped} already done")
     steps = ", ".join(f"{step} {s:.1f}s" for step, s in result.seconds.items() if s >= 0.05)
@@ -133,14 +133,7 @@ def _instruct(spec: Any, out: Path, tokenizer_path: str | None, workers: int | N
     if tokenizer_path:
         spec = dataclasses.replace(spec, tokenizer=str(Path(tokenizer_path).resolve()))
     result = build.run(spec, out / spec.name, workers=workers, progress=progress)
-    for line in outputs.summary(result.manifest, result.root):
-        click.echo(line)
-    click.echo(f"  tasks: {result.ran} run, {result.skipped} already done")
-    steps = ", ".join(f"{step} {s:.1f}s" for step, s in result.seconds.items() if s >= 0.05)
-    click.echo(f"  time: {steps or 'nothing to do'}")
-    if strict and result.manifest["quarantined"]:
-        click.echo(f"--strict: {result.manifest['quarantined']} quarantined item(s); failing", err=True)
-        sys.exit(3)
+    _report(result, strict, outputs.summary(result.manifest, result.root))
 
 
 def _parse_set(values: tuple[str, ...]) -> dict[str, Any]:

@@ -28,18 +28,19 @@ if TYPE_CHECKING:
     from curate.tokens.tokenizer import TokenizerInfo
 
 
-def _rel(root: Path, path: Path | str) -> str:
+def rel(root: Path, path: Path | str) -> str:
+    """``path`` relative to the build directory ``root``."""
     return os.path.relpath(Path(path).absolute(), root.absolute())
 
 
-def _relativize(value: Any, root: Path) -> Any:
+def relativize(value: Any, root: Path) -> Any:
     """Absolute paths in a canonical config become paths relative to the build directory."""
     if isinstance(value, dict):
-        return {k: _relativize(v, root) for k, v in value.items()}
+        return {k: relativize(v, root) for k, v in value.items()}
     if isinstance(value, list):
-        return [_relativize(v, root) for v in value]
+        return [relativize(v, root) for v in value]
     if isinstance(value, str) and os.path.isabs(value):
-        return _rel(root, value)
+        return rel(root, value)
     return value
 
 
@@ -47,8 +48,8 @@ def flow(root: Path, flows: dict[str, SourceFlow]) -> dict[str, Any]:
     """Per source and step: the record shards and ledger parts (relative paths)."""
     out: dict[str, Any] = {}
     for name, f in flows.items():
-        steps = [{"step": step, "shards": [_rel(root, p) for p in paths],
-                  "ledger": [_rel(root, p) for p in f.ledgers.get(step, [])]}
+        steps = [{"step": step, "shards": [rel(root, p) for p in paths],
+                  "ledger": [rel(root, p) for p in f.ledgers.get(step, [])]}
                  for step, paths in f.shards.items()]  # a list: JSON objects get their keys sorted
         out[name] = {"records_in": f.records_in, "steps": steps,
                      "tokens": f.tokens["prefix"] if f.tokens else None}
@@ -111,16 +112,16 @@ def build(root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow], tok: Token
         "curate_version": curate.__version__,
         "code_version": code_version(),
         "seed": spec.seed,
-        "config": _relativize(canonical(spec), root),
+        "config": relativize(canonical(spec), root),
         "sources": sources,
         "drops": {k: dict(v) for k, v in sorted(drops.items())},
         "quarantined": sum(s["quarantined"] for s in sources.values()),
-        "outputs": [{"path": _rel(root, p), "bytes": p.stat().st_size, "sha256": digest(p)}
+        "outputs": [{"path": rel(root, p), "bytes": p.stat().st_size, "sha256": digest(p)}
                     for p in _outputs(root, flows)],
     }
     if tok is not None:
         manifest["tokenizer"] = {
-            "name": tok.name, "path": _rel(root, tok.path), "vocab_size": tok.vocab_size,
+            "name": tok.name, "path": rel(root, tok.path), "vocab_size": tok.vocab_size,
             "eod_id": tok.eod_id, "eod_token": tok.eod_token,
             "dtype": str(indexed.dtype_for_vocab(tok.vocab_size)), "files": tok.files,
         }

@@ -40,6 +40,7 @@ from curate.executor import Done, Executor, Result, Task
 from curate.instruct import chat, render, sources
 from curate.instruct.recipe import InstructSource, InstructSpec
 from curate.ledger import Ledger
+from curate.pipeline import BuildResult
 from curate.tokens import tokenizer
 
 DROP_PROBLEMS = ("unlabelled",)  # loader problems that are rules, not unreadable input
@@ -317,17 +318,6 @@ def _guard(ex: Executor, root: Path, spec: InstructSpec, flows: dict[str, Flow])
     for s, t in zip(spec.sources, tasks, strict=True):
         flows[s.name].add("guard", [done[t.key]])
 
-
-
-@dataclass
-class BuildResult:
-    """What an instruction build did: its directory, manifest, and tasks run or skipped."""
-
-    root: Path
-    manifest: dict[str, Any]
-    ran: int
-    skipped: int
-    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def run(spec: InstructSpec, root: Path, *, workers: int | None = None, progress: bool | None = None) -> BuildResult:

@@ -8,7 +8,6 @@ loss tokens, and per split the packs, examples, tokens and packing efficiency (n
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from curate import shards
 from curate.executor import canonical, code_version, digest
 from curate.instruct import chat, pack
 from curate.instruct.recipe import InstructSpec
+from curate.manifest import rel, relativize
 from curate.tokens import packed
 from curate.tokens.tokenizer import TokenizerInfo
 
@@ -97,18 +97,6 @@ def pack_all(root: Path, spec: InstructSpec, token_shards: list[Path], tok: Toke
     return stats
 
 
-def _rel(root: Path, path: Path | str) -> str:
-    return os.path.relpath(Path(path).absolute(), root.absolute())
-
-
-def _relativize(value: Any, root: Path) -> Any:
-    if isinstance(value, dict):
-        return {k: _relativize(v, root) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_relativize(v, root) for v in value]
-    return _rel(root, value) if isinstance(value, str) and os.path.isabs(value) else value
-
-
 def manifest(root: Path, spec: InstructSpec, flows: dict, tok: TokenizerInfo, token_stats: dict[str, Any],
              packing: dict[str, Any]) -> dict[str, Any]:
     """The manifest of a finished instruction build."""
@@ -133,15 +121,15 @@ def manifest(root: Path, spec: InstructSpec, flows: dict, tok: TokenizerInfo, to
     files = [p for s in packing.values() for p in s["files"]]
     return {
         "name": spec.name, "kind": "instruct", "stage": spec.stage, "curate_version": curate.__version__,
-        "code_version": code_version(), "seed": spec.seed, "config": _relativize(canonical(spec), root),
-        "tokenizer": {"name": tok.name, "path": _rel(root, tok.path), "vocab_size": tok.vocab_size,
+        "code_version": code_version(), "seed": spec.seed, "config": relativize(canonical(spec), root),
+        "tokenizer": {"name": tok.name, "path": rel(root, tok.path), "vocab_size": tok.vocab_size,
                       "eod_id": tok.eod_id, "pad_id": pad_id(tok), "files": tok.files,
                       "chat_template": chat.template_source(tok.path)},
         "tasks": spec.tasks, "sources": sources, "skipped_sources": list(spec.skipped),
         "packing": {"seq_len": spec.seq_len, "by_task": spec.pack_by_task,
                     **{k: {m: v for m, v in s.items() if m != "files"} for k, s in packing.items()}},
         "quarantined": sum(s["quarantined"] for s in sources.values()),
-        "outputs": [{"path": _rel(root, p), "bytes": p.stat().st_size, "sha256": digest(p)}
+        "outputs": [{"path": rel(root, p), "bytes": p.stat().st_size, "sha256": digest(p)}
                     for p in [*files, root / "packed" / "info.json", root / "ledger.parquet"]],
     }
 
