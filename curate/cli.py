@@ -25,13 +25,14 @@ def _fail_cleanly(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from curate.executor import TaskError
+        from curate.instruct.sources import SourceError
         from curate.readers import InputError
         from curate.recipes import RecipeError
         from curate.tokens.tokenizer import TokenizerError
 
         try:
             return fn(*args, **kwargs)
-        except (RecipeError, InputError, TokenizerError, TaskError, FileNotFoundError) as err:
+        except (RecipeError, InputError, TokenizerError, TaskError, FileNotFoundError, SourceError) as err:
             raise click.ClickException(str(err)) from None
 
     return wrapper
@@ -405,3 +406,16 @@ def tokenizer_train(inputs: tuple[str, ...], out: Path, vocab_size: int, min_fre
     click.echo(f"trained on {len(files) - len(skipped)} files: vocabulary {tok.get_vocab_size():,} -> {out}")
     for line in skipped:
         click.echo(f"  skipped unreadable file {line}", err=True)
+
+
+def _register_model_commands() -> None:
+    from curate.cli_model import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_model_commands()
+
+if __name__ == "__main__":  # `python -m curate.cli`, as torchrun starts it
+    main()

@@ -1,0 +1,1 @@
+"""Evaluation and prompting: option scoring, prompting strategies, generation backends, annotation."""
