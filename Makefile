@@ -7,8 +7,16 @@ BIN := $(VENV)/bin
 RECIPES ?= recipes/stage1.toml recipes/stage2.toml recipes/stage3.toml
 OUT ?= build
 WORKERS ?=
+TORCH ?= torch==2.13.0
+# Training: the recipe, processes per node, and the PubMedQA files the chain is evaluated on.
+CONFIG ?= recipes/train/tiny.toml
+NPROC ?= 1
+PQAL ?= samples/instruct/pubmedqa/ori_pqal.json
+PQAL_TEST ?= samples/instruct/pubmedqa/test_ground_truth.json
+TRAIN_OUT ?= build/train/tiny
+TORCHRUN = $(BIN)/torchrun --standalone --nproc-per-node $(NPROC) -m curate.cli train --config $(CONFIG)
 
-.PHONY: setup setup-dev corpus test lint bench tokenizer samples clean
+.PHONY: setup setup-dev setup-train corpus train-all test lint bench tokenizer samples clean
 
 # Core install: the curation toolkit only (no torch).
 $(VENV)/.core: pyproject.toml
@@ -17,10 +25,15 @@ $(VENV)/.core: pyproject.toml
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-# Dev install: torch's CPU build first (megatron-core and peft need torch; an unpinned torch pulls
-# CUDA), then the training stack, the test tools, megatron-core and lm-eval for the cross-checks.
-$(VENV)/.dev: $(VENV)/.core
-	$(BIN)/pip install --quiet torch==2.13.0
+# Training install: torch first (pinned: an unpinned torch pulls CUDA wheels on CPU machines; set
+# TORCH= to keep a cluster's own build), then peft, megatron-core, tensorboard and matplotlib.
+$(VENV)/.train: $(VENV)/.core
+	$(if $(TORCH),$(BIN)/pip install --quiet $(TORCH))
+	$(BIN)/pip install --quiet -e '.[train]'
+	touch $@
+
+# Dev install: the training stack plus the test tools and lm-eval for the parity check.
+$(VENV)/.dev: $(VENV)/.train
 	$(BIN)/pip install --quiet -e '.[train,dev]'
 	touch $@
 
@@ -28,11 +41,23 @@ setup: $(VENV)/.core
 
 setup-dev: $(VENV)/.dev
 
+setup-train: $(VENV)/.train
+
 # Stage 1 (Megatron shards), stage 2 and stage 3 (packed instruction Parquet) into $(OUT)/<name>/.
 corpus: $(VENV)/.core
 	@for recipe in $(RECIPES); do \
 		$(BIN)/curate corpus $$recipe --out $(OUT) $(if $(WORKERS),--workers $(WORKERS)) || exit 1; \
 	done
+
+# The three training stages in order, each from the previous stage's export, then the PubMedQA
+# evaluation of the final model. CONFIG=recipes/train/antglm-10b.toml NPROC=8 on a GPU node; for
+# several nodes use scripts/slurm_train.sh. The corpora are built (or found built) first.
+train-all: $(VENV)/.train corpus
+	$(TORCHRUN) --stage pretrain
+	$(TORCHRUN) --stage instruct
+	$(TORCHRUN) --stage adapt
+	$(BIN)/curate eval pubmedqa --data $(PQAL) --test-ids $(PQAL_TEST) --out $(TRAIN_OUT)/eval \
+		--model $(TRAIN_OUT)/instruct/export --adapter $(TRAIN_OUT)/adapt/export
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest -q

@@ -43,8 +43,10 @@ def _model_errors(fn: Callable) -> Callable:
 @click.option("--resume", is_flag=True, help="Continue exactly from the latest complete <save>/step-N/.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a stage option (lr=1e-4, train_iters=10) or a model option (model.tokenizer=...).")
+@click.option("--peak-flops", type=float, default=None,
+              help="Peak FLOP/s of one device for MFU [default: from the GPU's name; none on CPU].")
 @_model_errors
-def train(stage: str, config_path: str, resume: bool, sets: tuple[str, ...]) -> None:
+def train(stage: str, config_path: str, resume: bool, sets: tuple[str, ...], peak_flops: float | None) -> None:
     """Train one stage on this rank; start it with torchrun (or srun under Slurm).
 
     Reads the torchrun (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT) or Slurm variables; FSDP2 with
@@ -59,7 +61,7 @@ def train(stage: str, config_path: str, resume: bool, sets: tuple[str, ...]) -> 
     """
     from curate.train import loop
 
-    loop.main(stage, config_path, resume, list(sets))
+    loop.main(stage, config_path, resume, [*sets, *([f"peak_flops={peak_flops}"] if peak_flops else [])])
 
 
 def _backend_options(fn: Callable) -> Callable:

@@ -1,0 +1,248 @@
+"""Training recipes: one TOML file per model, a ``[model]`` table and one table per stage.
+
+::
+
+    [model]
+    config = { vocab_size = 6922, hidden_size = 64, num_hidden_layers = 2 }   # or path = "/models/x"
+    tokenizer = "bundled"              # or a local tokenizer directory
+
+    [pretrain]                         # Megatron-style names
+    data = "../../build/stage1"        # a build whose manifest.json has "data_path", or data_path = [...]
+    micro_batch_size = 4
+    global_batch_size = 16             # gradient accumulation = global / (micro * world)
+    seq_length = 256
+    lr = 3e-3
+    min_lr_ratio = 0.1
+    train_iters = 40                   # or train_tokens, or train_epochs
+    save = "../../build/train/pretrain"
+
+    [instruct]                         # starts from [pretrain]'s <save>/export unless init is set
+    data = "../../build/stage2"        # a build with packed/
+
+    [adapt]
+    method = "lora"                    # "lora" | "cpoly" | "full"
+
+Relative paths are resolved against the recipe's directory; ``--set`` overrides against the
+working directory. Unknown keys are errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from curate.recipes import RecipeError, load_toml, make_config, path_option
+
+STAGES = ("pretrain", "instruct", "adapt")
+PREVIOUS = {"instruct": "pretrain", "adapt": "instruct"}
+BUNDLED_TOKENIZER = Path(__file__).resolve().parent.parent / "assets" / "tokenizer"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The model: a local Hugging Face directory, or a LLaMA-style config built from scratch."""
+
+    path: str | None = path_option()
+    config: dict | None = None  # keyword arguments of transformers.AutoConfig.for_model(model_type, ...)
+    model_type: str = "llama"
+    tokenizer: str = "bundled"
+    attn_implementation: str = "sdpa"
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One stage's data, objective and optimisation settings (Megatron argument names)."""
+
+    objective: str | None = None  # "causal" (default) | "glm" for pretrain; "sft" for instruct and adapt
+    data: str | None = path_option()
+    data_path: tuple = ()  # explicit Megatron blend: (w1, prefix1, w2, prefix2, ...)
+    split: str = "969,30,1"
+    init: str | None = path_option()  # HF directory to start from; default: previous stage's export
+    micro_batch_size: int = 1
+    global_batch_size: int = 8
+    seq_length: int | None = None  # packed stages: taken from the shards when unset
+    lr: float = 1e-4
+    min_lr: float | None = None
+    min_lr_ratio: float | None = None
+    lr_decay_style: str = "cosine"  # "cosine" | "linear" | "constant"
+    lr_decay_iters: int | None = None  # default: the training iterations
+    lr_warmup_fraction: float | None = None
+    lr_warmup_iters: int = 0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-8
+    weight_decay: float = 0.0
+    clip_grad: float = 1.0
+    train_iters: int | None = None
+    train_tokens: int | None = None
+    train_epochs: float | None = None
+    seed: int = 1234
+    save: str | None = path_option()
+    save_interval: int = 0  # 0: only the final export, no step checkpoints
+    keep_last: int = 2
+    log_interval: int = 1
+    eval_interval: int = 0
+    eval_iters: int = 0
+    bf16: bool = True  # on GPU only; CPU trains in fp32
+    activation_checkpointing: bool = False
+    glm_mask_ratio: float = 0.15
+    glm_poisson_lambda: float = 3.0
+    # stage 3 adapters
+    method: str = "full"  # "lora" | "cpoly" | "full"
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    target_modules: tuple = ("q_proj", "k_proj", "v_proj", "o_proj")
+    cpoly_shared_skills: int = 4
+    cpoly_rank: int = 4
+    cpoly_task_skills: int = 1
+    merge: bool = False
+    peak_flops: float | None = None  # per device; default from the device name (GPU) or none (CPU)
+
+    def grad_accum(self, world: int) -> int:
+        """Micro-batches per rank per step: global / (micro * world), which must divide exactly."""
+        per_step = self.micro_batch_size * world
+        if self.global_batch_size % per_step:
+            raise RecipeError(f"global_batch_size {self.global_batch_size} is not a multiple of micro_batch_size "
+                              f"{self.micro_batch_size} x world size {world}: change one of them")
+        return self.global_batch_size // per_step
+
+    def iterations(self, seq_length: int, dataset_len: int | None = None) -> int:
+        """Training iterations from train_iters, train_tokens or train_epochs (in that order)."""
+        if self.train_iters is not None:
+            return self.train_iters
+        if self.train_tokens is not None:
+            return max(1, math.ceil(self.train_tokens / (self.global_batch_size * seq_length)))
+        if self.train_epochs is not None and dataset_len is not None:
+            return max(1, int(self.train_epochs * dataset_len) // self.global_batch_size)
+        raise RecipeError("set train_iters, train_tokens or train_epochs (epochs need a dataset of known length)")
+
+    def warmup_iters(self, iters: int) -> int:
+        """Warmup iterations: lr_warmup_fraction of the run when set, else lr_warmup_iters."""
+        if self.lr_warmup_fraction is not None:
+            return round(self.lr_warmup_fraction * iters)
+        return self.lr_warmup_iters
+
+    def final_lr(self) -> float:
+        """The lr the decay ends at: min_lr, or min_lr_ratio * lr, or 0."""
+        if self.min_lr is not None:
+            return self.min_lr
+        return self.lr * (self.min_lr_ratio or 0.0)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A recipe resolved for one stage."""
+
+    stage: str
+    model: ModelConfig
+    train: StageConfig
+    recipe: str = ""
+    previous: StageConfig | None = field(default=None, compare=False)
+
+    @property
+    def tokenizer_dir(self) -> Path:
+        """The tokenizer directory (the bundled one unless the recipe names another)."""
+        tok = self.model.tokenizer
+        return BUNDLED_TOKENIZER if tok == "bundled" else Path(tok)
+
+    @property
+    def save_dir(self) -> Path:
+        """Where checkpoints, logs and the export go."""
+        if self.train.save is None:
+            raise RecipeError(f"[{self.stage}] needs save = \"<dir>\" for checkpoints and the export")
+        return Path(self.train.save)
+
+    def init_dir(self) -> Path | None:
+        """The HF directory this stage starts from, or None to build the model from [model]."""
+        if self.train.init is not None:
+            return Path(self.train.init)
+        if self.stage == "pretrain":
+            return Path(self.model.path) if self.model.path else None
+        if self.previous is None or self.previous.save is None:
+            raise RecipeError(f"[{self.stage}] has no init and the recipe has no [{PREVIOUS[self.stage]}] with a "
+                              f"save dir: set {self.stage}.init to the HF directory to start from")
+        return Path(self.previous.save) / "export"
+
+
+def _check(stage: str, cfg: StageConfig) -> None:
+    allowed = {"pretrain": ("causal", "glm"), "instruct": ("sft",), "adapt": ("sft",)}[stage]
+    if cfg.objective not in allowed:
+        raise RecipeError(f"[{stage}] objective {cfg.objective!r}: expected one of {', '.join(allowed)}")
+    if cfg.lr_decay_style not in ("cosine", "linear", "constant"):
+        raise RecipeError(f"[{stage}] lr_decay_style {cfg.lr_decay_style!r}: expected cosine, linear or constant")
+    if cfg.method not in ("lora", "cpoly", "full"):
+        raise RecipeError(f"[{stage}] method {cfg.method!r}: expected lora, cpoly or full")
+    if cfg.method != "full" and stage != "adapt":
+        raise RecipeError(f"[{stage}] method {cfg.method!r}: adapters are for the adapt stage only")
+    if cfg.min_lr is not None and cfg.min_lr_ratio is not None:
+        raise RecipeError(f"[{stage}] set min_lr or min_lr_ratio, not both")
+    if cfg.data is None and not cfg.data_path:
+        raise RecipeError(f"[{stage}] needs data = \"<build dir>\" (or data_path = [w1, prefix1, ...] for pretrain)")
+
+
+def parse_overrides(items: list[str] | tuple[str, ...] | dict[str, Any] | None) -> dict[str, Any]:
+    """``["lr=1e-3", "model.tokenizer=x"]`` -> ``{"lr": 1e-3, ...}``; values parse as TOML when they can."""
+    import tomllib
+
+    if items is None:
+        return {}
+    if isinstance(items, dict):
+        return dict(items)
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise RecipeError(f"override {item!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+def _absolute_paths(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """Overrides name paths relative to the working directory, not the recipe."""
+    paths = {f.name for f in dataclasses.fields(cls) if f.metadata.get("path")}
+    return {k: (os.path.abspath(v) if k in paths and isinstance(v, str) else v) for k, v in values.items()}
+
+
+def load_config(path: str | Path, stage: str, overrides: Any = None) -> TrainConfig:
+    """Read a training recipe for ``stage``; ``overrides`` (``key=value``, ``model.key=value``) win."""
+    if stage not in STAGES:
+        raise RecipeError(f"unknown stage {stage!r}: expected one of {', '.join(STAGES)}")
+    path = Path(path)
+    raw = load_toml(path)
+    unknown = sorted(set(raw) - {"model", *STAGES})
+    if unknown:
+        tables = ", ".join(f"[{s}]" for s in ("model", *STAGES))
+        raise RecipeError(f"{path}: unknown table(s) {', '.join(unknown)}; expected {tables}")
+    if stage not in raw:
+        raise RecipeError(f"{path}: no [{stage}] table")
+    extra = parse_overrides(overrides)
+    model_over = {k.removeprefix("model."): v for k, v in extra.items() if k.startswith("model.")}
+    stage_over = {k.removeprefix(f"{stage}."): v for k, v in extra.items() if not k.startswith("model.")}
+    base = path.resolve().parent
+    model = make_config(ModelConfig, raw.get("model", {}), base, f"{path} [model]")
+    model = dataclasses.replace(model, **_absolute_paths(ModelConfig, model_over))
+    if model.tokenizer != "bundled" and not os.path.isabs(model.tokenizer):
+        model = dataclasses.replace(model, tokenizer=os.path.normpath(base / model.tokenizer))
+    train = make_config(StageConfig, raw[stage], base, f"{path} [{stage}]")
+    try:
+        train = dataclasses.replace(train, **_absolute_paths(StageConfig, stage_over))
+    except TypeError as err:
+        raise RecipeError(f"override: {err} (keys are [{stage}] options or model.<option>)") from None
+    if train.data_path:
+        parts = list(train.data_path)
+        parts[1::2] = [os.path.normpath(base / p) for p in parts[1::2]]
+        train = dataclasses.replace(train, data_path=tuple(parts))
+    if train.objective is None:
+        train = dataclasses.replace(train, objective="causal" if stage == "pretrain" else "sft")
+    _check(stage, train)
+    prev = PREVIOUS.get(stage)
+    previous = make_config(StageConfig, raw[prev], base, f"{path} [{prev}]") if prev in raw else None
+    return TrainConfig(stage=stage, model=model, train=train, recipe=str(path), previous=previous)

@@ -1,0 +1,310 @@
+"""The training loop of every stage, readable top to bottom: ``main(stage, config)`` is ``curate train``.
+
+A step takes the next global batch of ``global_batch_size`` samples. Rank r takes the r-th contiguous
+slice of it and splits that into micro-batches, so any world size sees the same global batch. The
+loss is the summed token cross-entropy of the global batch divided by its number of target tokens
+(counted over all micro-batches and ranks before the first backward), so the gradient does not
+depend on how the batch is split. Then clip, AdamW step, schedule step, log, evaluate, checkpoint;
+at the end, the Hugging Face export that the next stage starts from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from curate.train import checkpoint, engine, metrics, optim
+from curate.train.config import RecipeError, TrainConfig, load_config
+from curate.train.engine import Dist
+from curate.train.export import export
+
+
+@dataclass(frozen=True)
+class StageData:
+    """A stage's datasets (indexable), the collate function that makes batch dicts, and their facts."""
+
+    train: Any
+    collate: Callable[[list], dict[str, Any]]
+    seq_length: int
+    valid: Any = None
+    shuffle: bool = True  # Megatron datasets come shuffled by their own sample index
+    tasks: dict[str, int] | None = None
+
+
+def pretrain_blend(cfg: TrainConfig) -> list:
+    """The Megatron blend ``[w1, prefix1, ...]``: ``data_path``, or the build's manifest.json."""
+    t = cfg.train
+    if t.data_path:
+        parts, base = list(t.data_path), None
+    else:
+        manifest = Path(t.data) / "manifest.json"
+        if not manifest.is_file():
+            raise FileNotFoundError(f"{manifest} not found: build the stage-1 corpus first (make corpus) "
+                                    f"or set pretrain.data_path")
+        parts, base = json.loads(manifest.read_text(encoding="utf-8")).get("data_path", "").split(), Path(t.data)
+        if not parts:
+            raise ValueError(f"{manifest} has no data_path: the build has no Megatron shards (tokenizer unset?)")
+    return [float(p) if i % 2 == 0 else str(base / p if base else p) for i, p in enumerate(parts)]
+
+
+def _data_module(name: str, stage: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(f"curate.train.{name}")
+    except ModuleNotFoundError as err:
+        if err.name != f"curate.train.{name}":
+            raise
+        raise RuntimeError(f"stage '{stage}' needs curate/train/{name}.py, which is missing") from None
+
+
+def _pretrain_data(cfg: TrainConfig) -> StageData:
+    t = cfg.train
+    if t.seq_length is None:
+        raise RecipeError("[pretrain] needs seq_length")
+    if t.train_iters is None and t.train_tokens is None:
+        raise RecipeError("[pretrain] trains by train_iters or train_tokens (Megatron samples have no epochs)")
+    blend = pretrain_blend(cfg)
+    megatron_data = _data_module("megatron_data", cfg.stage)
+    num = {"train": t.iterations(t.seq_length) * t.global_batch_size,
+           "valid": t.eval_iters * t.global_batch_size if t.eval_interval else 0, "test": 0}
+    sets = megatron_data.build_pretrain_datasets(blend, t.split, t.seq_length, t.seed, num)
+    collate = megatron_data.collate_causal
+    if t.objective == "glm":
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(cfg.tokenizer_dir / "tokenizer.json"))
+        ids = {name: tok.token_to_id(name) for name in ("[MASK]", "<|startofpiece|>", "<|endofpiece|>", "<|pad|>")}
+        if None in ids.values():
+            raise ValueError(f"{cfg.tokenizer_dir}: the GLM objective needs tokens {sorted(ids)} in the vocabulary")
+        collate = _data_module("glm", cfg.stage).GLMCollator(
+            mask_id=ids["[MASK]"], sop_id=ids["<|startofpiece|>"], eop_id=ids["<|endofpiece|>"],
+            pad_id=ids["<|pad|>"], mask_ratio=t.glm_mask_ratio, poisson_lambda=t.glm_poisson_lambda, seed=t.seed)
+    return StageData(sets["train"], collate, t.seq_length, sets.get("valid"), shuffle=False)
+
+
+def _packed_data(cfg: TrainConfig) -> StageData:
+    t = cfg.train
+    packed = _data_module("data", cfg.stage)
+    train = packed.PackedDataset(t.data, split="train")
+    info = train.info
+    if t.seq_length is not None and t.seq_length != info["seq_len"]:
+        raise RecipeError(f"[{cfg.stage}] seq_length {t.seq_length} but {t.data} is packed to {info['seq_len']}: "
+                          f"drop seq_length or repack")
+    try:
+        valid = packed.PackedDataset(t.data, split="valid")
+    except (FileNotFoundError, ValueError):  # the valid split is optional
+        valid = None
+    # flash-attention takes the packs as varlen sequences (cu_seqlens), with no L x L mask to build.
+    flash = cfg.model.attn_implementation == "flash_attention_2"
+    collate = functools.partial(packed.collate_packed, pad_id=info["pad_id"], dense_mask=not flash)
+    return StageData(train, collate, info["seq_len"], valid, shuffle=True, tasks=info.get("tasks"))
+
+
+def stage_data(cfg: TrainConfig) -> StageData:
+    """The datasets of ``cfg.stage``: blended Megatron shards (pretrain) or packed Parquet (instruct, adapt)."""
+    return _pretrain_data(cfg) if cfg.stage == "pretrain" else _packed_data(cfg)
+
+
+class GlobalBatches:
+    """Sample indices by global position: a seeded permutation per epoch (or identity), cut per rank."""
+
+    def __init__(self, size: int, global_batch: int, micro_batch: int, *, shuffle: bool, seed: int):
+        if size == 0:
+            raise ValueError("the training set is empty: check the build (packed/ or tokens/) and the split")
+        self.size, self.global_batch, self.micro_batch = size, global_batch, micro_batch
+        self.shuffle, self.seed = shuffle, seed
+        self._perm: tuple[int, np.ndarray] | None = None
+
+    def index(self, position: int) -> int:
+        """The dataset index of the sample at global ``position`` (0 = first sample of the run)."""
+        epoch, offset = divmod(position, self.size)
+        if not self.shuffle:
+            return offset
+        if self._perm is None or self._perm[0] != epoch:
+            self._perm = (epoch, np.random.default_rng([self.seed, epoch]).permutation(self.size))
+        return int(self._perm[1][offset])
+
+    def micro_batches(self, consumed: int, env: Dist) -> list[list[int]]:
+        """This rank's micro-batches of the global batch that starts at sample ``consumed``."""
+        per_rank = self.global_batch // env.world
+        start = consumed + env.rank * per_rank
+        mine = [self.index(p) for p in range(start, start + per_rank)]
+        return [mine[i:i + self.micro_batch] for i in range(0, per_rank, self.micro_batch)]
+
+
+def forward_loss(model: nn.Module, batch: dict[str, Any], device: torch.device, routed: bool) -> torch.Tensor:
+    """Summed next-token cross-entropy of one micro-batch (labels already shifted, -100 ignored)."""
+    mask = batch.get("attention_mask")
+    kwargs = {"input_ids": batch["input_ids"].to(device), "position_ids": batch["position_ids"].to(device),
+              "attention_mask": None if mask is None else mask.to(device), "use_cache": False}
+    if mask is None and "cu_seqlens" in batch:  # packs without a dense mask: flash-attention varlen
+        cu, longest = batch["cu_seqlens"].to(device), int(batch["max_seqlen"])
+        kwargs.update(cu_seq_lens_q=cu, cu_seq_lens_k=cu, max_length_q=longest, max_length_k=longest)
+    routing = contextlib.nullcontext()
+    if routed:  # C-Poly reads each token's task id
+        from curate.train import cpoly
+
+        routing = cpoly.task_context(model, batch["task_ids"].to(device))
+    with routing:
+        logits = model(**kwargs).logits
+        labels = batch["labels"].to(device)
+        return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100, reduction="sum")
+
+
+def train_step(model: nn.Module, micros: list[dict[str, Any]], env: Dist, routed: bool) -> tuple[float, int]:
+    """Forward and backward over this rank's micro-batches; returns (global-batch loss, global tokens)."""
+    local = torch.tensor([sum(int((b["labels"] != -100).sum()) for b in micros),
+                          sum(int(b.get("num_tokens", b["input_ids"].numel())) for b in micros)], dtype=torch.float64)
+    count, tokens = engine.all_reduce_sum(local.to(env.device)).tolist()
+    # FSDP averages gradients over ranks; scaling by the world size turns that into the global sum.
+    scale = env.world / max(count, 1.0)
+    total = torch.zeros((), dtype=torch.float64, device=env.device)
+    for i, batch in enumerate(micros):
+        if engine.sharded(model):  # reduce-scatter once per step, after the last micro-batch
+            model.set_requires_gradient_sync(i == len(micros) - 1)
+        loss_sum = forward_loss(model, batch, env.device, routed)
+        (loss_sum * scale).backward()
+        total += loss_sum.detach().double()
+    return engine.all_reduce_sum(total).item() / max(count, 1.0), int(tokens)
+
+
+def clip_gradients(model: nn.Module, max_norm: float) -> float:
+    """Clip the global gradient norm to ``max_norm`` (0: measure only); return the norm before clipping."""
+    params = [p for p in model.parameters() if p.grad is not None]
+    norm = torch.nn.utils.clip_grad_norm_(params, max_norm if max_norm > 0 else math.inf, foreach=True)
+    if hasattr(norm, "full_tensor"):  # a DTensor under FSDP2
+        norm = norm.full_tensor()
+    return float(norm)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: StageData, env: Dist, cfg: TrainConfig, routed: bool) -> float | None:
+    """Mean token loss over the first ``eval_iters`` global batches of the validation set."""
+    t = cfg.train
+    if data.valid is None or len(data.valid) == 0 or t.eval_iters <= 0:
+        return None
+    batches = GlobalBatches(len(data.valid), t.global_batch_size, t.micro_batch_size, shuffle=False, seed=t.seed)
+    model.eval()
+    total = torch.zeros(2, dtype=torch.float64, device=env.device)
+    for k in range(t.eval_iters):
+        for idx in batches.micro_batches(k * t.global_batch_size, env):
+            batch = data.collate([data.valid[i] for i in idx])
+            total[0] += forward_loss(model, batch, env.device, routed).double()
+            total[1] += (batch["labels"] != -100).sum()
+    model.train()
+    loss_sum, count = engine.all_reduce_sum(total).tolist()
+    return loss_sum / max(count, 1.0)
+
+
+def build_stage_model(cfg: TrainConfig, data: StageData) -> tuple[nn.Module, Any]:
+    """The unsharded model of a stage: the init weights, wrapped with the stage's adapter if any."""
+    t = cfg.train
+    model = engine.build_model(cfg.model, cfg.init_dir(), t.seed)
+    if t.method == "full":
+        return model, None
+    module = _data_module(t.method, cfg.stage)
+    if t.method == "lora":
+        return module.apply_lora(model, r=t.lora_r, alpha=t.lora_alpha, dropout=t.lora_dropout,
+                                 target_modules=t.target_modules), None
+    tasks = data.tasks or {"default": 0}
+    adapter_cfg = module.CPolyConfig.from_tasks(tasks, n_shared=t.cpoly_shared_skills, rank=t.cpoly_rank,
+                                                n_task_skills=t.cpoly_task_skills, target_modules=t.target_modules)
+    return module.apply_cpoly(model, adapter_cfg), adapter_cfg
+
+
+def train(cfg: TrainConfig, env: Dist, *, resume: bool = False, stop_after: int | None = None,
+          data: StageData | None = None) -> list[float]:
+    """Run one stage on this rank; return the loss of every iteration run (``stop_after`` simulates a kill)."""
+    t = cfg.train
+    data = data or stage_data(cfg)
+    iters = t.iterations(data.seq_length, len(data.train))
+    accum = t.grad_accum(env.world)
+    model, _ = build_stage_model(cfg, data)
+    flops = metrics.flops_per_token(model.get_base_model() if hasattr(model, "get_base_model") else model,
+                                    data.seq_length)
+    model = engine.parallelize(model, env, bf16=t.bf16, activation_checkpointing=t.activation_checkpointing)
+    optimizer, scheduler = optim.build(model, t, iters)
+    position = checkpoint.Position()
+    last = checkpoint.latest(cfg.save_dir) if resume else None
+    if last is not None:
+        position = checkpoint.load(last, env, model, optimizer, scheduler)
+    log = metrics.Metrics(cfg.save_dir, enabled=env.main, flops_per_token=flops, world=env.world, total_iters=iters,
+                          peak=metrics.peak_flops(env.device, t.peak_flops))
+    if env.main:
+        print(f"{cfg.stage}: {iters} iterations of {t.global_batch_size} x {data.seq_length} tokens, "
+              f"{accum} micro-batch(es) of {t.micro_batch_size} per rank x {env.world} rank(s)"
+              + (f", resumed from {last}" if last else ""), flush=True)
+    batches = GlobalBatches(len(data.train), t.global_batch_size, t.micro_batch_size, shuffle=data.shuffle,
+                            seed=t.seed)
+    routed = t.method == "cpoly"
+    losses: list[float] = []
+    model.train()
+    for it in range(position.iteration, iters):
+        start = time.perf_counter()
+        micros = [data.collate([data.train[i] for i in idx]) for idx in batches.micro_batches(position.consumed, env)]
+        loss, tokens = train_step(model, micros, env, routed)
+        grad_norm = clip_gradients(model, t.clip_grad)
+        lr = optimizer.param_groups[0]["lr"]
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        position = checkpoint.Position(it + 1, position.consumed + t.global_batch_size)
+        losses.append(loss)
+        if (it + 1) % t.log_interval == 0 or it + 1 == iters:
+            log.log(it + 1, loss=loss, lr=lr, grad_norm=grad_norm, tokens=tokens, seconds=time.perf_counter() - start)
+        if t.eval_interval and (it + 1) % t.eval_interval == 0:
+            eval_loss = evaluate(model, data, env, cfg, routed)
+            if eval_loss is not None:
+                log.log_eval(it + 1, eval_loss)
+        if t.save_interval and (it + 1) % t.save_interval == 0:
+            checkpoint.save(cfg.save_dir, env, model, optimizer, scheduler, position, t.keep_last)
+        if stop_after is not None and it + 1 >= stop_after:
+            log.close()
+            return losses
+    log.close()
+    export(model, env, cfg.save_dir / "export", tokenizer_dir=cfg.tokenizer_dir, method=t.method,
+           rebuild=lambda: build_stage_model(cfg, data), merge=t.merge,
+           dtype=torch.bfloat16 if t.bf16 and env.device.type == "cuda" else torch.float32)
+    return losses
+
+
+def main(stage: str, config_path: str, resume: bool = False, overrides: Sequence[str] | dict | None = None,
+         *, stop_after: int | None = None) -> list[float]:
+    """``curate train``: run ``stage`` of the recipe at ``config_path`` on this torchrun/Slurm rank."""
+    cfg = load_config(config_path, stage, overrides)
+    env = engine.init_distributed()
+    try:
+        return train(cfg, env, resume=resume, stop_after=stop_after)
+    finally:
+        engine.shutdown()
+
+
+def _cli(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m curate.train.loop", description=main.__doc__)
+    parser.add_argument("--stage", required=True, choices=("pretrain", "instruct", "adapt"))
+    parser.add_argument("--config", required=True, help="training recipe (recipes/train/*.toml)")
+    parser.add_argument("--resume", action="store_true", help="continue from the latest complete step-N/")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a stage option (lr=1e-4) or a model option (model.tokenizer=...)")
+    parser.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    main(args.stage, args.config, args.resume, args.sets, stop_after=args.stop_after)
+
+
+if __name__ == "__main__":
+    _cli()
+
