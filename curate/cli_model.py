@@ -125,6 +125,14 @@ def eval_group() -> None:
     """Evaluate a model (an HF export, optionally with an adapter) on PubMedQA or an MCQ set."""
 
 
+def _evaluation(fn: Callable) -> Callable:
+    """The options every evaluation command shares: model, adapter, scoring and generation backend."""
+    for decorate in (_model_errors, _backend_options, _scoring_options, _task_option, _adapter_option,
+                     _model_option):
+        fn = decorate(fn)
+    return fn
+
+
 def _print(summary: dict[str, Any]) -> None:
     keys = ("n", "accuracy", "macro_f1", "method", "prompt", "unparsed")
     click.echo(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2))
@@ -135,12 +143,7 @@ def _print(summary: dict[str, Any]) -> None:
               help="ori_pqal.json")
 @click.option("--test-ids", type=click.Path(exists=True, dir_okay=False), required=True,
               help="test_ground_truth.json (the official 500 test PMIDs)")
-@_model_option
-@_adapter_option
-@_task_option
-@_scoring_options
-@_backend_options
-@_model_errors
+@_evaluation
 def eval_pubmedqa(data_path: str, test_ids: str, model: str, adapter: str | None, task: str | None, out: str,
                   method: str, prompt: str, strategy: str, fallback_to_ppl: bool, limit: int | None,
                   **o: Any) -> None:
@@ -149,7 +152,8 @@ def eval_pubmedqa(data_path: str, test_ids: str, model: str, adapter: str | None
     \b
     Example:
       curate eval pubmedqa --data ori_pqal.json --test-ids test_ground_truth.json \\
-          --model build/train/tiny/adapt/export --out build/eval/stage3
+          --model build/train/tiny/instruct/export --adapter build/train/tiny/adapt/export \\
+          --out build/eval/stage3
     """
     from curate.eval.run import evaluate_pubmedqa
 
@@ -164,12 +168,7 @@ def eval_pubmedqa(data_path: str, test_ids: str, model: str, adapter: str | None
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--split", default=None, help="Keep one split (test, dev, ...).")
 @click.option("--subjects", default=None, help="MMLU/CMMLU subjects, comma-separated.")
-@_model_option
-@_adapter_option
-@_task_option
-@_scoring_options
-@_backend_options
-@_model_errors
+@_evaluation
 def eval_mcq(loader: str, path: str, split: str | None, subjects: str | None, model: str, adapter: str | None,
              task: str | None, out: str, method: str, prompt: str, strategy: str, fallback_to_ppl: bool,
              limit: int | None, **o: Any) -> None:

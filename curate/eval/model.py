@@ -61,15 +61,21 @@ def _route_task(model: nn.Module, task_id: int) -> None:
     model.register_forward_pre_hook(hook, with_kwargs=True)
 
 
+def require_export(export_dir: str | Path) -> Path:
+    """``export_dir`` as a Path, or ``ModelLoadError`` when it holds no Hugging Face model."""
+    export = Path(export_dir)
+    if not (export / "config.json").is_file():
+        raise ModelLoadError(f"eval: '{export}' is not an HF export (no config.json); pass the directory that "
+                             "`curate train` exported")
+    return export
+
+
 def load_model(export_dir: str | Path, adapter: str | Path | None = None, task: str | None = None,
                dtype: torch.dtype = torch.float32, device: str | torch.device = "auto") -> tuple[nn.Module, Any]:
     """``(model, tokenizer)`` in eval mode: the export, with ``adapter`` applied (C-Poly routed to ``task``)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    export = Path(export_dir)
-    if not (export / "config.json").is_file():
-        raise ModelLoadError(f"eval: '{export}' is not an HF export (no config.json); pass the directory that "
-                             "`curate train` exported")
+    export = require_export(export_dir)
     tok_dir = export if (export / "tokenizer.json").is_file() or (export / "tokenizer_config.json").is_file() \
         else Path(adapter) if adapter else export
     try:

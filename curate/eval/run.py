@@ -27,7 +27,7 @@ from typing import Any
 
 from curate import templates, text
 from curate.eval import metrics
-from curate.eval.model import describe, load_model
+from curate.eval.model import describe, load_model, require_export
 from curate.eval.score import METHODS, OptionScore, Request, choose, score
 from curate.evalsets import LOADERS, load_pubmedqa
 from curate.instruct import chat
@@ -209,6 +209,14 @@ def _write_predictions(out_dir: str | Path, predictions: Mapping[str, Any]) -> N
     Path(out_dir, "predictions.json").write_text(json.dumps(predictions, indent=1) + "\n", encoding="utf-8")
 
 
+def _needs_local_model(export_dir: str | Path, method: str, backend: Any, fallback_to_ppl: bool) -> bool:
+    """Whether the run scores with a local export (checked here); a served model generating alone does not."""
+    if method == "generate" and backend is not None and not fallback_to_ppl:
+        return False
+    require_export(export_dir)
+    return True
+
+
 def _generation(method: str, export_dir: str | Path, adapter: str | Path | None, task: str | None, backend: Any,
                 strategy: str, fallback_to_ppl: bool) -> dict[str, Any] | None:
     if method != "generate":
@@ -226,6 +234,7 @@ def evaluate_pubmedqa(export_dir: str | Path, data_path: str | Path, test_ids: s
                       strategy: str = "direct", fallback_to_ppl: bool = False) -> dict[str, Any]:
     """Evaluate on PubMedQA's test split (``test_ids``: ``test_ground_truth.json`` or a PMID list); returns metrics."""
     _check_method(method, prompt)
+    local = _needs_local_model(export_dir, method, backend, fallback_to_ppl)
     test_set = load_pmid_list(str(test_ids))
     truth = json.loads(Path(test_ids).read_text(encoding="utf-8")) if Path(test_ids).suffix == ".json" else None
     items = list(load_pubmedqa(data_path, ids=test_ids, split="test"))[:limit]
@@ -237,7 +246,8 @@ def evaluate_pubmedqa(export_dir: str | Path, data_path: str | Path, test_ids: s
     golds = [dict(zip("ABC", LABELS, strict=True))[item["answer"]] for item in items]
     if isinstance(truth, dict) and (wrong := [k for k, g in zip(keys, golds, strict=True) if truth.get(k, g) != g]):
         raise ValueError(f"eval: {len(wrong)} gold labels of {test_ids} differ from {data_path}, e.g. PMID {wrong[0]}")
-    requests = [pubmedqa_request(item, raw[k], prompt, export_dir) for item, k in zip(items, keys, strict=True)]
+    requests = [pubmedqa_request(item, raw[k], prompt, export_dir) if local else None
+                for item, k in zip(items, keys, strict=True)]
     gen = _generation(method, export_dir, adapter, task, backend, strategy, fallback_to_ppl)
     rows = _predict(export_dir, adapter, task, items, requests, keys, golds, method, gen)
     info = {"method": method, "prompt": prompt, "limit": limit, **describe(export_dir, adapter, task)}
@@ -256,6 +266,7 @@ def evaluate_mcq(export_dir: str | Path, loader: str, path: str | Path, out_dir:
                  fallback_to_ppl: bool = False) -> dict[str, Any]:
     """Evaluate on an MCQ set (medqa, medmcqa, mmlu, cmmlu); items without one gold label are predicted only."""
     _check_method(method, prompt)
+    local = _needs_local_model(export_dir, method, backend, fallback_to_ppl)
     if loader not in ("medqa", "medmcqa", "mmlu", "cmmlu"):
         raise ValueError(f"eval: unknown MCQ loader {loader!r}; use medqa, medmcqa, mmlu or cmmlu")
     kwargs: dict[str, Any] = {"split": split}
@@ -264,7 +275,7 @@ def evaluate_mcq(export_dir: str | Path, loader: str, path: str | Path, out_dir:
     items = list(LOADERS[loader](path, **kwargs))[:limit]
     if not items:
         raise ValueError(f"eval: no {loader} items in {path} (split={split!r}, subjects={subjects})")
-    requests = [mcq_request(item, prompt, export_dir) for item in items]
+    requests = [mcq_request(item, prompt, export_dir) if local else None for item in items]
     gen = _generation(method, export_dir, adapter, task, backend, strategy, fallback_to_ppl)
     rows = _predict(export_dir, adapter, task, items, requests, [i["id"] for i in items],
                     [i["answer"] for i in items], method, gen)

@@ -180,6 +180,17 @@ def test_generate_parses_answers_and_falls_back_to_ppl(tiny_export, pqal_files, 
     assert json.loads((tmp_path / "strict" / "metrics.json").read_text())["unparsed"] == 6
 
 
+def test_a_served_model_generates_without_a_local_export(pqal_files, tmp_path):
+    pytest.importorskip("curate.eval.strategies")
+    data, truth = pqal_files
+    metrics = evaluate_pubmedqa("served-model-name", data, truth, tmp_path / "served", method="generate",
+                                backend=ScriptedBackend(["Answer: C"]))
+    assert metrics["n"] == 6 and metrics["unparsed"] == 0 and metrics["model"] == "served-model-name"
+    with pytest.raises(ValueError, match="not an HF export"):  # a fallback needs a local model to score with
+        evaluate_pubmedqa("served-model-name", data, truth, tmp_path / "fb", method="generate",
+                          backend=ScriptedBackend(["Answer: C"]), fallback_to_ppl=True)
+
+
 def test_report_stages_table_and_chart(tiny_export, pqal_files, tmp_path):
     from curate.eval.stages import report_stages
 
