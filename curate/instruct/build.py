@@ -43,7 +43,7 @@ from curate.ledger import Ledger
 from curate.pipeline import BuildResult
 from curate.tokens import tokenizer
 
-DROP_PROBLEMS = ("unlabelled",)  # loader problems that are rules, not unreadable input
+DROP_PROBLEMS = ("unlabelled", "other_part")  # loader problems that are rules, not unreadable input
 TOKENS = pa.schema([("example_id", pa.string()), ("task_id", pa.int32()), ("split", pa.string()),
                     ("input_ids", pa.list_(pa.int32())), ("labels", pa.list_(pa.int32()))])
 CHUNK = 20_000

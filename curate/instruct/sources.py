@@ -11,7 +11,8 @@ Loaders (``SourceSpec.loader``):
 - ``pubmedqa``: PQA-L, PQA-U (pseudo-labelled by ``curate annotate``) or PQA-A files; option ``ids``
   (the official ``test_ground_truth.json``) and ``part``: ``all``, ``cv`` (PQA-L minus the official
   test split), ``train_fold``/``dev_fold`` with ``fold`` (the official ten dev folds), ``pqa_a_train``,
-  ``pqa_a_dev`` (the official PQA-A split); items without a ``final_decision`` are dropped;
+  ``pqa_a_dev`` (the official PQA-A split); items of other parts and items without a
+  ``final_decision`` are dropped (ledgered ``other_part`` and ``unlabelled``);
 - ``exams``: physician-exam MCQ rows in any shape ``readers.mcq`` parses (JSONL, JSON, CSV);
 - ``promptcblue``: ``{input, target, answer_choices, task_type, task_dataset, sample_id}`` lines;
 - ``qa``: alpaca, ShareGPT, Huatuo (``questions``/``answers`` lists) and question/answer pairs.
@@ -114,7 +115,9 @@ def _pubmedqa(spec: Any, problems: Problems) -> Iterator[tuple[dict, str]]:
         for item in evalsets.load_pubmedqa(path, problems=found, **options):
             pmid = item["meta"]["pmid"]
             if keep is not None and pmid not in keep:
-                continue  # another part of the official split: not this source's records at all
+                problems.append((item["id"], "other_part", f"PMID {pmid} is not in part {part!r}"
+                                 + (f" (fold {fold})" if fold is not None else "")))
+                continue
             if not item["answer"]:
                 problems.append((item["id"], "unlabelled", f"PMID {pmid} has no final_decision "
                                  "(pseudo-label PQA-U with `curate annotate pqa-u` first)"))

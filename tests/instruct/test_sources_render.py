@@ -40,8 +40,9 @@ def test_real_sharegpt_conversations_keep_every_turn(realdata: Path) -> None:
 def test_real_pubmedqa_parts_follow_the_official_split(realdata: Path) -> None:
     path = realdata / "pubmedqa" / "ori_pqal.json"
     truth = set(json.loads((realdata / "pubmedqa" / "test_ground_truth.json").read_text()))
-    cv, _ = _load("pubmedqa", [path], part="cv")
+    cv, problems = _load("pubmedqa", [path], part="cv")
     assert len(cv) == 500 and not {r["meta"]["pmid"] for r in cv} & truth
+    assert {p[0].split("#")[1] for p in problems} == truth and {p[1] for p in problems} == {"other_part"}
     fold, _ = _load("pubmedqa", [path], part="train_fold", fold=3)
     dev, _ = _load("pubmedqa", [path], part="dev_fold", fold=3)
     assert len(fold) == 450 and len(dev) == 50
