@@ -422,7 +422,8 @@ class TaskConfig:
 
 
 @functools.lru_cache(maxsize=2)
-def _cached_index(path: str, mtime_ns: int, size: int) -> Index:
+def cached_index(path: str, mtime_ns: int, size: int) -> Index:
+    """The index at ``path``, loaded once per process (keyed by its mtime and size)."""
     return Index.load(path)
 
 
@@ -430,7 +431,7 @@ def decontam_task(task: Task) -> Result:
     """Decontaminate shard ``inputs[0]`` against the index file ``inputs[1]``."""
     spec: TaskConfig = task.config
     stat = Path(task.inputs[1]).stat()
-    index = _cached_index(task.inputs[1], stat.st_mtime_ns, stat.st_size)  # one load per worker process
+    index = cached_index(task.inputs[1], stat.st_mtime_ns, stat.st_size)  # one load per worker process
     table = shards.read(Path(task.inputs[0]))
     ledger = Ledger(spec.source, STEP)
     kept = decontaminate(table, spec.cfg, ledger, index)

@@ -56,7 +56,8 @@ def flow(root: Path, flows: dict[str, SourceFlow]) -> dict[str, Any]:
     return out
 
 
-def _ledger_counts(root: Path) -> dict[str, dict[str, Any]]:
+def ledger_counts(root: Path) -> dict[str, dict[str, Any]]:
+    """Per source, from ``ledger.parquet``: drops per step and reason, quarantined count, modifications."""
     table = ledger_mod.read([root / "ledger.parquet"])
     per: dict[str, dict[str, Any]] = defaultdict(lambda: {"dropped": defaultdict(dict), "quarantined": 0,
                                                           "modified": defaultdict(int)})
@@ -88,7 +89,7 @@ def blend(flows: dict[str, SourceFlow], spec: CorpusSpec, root: str = "") -> str
 
 def build(root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow], tok: TokenizerInfo | None) -> dict:
     """The manifest of a finished build."""
-    counts = _ledger_counts(root)
+    counts = ledger_counts(root)
     sources = {}
     for src in spec.sources:
         f, c = flows[src.name], counts[src.name]

@@ -126,7 +126,9 @@ def guard_task(task: Task) -> Result:
     spec: GuardConfig = task.config
     table = shards.read(Path(task.inputs[0]))
     ledger = Ledger(spec.source, "guard")
-    kept = decontam.decontaminate(_as_documents(table), spec.cfg, ledger, decontam.Index.load(task.inputs[1]))
+    stat = Path(task.inputs[1]).stat()
+    index = decontam.cached_index(task.inputs[1], stat.st_mtime_ns, stat.st_size)
+    kept = decontam.decontaminate(_as_documents(table), spec.cfg, ledger, index)
     out = table.filter(pc.is_in(table["id"], kept["id"])) if kept.num_rows != table.num_rows else table
     return shards.write_outputs(task, out, ledger, {"in": table.num_rows})
 
@@ -331,8 +333,9 @@ def run(spec: InstructSpec, root: Path, *, workers: int | None = None, progress:
     with Executor(workers, progress) as ex:
         stats = plan_and_run(ex, root, spec, flows, tok)
         ran, skipped, seconds = ex.ran, ex.skipped, dict(ex.seconds)
-    packing = outputs.pack_all(root, spec, [p for s in spec.sources for p in flows[s.name].last()], tok)
+    pad = outputs.pad_id(tok)
+    packing = outputs.pack_all(root, spec, [p for s in spec.sources for p in flows[s.name].last()], tok, pad)
     shards.write(shards.concat_ledgers([p for f in flows.values() for p in f.ledgers]), root / "ledger.parquet")
-    manifest = outputs.manifest(root, spec, flows, tok, stats, packing)
+    manifest = outputs.manifest(root, spec, flows, tok, pad, stats, packing)
     write_json(root / "manifest.json", manifest)
     return BuildResult(root, manifest, ran, skipped, seconds)

@@ -18,12 +18,11 @@ import pyarrow.compute as pc
 from tokenizers import Tokenizer
 
 import curate
-from curate import ledger as ledger_mod
 from curate import shards
 from curate.executor import canonical, code_version, digest
 from curate.instruct import chat, pack
 from curate.instruct.recipe import InstructSpec
-from curate.manifest import rel, relativize
+from curate.manifest import ledger_counts, rel, relativize
 from curate.tokens import packed
 from curate.tokens.tokenizer import TokenizerInfo
 
@@ -77,14 +76,15 @@ def pack_split(table: pa.Table, spec: InstructSpec, pad: int, out: Path, split: 
             "files": files}
 
 
-def pack_all(root: Path, spec: InstructSpec, token_shards: list[Path], tok: TokenizerInfo) -> dict[str, Any]:
+def pack_all(root: Path, spec: InstructSpec, token_shards: list[Path], tok: TokenizerInfo, pad: int
+             ) -> dict[str, Any]:
     """Pack every split into ``<root>/packed/`` and write ``info.json``."""
     out = root / "packed"
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("*.parquet"):  # a rebuild with other settings may write fewer files
         stale.unlink()
     table = pa.concat_tables([shards.read(p) for p in token_shards]) if token_shards else None
-    pad, stats = pad_id(tok), {}
+    stats = {}
     for split in SPLITS:
         part = table.filter(pc.equal(table["split"], split)) if table is not None else None
         if part is not None and part.num_rows:
@@ -97,19 +97,10 @@ def pack_all(root: Path, spec: InstructSpec, token_shards: list[Path], tok: Toke
     return stats
 
 
-def manifest(root: Path, spec: InstructSpec, flows: dict, tok: TokenizerInfo, token_stats: dict[str, Any],
-             packing: dict[str, Any]) -> dict[str, Any]:
+def manifest(root: Path, spec: InstructSpec, flows: dict, tok: TokenizerInfo, pad: int,
+             token_stats: dict[str, Any], packing: dict[str, Any]) -> dict[str, Any]:
     """The manifest of a finished instruction build."""
-    table = ledger_mod.read([root / "ledger.parquet"])
-    per: dict[str, Any] = defaultdict(lambda: {"dropped": defaultdict(dict), "quarantined": 0,
-                                               "modified": defaultdict(int)})
-    for (source, step, action, reason), n in sorted(ledger_mod.counts(table).items()):
-        entry = per[source]
-        if action == ledger_mod.MODIFY:
-            entry["modified"][reason] += n
-            continue
-        entry["dropped"][step][reason] = n
-        entry["quarantined"] += n if action == ledger_mod.QUARANTINE else 0
+    per = ledger_counts(root)
     sources = {}
     for s in spec.sources:
         c, t = per[s.name], token_stats[s.name]
@@ -123,7 +114,7 @@ def manifest(root: Path, spec: InstructSpec, flows: dict, tok: TokenizerInfo, to
         "name": spec.name, "kind": "instruct", "stage": spec.stage, "curate_version": curate.__version__,
         "code_version": code_version(), "seed": spec.seed, "config": relativize(canonical(spec), root),
         "tokenizer": {"name": tok.name, "path": rel(root, tok.path), "vocab_size": tok.vocab_size,
-                      "eod_id": tok.eod_id, "pad_id": pad_id(tok), "files": tok.files,
+                      "eod_id": tok.eod_id, "pad_id": pad, "files": tok.files,
                       "chat_template": chat.template_source(tok.path)},
         "tasks": spec.tasks, "sources": sources, "skipped_sources": list(spec.skipped),
         "packing": {"seq_len": spec.seq_len, "by_task": spec.pack_by_task,
