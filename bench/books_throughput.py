@@ -114,7 +114,7 @@ def raw(files: list[Path]) -> int:
 
 def reader(files: list[Path]) -> int:
     """The books reader over every file, in this process."""
-    from curate.ledger import Ledger
+    from curate.core.ledger import Ledger
     from curate.readers import FileRef, books
 
     cfg, n = books.Config(), 0
@@ -130,7 +130,7 @@ def reader(files: list[Path]) -> int:
 
 def build(folder: Path, out: Path, workers: int) -> dict:
     """A fresh ``curate build books`` of ``folder`` without tokenizing."""
-    from curate import pipeline, recipes
+    from curate.build import pipeline, recipes
 
     src = recipes.source_from_dict({"reader": "books", "inputs": [str(folder)]}, None, "bench")
     spec = recipes.CorpusSpec(name="books", sources=(src,))

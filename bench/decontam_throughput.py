@@ -26,8 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from curate import decontam, evalsets, records, textio  # noqa: E402
-from curate.ledger import Ledger  # noqa: E402
+from curate.benchmarks import decontam, evalsets  # noqa: E402
+from curate.core import records  # noqa: E402
+from curate.core.ledger import Ledger  # noqa: E402
+from curate.text import textio  # noqa: E402
 
 ARTICLES = ROOT / "samples" / "articles"
 PUBMEDQA = ROOT.parent / "shared" / "realdata" / "pubmedqa" / "ori_pqal.json"

@@ -29,10 +29,10 @@ sys.path.insert(0, str(ROOT / "tests" / "eval"))
 import torch  # noqa: E402
 from conftest import pqal_items, write_export  # noqa: E402
 
+from curate.benchmarks.evalsets import pubmedqa_item  # noqa: E402
 from curate.eval.model import load_model  # noqa: E402
 from curate.eval.run import pubmedqa_request  # noqa: E402
 from curate.eval.score import Request, score  # noqa: E402
-from curate.evalsets import pubmedqa_item  # noqa: E402
 
 MODEL = {"hidden_size": 256, "intermediate_size": 688, "num_hidden_layers": 4, "num_attention_heads": 8,
          "num_key_value_heads": 4}

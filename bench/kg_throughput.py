@@ -107,7 +107,7 @@ def _config():  # -> curate.readers.kg.Config, imported in the child only
     """The options of ``recipes/kg.toml`` (sampling on, its relation-to-template mapping)."""
     import tomllib
 
-    from curate import recipes
+    from curate.build import recipes
     from curate.readers import kg as reader
 
     options = tomllib.loads((ROOT / "recipes" / "kg.toml").read_text(encoding="utf-8"))["options"]
@@ -120,9 +120,9 @@ def child_phases(path: Path) -> dict:
     import tracemalloc
     from array import array
 
+    from curate.core.ledger import Ledger
     from curate.kg import graph, load, sample
     from curate.kg.verbalise import Verbaliser
-    from curate.ledger import Ledger
     from curate.readers import kg as reader
 
     gc.disable()  # as read_all does (see curate.readers.kg)
@@ -157,7 +157,7 @@ def child_phases(path: Path) -> dict:
 
 def child_reader(path: Path) -> dict:
     """``read_all`` end to end, with sampling."""
-    from curate.ledger import Ledger
+    from curate.core.ledger import Ledger
     from curate.readers import FileRef
     from curate.readers import kg as reader
 

@@ -51,9 +51,9 @@ def lm_eval_samples(export_dir: Path, jsonl: Path, cache_dir: Path, batch_size: 
 
 def our_samples(export_dir: Path, data: Path, truth: Path, out: Path) -> dict[str, dict[str, Any]]:
     """Our per-item prompt, option log-likelihoods and ``acc`` on the same items, by PMID."""
+    from curate.benchmarks.evalsets import load_pubmedqa
+    from curate.benchmarks.pubmedqa import load_pqal
     from curate.eval.run import evaluate_pubmedqa, pubmedqa_request
-    from curate.evalsets import load_pubmedqa
-    from curate.pubmedqa import load_pqal
 
     evaluate_pubmedqa(export_dir, data, truth, out, method="acc", prompt="lm_eval")
     raw = load_pqal(data)

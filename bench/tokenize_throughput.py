@@ -31,9 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from curate import records, shards  # noqa: E402
-from curate.executor import Executor, Task  # noqa: E402
-from curate.ledger import Ledger  # noqa: E402
+from curate.core import records, shards  # noqa: E402
+from curate.core.executor import Executor, Task  # noqa: E402
+from curate.core.ledger import Ledger  # noqa: E402
 from curate.readers import FileRef, discover, reader_module  # noqa: E402
 from curate.tokens import indexed, tokenize, tokenizer  # noqa: E402
 

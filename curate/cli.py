@@ -24,10 +24,10 @@ def _fail_cleanly(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from curate.executor import TaskError
+        from curate.build.recipes import RecipeError
+        from curate.core.executor import TaskError
         from curate.instruct.sources import SourceError
         from curate.readers import InputError
-        from curate.recipes import RecipeError
         from curate.tokens.tokenizer import TokenizerError
 
         try:
@@ -53,7 +53,7 @@ def main() -> None:
 
 
 def _report(result: Any, strict: bool, lines: list[str] | None = None) -> None:
-    from curate import manifest
+    from curate.core import manifest
 
     for line in lines if lines is not None else manifest.summary(result.manifest, result.root):
         click.echo(line)
@@ -109,7 +109,7 @@ def corpus(recipe: Path, out: Path, tokenizer_path: str | None, eod_token: str |
     """
     import dataclasses
 
-    from curate import pipeline, recipes
+    from curate.build import pipeline, recipes
     from curate.instruct import recipe as instruct_recipe
 
     if instruct_recipe.is_instruct(recipes.load_toml(recipe)):
@@ -180,7 +180,7 @@ def _build_command(reader: str, summary: str, extra: list[Callable] | None = Non
                 progress: bool | None, **reader_options: Any) -> None:
         import dataclasses
 
-        from curate import pipeline, recipes
+        from curate.build import pipeline, recipes
 
         options = {k: v for k, v in reader_options.items() if v is not None}
         options.update(_parse_set(sets))
@@ -233,7 +233,7 @@ def _standalone(inputs: tuple[str, ...], out: Path, name: str, steps: tuple[str,
                 workers: int | None, strict: bool, progress: bool | None, scrub: object = None,
                 **spec: object) -> None:
     """Run one or two build steps alone over record files with a text field."""
-    from curate import pipeline, recipes
+    from curate.build import pipeline, recipes
     from curate.readers.documents import Config
 
     src = recipes.SourceSpec(name=name, reader="documents", inputs=tuple(os.path.abspath(i) for i in inputs),
@@ -312,7 +312,7 @@ def decontam(inputs: tuple[str, ...], out: Path, name: str, text_field: str, ben
              recipe: Path | None, workers: int | None, strict: bool, progress: bool | None) -> None:
     """Remove records of INPUTS that overlap evaluation sets (13-word n-grams; CJK character n-grams)
     or carry their PMIDs. Every hit is a ledger row naming the benchmark, item and n-gram."""
-    from curate import recipes
+    from curate.build import recipes
 
     if recipe:
         data = recipes.load_toml(recipe)
@@ -344,7 +344,7 @@ def audit(build_dir: Path) -> None:
 
     Recounts from the shards, the ledger and the token index; exits 1 on any imbalance.
     """
-    from curate.audit import audit as run_audit
+    from curate.core.audit import audit as run_audit
 
     report = run_audit(build_dir)
     for line in report.lines:

@@ -7,8 +7,8 @@ import json
 import pyarrow.parquet as pq
 from click.testing import CliRunner
 
-from curate.audit import audit
 from curate.cli import main
+from curate.core.audit import audit
 from tests.readers.test_articles import article, xml
 
 

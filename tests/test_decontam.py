@@ -12,11 +12,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from curate import decontam, evalsets, ngrams, records, shards
-from curate.decontam import DecontamConfig
-from curate.executor import Task
-from curate.ledger import Ledger
-from curate.recipes import Benchmark, DecontamSpec
+from curate.benchmarks import decontam, evalsets, ngrams
+from curate.benchmarks.decontam import DecontamConfig
+from curate.build.recipes import Benchmark, DecontamSpec
+from curate.core import records, shards
+from curate.core.executor import Task
+from curate.core.ledger import Ledger
 
 CFG = DecontamConfig()
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from curate import evalsets, records
+from curate.benchmarks import evalsets
+from curate.core import records
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:

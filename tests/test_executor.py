@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from curate.executor import Executor, Result, Task, TaskError, atomic_path
+from curate.core.executor import Executor, Result, Task, TaskError, atomic_path
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from curate import pipeline, recipes
-from curate.audit import audit
+from curate.build import pipeline, recipes
+from curate.core.audit import audit
 from curate.tokens import indexed, tokenizer
 from tests.conftest import ROOT
 

@@ -1,6 +1,6 @@
 """Text repair and measurement."""
 
-from curate import text
+from curate.text import normalise as text
 
 
 def test_safe_nfkc_folds_lossless_forms():

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from curate import textio
-from curate.textio import NotText, Problem
+from curate.text import textio
+from curate.text.textio import NotText, Problem
 
 
 def test_sniff_encoding():

@@ -22,8 +22,9 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from curate import shards, text
-from curate.executor import Result, Task
+from curate.core import shards
+from curate.core.executor import Result, Task
+from curate.text import normalise as text
 
 HASHES = pa.schema([("hash", pa.binary(16)), ("rank", pa.int32()), ("id", pa.string())])
 

@@ -28,9 +28,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate import shards, templates
+from curate.core import shards
+from curate.core.executor import Result, Task
 from curate.dedup import minhash
-from curate.executor import Result, Task
+from curate.text import templates
 
 
 def _default_minhash() -> minhash.MinHashConfig:

@@ -33,10 +33,10 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from curate.benchmarks.evalsets import pubmedqa_item
+from curate.benchmarks.pubmedqa import load_pqal
 from curate.eval.backends import Backend
 from curate.eval.strategies import STRATEGIES, StrategyConfig, answer_many
-from curate.evalsets import pubmedqa_item
-from curate.pubmedqa import load_pqal
 from curate.readers.pubmed import load_pmid_list
 
 ANNOTATION_STRATEGIES = ("long-answer", "long-answer+voc")

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from curate import templates
+from curate.text import templates
 
 LANGS = ("en", "zh")
 STEPS: dict[str, dict[str, tuple[str, ...]]] = {

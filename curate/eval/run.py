@@ -25,14 +25,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from curate import templates, text
+from curate.benchmarks.evalsets import LOADERS, load_pubmedqa
+from curate.benchmarks.pubmedqa import LABELS, load_pqal
 from curate.eval import metrics
 from curate.eval.model import describe, load_model, require_export
 from curate.eval.score import METHODS, OptionScore, Request, choose, score
-from curate.evalsets import LOADERS, load_pubmedqa
 from curate.instruct import chat
-from curate.pubmedqa import LABELS, load_pqal
 from curate.readers.pubmed import load_pmid_list
+from curate.text import normalise as text
+from curate.text import templates
 
 PROMPTS = ("chat", "lm_eval")
 SCORE_DIR = "eval/score"

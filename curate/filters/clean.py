@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from curate import text
-from curate.ledger import Ledger
+from curate.core.ledger import Ledger
+from curate.text import normalise as text
 
 
 @dataclass(frozen=True)

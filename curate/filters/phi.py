@@ -65,7 +65,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from curate.ledger import Ledger
+from curate.core.ledger import Ledger
 
 TYPES = ("URL", "EMAIL", "ID_NUMBER", "RECORD_NUMBER", "BANK_CARD", "PHONE", "IP")  # priority order
 DEFAULT_PLACEHOLDERS = {t: f"<{t}>" for t in TYPES}

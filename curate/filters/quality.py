@@ -28,10 +28,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate import langid, shards
+from curate.core import shards
+from curate.core.executor import Result, Task
+from curate.core.ledger import Ledger
 from curate.dedup import minhash
-from curate.executor import Result, Task
-from curate.ledger import Ledger
+from curate.text import langid
 
 _BULLET = ("-", "*", "•", "·", "●", "▪", "◦")
 

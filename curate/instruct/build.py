@@ -35,12 +35,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate import records, shards, text
-from curate.executor import Done, Executor, Result, Task
+from curate.build.pipeline import BuildResult
+from curate.core import records, shards
+from curate.core.executor import Done, Executor, Result, Task
+from curate.core.ledger import Ledger
 from curate.instruct import chat, render, sources
 from curate.instruct.recipe import InstructSource, InstructSpec
-from curate.ledger import Ledger
-from curate.pipeline import BuildResult
+from curate.text import normalise as text
 from curate.tokens import tokenizer
 
 DROP_PROBLEMS = ("unlabelled", "other_part")  # loader problems that are rules, not unreadable input
@@ -121,7 +122,7 @@ class GuardConfig:
 
 def guard_task(task: Task) -> Result:
     """Refuse the examples of shard ``inputs[0]`` that leak an evaluation item of index ``inputs[1]``."""
-    from curate import decontam
+    from curate.benchmarks import decontam
 
     spec: GuardConfig = task.config
     table = shards.read(Path(task.inputs[0]))
@@ -308,7 +309,7 @@ def _inputs(src: InstructSource) -> list[Path]:
 
 
 def _guard(ex: Executor, root: Path, spec: InstructSpec, flows: dict[str, Flow]) -> None:
-    from curate import decontam
+    from curate.benchmarks import decontam
 
     index = Task("guard/index", decontam.index_task, decontam.index_inputs(spec.guard), str(root / "guard"),
                  "index", spec.guard)
@@ -324,7 +325,7 @@ def _guard(ex: Executor, root: Path, spec: InstructSpec, flows: dict[str, Flow])
 
 def run(spec: InstructSpec, root: Path, *, workers: int | None = None, progress: bool | None = None) -> BuildResult:
     """Run every step of an instruction build into ``root`` (resuming finished work)."""
-    from curate.executor import write_json
+    from curate.core.executor import write_json
     from curate.instruct import outputs
 
     root.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ import numpy as np
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from tokenizers import Tokenizer
 
-from curate import templates
+from curate.text import templates
 
 IGNORE = -100
 PROJECT_TEMPLATE = "chat/chatml.j2"

@@ -18,11 +18,11 @@ import pyarrow.compute as pc
 from tokenizers import Tokenizer
 
 import curate
-from curate import shards
-from curate.executor import canonical, code_version, digest
+from curate.core import shards
+from curate.core.executor import canonical, code_version, digest
+from curate.core.manifest import ledger_counts, rel, relativize
 from curate.instruct import chat, pack
 from curate.instruct.recipe import InstructSpec
-from curate.manifest import ledger_counts, rel, relativize
 from curate.tokens import packed
 from curate.tokens.tokenizer import TokenizerInfo
 

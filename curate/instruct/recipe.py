@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curate.build.recipes import DecontamSpec, RecipeError, _resolve, decontam_spec, load_toml
 from curate.instruct.sources import LOADERS
-from curate.recipes import DecontamSpec, RecipeError, _resolve, decontam_spec, load_toml
 
 OVERLONG = ("truncate", "drop")
 _SOURCE_KEYS = {"name", "loader", "inputs", "task", "weight", "max_examples", "options", "optional"}

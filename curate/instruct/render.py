@@ -14,8 +14,9 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from curate import templates, text
-from curate.readers import mcq
+from curate.benchmarks import mcq
+from curate.text import normalise as text
+from curate.text import templates
 
 ROOT = "instruct"
 

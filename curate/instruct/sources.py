@@ -25,10 +25,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from curate import evalsets, pubmedqa, text
-from curate.readers import mcq
+from curate.benchmarks import evalsets, mcq, pubmedqa
 from curate.readers import qa as qa_reader
-from curate.textio import NotText, Problem, iter_records
+from curate.text import normalise as text
+from curate.text.textio import NotText, Problem, iter_records
 
 Problems = list[tuple[str, str, str]]
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet")

@@ -31,9 +31,9 @@ from typing import NamedTuple
 
 import networkx as nx
 
-from curate import records
+from curate.core import records
+from curate.core.ledger import Ledger
 from curate.kg import labels as lab
-from curate.ledger import Ledger
 
 _IRI = re.compile(r"(?:https?|ftp|urn|file):\S+")
 

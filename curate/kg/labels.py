@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from urllib.parse import unquote
 
-from curate import text
+from curate.text import normalise as text
 
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 SKOS = "http://www.w3.org/2004/02/skos/core#"

@@ -35,12 +35,13 @@ from typing import Any
 import rdflib
 from rdflib.store import Store
 
-from curate import records, textio
+from curate.core import records
+from curate.core.ledger import Ledger
 from curate.kg import rdf, tables
 from curate.kg.graph import Builder, Lit
 from curate.kg.rdf import Term
-from curate.ledger import Ledger
-from curate.textio import NotText, Problem
+from curate.text import textio
+from curate.text.textio import NotText, Problem
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
 RDF_SUFFIXES = {".ttl": "turtle", ".turtle": "turtle", ".n3": "n3", ".trig": "trig", ".nt": "nt",

@@ -30,10 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from curate import records, text, textio
+from curate.core import records
+from curate.core.ledger import Ledger
 from curate.kg.graph import Builder, Lit, looks_like_iri
-from curate.ledger import Ledger
-from curate.textio import NotText, Problem
+from curate.text import normalise as text
+from curate.text import textio
+from curate.text.textio import NotText, Problem
 
 TRIPLE_COLUMNS = (("head", "relation", "tail"), ("subject", "predicate", "object"), ("h", "r", "t"),
                   ("source", "relation", "target"), ("head", "relation", "target"),

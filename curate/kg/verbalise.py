@@ -26,11 +26,11 @@ from collections.abc import Mapping
 
 import jinja2
 
-from curate import templates
 from curate.kg import labels as lab
 from curate.kg.graph import KG
 from curate.kg.rdf import CANONICAL
 from curate.kg.sample import Subgraph
+from curate.text import templates
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef"
 _CJK_SPACE = re.compile(rf"(?<=[{_CJK}])[ \t]+(?=[{_CJK}])")

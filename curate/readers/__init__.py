@@ -34,10 +34,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from curate import records, shards
-from curate.executor import Result, Task
-from curate.ledger import Ledger
-from curate.textio import NotText, Problem, iter_records
+from curate.core import records, shards
+from curate.core.executor import Result, Task
+from curate.core.ledger import Ledger
+from curate.text.textio import NotText, Problem, iter_records
 
 READERS = {
     "articles": "curate.readers.articles",

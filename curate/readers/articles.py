@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from curate import text
-from curate.ledger import Ledger
+from curate.build.recipes import path_option
+from curate.core.ledger import Ledger
 from curate.readers import Delete, FileRef, markup, pubmed
-from curate.recipes import path_option
-from curate.textio import NotText, base_suffix, read_text
+from curate.text import normalise as text
+from curate.text.textio import NotText, base_suffix, read_text
 
 SUFFIXES = (".xml", ".txt", ".md", ".markdown", ".html", ".htm")
 

@@ -29,12 +29,15 @@ from pathlib import Path
 
 import pymupdf
 
-from curate import text
-from curate.ledger import Ledger
-from curate.readers import FileRef, pdflayout, pdftables, pdftext
-from curate.readers.bookheadings import Heading, starts
-from curate.readers.booksections import Cut, Doc, Sections
-from curate.textio import NotText
+from curate.core.ledger import Ledger
+from curate.readers import FileRef
+from curate.readers.pdf import layout as pdflayout
+from curate.readers.pdf import tables as pdftables
+from curate.readers.pdf import text as pdftext
+from curate.readers.pdf.headings import Heading, starts
+from curate.readers.pdf.sections import Cut, Doc, Sections
+from curate.text import normalise as text
+from curate.text.textio import NotText
 
 SUFFIXES = (".pdf", ".epub", ".mobi", ".xps", ".oxps", ".fb2")
 UNIT = "page"

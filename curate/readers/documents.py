@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from curate import records, text
-from curate.ledger import Ledger
+from curate.core import records
+from curate.core.ledger import Ledger
 from curate.readers import FileRef, rows
+from curate.text import normalise as text
 
 SUFFIXES = (".parquet", ".jsonl", ".json", ".csv", ".tsv")
 

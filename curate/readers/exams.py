@@ -13,9 +13,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from curate import templates, text
-from curate.ledger import Ledger
-from curate.readers import FileRef, knowledge, mcq, rows
+from curate.benchmarks import mcq
+from curate.core.ledger import Ledger
+from curate.readers import FileRef, knowledge, rows
+from curate.text import normalise as text
+from curate.text import templates
 
 SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 

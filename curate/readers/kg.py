@@ -33,15 +33,15 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from curate import records
+from curate.build.recipes import RecipeError
+from curate.core import records
+from curate.core.ledger import Ledger
 from curate.kg import labels as lab
 from curate.kg import load, rdf, sample, tables
 from curate.kg.graph import KG, Builder
 from curate.kg.verbalise import Verbaliser
-from curate.ledger import Ledger
 from curate.readers import FileRef
-from curate.recipes import RecipeError
-from curate.textio import NotText
+from curate.text.textio import NotText
 
 SUFFIXES = load.SUFFIXES
 

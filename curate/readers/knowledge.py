@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from curate.templates import join_list, strip_end
+from curate.text.templates import join_list, strip_end
 
 
 @dataclass(frozen=True)

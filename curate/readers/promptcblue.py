@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from curate import templates, text
-from curate.ledger import Ledger
+from curate.core.ledger import Ledger
 from curate.readers import FileRef, rows
+from curate.text import normalise as text
+from curate.text import templates
 
 SUFFIXES = (".jsonl", ".json", ".ndjson")
 

@@ -22,10 +22,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
-from curate import templates, text
-from curate.ledger import Ledger
+from curate.core.ledger import Ledger
 from curate.readers import Delete, FileRef
-from curate.textio import NotText, open_binary
+from curate.text import normalise as text
+from curate.text import templates
+from curate.text.textio import NotText, open_binary
 
 _YEAR = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
 _MONTHS = {m: i for i, m in enumerate(

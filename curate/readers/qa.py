@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from curate import templates, text
-from curate.ledger import Ledger
+from curate.core.ledger import Ledger
 from curate.readers import FileRef, rows
+from curate.text import normalise as text
+from curate.text import templates
 
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet")
 

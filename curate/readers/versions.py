@@ -16,8 +16,8 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
-from curate import shards
-from curate.executor import Result, Task
+from curate.core import shards
+from curate.core.executor import Result, Task
 from curate.readers import KEYS
 
 

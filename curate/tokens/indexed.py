@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curate.executor import atomic_path
+from curate.core.executor import atomic_path
 
 MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1

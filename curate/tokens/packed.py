@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.executor import atomic_path
+from curate.core.executor import atomic_path
 
 IGNORE = -100
 SCHEMA = pa.schema([

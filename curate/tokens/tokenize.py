@@ -17,8 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate import shards
-from curate.executor import Result, Task, atomic_path
+from curate.core import shards
+from curate.core.executor import Result, Task, atomic_path
 from curate.tokens import indexed, tokenizer
 
 DOCS = pa.schema([("id", pa.string()), ("tokens", pa.int64())])

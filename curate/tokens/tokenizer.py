@@ -126,7 +126,7 @@ def training_texts(paths: Iterable[Path], skipped: list[str]) -> Iterator[str]:
 
     import pyarrow.parquet as pq
 
-    from curate.textio import NotText, Problem, base_suffix, iter_records, open_binary, read_text
+    from curate.text.textio import NotText, Problem, base_suffix, iter_records, open_binary, read_text
 
     for path in paths:
         suffix = base_suffix(path)

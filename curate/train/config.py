@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate.recipes import RecipeError, load_toml, make_config, path_option
+from curate.build.recipes import RecipeError, load_toml, make_config, path_option
 
 STAGES = ("pretrain", "instruct", "adapt")
 PREVIOUS = {"instruct": "pretrain", "adapt": "instruct"}

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from curate.benchmarks.evalsets import load_pubmedqa
 from curate.eval.annotate import AnnotationError, annotate_pqa_u, annotation_accuracy, problems_path
-from curate.evalsets import load_pubmedqa
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "instruct" / "pubmedqa"
 PQAU, PQAL, TEST = SAMPLES / "ori_pqau.json", SAMPLES / "ori_pqal.json", SAMPLES / "test_ground_truth.json"

@@ -1,8 +1,8 @@
 """The clean step: normalisation, each change in the ledger."""
 
-from curate import records
+from curate.core import records
+from curate.core.ledger import Ledger
 from curate.filters.clean import CleanConfig, clean
-from curate.ledger import Ledger
 
 
 def _docs(texts):

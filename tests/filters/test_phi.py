@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from curate import records
+from curate.core import records
+from curate.core.ledger import Ledger
 from curate.filters import phi
 from curate.filters.phi import (
     TYPES,
@@ -16,7 +17,6 @@ from curate.filters.phi import (
     scrub_text,
     valid_resident_id,
 )
-from curate.ledger import Ledger
 from tests.filters import phi_cases
 
 CFG = ScrubConfig()

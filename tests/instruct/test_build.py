@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from curate import pubmedqa
+from curate.benchmarks import pubmedqa
 from curate.instruct import build, recipe
 from curate.tokens import packed
 

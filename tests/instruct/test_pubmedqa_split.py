@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from curate import pubmedqa
+from curate.benchmarks import pubmedqa
 
 
 def _synthetic(n_yes: int, n_no: int, n_maybe: int) -> dict[str, dict]:

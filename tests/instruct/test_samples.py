@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from curate import evalsets, text
+from curate.benchmarks import evalsets
 from curate.instruct import sources
 from curate.instruct.recipe import InstructSource
 from curate.readers import qa as qa_reader
-from curate.textio import Problem, iter_records
+from curate.text import normalise as text
+from curate.text.textio import Problem, iter_records
 from tests.readers.helpers import run_reader
 
 ROOT = Path(__file__).resolve().parents[2] / "samples"
@@ -91,7 +92,7 @@ def test_pubmedqa_unlabelled_and_generated_sets() -> None:
 
 
 def test_pubmedqa_test_ids_are_the_official_split() -> None:
-    pubmedqa = pytest.importorskip("curate.pubmedqa", reason="curate.pubmedqa (official splits) is not written yet")
+    pubmedqa = pytest.importorskip("curate.benchmarks.pubmedqa", reason="official splits missing")
     data = pubmedqa.load_pqal(PUBMEDQA / "ori_pqal.json")
     body = (PUBMEDQA / "test_ground_truth.json").read_text(encoding="utf-8")
     truth = json.loads(body)

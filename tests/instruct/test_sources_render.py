@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from curate import pubmedqa
+from curate.benchmarks import pubmedqa
 from curate.instruct import render, sources
 from curate.instruct.recipe import InstructSource
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from curate.core.ledger import Ledger
 from curate.kg import load, rdf, tables
 from curate.kg.graph import KG, Builder
-from curate.ledger import Ledger
 from curate.readers import kg as reader
 
 

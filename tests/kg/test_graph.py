@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from curate.core.ledger import Ledger
 from curate.kg.graph import Builder, Lit, triple_id
-from curate.ledger import Ledger
 from tests.kg.helpers import from_triples
 
 EX = "http://example.org/"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from curate.core.ledger import Ledger
 from curate.kg import load
 from curate.kg.graph import Lit
-from curate.ledger import Ledger
-from curate.textio import NotText
+from curate.text.textio import NotText
 from tests.kg.helpers import facts, from_files
 
 EX = "http://example.org/"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from curate.kg.graph import Lit
-from curate.textio import NotText
+from curate.text.textio import NotText
 from tests.kg.helpers import facts, from_files
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from array import array
 
+from curate.core.ledger import Ledger
 from curate.kg import sample
 from curate.kg.graph import Builder, Lit
 from curate.kg.sample import Subgraph
 from curate.kg.verbalise import Verbaliser
-from curate.ledger import Ledger
 from tests.kg.helpers import from_triples
 
 RELATIONS = {"症状": "symptom", "has_symptom": "symptom", "并发症": "complication"}

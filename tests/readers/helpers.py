@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.ledger import Ledger
+from curate.core.ledger import Ledger
 from curate.readers import Delete, FileRef, reader_module
-from curate.textio import NotText
+from curate.text.textio import NotText
 
 
 def run_reader(name: str, path: Path, cfg=None, source: str | None = None):

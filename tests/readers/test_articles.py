@@ -164,7 +164,7 @@ def test_pubmed_streaming_memory_is_bounded(tmp_path):
 
 
 def run_reader_iter(path):
-    from curate.ledger import Ledger
+    from curate.core.ledger import Ledger
     from curate.readers import FileRef, pubmed
 
     yield from pubmed.read(FileRef(path, path.name, "articles"), articles.Config(), Ledger("articles", "read"))

@@ -175,7 +175,9 @@ def test_real_pdf_body_kept_tables_and_running_header_dropped(realdata):
 
 
 def test_rules_finder_agrees_with_find_tables_on_the_real_pdf(realdata):
-    from curate.readers import bookheadings, pdflayout, pdftables
+    from curate.readers.pdf import headings as bookheadings
+    from curate.readers.pdf import layout as pdflayout
+    from curate.readers.pdf import tables as pdftables
 
     starts = bookheadings.starts(books.Config())
     with pymupdf.open(realdata / "pdfs" / "cermine_example2_BMC_Malawi_QI.pdf") as doc:

@@ -10,9 +10,9 @@ import pymupdf
 import pytest
 from click.testing import CliRunner
 
-from curate import pipeline, recipes
-from curate.audit import audit
+from curate.build import pipeline, recipes
 from curate.cli import main
+from curate.core.audit import audit
 from curate.readers import books
 from tests.readers.helpers import run_reader
 
@@ -85,7 +85,7 @@ def _scanned_book(path: Path) -> None:
 
 def test_scanned_pages_are_counted_and_ledgered(tmp_path):
     _scanned_book(p := tmp_path / "scan.pdf")
-    from curate.ledger import Ledger
+    from curate.core.ledger import Ledger
     from curate.readers import FileRef
 
     ledger = Ledger("books", "read")

@@ -7,8 +7,12 @@ from collections import Counter
 import pymupdf
 import pytest
 
-from curate.readers import bookheadings, books, pdflayout, pdftables, pdftext
-from curate.readers.pdflayout import Block, Page
+from curate.readers import books
+from curate.readers.pdf import headings as bookheadings
+from curate.readers.pdf import layout as pdflayout
+from curate.readers.pdf import tables as pdftables
+from curate.readers.pdf import text as pdftext
+from curate.readers.pdf.layout import Block, Page
 
 
 def test_join_lines_latin_hyphens_and_compounds():

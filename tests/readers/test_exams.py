@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from curate.ledger import QUARANTINE, Ledger
-from curate.readers import FileRef, exams, mcq
-from curate.textio import NotText, iter_records
+from curate.benchmarks import mcq
+from curate.core.ledger import QUARANTINE, Ledger
+from curate.readers import FileRef, exams
+from curate.text.textio import NotText, iter_records
 
 FILES = ("en_mcq.jsonl", "zh_exam.jsonl", "zh_exam_gb18030.csv")
 CJK = "\u4e00-\u9fff\u3000-\u303f\uff00-\uffef"

@@ -12,10 +12,10 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from curate import recipes
-from curate.audit import audit
+from curate.build import recipes
 from curate.cli import main
-from curate.ledger import Ledger
+from curate.core.audit import audit
+from curate.core.ledger import Ledger
 from curate.readers import FileRef, discover, kg
 from tests.conftest import ROOT
 
@@ -133,7 +133,7 @@ def test_same_seed_same_output_other_seed_other_output(recipe_options):
 
 SCRIPT = """
 import hashlib, json, sys
-from curate import recipes
+from curate.build import recipes
 from tests.readers.test_kg import read, RECIPE, ROOT
 docs, rows, stats = read([ROOT / "samples" / "kg"], recipes.load_source(RECIPE).options)
 print(hashlib.sha256(json.dumps([docs, rows, stats], sort_keys=True, ensure_ascii=False).encode()).hexdigest())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from curate.readers import mcq
+from curate.benchmarks import mcq
 
 
 def options(item: dict) -> list[tuple[str, str]]:

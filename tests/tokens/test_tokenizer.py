@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from curate import pipeline, recipes
+from curate.build import pipeline, recipes
 from curate.tokens import indexed, tokenizer
 from tests.conftest import SAMPLES
 

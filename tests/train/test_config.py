@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from curate.recipes import RecipeError
+from curate.build.recipes import RecipeError
 from curate.train.config import StageConfig, load_config, parse_overrides
 
 

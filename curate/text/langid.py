@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 
-from curate.text import CJK
+from curate.text.normalise import CJK
 
 KANA = re.compile("[\u3040-\u30ff]")
 HANGUL = re.compile("[\uac00-\ud7af]")

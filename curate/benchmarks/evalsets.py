@@ -35,10 +35,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from curate import text
-from curate.readers import mcq
+from curate.benchmarks import mcq
 from curate.readers.pubmed import load_pmid_list
-from curate.textio import NotText, Problem, base_suffix, iter_csv_rows, iter_records
+from curate.text import normalise as text
+from curate.text.textio import NotText, Problem, base_suffix, iter_csv_rows, iter_records
 
 Problems = list[tuple[str, str]]
 

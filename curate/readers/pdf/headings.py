@@ -18,8 +18,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from curate.readers.pdflayout import FIGURE_CAPTION, HEADING, Block
-from curate.readers.pdftables import TABLE_CAPTION
+from curate.readers.pdf.layout import FIGURE_CAPTION, HEADING, Block
+from curate.readers.pdf.tables import TABLE_CAPTION
 
 
 @dataclass(frozen=True)

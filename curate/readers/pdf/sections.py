@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from curate.readers import pdftext
-from curate.readers.bookheadings import Heading, bare, compile_titles, detect_level, is_contents_page, place_outline
-from curate.readers.pdflayout import HEADING, Block, Page
+from curate.readers.pdf import text as pdftext
+from curate.readers.pdf.headings import Heading, bare, compile_titles, detect_level, is_contents_page, place_outline
+from curate.readers.pdf.layout import HEADING, Block, Page
 
 
 @dataclass

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import polars as pl
 
-from curate import ledger as ledger_mod
-from curate import shards
-from curate.executor import digest
+from curate.core import ledger as ledger_mod
+from curate.core import shards
+from curate.core.executor import digest
 from curate.tokens import indexed
 
 

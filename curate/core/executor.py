@@ -79,7 +79,7 @@ class Done:
 @functools.cache
 def code_version() -> str:
     """Package version plus a hash of the package's code and templates: any edit invalidates markers."""
-    from curate.templates import templates_dir
+    from curate.text.templates import templates_dir
 
     h = hashlib.sha256()
     roots = [Path(curate.__file__).parent, templates_dir()]

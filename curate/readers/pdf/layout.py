@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import pymupdf
 
-from curate.readers import pdftext
+from curate.readers.pdf import text as pdftext
 
 # No PRESERVE_LIGATURES: ligatures come out as letters. No CID_FOR_UNKNOWN_UNICODE: a glyph without
 # Unicode becomes U+FFFD, which text repair counts and removes instead of passing on a wrong letter.

@@ -28,7 +28,7 @@ import re
 
 import pymupdf
 
-from curate.readers.pdflayout import BODY, CAPTION, FIGURE, TABLE, Block, line_height
+from curate.readers.pdf.layout import BODY, CAPTION, FIGURE, TABLE, Block, line_height
 
 Box = tuple[float, float, float, float]
 Rule = tuple[float, float, float]  # position across the rule, start and end along it

@@ -195,8 +195,8 @@ def _near_dedup(values: dict[str, Any], where: str) -> Any:
 
 def decontam_spec(values: dict[str, Any], base: Path, where: str) -> DecontamSpec:
     """A ``DecontamSpec`` from a ``[decontam]`` table (with its ``benchmarks`` list)."""
-    from curate.decontam import DecontamConfig
-    from curate.evalsets import LOADERS
+    from curate.benchmarks.decontam import DecontamConfig
+    from curate.benchmarks.evalsets import LOADERS
 
     values = dict(values)
     benchmarks = []

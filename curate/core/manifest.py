@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import curate
-from curate import ledger as ledger_mod
-from curate import shards
-from curate.executor import canonical, code_version, digest
+from curate.core import ledger as ledger_mod
+from curate.core import shards
+from curate.core.executor import canonical, code_version, digest
 from curate.tokens import indexed
 
 if TYPE_CHECKING:
-    from curate.pipeline import SourceFlow
-    from curate.recipes import CorpusSpec
+    from curate.build.pipeline import SourceFlow
+    from curate.build.recipes import CorpusSpec
     from curate.tokens.tokenizer import TokenizerInfo
 
 

@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curate import ledger as ledger_mod
-from curate.executor import Result, Task, atomic_path
-from curate.ledger import Ledger
+from curate.core import ledger as ledger_mod
+from curate.core.executor import Result, Task, atomic_path
+from curate.core.ledger import Ledger
 
 DROPS = pa.schema([("id", pa.string()), ("reason", pa.string()), ("detail", pa.string())])
 

@@ -20,7 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from curate import text
+from curate.text import normalise as text
 
 # CJK Radicals Supplement forms that some fonts' ToUnicode maps emit instead of the ideograph
 # (Unicode's EquivalentUnifiedIdeograph data). Kangxi radicals (U+2F00-2FD5) fold through NFKC.

@@ -30,14 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate import manifest as manifest_mod
-from curate import report as report_mod
-from curate import shards
+from curate.core import manifest as manifest_mod
+from curate.build import report as report_mod
+from curate.core import shards
 from curate.dedup import exact, near
-from curate.executor import Done, Executor, Task, write_json
+from curate.core.executor import Done, Executor, Task, write_json
 from curate.filters import clean, quality
 from curate.readers import ReadConfig, discover, read_task, reader_module, versions
-from curate.recipes import CorpusSpec, SourceSpec
+from curate.build.recipes import CorpusSpec, SourceSpec
 from curate.tokens import indexed, tokenize, tokenizer
 
 
@@ -207,7 +207,7 @@ def _global_step(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, So
 
 
 def _decontam(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow]) -> dict[str, Any]:
-    from curate import decontam
+    from curate.benchmarks import decontam
 
     index = Task("decontam/index", decontam.index_task, decontam.index_inputs(spec.decontam),
                  str(root / "decontam"), "index", spec.decontam)

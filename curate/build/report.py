@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from curate.executor import atomic_path, write_json
+from curate.core.executor import atomic_path, write_json
 
 _BENCHMARK = re.compile(r"benchmark=(\S+)")
 _PHI = re.compile(r"([A-Z_]+)=(\d+)")

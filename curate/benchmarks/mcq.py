@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from curate import text
+from curate.text import normalise as text
 
 LETTERS = string.ascii_uppercase
 

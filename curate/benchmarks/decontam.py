@@ -1,6 +1,6 @@
 """Decontamination: drop documents that overlap evaluation sets (n-grams) or carry their PMIDs.
 
-Text is tokenised by ``curate.ngrams`` (normalised so that reformatting cannot hide a match; Latin
+Text is tokenised by ``curate.benchmarks.ngrams`` (normalised so that reformatting cannot hide a match; Latin
 words and CJK characters in two streams), each stream with its own n-gram length: words for Latin
 script (``ngram_words``) and characters for CJK (``ngram_cjk_chars``). An English drug name or a
 number inside Chinese text belongs to the Latin stream and the CJK stream reads past it, so mixed
@@ -17,7 +17,7 @@ Lookups go through a one-hash Bloom filter, then ``searchsorted`` on the index's
 
 On disk (``Index.save``) the index is one Parquet file of two row sets side by side (the shorter one
 padded with nulls): n-gram rows ``hash`` (uint64, sorted) and ``item`` (int32); item rows
-``item_id``, ``benchmark`` and ``pmid``. The schema metadata ``curate.decontam`` holds the n-gram
+``item_id``, ``benchmark`` and ``pmid``. The schema metadata ``curate.benchmarks.decontam`` holds the n-gram
 settings and the short lengths present, as JSON.
 """
 
@@ -38,10 +38,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curate import records, shards
-from curate.executor import Result, Task, atomic_path
-from curate.ledger import Ledger
-from curate.ngrams import STREAMS, ngrams, tokenize
+from curate.benchmarks.ngrams import STREAMS, ngrams, tokenize
+from curate.core import records, shards
+from curate.core.executor import Result, Task, atomic_path
+from curate.core.ledger import Ledger
 
 STEP, REASON = "decontam", "contamination"
 BATCH_DOCS = 1024
@@ -372,7 +372,7 @@ def hits_by_benchmark(rows: pa.Table | Iterable[Any]) -> dict[str, int]:
 
 def index_inputs(spec: Any) -> tuple[str, ...]:
     """The files a ``recipes.DecontamSpec``'s benchmarks read (fingerprinted by the executor)."""
-    from curate.evalsets import input_files
+    from curate.benchmarks.evalsets import input_files
 
     paths = []
     for b in spec.benchmarks:
@@ -389,7 +389,7 @@ def _counted(items: Iterable[dict], tally: Counter[str], name: str) -> Iterator[
 
 def index_task(task: Task) -> Result:
     """Load every benchmark of ``task.config`` (a ``DecontamSpec``) and write the index."""
-    from curate.evalsets import LOADERS
+    from curate.benchmarks.evalsets import LOADERS
 
     spec = task.config
     tally: Counter[str] = Counter()

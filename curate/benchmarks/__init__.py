@@ -1,0 +1,1 @@
+"""Evaluation sets: loaders, MCQ parsing, n-grams, decontamination, PubMedQA splits."""

@@ -1,0 +1,1 @@
+"""Engine: executor, shards, ledger, manifest, audit and record schemas; knows no reader or step."""

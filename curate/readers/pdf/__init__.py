@@ -1,0 +1,1 @@
+"""PDF helpers for the books reader: layout, text, tables, headings, sections."""

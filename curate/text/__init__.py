@@ -1,0 +1,1 @@
+"""Text: encodings and record I/O, normalisation, language id, sandboxed templates."""
