@@ -66,7 +66,7 @@ DEBRIS = {
 }
 GARBLE = {
     "doubled_lead": re.compile(r"(下列|关于|以下|下述)[^。；]{0,12}?\1|关于有关|有关关于|下述，|以下，下列|下列，以下"),
-    "empty_slot": re.compile(r"(?:主要有|包括|属于|(?<![因认作称成以行])为|(?<![没所只还具])有"
+    "empty_slot": re.compile(r"(?:主要有|包括|属于|(?<![因认作称成以行])为|(?<![没所只还具均都也既又共拥占另])有"
                              r"|(?<![但就这那凡总若要即可于还也正只])是)[，,]|\b(?:is|are|include|includes)\s*,"),
     "doubled_word": re.compile(rf"([{CJK}]{{2,4}})\1|\b([A-Za-z]{{3,}})\s+\2\b", re.I),
 }
