@@ -15,7 +15,9 @@ Loaders (``SourceSpec.loader``):
   ``final_decision`` are dropped (ledgered ``other_part`` and ``unlabelled``);
 - ``exams``: physician-exam MCQ rows in any shape ``readers.mcq`` parses (JSONL, JSON, CSV);
 - ``promptcblue``: ``{input, target, answer_choices, task_type, task_dataset, sample_id}`` lines;
-- ``qa``: alpaca, ShareGPT, Huatuo (``questions``/``answers`` lists) and question/answer pairs.
+- ``qa``: every shape ``readers.qa`` detects (ShareGPT and other conversations, alpaca, Huatuo
+  ``questions``/``answers`` lists, 问/答, question/answer, query/response, medical_case/doctor_diagnosis,
+  ...), in any container, ``.txt`` included.
 """
 
 from __future__ import annotations
@@ -41,13 +43,13 @@ class SourceError(ValueError):
     """A source that cannot be loaded at all (a missing file, an unknown option)."""
 
 
-def _files(paths: tuple[str, ...]) -> list[tuple[Path, str]]:
+def _files(paths: tuple[str, ...], suffixes: tuple[str, ...] = SUFFIXES) -> list[tuple[Path, str]]:
     """Every input file with its path relative to the input it was found under."""
     found = []
     for base in map(Path, paths):
         if base.is_dir():
             found += [(p, p.relative_to(base).as_posix()) for p in sorted(base.rglob("*"))
-                      if p.is_file() and p.name.endswith(SUFFIXES + tuple(s + ".gz" for s in SUFFIXES))]
+                      if p.is_file() and p.name.endswith(suffixes + tuple(s + ".gz" for s in suffixes))]
         elif base.is_file():
             found.append((base, base.name))
         else:
@@ -55,9 +57,10 @@ def _files(paths: tuple[str, ...]) -> list[tuple[Path, str]]:
     return found
 
 
-def _rows(source: str, paths: tuple[str, ...], problems: Problems) -> Iterator[tuple[str, str, dict]]:
+def _rows(source: str, paths: tuple[str, ...], problems: Problems,
+          suffixes: tuple[str, ...] = SUFFIXES) -> Iterator[tuple[str, str, dict]]:
     """``(id, locator, row)`` for every readable row; unreadable files and lines become problems."""
-    for path, rel in _files(paths):
+    for path, rel in _files(paths, suffixes):
         try:
             for locator, row in iter_records(path):
                 rid = f"{source}/{rel}#{locator}"
@@ -157,7 +160,7 @@ def _promptcblue(spec: Any, problems: Problems) -> Iterator[tuple[dict, str]]:
 
 def _qa(spec: Any, problems: Problems) -> Iterator[tuple[dict, str]]:
     cfg = qa_reader.Config(**spec.options)
-    for rid, locator, row in _rows(spec.name, spec.inputs, problems):
+    for rid, locator, row in _rows(spec.name, spec.inputs, problems, qa_reader.SUFFIXES):
         try:
             turns = qa_reader.turns_of(row, cfg)
         except qa_reader.UnknownShape as err:
