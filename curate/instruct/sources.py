@@ -2,7 +2,9 @@
 
 ``load(spec)`` yields ``(record, kind)`` pairs, kind ``"example"`` (chat turns, ``records.EXAMPLE``)
 or ``"mcq"`` (``records.MCQ``, rendered into turns later), and appends ``(id, reason, message)`` to
-``problems`` for every item it cannot load, so the builder can ledger it.
+``problems`` for every item it cannot load, so the builder can ledger it: among them, reason
+``corrupt_option``, the multiple-choice items with an option the source lost (a spreadsheet error such
+as ``#NAME?``, or ``nan``; see ``mcq.check_options``), which are not rendered.
 
 Loaders (``SourceSpec.loader``):
 
@@ -170,11 +172,23 @@ def _qa(spec: Any, problems: Problems) -> Iterator[tuple[dict, str]]:
         yield {"id": rid, "messages": [_message(t["role"], t["content"]) for t in turns], "meta": meta}, "example"
 
 
+def _complete(items: Iterator[tuple[dict, str]], problems: Problems) -> Iterator[tuple[dict, str]]:
+    """MCQ items whose options the source did not lose (``#NAME?``, ``nan``); the others become problems."""
+    for record, kind in items:
+        if kind == "mcq":
+            try:
+                mcq.check_options(record)
+            except mcq.CorruptOption as err:
+                problems.append((record["id"], err.reason, str(err)))
+                continue
+        yield record, kind
+
+
 def load(spec: Any, problems: Problems) -> Iterator[tuple[dict, str]]:
     """The records of one instruction source (``recipe.InstructSource``) with their kind."""
     if spec.loader in MCQ_LOADERS:
-        return _evalset(spec, problems)
+        return _complete(_evalset(spec, problems), problems)
     loaders = {"pubmedqa": _pubmedqa, "exams": _exams, "promptcblue": _promptcblue, "qa": _qa}
     if spec.loader not in loaders:
         raise SourceError(f"{spec.name}: unknown loader {spec.loader!r}; one of {', '.join(LOADERS)}")
-    return loaders[spec.loader](spec, problems)
+    return _complete(loaders[spec.loader](spec, problems), problems)

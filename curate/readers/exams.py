@@ -72,6 +72,7 @@ def read(ref: FileRef, cfg: Config, ledger: Ledger) -> Iterator[dict]:
     for rid, locator, row in rows(ref, ledger):
         try:
             item = mcq.parse(row, cfg.fields, id=rid)
+            mcq.check_options(item)
         except mcq.MalformedMCQ as err:
             ledger.quarantine(rid, err.reason, f"exams: '{ref.relpath}' {locator}: {err}")
             continue
