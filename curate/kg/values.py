@@ -46,8 +46,9 @@ class ValueRules:
                                r"【\s*(?:详细|详情|更多|查看)[^】]{0,4}】",
                                r"(?:查看|点击)?(?:详细|详情|更多|全部)\s*(?:>>|》|»|→)",
                                r">{2,}|<{2,}|»|«|→\s*$")
+    # "疾病百科" is the crawled site's root category (medical.json's category lists), not a category.
     null: tuple[str, ...] = ("暂无", "暂无数据", "不详", "未知", "无数据", "待补充", "null", "none", "nan", "n/a",
-                             "na", "-", "--", "/", "无资料")
+                             "na", "-", "--", "/", "无资料", "疾病百科")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "remove", tuple(self.remove))

@@ -105,3 +105,28 @@ def test_shared_acupoint_graph_meets_the_goals(realdata, options, tmp_path):
     assert "心俞主治" in text and "盗 汗" not in text and "盗汗" in text  # a space inside one word
     assert "百会：（回旋灸）主治炎症。" in text  # a value restating its relation reads as a sentence
     assert statistics.median(len(d["text"]) for d in docs) >= 200
+
+
+MEDICAL_JSON = ('{ "_id" : { "$oid" : "5bb578b6831b973a137e3ee6" }, "name" : "百日咳", '
+                '"desc" : "百日咳是由百日咳杆菌所致的急性呼吸道传染病。", "category" : [ "疾病百科", "儿科" ], '
+                '"cause" : "百日咳杆菌感染。", "symptom" : [ "阵发性痉挛性咳嗽", "鸡鸣样吸气吼声" ], '
+                '"yibao_status" : "是", "get_prob" : "0.5%", "easy_get" : "多见于5岁以下小儿", '
+                '"get_way" : "无传染性", "acompany" : [ "肺炎" ], "cure_department" : [ "儿科", "小儿内科" ], '
+                '"cure_lasttime" : "约3个月", "cured_prob" : "约40%", "recommand_eat" : [ "百合粥" ], '
+                '"drug_detail" : [ "长城人血白蛋白(人血白蛋白)" ], "recommand_drug" : [ ] }\n')
+
+
+def test_medical_json_dump_reads_as_prose(tmp_path):
+    (tmp_path / "medical.json").write_text(MEDICAL_JSON, encoding="utf-8")
+    (tmp_path / "attrs.csv").write_text("实体,属性,值\n百日咳,鉴别诊断,支气管炎\n百日咳,高危因素,未接种疫苗\n",
+                                        encoding="utf-8")
+    docs, rows, _ = read([tmp_path], kg.Config(min_doc_chars=0))
+    text = docs[0]["text"]
+    # attrs.csv is read first: facts keep their load order
+    assert text == ("百日咳的鉴别诊断为支气管炎。百日咳的高危因素为未接种疫苗。"
+                    "百日咳是由百日咳杆菌所致的急性呼吸道传染病。百日咳属于儿科。百日咳的病因：百日咳杆菌感染。"
+                    "百日咳的症状包括阵发性痉挛性咳嗽和鸡鸣样吸气吼声。百日咳属于医保疾病。百日咳的患病比例为0.5%。"
+                    "百日咳多见于5岁以下小儿。百日咳无传染性。百日咳可并发肺炎。百日咳的就诊科室为儿科和小儿内科。"
+                    "百日咳的治疗周期约为3个月。百日咳的治愈率约为40%。百日咳的推荐食谱为百合粥。"
+                    "百日咳的常用药品（商品名）为长城人血白蛋白(人血白蛋白)。")
+    assert rows == []
