@@ -119,6 +119,6 @@ def test_shared_cmmlu_meets_the_goals(realdata, tmp_path):
     figures = check.check_build(tmp_path / "exams")["exams"]
     assert figures["fallback"]["share"] <= 0.02
     assert figures["field_names"]["documents"] == 0 and figures["debris"]["total"] == 0
-    # two statements keep a slip of their source: a stem whose blank was lost and an option with "相互相互"
-    assert figures["garble"]["garbled"] <= 2, figures["garble"]["examples"]
-    assert figures["documents"] >= 895  # of 921 rows: 2 exact duplicates, LaTeX-heavy rows by the symbol rule
+    # one statement keeps a slip of its source: an option that says "相互相互传播"
+    assert figures["garble"]["garbled"] <= 1, figures["garble"]["examples"]
+    assert figures["documents"] >= 915  # of 921 rows: 2 exact duplicates; formulas pass the recipe's symbol rule
