@@ -289,6 +289,8 @@ def rewrite(question: str, answers: list[str], others: list[str], lang: str) -> 
 
     question = _INSTRUCTION.sub("", question)
     if lang == "zh":
+        if point := knowledge_zh.numbered(question, answers):
+            return point
         lead, core, end = knowledge_zh.split(question)
         return Point(**{**vars(knowledge_zh.rewrite(lead, core, end, answers, others)), "lead": lead})
     lead, core = _split_en(question)

@@ -2,21 +2,25 @@
 
 A stem's form is decided first, in this order; each form has its templates:
 
-- ``all``: the answer is "以上都是" / "以上均正确" / "A、B、C均可" (or "以上都不是"): the other options are
-  the facts (``all_of``, ``none_of``);
+- ``all``: the answer is "以上都是" / "以上均正确" / "A、B、C均可": the other options are the facts, in
+  the stem's own shape (``all_of``); "以上都不是" after "下列哪项是X" gives "A和B都不是X" (``none_of``), and
+  after "以下不对的是" the other options as correct statements (``statement``);
 - ``negative``: 错误的是 / 不正确 / 不合理 (``negative``: the other options are the correct statements,
   the answer's is not), 除外 (``negative_except``), 下列哪项不是/不属于… (``negative_which``), X不包括…
   (``negative_include``);
-- ``correct``: 下列说法正确的是 / 合理的是: the answer is the statement (``statement``, or, when the stem
-  names what is judged with a clause or a wh-word, the stem completed: ``cleft``);
+- ``correct``: 下列说法正确的是 / 合理的是: the answer is the statement (``statement``, about a topic or
+  after a clause), or, when the stem names what is judged with a wh-word or a noun of its own, the
+  stem completed (``cleft``);
 - ``cloze``: blanks （ ） / ____ inside the stem, filled with the answer (``cloze``);
-- ``positive`` and ``superlative`` (最常见/主要/首选/最佳…): a wh-word replaced by the answer
-  (``which``), a "下列…的是" stem completed (``cleft``), or an open stem the answer completes
-  (``subject``, ``superlative``), with 是 between a noun phrase and a noun answer;
+- ``positive`` and ``superlative`` (最常见/主要/首选…): a wh-word replaced by the answer, the category
+  noun it asked about dropped (``which``), a "下列…的是" stem completed (``cleft``), an open stem the
+  answer completes (``subject``, ``superlative``; 是 between a noun phrase and a noun answer, 为
+  between a symbol and a value), a why-question answered with its reason (``reason``);
 - ``fallback``: a question that none of these fit (a yes/no question), counted.
 
 Where the answer overlaps the words around its slot ("（ ）神经损伤" + "尺神经", "由（ ）决定" + "Y染色体
-决定"), the repeated words are written once. Options such as "以上都对" are never stated as facts.
+决定"), the repeated words are written once. Options such as "以上都对" are never stated as facts, and
+"下列"/"以下" never stay in a statement whose option list is gone.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ _GENERIC = re.compile(rf"(?:^|{LIST_LEAD}|[，,])(?:[^，,]*的)?(?:叙述|说�
                       rf"判断|推测|推断|结论|理解|认识)?中?[，,]?$")
 _OPEN_END = re.compile(r"(?:是|为|有|包括|属于|在|于|选用|首选|采用|应用|可见|见于|表现为|主要是|指|称为|叫做?)$")
 _SUPERLATIVE = re.compile(r"最|首选|首先|主要|首要")
-_ALL = re.compile(r"^(?:以上|上述|前述)(?:各项|选项|答案|几项|说法|结论)?(?:都|均|全|皆)"
+_ALL = re.compile(r"^(?:以上|上述|前述)(?:各项|选项|答案|几项|说法|结论)?(?:都|均|全|皆)(?![不非没无])"
                   r"(?:是|对|正确|可以|可|有|属于|包括|符合)?|^(?:全部|都)(?:是|对|正确)$"
                   r"|^[A-H](?:\s*[、，,和及与]\s*[A-H])+\s*(?:都|均|皆)")
 _NONE = re.compile(r"^(?:以上|上述)(?:各项|选项|答案|说法|结论)?(?:都|均|全|皆)(?:不|非|没有|无)")
@@ -150,7 +154,7 @@ def _unlisted(head: str) -> str:
 
 def _unlist_all(s: str) -> str:
     """``s`` without "下列/以下" at its start or after a comma: the option list is not in the text."""
-    return re.sub(rf"(^|[，,])\s*(?:在)?{LIST_LEAD}(?:几种|各种|各项|几项|关于|有关)?", r"\1", s)
+    return re.sub(rf"(^|[，,的了对从用])\s*(?:在)?{LIST_LEAD}(?:几种|各种|各项|几项|关于|有关)?", r"\1", s)
 
 
 def _negative(core: str, answers: list[str], others: list[str]) -> Point | None:
@@ -232,6 +236,11 @@ def rewrite(lead: str, core: str, end: str, answers: list[str], others: list[str
     if len(answers) == 1 and _ALL.match(answers[0]) and facts:  # "以上都是": the other options are the facts
         positive = _positive(core, end, facts, "all")
         return Point("all_of", positive.slots, form="all") if positive.pattern != "fallback" else positive
+    if len(answers) == 1 and _NONE.match(answers[0]) and facts and (m := _FALSE.search(core)):
+        topic, clause = _about(core[: m.start()])  # "以下不对的是" answered "以上均不对": every option holds
+        return Point("statement", {"topic": topic, "clause": clause, "statements": facts}, form="all")
+    if len(answers) == 1 and _NONE.match(answers[0]) and facts and (point := _none_of(core, facts)):
+        return point
     if len(answers) == 1 and (_ALL.match(answers[0]) or _NONE.match(answers[0])):
         return Point("fallback", {"topic": core, "answers": answers}, form="fallback")
     if point := _negative(core, answers, facts):
@@ -241,6 +250,18 @@ def rewrite(lead: str, core: str, end: str, answers: list[str], others: list[str
     if BLANK.search(core):
         return Point("cloze", {"sentence": strip_end(fill_blanks(core, answers))}, form="cloze")
     return _positive(core, end, answers, "superlative" if _SUPERLATIVE.search(core) else "positive")
+
+
+def _none_of(core: str, facts: list[str]) -> Point | None:
+    """"下列哪项是维生素" answered "以上都不是": "铁和锌都不是维生素", when a verb follows the wh-word."""
+    m = re.search(rf"{WH}(?P<noun>{_NOUN})", core)
+    if not m:
+        return None
+    tail = _drop_category(core[m.end():], "")
+    if not re.match(r"(?:是|属于|能|可以|可|会|有|为|引起|导致|包括)", tail):
+        return None
+    sentence = f"{_unlisted(core[: m.start()])}{join_list(facts, 'zh')}都不{tail}"
+    return Point("none_of", {"sentence": sentence}, form="all")
 
 
 def _correct(before: str, core: str, answers: list[str]) -> Point:
@@ -282,6 +303,44 @@ def _positive(core: str, end: str, answers: list[str], form: str) -> Point:
         sep = _link(core, answer)
     return Point("superlative" if form == "superlative" else "subject",
                  {"sentence": overlap_join(core + sep, answer, "")}, form=form)
+
+
+_MARK = r"[（(]\s*(\d{1,2})\s*[)）]|([①-⑳])"
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+
+
+def _number(m: re.Match) -> int:
+    return int(m.group(1)) if m.group(1) else _CIRCLED.index(m.group(2)) + 1
+
+
+def numbered(question: str, answers: list[str]) -> Point | None:
+    """A stem listing numbered statements ("（1）…（2）…") answered by their numbers ("（1）（3）", "①③"):
+    the statements the answer names, after the stem's question (``numbered``)."""
+    if len(answers) != 1:
+        return None
+    if re.fullmatch(r"[一二三四五六七八九十两\d]+\s*[项个种条]", answers[0]) and len(re.findall(_MARK, question)) > 1:
+        # "正确的有几项" answered "三项" names no statement: nothing to state but the count
+        return Point("fallback", {"topic": question.strip(), "answers": answers}, form="fallback")
+    if re.sub(rf"{_MARK}|[\s、，,；;和及与或都均是正确对]", "", answers[0]):
+        return None
+    refs = [_number(m) for m in re.finditer(_MARK, answers[0])]
+    marks = list(re.finditer(_MARK, question))
+    if not refs or len(marks) < 2 or [_number(m) for m in marks] != list(range(1, len(marks) + 1)):
+        return None
+    items: dict[int, str] = {}
+    rest = ""
+    for i, m in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(question)
+        body = question[m.end():end]
+        if i + 1 == len(marks):  # the last statement ends where the question resumes
+            cut = re.search(r"。|其中|以上|上述|据此", body)
+            body, rest = (body[: cut.start()], body[cut.start():].lstrip("。")) if cut else (body, "")
+        items[i + 1] = body.strip(" ；;，,。")
+    if not all(r in items for r in refs):
+        return None
+    intro = _unlist_all((question[: marks[0].start()] + rest).strip()).rstrip("：:，,；; ")
+    intro = re.sub(r"[(（]\s*[)）]", "", intro)
+    return Point("numbered", {"sentence": f"{intro}：{'；'.join(items[r] for r in refs)}"}, form="all")
 
 
 def split(question: str) -> tuple[str, str, str]:

@@ -65,6 +65,13 @@ def point(question: str, options: list[str], answer: str) -> tuple[str, str, str
      "导致维生素缺乏的原因是摄入不足和吸收障碍。"),
     ("两样本均数的比较，可用", ["t检验", "u检验", "方差分析", "A，B，C均可"], "D", "all", "all_of",
      "两样本均数的比较，可用t检验、u检验和方差分析。"),
+    ("关于可信区间，以下不对的是", ["可回答假设检验的问题", "可说明量的大小", "以上均不对"], "C", "all", "statement",
+     "关于可信区间，可回答假设检验的问题；可说明量的大小。"),
+    ("下列哪项是维生素", ["铁", "锌", "以上都不是"], "C", "all", "none_of", "铁和锌都不是维生素。"),
+    ("在前人进行的下列研究中，采用的核心技术相同的一组是（1）证明光合作用释放的氧气来自于水；（2）用紫外线处理青霉菌"
+     "选育高产菌株；（3）用T2噬菌体侵染大肠杆菌证明DNA是遗传物质", ["（1）（2）", "（1）（3）"], "B", "all", "numbered",
+     "在前人进行的研究中，采用的核心技术相同的一组是：证明光合作用释放的氧气来自于水；用T2噬菌体侵染大肠杆菌证明DNA"
+     "是遗传物质。"),
     ("Which of the following are features of nephrotic syndrome?", ["Proteinuria", "Edema", "All of the above"],
      "C", "all", "which", "Proteinuria and Edema are features of nephrotic syndrome."),
     # fallback, counted: a yes/no question

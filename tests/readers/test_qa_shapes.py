@@ -66,7 +66,9 @@ def test_bundled_shape_samples_and_the_build_summary(tmp_path):
     manifest = json.loads((tmp_path / "qa" / "manifest.json").read_text())["sources"]["qa"]
     assert manifest["quarantined"] == 0
     assert manifest["dropped"]["read"] == {"empty_question": 1}  # the 问-less line of zh_wenda.txt
-    assert "quality" not in manifest["dropped"]  # "问：小儿髓母细胞瘤的就诊科室是什么？\n答：肿瘤科；肿瘤外科" is kept
+    # only the planted "问：嗯\n答：好" and "Question: ok?\nAnswer: ok" are too short;
+    # "问：小儿髓母细胞瘤的就诊科室是什么？\n答：肿瘤科；肿瘤外科" is kept
+    assert manifest["dropped"]["quality"] == {"min_chars": 1, "min_words": 1}
     flow = json.loads((tmp_path / "qa" / "flow.json").read_text())["qa"]
     texts = check._final_docs(tmp_path / "qa", flow)
     assert any(d["text"] == "问：小儿髓母细胞瘤的就诊科室是什么？\n答：肿瘤科；肿瘤外科" for d in texts)
