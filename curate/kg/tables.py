@@ -31,8 +31,9 @@ A record without a name, or with an object where a value belongs, is quarantined
 from __future__ import annotations
 
 import functools
+import itertools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,29 +120,38 @@ def _row(row: dict | Problem, locator: str, relpath: str, index: int, b: Builder
 
 def _delimited(path: Path, relpath: str, delimiter: str, index: int, b: Builder, ledger: Ledger, where: Any,
                opts: Options) -> None:
-    rows = list(textio.iter_csv_rows(path, delimiter))
-    data = [(n, r) for n, r in rows if not isinstance(r, Problem)]
-    for n, r in rows:
-        if isinstance(r, Problem):
-            ledger.quarantine(where(f"L{n}"), r.reason, f"kg: '{relpath}' {r.message}")
-    if not data:
+    rows = _readable(textio.iter_csv_rows(path, delimiter), relpath, ledger, where)
+    head = list(itertools.islice(rows, 201))  # the first row and enough of the rest to tell a header
+    if not head:
         raise NotText("empty file", "empty_file")
-    header = [h.strip() for h in data[0][1]]
+    data = itertools.chain(head, rows)
+    header = [h.strip() for h in head[0][1]]
     cols = _triple_columns(header)
     names = {rel.normalise(f) for f in opts.fields.name}
-    if cols is None and not _is_header(header, [r for _, r in data[1:201]], names):
+    if cols is None and not _is_header(header, [r for _, r in head[1:]], names):
         if len(header) != 3:
             raise NotText(f"cannot tell what the columns {header[:6]} hold: expected a header with "
                           f"head/relation/tail columns, a name column ({', '.join(opts.fields.name[:4])}, "
                           "...), or three columns of triples without a header", "unrecognised_table")
         _headerless(data, relpath, index, b, ledger, where, opts)
         return
-    for n, r in data[1:]:
+    next(data)
+    for n, r in data:
         if len(r) != len(header):
             ledger.quarantine(where(f"L{n}"), "malformed_record", f"kg: '{relpath}' line {n}: {len(r)} fields, "
                               f"header has {len(header)}")
             continue
         _row(dict(zip(header, r, strict=True)), f"L{n}", relpath, index, b, ledger, where, opts, cols)
+
+
+def _readable(rows: Iterator[tuple[int, list[str] | Problem]], relpath: str, ledger: Ledger,
+              where: Any) -> Iterator[tuple[int, list[str]]]:
+    """The rows that could be read; the others go to the ledger."""
+    for n, r in rows:
+        if isinstance(r, Problem):
+            ledger.quarantine(where(f"L{n}"), r.reason, f"kg: '{relpath}' {r.message}")
+        else:
+            yield n, r
 
 
 def _is_header(first: list[str], rest: list[list[str]], names: set[str]) -> bool:
@@ -154,7 +164,7 @@ def _is_header(first: list[str], rest: list[list[str]], names: set[str]) -> bool
     return any(rel.normalise(h) in names for h in first)
 
 
-def _headerless(data: list[tuple[int, list[str]]], relpath: str, index: int, b: Builder, ledger: Ledger,
+def _headerless(data: Iterable[tuple[int, list[str]]], relpath: str, index: int, b: Builder, ledger: Ledger,
                 where: Any, opts: Options) -> None:
     for n, row in data:
         parts = [_clean(p) for p in row]
