@@ -107,6 +107,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/build_throughput.py
 	$(BIN)/python bench/books_throughput.py
 	$(BIN)/python bench/kg_throughput.py
+	$(BIN)/python bench/structured_check.py --build kg:samples/kg --build exams:samples/exams --build qa:samples/qa
 	$(BIN)/python bench/minhash_throughput.py
 	$(BIN)/python bench/neardup_eval.py
 	$(BIN)/python bench/neardup_scale.py

@@ -7,7 +7,8 @@ per disease a label, a parent class, sometimes a definition, and relations to sh
 with a skewed distribution, as N-Triples (with rdfs:label statements on top of the counted triples)
 or as a headerless TSV of name triples. Then, each in a fresh child process:
 
-- ``phases``: load, graph (checks, head index, networkx graph), sampling, verbalisation, timed apart,
+- ``phases``: load, graph (checks, head index, networkx graph), sampling, verbalisation, packing into
+  documents of the recipe's length range (``curate.kg.pack``: merging, splitting, re-verbalising), timed apart,
   and the networkx graph's own memory (tracemalloc around building it again);
 - ``reader``: ``curate.readers.kg.read_all`` end to end (load + sample + verbalise, consuming every
   document) -- the figure the 120 s / 6 GB goal is about;
@@ -121,7 +122,8 @@ def child_phases(path: Path) -> dict:
     from array import array
 
     from curate.core.ledger import Ledger
-    from curate.kg import graph, load, sample
+    from curate.kg import graph, load, pack, sample, tables
+    from curate.kg.relations import Relations
     from curate.kg.verbalise import Verbaliser
     from curate.readers import kg as reader
 
@@ -131,8 +133,9 @@ def child_phases(path: Path) -> dict:
     out: dict = {}
     t0 = time.perf_counter()
     b = graph.Builder([path.name])
+    relations = Relations(cfg.relations)
     load.load_file(path, path.name, 0, b, ledger, "kg", fmt=None, skip=frozenset(cfg.skip_relations),
-                   fields=cfg.fields)
+                   opts=tables.Options(cfg.fields, relations, cfg.values))
     t1 = time.perf_counter()
     kg = b.finish(ledger, "kg", {*cfg.relations, *reader.rdf.CANONICAL})
     del b
@@ -140,11 +143,13 @@ def child_phases(path: Path) -> dict:
     times = array("i", bytes(4 * len(kg)))
     subs = list(sample.sample(kg, cfg.sampling(), times))
     t3 = time.perf_counter()
-    verbalise = Verbaliser(kg, cfg.relations, cfg.lang)
-    chars = sum(len(verbalise(s)[0]) for s in subs)
+    verbalise = Verbaliser(kg, relations, cfg.lang)
+    chars = sum(len(verbalise(s).text) for s in subs)
     t4 = time.perf_counter()
-    out.update(load=t1 - t0, graph=t2 - t1, sample=t3 - t2, verbalise=t4 - t3, triples=len(kg),
-               subgraphs=len(subs), chars=chars, mean_times_covered=sum(times) / len(kg),
+    docs = list(pack.documents(kg, iter(subs), verbalise, cfg.min_doc_chars, cfg.max_doc_chars))
+    t5 = time.perf_counter()
+    out.update(load=t1 - t0, graph=t2 - t1, sample=t3 - t2, verbalise=t4 - t3, pack=t5 - t4, triples=len(kg),
+               subgraphs=len(subs), documents=len(docs), chars=chars, mean_times_covered=sum(times) / len(kg),
                edges=kg.graph.number_of_edges(), nodes=kg.graph.number_of_nodes())
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
@@ -208,7 +213,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="curate-kg-bench-"))
     try:
-        print(f"{'triples':>9} {'file MB':>7} {'load':>6} {'graph':>6} {'sample':>6} {'verbal.':>7} "
+        print(f"{'triples':>9} {'file MB':>7} {'load':>6} {'graph':>6} {'sample':>6} {'verbal.':>7} {'pack':>6} "
               f"{'reader s':>8} {'triples/s':>9} {'peak MB':>7} {'nx MB':>6} {'B/edge':>6} {'docs':>7} "
               f"{'cover':>5}")
         for size in args.sizes:
@@ -217,13 +222,14 @@ def main() -> None:
             phases = [run_child("phases", path) for _ in range(args.runs)]
             reads = [run_child("reader", path) for _ in range(args.runs)]
             med = {k: statistics.median(p[k] for p in phases) for k in ("load", "graph", "sample", "verbalise",
-                                                                        "graph_mb")}
+                                                                        "pack", "graph_mb")}
             total = statistics.median(r["total"] for r in reads)
             peak = statistics.median(r["peak_rss_mb"] for r in reads)
             p0, r0 = phases[0], reads[0]
             assert r0["covered"] == r0["triples"], "coverage must be 100%"
             print(f"{p0['triples']:>9,} {path.stat().st_size / 1e6:>7.0f} {med['load']:>6.1f} {med['graph']:>6.1f} "
-                  f"{med['sample']:>6.1f} {med['verbalise']:>7.1f} {total:>8.1f} {p0['triples'] / total:>9,.0f} "
+                  f"{med['sample']:>6.1f} {med['verbalise']:>7.1f} {med['pack']:>6.1f} {total:>8.1f} "
+                  f"{p0['triples'] / total:>9,.0f} "
                   f"{peak:>7,.0f} {med['graph_mb']:>6.0f} {med['graph_mb'] * 1e6 / p0['edges']:>6.0f} "
                   f"{r0['docs']:>7,} {p0['mean_times_covered']:>5.2f}")
             runs = ", ".join(f"{r['total']:.1f}" for r in reads)

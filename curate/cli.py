@@ -222,8 +222,9 @@ _build_command("kg", "Knowledge graphs (RDF, TSV/CSV triples, JSON/CSV entity re
                              help="Sample sub-graphs at several scales (stars, k-hop, random walks) "
                              "with full triple coverage, instead of one document per entity."),
                 click.option("--format", "format", default=None,
-                             help="rdflib format for RDF inputs (turtle, nt, xml, json-ld) "
-                             "[default: from the file extension]."),
+                             help="Input format: tsv or csv for triple and entity tables whatever their suffix "
+                             "(.spo, .txt), or an rdflib format for RDF (turtle, nt, xml, json-ld) "
+                             "[default: from the suffix, else from the content]."),
                 click.option("--seed", type=int, default=None, help="Sampling seed."),
                 click.option("--lang", type=click.Choice(["zh", "en", "auto"]), default=None,
                              help="Language of the verbalised text [default: auto, from the labels].")])

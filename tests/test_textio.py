@@ -70,7 +70,8 @@ def test_gzip_records(tmp_path):
         (b"", "empty.jsonl", "empty_file"),
         (b"\n  \n", "blank.jsonl", "empty_file"),
         (bytes(range(256)) * 4, "binary.jsonl", "binary_file"),
-        (b"a,b\n", "x.xlsx", "unsupported_format"),
+        (b"PK\x03\x04\x14\x00\x06\x00", "x.xlsx", "binary_file"),
+        (b"plain prose, not records\nanother line\n", "notes.txt", "unsupported_format"),
         (b"{not json", "bad.json", "malformed_json"),
     ],
 )
@@ -81,6 +82,24 @@ def test_unreadable_files(tmp_path, content, name, reason):
         list(textio.iter_records(p))
     assert err.value.reason == reason
     assert str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"问": "发热怎么办", "答": "多喝水"}\n{"问": "咳嗽", "答": "就医"}\n', [{"问": "发热怎么办", "答": "多喝水"},
+                                                                     {"问": "咳嗽", "答": "就医"}]),
+        ('[{"q": "a"},\n {"q": "b"}]', [{"q": "a"}, {"q": "b"}]),
+        ('{\n "k1": {"q": "a"}\n}', [{"_key": "k1", "q": "a"}]),
+        ("问题\t答案\n发热\t多喝水\n", [{"问题": "发热", "答案": "多喝水"}]),
+        ("q,a\n1,2\n", [{"q": "1", "a": "2"}]),
+    ],
+    ids=["jsonl", "json-array", "json-object", "tsv", "csv"],
+)
+def test_records_whatever_the_suffix(tmp_path, content, expected):
+    p = tmp_path / "data.txt"
+    p.write_text(content, encoding="utf-8")
+    assert [row for _, row in textio.iter_records(p)] == expected
 
 
 def test_csv_field_count_mismatch(tmp_path):

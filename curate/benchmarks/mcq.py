@@ -19,6 +19,13 @@ stated per field name in ``Fields.index_fields``: ``answer_idx`` is 0-based (cod
 than guessed. A letter string in an index field is read as a letter (MedQA's ``answer_idx: "E"``).
 
 The parsed ``answer`` is the labels concatenated in option order (``"ACD"``): labels are single letters.
+
+Option texts that a spreadsheet or a data-frame export left in place of the option (``#NAME?``,
+``#VALUE!``, ``#REF!``, ``#DIV/0!``, ``#N/A``, ``nan``), and empty options before a real one, are options
+the source lost. Parsing keeps the item (an evaluation set is still indexed whole for decontamination)
+and lists their labels in ``meta["lost_options"]``; ``check_options`` refuses such an item
+(``CorruptOption``, reason ``corrupt_option``) where it would be rendered: exam knowledge points and
+instruction examples. A trailing ``nan`` or empty cell is no option at all.
 """
 
 from __future__ import annotations
@@ -45,6 +52,22 @@ class MalformedMCQ(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+class CorruptOption(MalformedMCQ):
+    """An option the source lost: a spreadsheet error or an empty cell before a real option."""
+
+    reason = "corrupt_option"
+
+
+# What spreadsheets and data-frame exports write where a value was lost (a formula, a missing cell).
+SPREADSHEET_ERRORS = re.compile(r"#(?:NAME\?|VALUE!|REF!|DIV/0!|N/A|NUM!|NULL!|SPILL!|CALC!|GETTING_DATA)|nan",
+                                re.I)
+
+
+def lost(text: str) -> bool:
+    """Whether an option text is a spreadsheet error or a missing-value marker rather than an option."""
+    return bool(SPREADSHEET_ERRORS.fullmatch(text.strip()))
 
 
 @dataclass(frozen=True)
@@ -168,30 +191,38 @@ def _from_value(field: str, value: Any) -> list[tuple[str, str]]:
     raise MalformedMCQ(field, f"options of type {type(value).__name__} are not understood")
 
 
-def parse_options(row: Mapping[str, Any], fields: Fields, question: str) -> tuple[str, list[tuple[str, str]]]:
-    """The stem (options cut off when written into it) and ``[(label, text)]`` with empty options dropped."""
+def parse_options(row: Mapping[str, Any], fields: Fields,
+                  question: str) -> tuple[str, list[tuple[str, str]], list[str]]:
+    """The stem (options cut off when written into it), ``[(label, text)]`` without empty options, and the
+    labels of the options the source lost (see module doc)."""
     name, value = _first(row, fields.options)
     if value is not None:
         pairs, source = _from_value(name, value), name
     else:
         pairs, source = [], ""
         for columns in fields.option_columns:
-            present = [(LETTERS[i], row[c]) for i, c in enumerate(columns) if not _blank(row.get(c))]
-            if present:
-                pairs, source = present, "/".join(columns)
+            cells = [(LETTERS[i], row.get(c)) for i, c in enumerate(columns) if c in row]
+            if any(not _blank(v) for _, v in cells):  # blanks stay, so that a lost option is seen
+                pairs, source = [(label, "" if v is None else v) for label, v in cells], "/".join(columns)
                 break
         if not pairs:
             question, pairs = split_inline(question, line_start=True)
             source = "question (inline options)"
     options = [(label, _option_text(body)) for label, body in pairs]
-    options = [(label, body) for label, body in options if body]
+    last = max((i for i, (_, body) in enumerate(options) if body and not lost(body)), default=-1)
+    lost_labels = [label for i, (label, body) in enumerate(options)
+                   if (lost(body) and body.strip().lower() != "nan") or (i < last and (not body or lost(body)))]
+    # Error cells stay options (an answer may name one, and an evaluation set is indexed whole); empty
+    # cells and "nan" do not, nor anything after the last real option.
+    options = [(label, body) for i, (label, body) in enumerate(options)
+               if body and body.strip().lower() != "nan" and (i <= last or lost(body))]
     labels = [label for label, _ in options]
     if len(set(labels)) != len(labels):
         raise MalformedMCQ(source, f"duplicate option labels {', '.join(labels)}")
     if len(options) < 2:
         where = source or ", ".join(fields.options)
         raise MalformedMCQ(where, f"found {len(options)} option(s); an MCQ needs at least 2")
-    return question.strip(), options
+    return question.strip(), options, lost_labels
 
 
 _ANSWER_PREFIX = re.compile(r"^(?:正确)?答案(?:是|为|应为|应选)?\s*[:：]?\s*|^(?:the\s+)?(?:correct\s+)?"
@@ -275,7 +306,7 @@ def parse(row: Mapping[str, Any], fields: Fields | None = None, *, id: str = "",
                                        "is present and non-empty")
     if not clean(stem):
         raise no_stem
-    question, options = parse_options(row, fields, clean(stem))
+    question, options, lost_labels = parse_options(row, fields, clean(stem))
     question = text.normalize_whitespace(question)
     if not question:  # the stem held nothing but options
         raise no_stem
@@ -288,6 +319,8 @@ def parse(row: Mapping[str, Any], fields: Fields | None = None, *, id: str = "",
     _, row_id = _first(row, fields.id)
     if row_id is not None:
         meta["orig_id"] = clean(row_id)
+    if lost_labels:
+        meta["lost_options"] = lost_labels
     return {
         "id": id,
         "dataset": clean(_first(row, fields.dataset)[1]) or dataset,
@@ -299,6 +332,17 @@ def parse(row: Mapping[str, Any], fields: Fields | None = None, *, id: str = "",
         "explanation": text.normalize_whitespace(clean(_first(row, fields.explanation)[1])),
         "meta": meta,
     }
+
+
+def check_options(item: Mapping[str, Any]) -> None:
+    """Refuse an item with an option its source lost (``CorruptOption``), before it is rendered."""
+    lost_labels = (item.get("meta") or {}).get("lost_options")
+    if lost_labels:
+        texts = {o["label"]: o["text"] for o in item["options"]}
+        what = ", ".join(f"{label} ({texts[label]!r})" if label in texts else f"{label} (empty)"
+                         for label in lost_labels)
+        raise CorruptOption("options", f"option {what} is a spreadsheet error or a missing value: the source lost "
+                            "it, so the item is left out; fix the row to keep it")
 
 
 def answer_texts(item: Mapping[str, Any]) -> list[str]:

@@ -2,7 +2,9 @@
 
 ``load(spec)`` yields ``(record, kind)`` pairs, kind ``"example"`` (chat turns, ``records.EXAMPLE``)
 or ``"mcq"`` (``records.MCQ``, rendered into turns later), and appends ``(id, reason, message)`` to
-``problems`` for every item it cannot load, so the builder can ledger it.
+``problems`` for every item it cannot load, so the builder can ledger it: among them, reason
+``corrupt_option``, the multiple-choice items with an option the source lost (a spreadsheet error such
+as ``#NAME?``, or ``nan``; see ``mcq.check_options``), which are not rendered.
 
 Loaders (``SourceSpec.loader``):
 
@@ -15,7 +17,9 @@ Loaders (``SourceSpec.loader``):
   ``final_decision`` are dropped (ledgered ``other_part`` and ``unlabelled``);
 - ``exams``: physician-exam MCQ rows in any shape ``readers.mcq`` parses (JSONL, JSON, CSV);
 - ``promptcblue``: ``{input, target, answer_choices, task_type, task_dataset, sample_id}`` lines;
-- ``qa``: alpaca, ShareGPT, Huatuo (``questions``/``answers`` lists) and question/answer pairs.
+- ``qa``: every shape ``readers.qa`` detects (ShareGPT and other conversations, alpaca, Huatuo
+  ``questions``/``answers`` lists, 问/答, question/answer, query/response, medical_case/doctor_diagnosis,
+  ...), in any container, ``.txt`` included.
 """
 
 from __future__ import annotations
@@ -41,13 +45,13 @@ class SourceError(ValueError):
     """A source that cannot be loaded at all (a missing file, an unknown option)."""
 
 
-def _files(paths: tuple[str, ...]) -> list[tuple[Path, str]]:
+def _files(paths: tuple[str, ...], suffixes: tuple[str, ...] = SUFFIXES) -> list[tuple[Path, str]]:
     """Every input file with its path relative to the input it was found under."""
     found = []
     for base in map(Path, paths):
         if base.is_dir():
             found += [(p, p.relative_to(base).as_posix()) for p in sorted(base.rglob("*"))
-                      if p.is_file() and p.name.endswith(SUFFIXES + tuple(s + ".gz" for s in SUFFIXES))]
+                      if p.is_file() and p.name.endswith(suffixes + tuple(s + ".gz" for s in suffixes))]
         elif base.is_file():
             found.append((base, base.name))
         else:
@@ -55,9 +59,10 @@ def _files(paths: tuple[str, ...]) -> list[tuple[Path, str]]:
     return found
 
 
-def _rows(source: str, paths: tuple[str, ...], problems: Problems) -> Iterator[tuple[str, str, dict]]:
+def _rows(source: str, paths: tuple[str, ...], problems: Problems,
+          suffixes: tuple[str, ...] = SUFFIXES) -> Iterator[tuple[str, str, dict]]:
     """``(id, locator, row)`` for every readable row; unreadable files and lines become problems."""
-    for path, rel in _files(paths):
+    for path, rel in _files(paths, suffixes):
         try:
             for locator, row in iter_records(path):
                 rid = f"{source}/{rel}#{locator}"
@@ -157,7 +162,7 @@ def _promptcblue(spec: Any, problems: Problems) -> Iterator[tuple[dict, str]]:
 
 def _qa(spec: Any, problems: Problems) -> Iterator[tuple[dict, str]]:
     cfg = qa_reader.Config(**spec.options)
-    for rid, locator, row in _rows(spec.name, spec.inputs, problems):
+    for rid, locator, row in _rows(spec.name, spec.inputs, problems, qa_reader.SUFFIXES):
         try:
             turns = qa_reader.turns_of(row, cfg)
         except qa_reader.UnknownShape as err:
@@ -167,11 +172,23 @@ def _qa(spec: Any, problems: Problems) -> Iterator[tuple[dict, str]]:
         yield {"id": rid, "messages": [_message(t["role"], t["content"]) for t in turns], "meta": meta}, "example"
 
 
+def _complete(items: Iterator[tuple[dict, str]], problems: Problems) -> Iterator[tuple[dict, str]]:
+    """MCQ items whose options the source did not lose (``#NAME?``, ``nan``); the others become problems."""
+    for record, kind in items:
+        if kind == "mcq":
+            try:
+                mcq.check_options(record)
+            except mcq.CorruptOption as err:
+                problems.append((record["id"], err.reason, str(err)))
+                continue
+        yield record, kind
+
+
 def load(spec: Any, problems: Problems) -> Iterator[tuple[dict, str]]:
     """The records of one instruction source (``recipe.InstructSource``) with their kind."""
     if spec.loader in MCQ_LOADERS:
-        return _evalset(spec, problems)
+        return _complete(_evalset(spec, problems), problems)
     loaders = {"pubmedqa": _pubmedqa, "exams": _exams, "promptcblue": _promptcblue, "qa": _qa}
     if spec.loader not in loaders:
         raise SourceError(f"{spec.name}: unknown loader {spec.loader!r}; one of {', '.join(LOADERS)}")
-    return loaders[spec.loader](spec, problems)
+    return _complete(loaders[spec.loader](spec, problems), problems)

@@ -68,6 +68,7 @@ class KG:
     graph: nx.Graph
     starts: array  # triples with head e are by_head[starts[e]:starts[e + 1]]
     by_head: array
+    partial: frozenset[tuple[int, int]] = frozenset()  # (head, relation): a list the source cut off
     _names: dict[tuple[int, str], str] = field(default_factory=dict, repr=False)
     _rel_names: dict[tuple[int, str], str] = field(default_factory=dict, repr=False)
     _langs: dict[int, frozenset[str]] = field(default_factory=dict, repr=False)
@@ -160,6 +161,7 @@ class Builder:
         self.deprecated: set[str] = set()
         self.mentions: dict[str, tuple[str, int]] = {}  # class -> (its ontology, file), see rdf
         self.stats: Counter[str] = Counter()
+        self.partial: set[tuple[str, str]] = set()  # (head key, relation key) of lists cut off at the source
         self._seen: set[tuple[int, int, int]] = set()
         self._drops: list[tuple[int, str, str, str]] = []  # (file, triple id, reason, detail)
 
@@ -236,8 +238,10 @@ class Builder:
         head, rel, tail, file = (array(a.typecode, (a[t] for t in keep))
                                  for a in (self.head, self.rel, self.tail, self.file))
         starts, by_head = _index_by_head(head, len(self.keys))
+        partial = frozenset((self.entity_ids[h], self.rel_ids[r]) for h, r in self.partial
+                            if h in self.entity_ids and r in self.rel_ids)
         return KG(self.files, self.keys, self.iri, self.rel_keys, self.labels, self.literals, head, rel,
-                  tail, file, build_graph(head, tail, len(self.keys)), starts, by_head)
+                  tail, file, build_graph(head, tail, len(self.keys)), starts, by_head, partial)
 
     def _mention_unmentioned(self, keep: array, gone: set[int], named: list[bool]) -> array:
         """``in_ontology`` triples for declared classes that no kept triple mentions."""

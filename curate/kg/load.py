@@ -3,14 +3,16 @@
 Which loader reads a file:
 
 - ``.csv`` / ``.tsv``, ``.jsonl``, and ``.json`` that is not JSON-LD: ``tables`` (triples or entity
-  records);
+  records); also a ``format`` of ``csv`` or ``tsv``, and a file with any other suffix (``.spo``,
+  ``.txt``, ``.triples``, none) whose content is a table or JSON records (``textio.sniff_format``);
 - N-Triples (``.nt``) and N-Quads (``.nq``): parsed line by line by a small parser for their
   grammar, so that a malformed line becomes one quarantine row (reason ``malformed_rdf``, id
   ``<source>/<file>#L<n>``) and the rest of the file loads. It is also the fast path for big graphs;
 - Turtle, N3, TriG, RDF/XML (``.rdf``, ``.owl``, ``.xml``) and JSON-LD (``.jsonld``, or ``.json``
   holding ``@context``/``@graph``/``@id``): rdflib. ``.owl``/``.rdf``/``.xml`` files are sniffed
   (XML, JSON-LD or Turtle syntax). A ``format`` option (rdflib's names: ``turtle``, ``nt``, ``xml``,
-  ``json-ld``, ...) overrides the extension for every file except CSV/TSV.
+  ``json-ld``, ...) overrides the extension for every file except CSV/TSV. A file with an unknown
+  suffix whose content starts like N-Triples (``<``) or Turtle (``@prefix``) is read as such.
 
 A Turtle or N3 file with a syntax error is salvaged block by block: it is cut at blank lines, each
 block is parsed with the file's ``@prefix``/``@base`` declarations, and each block that still fails
@@ -44,10 +46,12 @@ from curate.text import textio
 from curate.text.textio import NotText, Problem
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
+TABLE_FORMATS = ("csv", "tsv")
+OTHER_SUFFIXES = (".spo", ".triples", ".txt")  # picked up in folders; read as their content shows
 RDF_SUFFIXES = {".ttl": "turtle", ".turtle": "turtle", ".n3": "n3", ".trig": "trig", ".nt": "nt",
                 ".ntriples": "nt", ".nq": "nquads", ".rdf": "xml", ".owl": "xml", ".xml": "xml",
                 ".jsonld": "json-ld"}
-SUFFIXES = (*TABLE_SUFFIXES, ".json", *RDF_SUFFIXES)
+SUFFIXES = (*TABLE_SUFFIXES, ".json", *RDF_SUFFIXES, *OTHER_SUFFIXES)
 LINE_FORMATS = {"nt", "nt11", "ntriples", "n-triples", "nquads", "nq", "application/n-triples"}
 SALVAGEABLE = {"turtle", "ttl", "n3", "text/turtle"}
 
@@ -55,21 +59,28 @@ Statement = tuple[str, str, Term]
 
 
 def load_file(path: Path, relpath: str, index: int, b: Builder, ledger: Ledger, source: str, *,
-              fmt: str | None, skip: Collection[str], fields: tables.Fields) -> None:
+              fmt: str | None, skip: Collection[str], opts: tables.Options) -> None:
     """Load one input file into ``b``; malformed parts go to ``ledger``. Raises ``NotText`` when the
     whole file is unreadable."""
     suffix = textio.base_suffix(path)
+    if fmt in TABLE_FORMATS:
+        tables.load(path, relpath, index, b, ledger, source, opts, fmt)
+        return
     if suffix in (".csv", ".tsv") or (fmt is None and suffix in TABLE_SUFFIXES):
-        tables.load(path, relpath, index, b, ledger, source, fields)
+        tables.load(path, relpath, index, b, ledger, source, opts)
         return
     head = _head(path)
     if fmt is None and suffix == ".json" and not re.search(rb'"@(context|graph|id)"', head):
-        tables.load(path, relpath, index, b, ledger, source, fields)
+        tables.load(path, relpath, index, b, ledger, source, opts)
+        return
+    if fmt is None and suffix not in (*RDF_SUFFIXES, ".json") and (table := _table_format(path, head)) is not None:
+        tables.load(path, relpath, index, b, ledger, source, opts, table)
         return
     fmt = fmt or _sniff(suffix, head)
     if fmt is None:
-        raise NotText(f"unsupported file type {suffix or '(no suffix)'!r}; expected one of "
-                      f"{', '.join(SUFFIXES)} (or pass --format)", "unsupported_format")
+        raise NotText(f"cannot tell the format of a {suffix or '(no suffix)'!r} file from its content; expected "
+                      f"RDF ({', '.join(RDF_SUFFIXES)}), triples or entity records (CSV, TSV, JSON, JSON lines); "
+                      "pass --format tsv|csv|turtle|nt|xml|json-ld", "unsupported_format")
     where = functools.partial(records.record_id, source, relpath)
     if fmt.lower() in LINE_FORMATS:
         statements = list(_ntriples(path, index, ledger, where))
@@ -83,11 +94,23 @@ def _head(path: Path) -> bytes:
         return f.read(4096)
 
 
+def _table_format(path: Path, head: bytes) -> str | None:
+    """``csv``/``tsv``/``json``/``jsonl`` when an unknown-suffix file holds a table or JSON records."""
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start.startswith((b"<", b"@prefix", b"@base", b"PREFIX", b"_:")):
+        return None  # N-Triples or Turtle
+    return textio.sniff_format(path)
+
+
 def _sniff(suffix: str, head: bytes) -> str | None:
     fmt = RDF_SUFFIXES.get(suffix)
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if suffix in (".owl", ".rdf", ".xml", ".json"):
-        start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-        fmt = "xml" if start == b"<" else "json-ld" if start in (b"{", b"[") else "turtle"
+        fmt = "xml" if start[:1] == b"<" else "json-ld" if start[:1] in (b"{", b"[") else "turtle"
+    elif fmt is None and start[:1] in (b"<", b"_"):
+        fmt = "nt" if re.match(rb"(?:<[^>\s]*>|_:\S+)\s+<[^>\s]*>", start) else "xml"
+    elif fmt is None and start.lower().startswith((b"@prefix", b"@base", b"prefix")):
+        fmt = "turtle"
     return fmt
 
 

@@ -1,14 +1,18 @@
 """Exam questions (multiple choice, Chinese and English) rewritten into knowledge-point documents.
 
 Each row is normalised by ``mcq.parse`` (any of the option and answer shapes real files use), its
-question pattern is recognised by ``knowledge.rewrite``, and the statement of the tested fact is
-rendered by ``templates/<templates>/<lang>/<pattern>.j2`` inside ``<templates>/<lang>/document.j2``
-(case or vignette as context, the statement, then the explanation). ``meta["template"]`` names the
-pattern template used. Rows that cannot be normalised are quarantined with reason ``malformed_mcq``.
+question's form and pattern are recognised by ``knowledge.rewrite`` (``knowledge_zh`` for Chinese), and
+the statement of the tested fact is rendered by ``templates/<templates>/<lang>/<pattern>.j2`` inside
+``<templates>/<lang>/document.j2`` (case or vignette as context, the statement, then the explanation).
+``meta["template"]`` names the pattern template used and ``meta["form"]`` the form (negative, correct,
+cloze, positive, superlative, all, fallback). Rows that cannot be normalised are quarantined with reason
+``malformed_mcq`` (``corrupt_option`` for spreadsheet errors). The statistics returned count the
+knowledge points per form (``form_<form>``), so that a build says how many needed the fallback.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,8 +41,20 @@ class Config:
 
 def knowledge_point(item: Mapping[str, Any], cfg: Config) -> tuple[str, str, str]:
     """Render a parsed MCQ as ``(text, lang, template id)``."""
+    body, lang, template_id, _ = _knowledge_point(item, cfg)
+    return body, lang, template_id
+
+
+def _knowledge_point(item: Mapping[str, Any], cfg: Config) -> tuple[str, str, str, str]:
+    """``(text, lang, template id, form)`` of a parsed MCQ."""
     lang = text.detect_lang(item["question"])
-    point = knowledge.rewrite(item["question"], mcq.answer_texts(item), mcq.other_texts(item), lang)
+    options = {o["label"]: o["text"] for o in item["options"]}
+    named = mcq.answer_texts(item)
+    answers = knowledge.resolve_letters(named, options)
+    others = [t for t in mcq.other_texts(item) if t not in answers]
+    point = knowledge.rewrite(item["question"], answers, others, lang)
+    if answers != named and point.form in ("positive", "superlative"):  # "A，B，C均可": all of those options
+        point = knowledge.Point("all_of" if lang == "zh" else point.pattern, point.slots, point.lead, "all")
     template_id = f"{cfg.templates}/{lang}/{point.pattern}"
     statement = templates.render(template_id, **point.slots)
     sep = "" if lang == "zh" else " "
@@ -47,20 +63,24 @@ def knowledge_point(item: Mapping[str, Any], cfg: Config) -> tuple[str, str, str
     explanation = item["explanation"] if cfg.include_explanation else ""
     body = templates.render(f"{cfg.templates}/{lang}/document", context=context, statement=statement,
                             explanation=knowledge.clean_explanation(explanation, lang))
-    return (knowledge.tighten(body) if lang == "zh" else body), lang, template_id
+    return (knowledge.tighten(body) if lang == "zh" else body), lang, template_id, point.form
 
 
 def read(ref: FileRef, cfg: Config, ledger: Ledger) -> Iterator[dict]:
-    """Knowledge-point documents from one exam file; bad rows go to the ledger."""
+    """Knowledge-point documents from one exam file; bad rows go to the ledger; returns counts per form."""
+    forms: Counter[str] = Counter()
     for rid, locator, row in rows(ref, ledger):
         try:
             item = mcq.parse(row, cfg.fields, id=rid)
+            mcq.check_options(item)
         except mcq.MalformedMCQ as err:
             ledger.quarantine(rid, err.reason, f"exams: '{ref.relpath}' {locator}: {err}")
             continue
-        body, lang, template_id = knowledge_point(item, cfg)
+        body, lang, template_id, form = _knowledge_point(item, cfg)
+        forms[f"form_{form}"] += 1
         # Row provenance (dataset, subject, year, original id: ``Fields.meta``) first, so that the
         # reader's own keys win on a clash.
-        meta = {**item["meta"], "file": ref.relpath, "locator": locator, "template": template_id,
+        meta = {**item["meta"], "file": ref.relpath, "locator": locator, "template": template_id, "form": form,
                 "answer": item["answer"]}
         yield {"id": rid, "source": ref.source, "text": body, "lang": lang, "meta": meta}
+    return dict(sorted(forms.items()))

@@ -1,21 +1,24 @@
 """Knowledge points: an exam question and its answer restated as a declarative statement of the fact.
 
 This module reads the shape of a question and cuts it into the pieces a template needs; the wording
-that joins them ("except", "but … is not", "答案为", "的说法是错误的") lives in
-``templates/exams/<lang>/<pattern>.j2``. Patterns, tried in this order, first match wins:
+that joins them ("except", "but … is not", "的说法是错误的") lives in
+``templates/exams/<lang>/<pattern>.j2``. Each question gets a form first (``Point.form``: ``negative``,
+``correct``, ``cloze``, ``positive``, ``superlative``, ``all``, or ``fallback``) and a pattern (the
+template) within it. Chinese stems are read by ``knowledge_zh``; English ones here, first match wins:
 
-- ``negative*``: EXCEPT / NOT / false-statement questions, 不正确的是 / 错误的是 / 不属于 / 不包括 / 除外.
-  The marked answer is the false option, so the other options are stated as true and the answer as
-  not true;
-- ``statement``: "Which statement is true?" / 下列说法正确的是: the answer, a full statement, is stated
-  about the subject;
-- ``cloze``: blanks (``____``, ``( )``, ``（ ）``) are filled with the answer;
-- ``which`` / ``replace`` / ``what`` (en) and ``which`` / ``subject`` (zh): the wh-phrase is replaced
-  by the answer, or the answer completes the stem (``…最常见的病原体是`` + answer);
+- ``negative*``: EXCEPT / NOT / false-statement questions. The marked answer is the false option, so
+  the other options are stated as true and the answer as not true;
+- ``statement``: "Which statement is true?": the answer, a full statement, is stated about the subject;
+- ``cloze``: blanks (``____``, ``( )``) are filled with the answer;
+- ``which`` / ``replace`` / ``what``: the wh-phrase is replaced by the answer (``superlative`` when the
+  stem asks for the most common / best / first-line one);
+- "All of the above" answers: the other options are the facts, stated in the stem's own shape;
 - ``fallback``: the question's point restated with the answer, without the option list.
 
 The sentences of a clinical vignette before the question come back as ``lead`` and are kept as
-context. Multi-select answers are passed as lists; templates join them with ``join_list``.
+context. Multi-select answers are passed as lists; templates join them with ``join_list``. Options
+such as "All of the above" are never stated as facts, and an answer naming other options by letter
+("A，B，C均可") stands for those options (``resolve_letters``).
 """
 
 from __future__ import annotations
@@ -29,11 +32,12 @@ from curate.text.templates import join_list, strip_end
 
 @dataclass(frozen=True)
 class Point:
-    """A rewrite decision: the template pattern, its slots, and the vignette kept as context."""
+    """A rewrite decision: the template pattern, its slots, the vignette kept as context, and the form."""
 
     pattern: str
     slots: dict[str, Any] = field(default_factory=dict)
     lead: str = ""
+    form: str = ""
 
 
 BLANK = re.compile(r"_{2,}|[(（][ \t　]*[)）]|\[\s*\]")
@@ -49,8 +53,33 @@ def tighten(text: str) -> str:
     return _CJK_GAP.sub("", text)
 
 
-def _tidy(items: list[str]) -> list[str]:
+def tidy(items: list[str]) -> list[str]:
+    """Option texts without closing punctuation."""
     return [strip_end(i) for i in items]
+
+
+_ALL_EN = re.compile(r"^(?:all|both)\s+(?:of\s+)?(?:the\s+)?(?:above|these|options)\b|^[A-H](?:\s*(?:,|and|&)\s*[A-H])+"
+                     r"\s*(?:are\s+)?(?:all\s+)?(?:correct|true)?$", re.I)
+_NONE_EN = re.compile(r"^none\s+of\s+(?:the\s+)?(?:above|these|options)\b", re.I)
+_LETTER_REFS = re.compile(r"^\s*([A-H](?:\s*(?:[、，,和及与&]|and)\s*[A-H])+)\s*(?:都|均|皆|are|all)?\s*"
+                          r"(?:是|对|正确|可以|可|有|correct|true)?\s*[。.]?$", re.I)
+
+
+def resolve_letters(answers: list[str], options: dict[str, str]) -> list[str]:
+    """An answer that names other options by letter ("A，B，C均可", "A and C") as those options' texts."""
+    if len(answers) == 1 and (m := _LETTER_REFS.match(answers[0])):
+        labels = re.findall(r"[A-H]", m.group(1))
+        if all(label in options for label in labels):
+            return [options[label] for label in labels]
+    return answers
+
+
+def is_all_of_the_above(text: str) -> bool:
+    """Whether an option says "all/none of the above" rather than stating a fact."""
+    from curate.readers import knowledge_zh
+
+    return bool(_ALL_EN.match(text) or _NONE_EN.match(text) or knowledge_zh._ALL.match(text)
+                or knowledge_zh._NONE.match(text))
 
 
 def _cap(s: str) -> str:
@@ -78,7 +107,7 @@ def _mid(items: list[str]) -> list[str]:
     ones may be (Graves disease, Escherichia coli), so a list keeps its capitals unless all its items
     are long phrases, which keeps the list consistent.
     """
-    items = _tidy(items)
+    items = tidy(items)
 
     def phrase(s: str) -> bool:
         words = s.split()
@@ -155,8 +184,8 @@ def _en_topic(q: str) -> str:
 
 def _en_negative(q: str, answers: list[str], others: list[str]) -> Point | None:
     if m := _EN_FALSE.match(q):
-        return Point("negative_statement", {"topic": m["t1"] or m["t2"] or "", "answers": _tidy(answers),
-                                            "others": _tidy(others)})
+        return Point("negative_statement", {"topic": m["t1"] or m["t2"] or "", "answers": tidy(answers),
+                                            "others": tidy(others)})
     if re.search(r"\bexcept\b", q, re.I):
         lead = re.sub(r"[\s,;:]*\bexcept\b[\s,;:]*(?:which|one)?", " ", q, flags=re.I).strip(" ,;:")
         if re.match(r"(?:all|each|any|every)\s+of\s+the\s+following\b", lead, re.I):
@@ -214,25 +243,39 @@ def _en_which(rest: str, answers: list[str]) -> Point | None:
     return Point("which", {"answers": [_cap(answers[0]), *answers[1:]], "predicate": " ".join(predicate)})
 
 
+_EN_SUPERLATIVE = re.compile(r"\b(?:most|best|first[- ]line|primarily|mainly|main|major|least|greatest|preferred|"
+                             r"initial)\b", re.I)
+
+
 def _en(q: str, answers: list[str], others: list[str]) -> Point:
+    others = [o for o in others if not is_all_of_the_above(o)]
+    if len(answers) == 1 and _ALL_EN.match(answers[0]) and others:
+        point = _en(q, others, [])
+        return Point(point.pattern, point.slots, form="all") if point.form != "fallback" else point
+    if len(answers) == 1 and (_ALL_EN.match(answers[0]) or _NONE_EN.match(answers[0])):
+        return Point("fallback", {"topic": _en_topic(q), "answers": _mid(answers)}, form="fallback")
     if point := _en_negative(q, answers, others):
         # With every option marked, there is no true option left to state.
-        return point if others else Point("fallback", {"topic": _cap(q), "answers": _mid(answers)})
+        if not others:
+            return Point("fallback", {"topic": _cap(q), "answers": _mid(answers)}, form="fallback")
+        return Point(point.pattern, point.slots, form="negative")
     if m := _EN_TRUE.match(q):
         topic = m["t1"] or m["t2"] or ""
-        statements = _tidy(answers)
+        statements = tidy(answers)
         statements[0] = _decap(statements[0]) if topic else _cap(statements[0])
-        return Point("statement", {"topic": topic, "statements": statements})
+        return Point("statement", {"topic": topic, "statements": statements}, form="correct")
     if BLANK.search(q):
-        return Point("cloze", {"sentence": _cap(strip_end(fill_blanks(q, _mid(answers), "en")))})
+        return Point("cloze", {"sentence": _cap(strip_end(fill_blanks(q, _mid(answers), "en")))}, form="cloze")
+    form = "superlative" if _EN_SUPERLATIVE.search(q) else "positive"
     m = re.match(_FOLLOWING + r"\s+(?P<rest>.+)$", q, re.I)
     if m and (point := _en_which(m["rest"], answers)):
-        return point
+        return Point(point.pattern, point.slots, form=form)
     if m := _EN_WH_END.match(q):
-        return Point("replace", {"head": _cap(m["head"]), "answers": _mid(answers)})
+        return Point("replace", {"head": _cap(m["head"]), "answers": _mid(answers)}, form=form)
     if m := _EN_WHAT.match(q):
-        return Point("what", {"subject": _cap(m["np"]), "verb": m["verb"].lower(), "answers": _mid(answers)})
-    return Point("fallback", {"topic": _en_topic(q), "answers": _mid(answers)})
+        return Point("what", {"subject": _cap(m["np"]), "verb": m["verb"].lower(), "answers": _mid(answers)},
+                     form=form)
+    return Point("fallback", {"topic": _en_topic(q), "answers": _mid(answers)}, form="fallback")
 
 
 def _split_en(question: str) -> tuple[str, str]:
@@ -240,91 +283,16 @@ def _split_en(question: str) -> tuple[str, str]:
     return " ".join(parts[:-1]), parts[-1].strip().rstrip("?:;,. ").strip()
 
 
-# ---------------------------------------------------------------------------------------------- zh
-
-_ZH_WH = r"(?:(?:下列|以下)(?:各项|选项)?中?)?(?:哪一?[项种个类些]|(?<!为)什么|何种)"
-# "下列不属于…的是": the list itself stands for the wh-word.
-_ZH_WH_LIST = rf"(?:{_ZH_WH}|(?:下列|以下)(?:各项|选项)?中?[，,]?)"
-_ZH_NOUN = (r"(?:药物|药|检查|疾病|病因|因素|细胞|症状|表现|体征|方法|措施|治疗|部位|器官|激素|细菌|"
-            r"病原体|结构|原因|情况|指标|类型)?")
-_ZH_NEG_VERBS = {"不是": "是", "不属于": "属于", "不包括": "包括", "不符合": "符合", "不出现": "出现",
-                 "不会": "会", "不能": "能", "不宜": "宜", "不应": "应", "不引起": "引起", "不伴有": "伴有"}
-_ZH_NEG = "|".join(sorted(_ZH_NEG_VERBS, key=len, reverse=True))
-_ZH_FALSE = re.compile(r"(?:不正确|错误|不恰当|不妥当?|不准确|有误|不对|不合理|不确切)(?:的是|的)?$")
-_ZH_TRUE = re.compile(r"(?:正确|恰当|准确|合理)(?:的是|的)?$")
-_ZH_TOPIC_TAIL = re.compile(rf"(?:[，,：:；;\s]|下列|以下|各项|选项|说法|叙述|描述|表述|{_ZH_WH}|中|的|是)+$")
-_ZH_OPEN_END = re.compile(r"(?:是|为|有|包括|属于|在|于|选用|首选|采用|应用|可见|见于|表现为|主要是)$")
-
-
-def _zh_topic(s: str) -> str:
-    s = re.sub(r"^(?:下列|以下)?关于", "", s.strip())
-    return _ZH_TOPIC_TAIL.sub("", s)
-
-
-def _short(items: list[str]) -> bool:
-    return all(len(i) <= 16 and not re.search(r"[，,；;。：:]", i) for i in items)
-
-
-def _zh_negative(core: str, answers: list[str], others: list[str]) -> Point | None:
-    answers, others = _tidy(answers), _tidy(others)
-    if m := _ZH_FALSE.search(core):
-        return Point("negative", {"topic": _zh_topic(core[: m.start()]), "answers": answers,
-                                  "others": others})
-    if m := re.match(r"^(?P<list>(?:下列|以下)(?:各项|选项)?中?)?[，,]?(?P<rest>.+?)[，,；;：:\s]*除外$", core):
-        if m["list"] and _short(others):
-            return Point("negative_except", {"rest": m["rest"], "answers": answers, "others": others})
-        return Point("negative", {"topic": _zh_topic(m["rest"]), "answers": answers, "others": others})
-    if m := re.search(rf"{_ZH_WH_LIST}{_ZH_NOUN}(?P<neg>{_ZH_NEG})(?P<post>.*?)(?:的是|的)?$", core):
-        if not _short(others):
-            return Point("negative", {"topic": _zh_topic(core[: m.start()] + m["post"]), "answers": answers,
-                                      "others": others})
-        return Point("negative_which", {"lead": core[: m.start()], "post": m["post"], "neg": m["neg"],
-                                        "pos": _ZH_NEG_VERBS[m["neg"]], "answers": answers, "others": others})
-    m = re.search(rf"(?P<neg>{_ZH_NEG})(?P<post>.*)$", core)
-    if m and m.start() > 0 and not re.sub(rf"{_ZH_WH}{_ZH_NOUN}|的是|[，,：:]", "", m["post"]):
-        return Point("negative_include", {"subject": core[: m.start()], "neg": m["neg"],
-                                          "pos": _ZH_NEG_VERBS[m["neg"]], "answers": answers,
-                                          "others": others})
-    return None
-
-
-def _zh(core: str, open_end: bool, answers: list[str], others: list[str]) -> Point:
-    if point := _zh_negative(core, answers, others):
-        return point if others else Point("fallback", {"topic": core, "answers": _tidy(answers)})
-    if m := _ZH_TRUE.search(core):
-        return Point("statement", {"topic": _zh_topic(core[: m.start()]), "statements": _tidy(answers)})
-    if BLANK.search(core):
-        return Point("cloze", {"sentence": strip_end(fill_blanks(core, _tidy(answers), "zh"))})
-    if m := re.match(r"^(?:下列|以下)(?:各项|选项)?中?[，,]?(?P<pred>.+?)的是$", core):
-        return Point("which", {"head": "", "tail": m["pred"], "answers": _tidy(answers)})
-    if m := re.search(_ZH_WH + _ZH_NOUN, core):
-        return Point("which", {"head": core[: m.start()], "tail": core[m.end():], "answers": _tidy(answers)})
-    verb_end = bool(_ZH_OPEN_END.search(core))
-    if open_end or verb_end:
-        return Point("subject", {"stem": core, "link": not verb_end, "answers": _tidy(answers)})
-    return Point("fallback", {"topic": core, "answers": _tidy(answers)})
-
-
-def _split_zh(question: str) -> tuple[str, str, bool]:
-    """Vignette, question core without its trailing blank or punctuation, and whether it ended open."""
-    s, open_end = question.strip(), False
-    while True:  # "是（ ）：" and "是：（ ）" both end open
-        t = re.sub(r"(?:[(（][ \t　]*[)）]|_{2,})\s*$", "", s).rstrip()
-        t2 = t.rstrip("？?：:。.，, \t　")
-        open_end = open_end or t != s or any(c in "：:" for c in t[len(t2):])
-        if t2 == s:
-            break
-        s = t2
-    m = re.match(r"^(.*[。！？!?；;])(.+)$", s, re.S)
-    return (m.group(1), m.group(2), open_end) if m else ("", s, open_end)
-
-
 def rewrite(question: str, answers: list[str], others: list[str], lang: str) -> Point:
-    """Choose the pattern for a question and fill its slots; answers and others are option texts."""
+    """Choose the form and pattern for a question and fill their slots; answers and others are option texts."""
+    from curate.readers import knowledge_zh  # it builds on this module's pieces
+
     question = _INSTRUCTION.sub("", question)
     if lang == "zh":
-        lead, core, open_end = _split_zh(question)
-        return Point(**{**vars(_zh(core, open_end, answers, others)), "lead": lead})
+        if point := knowledge_zh.numbered(question, answers):
+            return point
+        lead, core, end = knowledge_zh.split(question)
+        return Point(**{**vars(knowledge_zh.rewrite(lead, core, end, answers, others)), "lead": lead})
     lead, core = _split_en(question)
     return Point(**{**vars(_en(core, answers, others)), "lead": lead})
 

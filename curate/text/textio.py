@@ -7,7 +7,9 @@ line becomes one problem and the rest of the file is read.
 
 ``iter_records`` turns JSONL, JSON (array, object of objects, or JSON lines named ``.json``), CSV,
 TSV and Parquet into ``(locator, dict)`` pairs, or ``(locator, Problem)`` for an item that could not
-be read. Compressed ``.gz`` inputs are opened transparently.
+be read. The format comes from the suffix; a file with any other suffix (``.txt``, ``.dat``, none) is
+read in the format its content shows (``sniff_format``). Compressed ``.gz`` inputs are opened
+transparently.
 """
 
 from __future__ import annotations
@@ -248,19 +250,60 @@ def _iter_parquet(path: Path) -> Iterator[tuple[str, dict | Problem]]:
 
 
 RECORD_SUFFIXES = {".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet"}
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
+           ".parquet": "parquet"}
 
 
-def iter_records(path: Path) -> Iterator[tuple[str, dict | Problem]]:
-    """Yield ``(locator, record or Problem)`` for a structured file; raise ``NotText`` if unreadable."""
-    suffix = base_suffix(path)
-    if suffix in (".jsonl", ".ndjson"):
+def sniff_format(path: Path) -> str | None:
+    """The record format a file's content shows: ``jsonl``, ``json``, ``csv``, ``tsv``, ``parquet`` or
+    ``None``. JSON starts with ``{`` or ``[`` (a first line that is a whole object means JSON lines);
+    a table has the same number (at least one) of tabs, else of commas, on its first lines."""
+    with open_binary(path) as f:
+        head = f.read(1 << 16)
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if not head.strip():
+        return None
+    text = head.decode(sniff_encoding(head), "replace").lstrip("\ufeff \t\r\n")
+    lines = [line for line in text.splitlines() if line.strip()][:20]
+    if len(head) == 1 << 16 and len(lines) > 1:
+        lines = lines[:-1]  # the last line read may be cut off
+    if text.startswith("["):
+        return "json"
+    if text.startswith("{"):
+        try:
+            return "jsonl" if isinstance(json.loads(lines[0]), dict) else "json"
+        except json.JSONDecodeError:
+            return "json"
+    for delimiter, fmt in (("\t", "tsv"), (",", "csv")):
+        widths = {len(row) for row in csv.reader(lines, delimiter=delimiter)}
+        if len(widths) == 1 and widths.pop() > 1:
+            return fmt
+    return None
+
+
+def record_format(path: Path) -> str:
+    """The record format of ``path``: from its suffix, else from its content; ``NotText`` when neither."""
+    fmt = FORMATS.get(base_suffix(path)) or sniff_format(path)
+    if fmt is None:
+        suffix = base_suffix(path) or "(no suffix)"
+        raise NotText(f"cannot tell the record format of a {suffix!r} file from its content; expected JSON "
+                      f"lines, JSON, CSV, TSV or Parquet (suffixes {', '.join(sorted(RECORD_SUFFIXES))})",
+                      "unsupported_format")
+    return fmt
+
+
+def iter_records(path: Path, fmt: str | None = None) -> Iterator[tuple[str, dict | Problem]]:
+    """Yield ``(locator, record or Problem)`` for a structured file; raise ``NotText`` if unreadable.
+    ``fmt`` (``jsonl``, ``json``, ``csv``, ``tsv``, ``parquet``) overrides the suffix and the content."""
+    fmt = fmt or record_format(path)
+    if fmt == "jsonl":
         yield from _iter_jsonl(path)
-    elif suffix == ".json":
+    elif fmt == "json":
         yield from _iter_json(path)
-    elif suffix in (".csv", ".tsv"):
-        yield from _iter_csv(path, "\t" if suffix == ".tsv" else ",")
-    elif suffix == ".parquet":
+    elif fmt in ("csv", "tsv"):
+        yield from _iter_csv(path, "\t" if fmt == "tsv" else ",")
+    elif fmt == "parquet":
         yield from _iter_parquet(path)
     else:
-        raise NotText(f"unsupported record format {suffix or '(no suffix)'!r}; "
-                      f"expected one of {', '.join(sorted(RECORD_SUFFIXES))}", "unsupported_format")
+        raise NotText(f"unknown record format {fmt!r}; one of jsonl, json, csv, tsv, parquet", "unsupported_format")

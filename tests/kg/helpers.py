@@ -26,7 +26,7 @@ def from_files(paths: list[Path], fmt: str | None = None) -> tuple[KG, Ledger, B
     ledger = Ledger("kg", "read")
     for i, p in enumerate(paths):
         load.load_file(p, p.name, i, b, ledger, "kg", fmt=fmt, skip=frozenset(cfg.skip_relations),
-                       fields=tables.Fields())
+                       opts=tables.Options())
     return b.finish(ledger, "kg", set(rdf.CANONICAL)), ledger, b
 
 

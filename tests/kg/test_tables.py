@@ -25,7 +25,8 @@ def test_entity_records_split_lists_and_keep_prose_whole(tmp_path):
         ("common cold", "symptom", "runny nose"), ("common cold", "symptom", "sore throat"),
         ("common cold", "cure_way", "rest"), ("common cold", "cure_way", "fluids")}
     literal = {kg.rel_keys[kg.rel[t]] for t in range(len(kg)) if kg.literal(t) is not None}
-    assert literal == {"简介", "治愈率", "治疗周期", "病因"}  # text and attribute columns are not nodes
+    # text and value columns (the mapping's kinds) are not nodes
+    assert literal == {"简介", "治愈率", "治疗周期", "病因", "易感人群"}
     assert ledger.rows == []
 
 
@@ -78,3 +79,63 @@ def test_values_without_letters_are_literals(tmp_path):
     kg, _, _ = from_files([tmp_path / "r.json"])
     tails = {kg.rel_keys[kg.rel[t]]: kg.literal(t) for t in range(len(kg))}
     assert tails["发病年龄"] == Lit("65") and tails["检查"] is None
+
+
+DISEASE_TABLE = ("name,alias,part,age,infection,insurance,department,checklist,symptom,complication,treatment,drug,"
+                 "period,rate,money\n"
+                 "小儿砷中毒,儿童砷中毒,全身,多发于儿童,无传染性,非医保疾病,儿科 小儿内科,全血砷 尿砷 发砷 ... [详细],"
+                 "腹痛 呕吐 腹泻 [详细],周围神经病、、中毒性肝病,药物治疗 支持性治疗,>>,1-2个月,85%,"
+                 "根据不同医院，收费标准不一致，市三甲医院约（2000——5000元）\n")
+
+
+def test_disease_table_columns_map_to_relations_and_debris_is_cleaned(tmp_path):
+    (tmp_path / "d.csv").write_bytes(DISEASE_TABLE.encode("gb18030"))
+    kg, ledger, _ = from_files([tmp_path / "d.csv"])
+    assert facts(kg, "zh") == {
+        ("小儿砷中毒", "alias", "儿童砷中毒"), ("小儿砷中毒", "part", "全身"), ("小儿砷中毒", "age", "多发于儿童"),
+        ("小儿砷中毒", "infection", "无传染性"), ("小儿砷中毒", "insurance", "非医保疾病"),
+        ("小儿砷中毒", "department", "儿科"), ("小儿砷中毒", "department", "小儿内科"),
+        ("小儿砷中毒", "checklist", "全血砷"), ("小儿砷中毒", "checklist", "尿砷"), ("小儿砷中毒", "checklist", "发砷"),
+        ("小儿砷中毒", "symptom", "腹痛"), ("小儿砷中毒", "symptom", "呕吐"), ("小儿砷中毒", "symptom", "腹泻"),
+        ("小儿砷中毒", "complication", "周围神经病"), ("小儿砷中毒", "complication", "中毒性肝病"),
+        ("小儿砷中毒", "treatment", "药物治疗"), ("小儿砷中毒", "treatment", "支持性治疗"),
+        ("小儿砷中毒", "period", "1-2个月"), ("小儿砷中毒", "rate", "85%"),
+        ("小儿砷中毒", "money", "根据不同医院，收费标准不一致，市三甲医院约2000-5000元")}  # drug ">>" was debris only
+    e, checklist = kg.keys.index("小儿砷中毒"), kg.rel_keys.index("checklist")
+    assert kg.partial == {(e, checklist)}  # "..." cut the list off
+    assert ledger.rows == []
+
+
+def test_spo_triples_are_sniffed_and_a_data_first_row_is_not_a_header(tmp_path):
+    # "疾病" is also a name-column alias: the first row is still data, because its relation recurs
+    (tmp_path / "c.spo").write_text("感冒\t类别\t疾病\n发热\t类别\t症状\n咳嗽\t类别\t症状\n", encoding="utf-8")
+    (tmp_path / "t.triples").write_text("head,relation,tail\n肺炎,症状,咳嗽\n", encoding="utf-8")
+    kg, ledger, _ = from_files([tmp_path / "c.spo", tmp_path / "t.triples"])
+    assert facts(kg, "zh") == {("感冒", "类别", "疾病"), ("发热", "类别", "症状"), ("咳嗽", "类别", "症状"),
+                               ("肺炎", "症状", "咳嗽")}
+    assert ledger.rows == []
+
+
+def test_format_tsv_or_csv_reads_any_suffix_as_triples(tmp_path):
+    (tmp_path / "g.dat").write_text("a\tis_a\tb\nc\tis_a\tb\n", encoding="utf-8")
+    kg, _, _ = from_files([tmp_path / "g.dat"], fmt="tsv")
+    assert facts(kg) == {("a", "is_a", "b"), ("c", "is_a", "b")}
+    (tmp_path / "g.csv").write_text("a\tis_a\tb\n", encoding="utf-8")  # tab-separated under a .csv name
+    kg, _, _ = from_files([tmp_path / "g.csv"], fmt="tsv")
+    assert facts(kg) == {("a", "is_a", "b")}
+
+
+def test_unknown_content_is_refused_with_what_to_do(tmp_path):
+    (tmp_path / "notes.spo").write_text("just a sentence\n", encoding="utf-8")
+    with pytest.raises(NotText, match="pass --format tsv"):
+        from_files([tmp_path / "notes.spo"])
+
+
+def test_list_values_are_split_cleaned_and_statements_kept_whole(tmp_path):
+    rows = [{"name": "神庭", "diseases": ["] 头痛", "眩晕", "", "目赤 肿痛", "头痛、耳鸣", "多汗；配"]},
+            {"name": "百会", "diseases": ["（回旋灸）主治炎症"]}]
+    (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    kg, _, _ = from_files([tmp_path / "a.jsonl"])
+    assert facts(kg, "zh") == {("神庭", "diseases", t) for t in ("头痛", "眩晕", "目赤肿痛", "耳鸣", "多汗")} | {
+        ("百会", "diseases", "（回旋灸）主治炎症。")}
+    assert kg.partial == {(kg.keys.index("神庭"), kg.rel_keys.index("diseases"))}  # "配" was a cut-off fragment

@@ -70,10 +70,11 @@ def test_bad_rows_become_quarantine_rows_with_reasons(samples_read: dict) -> Non
 EXPECTED_TEMPLATES = {
     "en_mcq.jsonl": ["which", "what", "which", "cloze", "negative_except", "negative_which", "replace", "which",
                      "statement", "replace", "what", "what", "fallback", "which", "which"],
-    "zh_exam.jsonl": ["subject", "subject", "which", "negative_which", "negative", "negative_include", "cloze",
-                      "cloze", "subject", "subject", "which", "statement", "subject", "subject", "fallback"],
-    "zh_exam_gb18030.csv": ["cloze", "which", "subject", "negative", "negative_which", "subject", "subject",
-                            "subject"],
+    "zh_exam.jsonl": ["superlative", "superlative", "which", "negative_which", "negative", "negative_include",
+                      "cloze", "cloze", "subject", "superlative", "which", "statement", "superlative", "superlative",
+                      "reason"],
+    "zh_exam_gb18030.csv": ["cloze", "which", "subject", "negative", "negative_which", "superlative", "subject",
+                            "superlative"],
 }
 
 
@@ -89,7 +90,7 @@ def test_document_shape_and_provenance(samples_read: dict) -> None:
     doc = docs["L8"]
     assert doc["id"] == "exams/en_mcq.jsonl#L8"
     assert (doc["source"], doc["lang"]) == ("exams", "en")
-    assert doc["meta"] == {"file": "en_mcq.jsonl", "locator": "L8", "template": "exams/en/which",
+    assert doc["meta"] == {"file": "en_mcq.jsonl", "locator": "L8", "template": "exams/en/which", "form": "positive",
                            "answer": "ACE", "subject": "Biochemistry"}
     zh_docs, _ = samples_read["zh_exam.jsonl"]
     assert zh_docs["L9"]["meta"]["answer"] == "ACD"
@@ -165,7 +166,7 @@ NEGATION = {  # how each negative template says that the answer is not true
     "exams/en/negative_which": "but not {}.",
     "exams/zh/negative_which": "而{}不",
     "exams/zh/negative_include": "，不包括{}。",
-    "exams/zh/negative": "而“{}”的说法是错误的。",
+    "exams/zh/negative": "。“{}”的说法",
 }
 
 
@@ -294,11 +295,11 @@ def point(question: str, options: list[str], answer: str) -> tuple[str, str]:
          "发热和咳嗽属于肺炎症状，而脱发不属于。"),
         ("阿司匹林不属于下列哪类药物", ["解热镇痛药", "抗血小板药", "抗凝血酶药"], "C", "negative_include",
          "阿司匹林属于解热镇痛药和抗血小板药，不属于抗凝血酶药。"),
-        ("下列属于肺炎症状的是", ["发热", "便秘", "脱发"], "A", "which", "发热属于肺炎症状。"),
+        ("下列属于肺炎症状的是", ["发热", "便秘", "脱发"], "A", "cleft", "属于肺炎症状的是发热。"),
         ("下列说法正确的是（ ）", ["阿司匹林属于非甾体抗炎药。", "青霉素属于大环内酯类"], "A", "statement",
          "阿司匹林属于非甾体抗炎药。"),
         ("（ ）和（ ）是肺炎的常见症状", ["发热", "咳嗽", "脱发"], "AB", "cloze", "发热和咳嗽是肺炎的常见症状。"),
-        ("肺炎的首选治疗：", ["抗生素", "手术"], "A", "subject", "肺炎的首选治疗为抗生素。"),
+        ("肺炎的首选治疗：", ["抗生素", "手术"], "A", "superlative", "肺炎的首选治疗为抗生素。"),
         ("肺 炎 的 首选 治疗 是 什么？", ["抗生素", "手术"], "A", "which", "肺炎的首选治疗是抗生素。"),
         # Every option marked in a negative question: nothing true is left to state, so no negation is
         # dropped and no marked option is asserted as true.
