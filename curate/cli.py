@@ -71,6 +71,12 @@ _common = [
     click.option("--strict", is_flag=True, help="Exit with code 3 if any input was quarantined."),
     click.option("--progress/--no-progress", default=None,
                  help="Progress bars on stderr [default: when stderr is a terminal]."),
+    click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                 help="Where tasks run: local processes, or a Ray cluster (pip install 'curate[ray]'); "
+                 "the outputs are the same."),
+    click.option("--ray-address", default=None, metavar="HOST:PORT",
+                 help="Ray cluster to join with --executor ray [default: RAY_ADDRESS, else the local "
+                 "cluster 'ray start' made]."),
 ]
 
 
@@ -92,7 +98,7 @@ def _with_common(fn: Callable) -> Callable:
 @_with_common
 @_fail_cleanly
 def corpus(recipe: Path, out: Path, tokenizer_path: str | None, eod_token: str | None,
-           workers: int | None, strict: bool, progress: bool | None) -> None:
+           workers: int | None, strict: bool, progress: bool | None, executor: str, ray_address: str | None) -> None:
     """Build a corpus from a mixture RECIPE.
 
     A pre-training recipe (stage 1) is read, cleaned, deduplicated, decontaminated and tokenized into
@@ -113,19 +119,21 @@ def corpus(recipe: Path, out: Path, tokenizer_path: str | None, eod_token: str |
     from curate.instruct import recipe as instruct_recipe
 
     if instruct_recipe.is_instruct(recipes.load_toml(recipe)):
-        _instruct(instruct_recipe.load(recipe), out, tokenizer_path, workers, strict, progress)
+        _instruct(instruct_recipe.load(recipe), out, tokenizer_path, workers, strict, progress, executor,
+                  ray_address)
         return
     spec = recipes.load_corpus(recipe)
     if tokenizer_path:
         spec = dataclasses.replace(spec, tokenizer=str(Path(tokenizer_path).resolve()))
     if eod_token:
         spec = dataclasses.replace(spec, eod_token=eod_token)
-    result = pipeline.run(spec, out / spec.name, workers=workers, progress=progress)
+    result = pipeline.run(spec, out / spec.name, workers=workers, progress=progress, executor=executor,
+                          address=ray_address)
     _report(result, strict)
 
 
 def _instruct(spec: Any, out: Path, tokenizer_path: str | None, workers: int | None, strict: bool,
-              progress: bool | None) -> None:
+              progress: bool | None, executor: str, ray_address: str | None) -> None:
     """Build an instruction recipe (``kind = "instruct"``) into packed shards and print its summary."""
     import dataclasses
 
@@ -133,7 +141,8 @@ def _instruct(spec: Any, out: Path, tokenizer_path: str | None, workers: int | N
 
     if tokenizer_path:
         spec = dataclasses.replace(spec, tokenizer=str(Path(tokenizer_path).resolve()))
-    result = build.run(spec, out / spec.name, workers=workers, progress=progress)
+    result = build.run(spec, out / spec.name, workers=workers, progress=progress, executor=executor,
+                       address=ray_address)
     _report(result, strict, outputs.summary(result.manifest, result.root))
 
 
@@ -177,7 +186,7 @@ def _build_command(reader: str, summary: str, extra: list[Callable] | None = Non
     @_fail_cleanly
     def command(inputs: tuple[str, ...], out: Path, recipe: Path | None, name: str | None,
                 sets: tuple[str, ...], tokenizer_path: str | None, workers: int | None, strict: bool,
-                progress: bool | None, **reader_options: Any) -> None:
+                progress: bool | None, executor: str, ray_address: str | None, **reader_options: Any) -> None:
         import dataclasses
 
         from curate.build import pipeline, recipes
@@ -200,8 +209,8 @@ def _build_command(reader: str, summary: str, extra: list[Callable] | None = Non
             raise click.UsageError("no inputs: pass --input or a --recipe with inputs")
         tok = None if tokenizer_path in (None, "bundled") else str(Path(tokenizer_path).resolve())
         spec = recipes.CorpusSpec(name=src.name, sources=(src,), tokenizer=tok)
-        result = pipeline.run(spec, out / src.name, workers=workers,
-                              tokenize_docs=tokenizer_path is not None, progress=progress)
+        result = pipeline.run(spec, out / src.name, workers=workers, tokenize_docs=tokenizer_path is not None,
+                              progress=progress, executor=executor, address=ray_address)
         _report(result, strict)
 
     for option in reversed(extra or []):
@@ -230,8 +239,7 @@ _build_command("kg", "Knowledge graphs (RDF, TSV/CSV triples, JSON/CSV entity re
 
 
 def _standalone(inputs: tuple[str, ...], out: Path, name: str, steps: tuple[str, ...], text_field: str,
-                workers: int | None, strict: bool, progress: bool | None, scrub: object = None,
-                **spec: object) -> None:
+                run: dict[str, Any], scrub: object = None, **spec: object) -> None:
     """Run one or two build steps alone over record files with a text field."""
     from curate.build import pipeline, recipes
     from curate.readers.documents import Config
@@ -239,7 +247,14 @@ def _standalone(inputs: tuple[str, ...], out: Path, name: str, steps: tuple[str,
     src = recipes.SourceSpec(name=name, reader="documents", inputs=tuple(os.path.abspath(i) for i in inputs),
                              options=Config(text_field=text_field), scrub=scrub)
     corpus = recipes.CorpusSpec(name=name, sources=(src,), steps=steps, **spec)
-    _report(pipeline.run(corpus, out / name, workers=workers, tokenize_docs=False, progress=progress), strict)
+    strict = run.pop("strict")
+    _report(pipeline.run(corpus, out / name, tokenize_docs=False, **run), strict)
+
+
+def _run_options(run: dict[str, Any]) -> dict[str, Any]:
+    """The common options as ``pipeline.run`` keywords (plus ``strict``)."""
+    return {"workers": run["workers"], "progress": run["progress"], "executor": run["executor"],
+            "address": run["ray_address"], "strict": run["strict"]}
 
 
 def _standalone_options(default_name: str) -> list[Callable]:
@@ -271,7 +286,7 @@ def _with(options: list[Callable]) -> Callable:
 @click.option("--exact/--no-exact", default=True, show_default=True, help="Also remove exact duplicates first.")
 @_fail_cleanly
 def dedup(inputs: tuple[str, ...], out: Path, name: str, text_field: str, threshold: float, num_perm: int,
-          ngram: int, verify: str, exact: bool, workers: int | None, strict: bool, progress: bool | None) -> None:
+          ngram: int, verify: str, exact: bool, **run: Any) -> None:
     """Remove exact and near duplicates (MinHash LSH) from record files INPUTS.
 
     INPUTS are Parquet shards (e.g. another build's sources/*/quality), JSONL or CSV with a text
@@ -284,20 +299,19 @@ def dedup(inputs: tuple[str, ...], out: Path, name: str, text_field: str, thresh
     near = NearDedupConfig(minhash=MinHashConfig(ngram=ngram, num_perm=num_perm, threshold=threshold,
                                                  false_positive_weight=0.1, false_negative_weight=0.9),
                            verify=verify)
-    _standalone(inputs, out, name, ("dedup", "near_dedup"), text_field, workers, strict, progress,
-                exact_dedup=exact, near_dedup=near)
+    _standalone(inputs, out, name, ("dedup", "near_dedup"), text_field, _run_options(run), exact_dedup=exact,
+                near_dedup=near)
 
 
 @main.command()
 @_with(_standalone_options("scrub"))
 @_fail_cleanly
-def scrub(inputs: tuple[str, ...], out: Path, name: str, text_field: str, workers: int | None, strict: bool,
-          progress: bool | None) -> None:
+def scrub(inputs: tuple[str, ...], out: Path, name: str, text_field: str, **run: Any) -> None:
     """Replace PHI/PII (e-mails, phones, resident ids, card numbers, IPs, URLs with queries) by typed
     placeholders in record files INPUTS; counts per type go to the ledger and report.md."""
     from curate.filters.phi import ScrubConfig
 
-    _standalone(inputs, out, name, ("scrub",), text_field, workers, strict, progress, scrub=ScrubConfig())
+    _standalone(inputs, out, name, ("scrub",), text_field, _run_options(run), scrub=ScrubConfig())
 
 
 @main.command()
@@ -309,7 +323,7 @@ def scrub(inputs: tuple[str, ...], out: Path, name: str, text_field: str, worker
               help="A corpus recipe whose [decontam] section names the benchmarks.")
 @_fail_cleanly
 def decontam(inputs: tuple[str, ...], out: Path, name: str, text_field: str, benchmarks: tuple[str, ...],
-             recipe: Path | None, workers: int | None, strict: bool, progress: bool | None) -> None:
+             recipe: Path | None, **run: Any) -> None:
     """Remove records of INPUTS that overlap evaluation sets (13-word n-grams; CJK character n-grams)
     or carry their PMIDs. Every hit is a ledger row naming the benchmark, item and n-gram."""
     from curate.build import recipes
@@ -333,7 +347,7 @@ def decontam(inputs: tuple[str, ...], out: Path, name: str, text_field: str, ben
         spec = recipes.decontam_spec({"benchmarks": entries}, Path.cwd(), "--benchmark")
     else:
         raise click.UsageError("name the evaluation sets with --benchmark or --recipe")
-    _standalone(inputs, out, name, ("decontam",), text_field, workers, strict, progress, decontam=spec)
+    _standalone(inputs, out, name, ("decontam",), text_field, _run_options(run), decontam=spec)
 
 
 @main.command()

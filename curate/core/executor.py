@@ -229,7 +229,13 @@ def _init_worker() -> None:
 
 
 class Executor:
-    """Runs task lists with a shared process pool (spawned lazily, only when there is parallel work)."""
+    """Runs task lists locally: in this process (one worker) or a shared pool of spawned processes.
+
+    Subclasses (``core.ray_executor.RayExecutor``) change only where pending tasks run (``_dispatch``);
+    fingerprints, markers and skipping are the same, so every executor writes the same files.
+    """
+
+    kind = "local"
 
     def __init__(self, workers: int | None = None, progress: bool | None = None):
         self.workers = max(1, workers or len(os.sched_getaffinity(0)))
@@ -285,30 +291,50 @@ class Executor:
         bar = tqdm(total=total, initial=total - sum(t.size for t, _ in pending), desc=desc, unit=unit,
                    disable=self.progress is False or None, leave=False)
         with bar:
-            if self.workers == 1 or len(pending) <= 1:
-                for task, fp in pending:
-                    try:
-                        marker = execute(task, fp)
-                    except Exception as err:
-                        raise TaskError(f"{desc}: task {task.key} failed: {err}") from err
-                    done[task.key] = _done_from_marker(task, marker)
-                    bar.update(task.size)
-            else:
-                pool = self._get_pool()
-                futures: dict[Future, Task] = {pool.submit(execute, t, fp): t for t, fp in pending}
-                waiting = set(futures)
-                while waiting:
-                    finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        task = futures[fut]
-                        try:
-                            done[task.key] = _done_from_marker(task, fut.result())
-                        except Exception as err:
-                            for other in waiting:
-                                other.cancel()
-                            raise TaskError(f"{desc}: task {task.key} failed: {err}") from err
-                        bar.update(task.size)
+            for task, marker in self._dispatch(pending, desc):
+                done[task.key] = _done_from_marker(task, marker)
+                bar.update(task.size)
         return {t.key: done[t.key] for t in tasks}
+
+    def _dispatch(self, pending: list[tuple[Task, str]], desc: str) -> Iterator[tuple[Task, dict[str, Any]]]:
+        """Run pending tasks; yield each with its marker as it finishes. A failure raises ``TaskError``."""
+        if self.workers == 1 or len(pending) <= 1:
+            for task, fp in pending:
+                try:
+                    marker = execute(task, fp)
+                except Exception as err:
+                    raise TaskError(f"{desc}: task {task.key} failed: {err}") from err
+                yield task, marker
+            return
+        pool = self._get_pool()
+        futures: dict[Future, Task] = {pool.submit(execute, t, fp): t for t, fp in pending}
+        waiting = set(futures)
+        while waiting:
+            finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                task = futures[fut]
+                try:
+                    marker = fut.result()
+                except Exception as err:
+                    for other in waiting:
+                        other.cancel()
+                    raise TaskError(f"{desc}: task {task.key} failed: {err}") from err
+                yield task, marker
+
+
+EXECUTORS = ("local", "ray")
+
+
+def make_executor(kind: str = "local", workers: int | None = None, progress: bool | None = None,
+                  address: str | None = None) -> Executor:
+    """An executor by name: ``local`` (processes on this machine) or ``ray`` (tasks on a Ray cluster)."""
+    if kind == "local":
+        return Executor(workers, progress)
+    if kind == "ray":
+        from curate.core.ray_executor import RayExecutor
+
+        return RayExecutor(address, workers, progress)
+    raise ValueError(f"unknown executor {kind!r}; choose one of {', '.join(EXECUTORS)}")
 
 
 class TaskError(RuntimeError):

@@ -2,10 +2,10 @@
 
 Three phases, like every global step:
 
-1. ``signature_task`` (map, per shard): MinHash signatures of each document (``minhash``), with its
-   source rank, quality score and length; template boilerplate shingles are left out, so documents
-   rendered from one template do not collide because of the template's own words.
-2. ``reduce_task`` (global): documents sharing a band bucket are candidate pairs (each member with
+1. ``signature_step`` (map, an annotation step per shard): MinHash signatures of each document
+   (``minhash``), with its source rank, quality score and length; template boilerplate shingles are
+   left out, so documents rendered from one template do not collide because of the template's own words.
+2. ``reduce`` (global): documents sharing a band bucket are candidate pairs (each member with
    the bucket's first member, per band); a pair is kept when its Jaccard similarity, estimated from
    the signatures (``verify = "estimate"``) or computed exactly from the shingle sets
    (``verify = "exact"``), reaches the threshold; connected components of kept pairs are clusters.
@@ -13,7 +13,7 @@ Three phases, like every global step:
    rank (recipe order), then higher quality, then longer text, then smaller id. Every other member is listed with
    ``duplicate_of=<kept id> jaccard=<estimate>``. Memory is bounded by the number of documents:
    signatures, band keys and a label array, never a pair matrix.
-3. ``shards.drop_task`` (apply, per shard) removes them and writes the ledger rows.
+3. the build's apply pass removes them and writes the ledger rows.
 """
 
 from __future__ import annotations
@@ -26,10 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from curate.core import shards
-from curate.core.executor import Result, Task
+from curate.core.step import Context, Out
 from curate.dedup import minhash
 from curate.text import templates
 
@@ -79,53 +77,42 @@ def boilerplate(ngram: int) -> np.ndarray:
     return exclusion(templates.literal_fragments(), ngram)
 
 
-@dataclass(frozen=True)
-class SignatureConfig:
-    """Near-dedup config and the shard's source rank."""
-
-    near: NearDedupConfig
-    rank: int
-
-
-def _quality(signals: str | None, ids: list[str]) -> list[float]:
-    """Quality scores of ``ids`` from the shard's quality signals file (0.0 without one)."""
+def _quality(signals: pa.Table | None, ids: list[str]) -> list[float]:
+    """Quality scores of ``ids`` from the batch's quality signals (0.0 without them)."""
     if signals is None:
         return [0.0] * len(ids)
-    scores = dict(zip(*pq.read_table(signals, columns=["id", "quality"]).to_pydict().values(), strict=True))
+    scores = dict(zip(signals["id"].to_pylist(), signals["quality"].to_pylist(), strict=True))
     return [float(scores.get(i, 0.0)) for i in ids]
 
 
-def signature_task(task: Task) -> Result:
-    """Signatures (and shingle sets, for exact verification) of shard ``inputs[0]``; ``inputs[1]``,
-    when given, is the shard's quality signals file."""
-    cfg: SignatureConfig = task.config
-    mh = cfg.near.minhash
-    pf = pq.ParquetFile(task.inputs[0])
-    exclude = boilerplate(mh.ngram) if cfg.near.exclude_boilerplate else None
+def signature_step(table: pa.Table, cfg: NearDedupConfig, ctx: Context) -> Out:
+    """Signatures (and shingle sets, for exact verification) of the batch, as a side output (a step).
+
+    The quality score comes from the ``signals`` side output of an earlier step in the chain."""
+    mh = cfg.minhash
+    exclude = boilerplate(mh.ngram) if cfg.exclude_boilerplate else None
     columns: dict[str, list] = {"id": [], "length": [], "sig": [], "shingles": []}
-    for batch in pf.iter_batches(batch_size=cfg.near.batch_docs, columns=["id", "text"]):
-        texts = batch.column("text").to_pylist()
+    for start in range(0, table.num_rows, cfg.batch_docs):
+        part = table.slice(start, cfg.batch_docs)
+        texts = part.column("text").to_pylist()
         hashes, offsets = minhash.shingles(texts, mh.ngram, exclude)
         sigs = minhash.signatures(hashes, offsets, mh.num_perm, mh.seed)
-        columns["id"] += batch.column("id").to_pylist()
+        columns["id"] += part.column("id").to_pylist()
         columns["length"] += [len(t) for t in texts]
         columns["sig"] += [row.tobytes() for row in sigs]
-        if cfg.near.verify == "exact":
+        if cfg.verify == "exact":
             columns["shingles"] += [np.unique(hashes[a:b]) for a, b in itertools.pairwise(offsets)]
     n = len(columns["id"])
     arrays = {
         "id": pa.array(columns["id"], pa.string()),
-        "rank": pa.array([cfg.rank] * n, pa.int32()),
-        "quality": pa.array(_quality(task.inputs[1] if len(task.inputs) > 1 else None, columns["id"]),
-                            pa.float32()),
+        "rank": pa.array([ctx.rank] * n, pa.int32()),
+        "quality": pa.array(_quality(ctx.sides.get("signals"), columns["id"]), pa.float32()),
         "length": pa.array(columns["length"], pa.int32()),
         "sig": pa.array(columns["sig"], pa.binary(4 * mh.num_perm)),
     }
-    if cfg.near.verify == "exact":
+    if cfg.verify == "exact":
         arrays["shingles"] = pa.array(columns["shingles"], pa.list_(pa.uint32()))
-    shards.write(pa.table(arrays), task.out(".parquet"))
-    return Result({"signatures": [f"{task.name}.parquet"]}, {"documents": n})
-
+    return Out(table, side=pa.table(arrays))
 
 
 def candidate_pairs(keys: np.ndarray) -> np.ndarray:
@@ -179,9 +166,8 @@ def _verified(pairs: np.ndarray, sigs: np.ndarray, shingle_sets: list | None, cf
     return pairs[keep]
 
 
-def _load(paths: tuple[str, ...], num_perm: int, exact: bool) -> tuple[pl.DataFrame, np.ndarray, list | None]:
-    columns = ["id", "rank", "quality", "length", "sig", *(["shingles"] if exact else [])]
-    tables = [pq.read_table(p, columns=columns) for p in paths]
+def _load(tables: list[pa.Table], num_perm: int, exact: bool) -> tuple[pl.DataFrame, np.ndarray, list | None]:
+    tables = [t for t in tables if t.num_rows]
     table = pa.concat_tables(tables) if tables else None
     if table is None or table.num_rows == 0:
         return pl.DataFrame(schema={"id": pl.String}), np.zeros((0, num_perm), np.uint32), [] if exact else None
@@ -248,10 +234,9 @@ def _report(ranked: pl.DataFrame, dropped: pl.DataFrame, cfg: NearDedupConfig, b
     }
 
 
-def reduce_task(task: Task) -> Result:
-    """Cluster all signature files (``task.inputs``) and write the drop table; the report goes in stats."""
-    cfg: NearDedupConfig = task.config
-    meta, sigs, sets = _load(task.inputs, cfg.minhash.num_perm, cfg.verify == "exact")
+def reduce(tables: list[pa.Table], cfg: NearDedupConfig) -> tuple[pa.Table, dict]:
+    """Cluster the signature tables of the surviving documents; the drop table and the report."""
+    meta, sigs, sets = _load(tables, cfg.minhash.num_perm, cfg.verify == "exact")
     if meta.height == 0:
         drops = pl.DataFrame(schema={"id": pl.String, "reason": pl.String, "detail": pl.String})
         bands, rows = minhash.bands_rows(cfg.minhash)
@@ -260,7 +245,4 @@ def reduce_task(task: Task) -> Result:
                          cfg, bands, rows, 0, 0, 0, 0)
     else:
         drops, report = cluster(meta, sigs, sets, cfg)
-    table = pa.Table.from_arrays([drops[c].to_arrow().cast(pa.string()) for c in shards.DROPS.names],
-                                 schema=shards.DROPS)
-    shards.write(table, task.out(".parquet"))
-    return Result({"drops": [f"{task.name}.parquet"]}, {"drops": table.num_rows, "report": report})
+    return drops.to_arrow(), {"drops": drops.height, "report": report}

@@ -37,8 +37,10 @@ import pyarrow.compute as pc
 
 from curate.build.pipeline import BuildResult
 from curate.core import records, shards
-from curate.core.executor import Done, Executor, Result, Task
+from curate.core.executor import Done, Executor, Result, Task, make_executor
 from curate.core.ledger import Ledger
+from curate.core.step import Context, Out, Step
+from curate.core.tasks import ArtifactConfig, ChainConfig, Resource, artifact_task, chain_task
 from curate.instruct import chat, render, sources
 from curate.instruct.recipe import InstructSource, InstructSpec
 from curate.text import normalise as text
@@ -112,26 +114,15 @@ def _as_documents(table: pa.Table) -> pa.Table:
     return pa.table({"id": table["id"], "text": pa.array(texts, pa.string()), "meta": table["meta"]})
 
 
-@dataclass(frozen=True)
-class GuardConfig:
-    """The source being guarded and the n-gram settings of the index."""
-
-    source: str
-    cfg: Any  # decontam.DecontamConfig
-
-
-def guard_task(task: Task) -> Result:
-    """Refuse the examples of shard ``inputs[0]`` that leak an evaluation item of index ``inputs[1]``."""
+def guard(table: pa.Table, cfg: Any, ctx: Context) -> Out:
+    """Refuse the examples that leak an evaluation item of the index in ``ctx.resources`` (a step;
+    ``cfg`` is a ``decontam.DecontamConfig``)."""
     from curate.benchmarks import decontam
 
-    spec: GuardConfig = task.config
-    table = shards.read(Path(task.inputs[0]))
-    ledger = Ledger(spec.source, "guard")
-    stat = Path(task.inputs[1]).stat()
-    index = decontam.cached_index(task.inputs[1], stat.st_mtime_ns, stat.st_size)
-    kept = decontam.decontaminate(_as_documents(table), spec.cfg, ledger, index)
-    out = table.filter(pc.is_in(table["id"], kept["id"])) if kept.num_rows != table.num_rows else table
-    return shards.write_outputs(task, out, ledger, {"in": table.num_rows})
+    out = decontam.decontaminate(_as_documents(table), cfg, ctx)
+    if out.kept.num_rows == table.num_rows:
+        return Out(table, out.ledger)
+    return Out(table.filter(pc.is_in(table["id"], out.kept["id"])), out.ledger)
 
 
 def _unit(seed: int, salt: str, rid: str) -> float:
@@ -311,27 +302,32 @@ def _inputs(src: InstructSource) -> list[Path]:
 def _guard(ex: Executor, root: Path, spec: InstructSpec, flows: dict[str, Flow]) -> None:
     from curate.benchmarks import decontam
 
-    index = Task("guard/index", decontam.index_task, decontam.index_inputs(spec.guard), str(root / "guard"),
-                 "index", spec.guard)
-    path = str(ex.run([index], "guard: index", unit="task")[index.key].files("index")[0])
-    tasks = [Task(f"{s.name}/guard", guard_task, (str(flows[s.name].last()[0]), path),
-                  str(root / "sources" / s.name / "guard"), s.name, GuardConfig(s.name, spec.guard.config))
-             for s in spec.sources]
-    done = ex.run(tasks, "guard", unit="source")
-    for s, t in zip(spec.sources, tasks, strict=True):
-        flows[s.name].add("guard", [done[t.key]])
+    index = Task("guard/index", artifact_task, decontam.index_inputs(spec.guard), str(root / "guard"), "index",
+                 ArtifactConfig(decontam.index_for, decontam.Index.save, spec.guard))
+    path = str(ex.run([index], "guard: index", unit="task")[index.key].files("artifact")[0])
+    resource = Resource(decontam.INDEX, (path,), decontam.load_index)
+    tasks = {}
+    for s in spec.sources:
+        cfg = ChainConfig(s.name, (Step("guard", guard, spec.guard.config),), resources=(resource,))
+        tasks[s.name] = [Task(f"{s.name}/guard/{p.stem}", chain_task, (str(p), path),
+                              str(root / "sources" / s.name / "guard"), p.stem, cfg) for p in flows[s.name].last()]
+    done = ex.run([t for ts in tasks.values() for t in ts], "guard")
+    for s in spec.sources:
+        flows[s.name].add("guard", [done[t.key] for t in tasks[s.name]])
 
 
 
-def run(spec: InstructSpec, root: Path, *, workers: int | None = None, progress: bool | None = None) -> BuildResult:
-    """Run every step of an instruction build into ``root`` (resuming finished work)."""
+def run(spec: InstructSpec, root: Path, *, workers: int | None = None, progress: bool | None = None,
+        executor: str = "local", address: str | None = None) -> BuildResult:
+    """Run every step of an instruction build into ``root`` (resuming finished work) with the named
+    executor (``local`` or ``ray`` at ``address``)."""
     from curate.core.executor import write_json
     from curate.instruct import outputs
 
     root.mkdir(parents=True, exist_ok=True)
     flows = {s.name: Flow() for s in spec.sources}
     tok = tokenizer.prepare(spec.tokenizer, root / "tokenizer")
-    with Executor(workers, progress) as ex:
+    with make_executor(executor, workers, progress, address) as ex:
         stats = plan_and_run(ex, root, spec, flows, tok)
         ran, skipped, seconds = ex.ran, ex.skipped, dict(ex.seconds)
     pad = outputs.pad_id(tok)
