@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curate.build import reduces as global_steps
 from curate.build import report as report_mod
 from curate.build.recipes import CorpusSpec, SourceSpec
 from curate.core import manifest as manifest_mod
@@ -37,12 +38,10 @@ from curate.core.step import ANNOTATE, Listed, Step, drop_listed
 from curate.core.tasks import (
     ArtifactConfig,
     ChainConfig,
-    ReduceConfig,
     Resource,
     artifact_task,
     chain_task,
     load_drops,
-    reduce_task,
 )
 from curate.dedup import exact, near
 from curate.filters import clean, quality
@@ -125,8 +124,8 @@ def _read_tasks(root: Path, src: SourceSpec, shard_records: int) -> list[Task]:
     ]
 
 
-def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow]) -> dict[str, str]:
-    """Run every reader; returns the versions drop table of each keyed source."""
+def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow]) -> dict[str, tuple[str, ...]]:
+    """Run every reader; returns the versions drop tables of each keyed source."""
     read_tasks = {s.name: _read_tasks(root, s, spec.shard_records) for s in spec.sources}
     units = {getattr(reader_module(s.reader), "UNIT", "file") for s in spec.sources}
     results = ex.run([t for tasks in read_tasks.values() for t in tasks], "read",
@@ -140,13 +139,10 @@ def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlo
             for k, v in d.stats.get("reader", {}).items():
                 flow.reader_stats[k] = flow.reader_stats.get(k, 0) + v
         flow.add("read", [], reads)
-        keys = tuple(str(p) for d in reads for p in d.files("keys"))
+        keys = [str(p) for d in reads for p in d.files("keys")]
         if keys:
-            reduces[src.name] = Task(f"{src.name}/versions/reduce", reduce_task, keys,
-                                     str(root / "sources" / src.name / "versions"), "drops",
-                                     ReduceConfig(versions.reduce, None, len(keys)))
-    done = ex.run(list(reduces.values()), "versions", unit="source")
-    return {name: str(done[t.key].files("drops")[0]) for name, t in reduces.items()}
+            reduces[src.name] = tuple(global_steps.versions(ex, root, src.name, keys, spec.partitions))
+    return reduces
 
 
 def _per_shard(root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow], name: str,
@@ -187,14 +183,14 @@ _SIDES = {"signals": "../signals", "hashes": "../../../dedup/map/{src}", "signat
 
 
 def _prepare(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow],
-             version_drops: dict[str, str]) -> None:
+             version_drops: dict[str, tuple[str, ...]]) -> None:
     """The fused per-shard pass: versions, clean, scrub, and the annotations of later steps."""
 
     def config_of(src: SourceSpec, rank: int) -> ChainConfig | None:
         steps = _prepare_steps(spec, src, src.name in version_drops)
         if not steps:
             return None
-        resources = ((Resource("versions", (version_drops[src.name],), load_drops),)
+        resources = ((Resource("versions", version_drops[src.name], load_drops),)
                      if src.name in version_drops else ())
         return ChainConfig(src.name, tuple(steps), rank, spec.seed, resources,
                            tuple((s.name, _SIDES[s.name].format(src=src.name)) for s in steps if s.kind == ANNOTATE),
@@ -220,14 +216,6 @@ def _quality(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, Source
     return {name: [str(done[t.key].files("drops")[0]) for t in ts] for name, ts in tasks.items()}
 
 
-def _reduce(ex: Executor, root: Path, step: str, maps: list[str], exclude: list[str], fn: Any,
-            cfg: Any) -> tuple[str, dict[str, Any]]:
-    task = Task(f"{step}/reduce", reduce_task, (*maps, *exclude), str(root / step), "drops",
-                ReduceConfig(fn, cfg, len(maps)))
-    done = ex.run([task], f"{step}: reduce", unit="task")[task.key]
-    return str(done.files("drops")[0]), done.stats
-
-
 def _decontam_index(ex: Executor, root: Path, spec: CorpusSpec) -> str:
     from curate.benchmarks import decontam
 
@@ -237,7 +225,7 @@ def _decontam_index(ex: Executor, root: Path, spec: CorpusSpec) -> str:
 
 
 def _apply(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow],
-           quality_drops: dict[str, list[str]], global_drops: dict[str, str], index: str | None) -> None:
+           quality_drops: dict[str, list[str]], global_drops: dict[str, list[str]], index: str | None) -> None:
     """The fused per-shard pass that applies every decision: quality, dedup, near_dedup, decontam."""
     tasks: list[Task] = []
     inputs = {}
@@ -248,9 +236,9 @@ def _apply(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFl
             if src.name in quality_drops:
                 steps.append(Step("quality", drop_listed, Listed("quality")))
                 resources.append(Resource("quality", (quality_drops[src.name][k],), load_drops))
-            for step, path in global_drops.items():
+            for step, paths in global_drops.items():
                 steps.append(Step(step, drop_listed, Listed(step)))
-                resources.append(Resource(step, (path,), load_drops))
+                resources.append(Resource(step, tuple(paths), load_drops))
             if index is not None:
                 from curate.benchmarks import decontam
 
@@ -276,15 +264,15 @@ def _global(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceF
     reports: dict[str, Any] = {}
     quality_drops = _quality(ex, root, spec, flows) if spec.runs("quality") else {}
     removed = [p for paths in quality_drops.values() for p in paths]
-    global_drops: dict[str, str] = {}
+    global_drops: dict[str, list[str]] = {}
     if spec.exact_dedup and spec.runs("dedup"):
         maps = [str(p) for s in spec.sources for p in flows[s.name].sides.get("hashes", [])]
-        global_drops["dedup"], _ = _reduce(ex, root, "dedup", maps, removed, exact.reduce, exact.ExactDedupConfig())
-        removed = [*removed, global_drops["dedup"]]
+        global_drops["dedup"] = global_steps.exact_dedup(ex, root, maps, removed, spec.partitions)
+        removed = [*removed, *global_drops["dedup"]]
     if spec.near_dedup is not None and spec.runs("near_dedup"):
         maps = [str(p) for s in spec.sources for p in flows[s.name].sides.get("signatures", [])]
-        global_drops["near_dedup"], stats = _reduce(ex, root, "near_dedup", maps, removed, near.reduce,
-                                                    spec.near_dedup)
+        drops, stats = global_steps.near_dedup(ex, root, spec.near_dedup, maps, removed)
+        global_drops["near_dedup"] = [drops]
         reports["near_dedup"] = stats.get("report")
     index = None
     if spec.decontam is not None and spec.runs("decontam"):

@@ -112,6 +112,7 @@ class CorpusSpec:
     exact_dedup: bool = True
     near_dedup: Any = None  # dedup.near.NearDedupConfig when the recipe has [near_dedup]
     decontam: DecontamSpec | None = None
+    partitions: int | None = None  # exact-dedup and versions partitions; None: from the input size
     steps: tuple[str, ...] = STEPS
     raw: dict = field(default_factory=dict, compare=False)
 
@@ -226,7 +227,7 @@ def load_corpus(path: Path) -> CorpusSpec:
     """Load a corpus recipe file and the source recipes it lists."""
     data = load_toml(path)
     known = {"name", "seed", "tokenizer", "eod_token", "shard_records", "exact_dedup", "near_dedup", "decontam",
-             "sources"}
+             "sources", "partitions"}
     if unknown := sorted(set(data) - known):
         raise RecipeError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     sources = []
@@ -253,5 +254,6 @@ def load_corpus(path: Path) -> CorpusSpec:
         exact_dedup=bool(data.get("exact_dedup", True)),
         near_dedup=_near_dedup(data["near_dedup"], str(path)) if "near_dedup" in data else None,
         decontam=decontam_spec(data["decontam"], path.parent, str(path)) if "decontam" in data else None,
+        partitions=int(data["partitions"]) if "partitions" in data else None,
         raw=data,
     )

@@ -1,7 +1,9 @@
 """The local executor: runs tasks over shards in a process pool, resumably.
 
 A ``Task`` names a module-level function, its input files, an output directory and a config. Its
-fingerprint is a hash of the code version, the function, the config and the sha256 of every input.
+fingerprint is a hash of the function, the config, the code version of every function the task runs
+(its module and the ``curate`` modules that module imports: ``core.fingerprint``) and the sha256 of
+every input (cached on disk by path, size and mtime).
 
 - Outputs are written atomically (temp file, then ``os.replace``), and when all are in place the
   worker writes a done-marker ``<out_dir>/.done/<name>.json`` holding the fingerprint and the
@@ -34,6 +36,7 @@ from typing import Any
 from tqdm import tqdm
 
 import curate
+from curate.core import fingerprint as fp_mod
 
 MARKERS = ".done"
 
@@ -91,22 +94,13 @@ def code_version() -> str:
     return f"{curate.__version__}+{h.hexdigest()[:16]}"
 
 
-_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
 def digest(path: str | Path) -> str:
-    """sha256 of a file, cached in-process by path, size and mtime."""
-    st = os.stat(path)
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _DIGESTS:
-        with open(path, "rb") as f:
-            _DIGESTS[key] = hashlib.file_digest(f, "sha256").hexdigest()
-    return _DIGESTS[key]
+    """sha256 of a file, cached by path, size and mtime (``core.fingerprint``)."""
+    return fp_mod.digest(path)
 
 
 def _remember(path: Path, sha: str) -> None:
-    st = path.stat()
-    _DIGESTS[(str(path), st.st_size, st.st_mtime_ns)] = sha
+    fp_mod.remember(path, sha)
 
 
 def canonical(value: Any) -> Any:
@@ -126,10 +120,29 @@ def canonical(value: Any) -> Any:
     return value
 
 
+def _code(value: Any, found: set[str]) -> None:
+    """The modules of every function a config refers to (and those it names in ``code_modules()``)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if hasattr(value, "code_modules"):
+            found.update(value.code_modules())
+        for f in dataclasses.fields(value):
+            _code(getattr(value, f.name), found)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _code(v, found)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            _code(v, found)
+    elif callable(value) and hasattr(value, "__module__") and hasattr(value, "__qualname__"):
+        found.add(value.__module__)
+
+
 def fingerprint(task: Task) -> str:
-    """Hash of code version, function, config and input checksums."""
+    """Hash of the function, the code versions of what the task runs, config and input checksums."""
+    modules = {task.fn.__module__}
+    _code(task.config, modules)
     payload = {
-        "code": code_version(),
+        "code": {m: fp_mod.module_version(m) for m in sorted(modules)},
         "fn": f"{task.fn.__module__}.{task.fn.__qualname__}",
         "config": canonical(task.config),
         "inputs": [digest(p) for p in task.inputs],

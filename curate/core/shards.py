@@ -19,6 +19,11 @@ from curate.core.ledger import Ledger
 DROPS = pa.schema([("id", pa.string()), ("reason", pa.string()), ("detail", pa.string())])
 
 
+def drops_table(table: pa.Table) -> pa.Table:
+    """``table``'s ``id, reason, detail`` columns as a drop table of the ``DROPS`` schema."""
+    return pa.Table.from_arrays([table[c].cast(pa.string()) for c in DROPS.names], schema=DROPS)
+
+
 def write(table: pa.Table, path: Path) -> None:
     """Write a table as one zstd Parquet file, atomically."""
     with atomic_path(path) as tmp:

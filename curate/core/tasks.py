@@ -3,8 +3,8 @@
 - ``chain_task``: read one shard, run a chain of consecutive steps over it in one pass
   (``step.run_chain``), write the kept records, each step's side output and the ledger rows. With
   ``as_drops`` the chain's ledger rows become a drop table for a later apply pass instead.
-- ``reduce_task``: read the map outputs of a global step (minus the ids listed in drop tables that
-  an earlier step already removed), call the step's pure reduce function, write its drop table.
+- ``table_task``: one phase of a global reduce: read groups of tables lazily (with a column
+  projection), call the step's pure phase function, write its output table (pairs, drop tables).
 - ``artifact_task``: build a shared artefact once (a decontamination index) and save it.
 
 Resources (``Resource``) are files a chain reads besides its shard, loaded once per worker process
@@ -115,33 +115,6 @@ def chain_task(task: Task) -> Result:
 
 
 @dataclass(frozen=True)
-class ReduceConfig:
-    """A global reduce: ``fn(tables, config) -> (drop table, stats)`` over the first ``n_maps`` inputs
-    (read with ``columns``), without the ids listed in the remaining inputs (drop tables)."""
-
-    fn: Callable[[list[pa.Table], Any], tuple[pa.Table, dict]]
-    config: Any
-    n_maps: int
-    columns: tuple[str, ...] | None = None
-
-
-def reduce_task(task: Task) -> Result:
-    """Run a global step's reduce over its map outputs and write the drop table ``<name>.parquet``."""
-    spec: ReduceConfig = task.config
-    gone = load_drops(tuple(task.inputs[spec.n_maps:]))["id"]
-    tables = []
-    for path in task.inputs[:spec.n_maps]:
-        table = pq.read_table(path, columns=list(spec.columns) if spec.columns else None)
-        if len(gone) and table.num_rows:
-            table = table.filter(pc.invert(pc.is_in(table["id"], value_set=gone)))
-        tables.append(table)
-    drops, stats = spec.fn(tables, spec.config)
-    drops = pa.Table.from_arrays([drops[c].cast(pa.string()) for c in DROPS.names], schema=DROPS)
-    shards.write(drops, task.out(".parquet"))
-    return Result({"drops": [f"{task.name}.parquet"]}, {**stats, "drops": drops.num_rows})
-
-
-@dataclass(frozen=True)
 class ArtifactConfig:
     """A shared artefact: ``build(spec) -> (value, stats)``, saved by ``save(value, path)``."""
 
@@ -157,3 +130,56 @@ def artifact_task(task: Task) -> Result:
     value, stats = spec.build(spec.spec)
     spec.save(value, task.out(spec.suffix))
     return Result({"artifact": [f"{task.name}{spec.suffix}"]}, stats)
+
+
+@dataclass(frozen=True)
+class Read:
+    """A group of input files of a ``table_task``, read lazily with a column projection."""
+
+    paths: tuple[str, ...]
+    columns: tuple[str, ...] | None = None
+
+
+class Tables:
+    """The tables of one ``Read`` group, one file at a time (a reduce holds only what it keeps)."""
+
+    def __init__(self, read: Read):
+        self.read = read
+
+    def __len__(self) -> int:
+        return len(self.read.paths)
+
+    def __iter__(self) -> Any:
+        for path in self.read.paths:
+            yield pq.read_table(path, columns=list(self.read.columns) if self.read.columns else None)
+
+    def rows(self) -> list[int]:
+        """Row counts of the files, from their footers."""
+        return [shards.rows(Path(p)) for p in self.read.paths]
+
+    def all(self) -> pa.Table | None:
+        """Every file concatenated (None without files)."""
+        tables = list(self)
+        return pa.concat_tables(tables) if tables else None
+
+
+@dataclass(frozen=True)
+class TableTaskConfig:
+    """``fn(groups, config) -> (table, stats)`` over the ``reads`` groups; the table is the output."""
+
+    fn: Callable[[list[Tables], Any], tuple[pa.Table, dict]]
+    config: Any
+    reads: tuple[Read, ...]
+
+
+def table_inputs(reads: tuple[Read, ...]) -> tuple[str, ...]:
+    """Every file of ``reads``, for a task's ``inputs`` (fingerprinted)."""
+    return tuple(p for r in reads for p in r.paths)
+
+
+def table_task(task: Task) -> Result:
+    """Run one phase of a global reduce and write its output table ``<name>.parquet``."""
+    spec: TableTaskConfig = task.config
+    table, stats = spec.fn([Tables(r) for r in spec.reads], spec.config)
+    shards.write(table, task.out(".parquet"))
+    return Result({"table": [f"{task.name}.parquet"]}, stats)

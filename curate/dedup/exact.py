@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import polars as pl
 import pyarrow as pa
 
+from curate.core import shards
 from curate.core.step import Context, Out
 from curate.text import normalise as text
 
@@ -69,4 +70,4 @@ def reduce(tables: list[pa.Table], cfg: ExactDedupConfig) -> tuple[pa.Table, dic
         dups = duplicates(pl.concat(frames))
     else:
         dups = pl.DataFrame(schema={"id": pl.String, "reason": pl.String, "detail": pl.String})
-    return dups.to_arrow(), {"drops": dups.height}
+    return shards.drops_table(dups.to_arrow()), {"drops": dups.height}

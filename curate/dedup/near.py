@@ -27,6 +27,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from curate.core import shards
 from curate.core.step import Context, Out
 from curate.dedup import minhash
 from curate.text import templates
@@ -51,6 +52,8 @@ class NearDedupConfig:
     # Which copy of a cluster is kept: the first by these keys, in order. "rank" is the source's place
     # in the recipe (earlier wins), "quality" and "length" prefer higher, "id" is the tie-breaker.
     keep: tuple[str, ...] = ("rank", "quality", "length", "id")
+    # Tasks per reduce phase (bucket tasks, signature-column groups); None: from the corpus size.
+    partitions: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.minhash, dict):  # a recipe's [near_dedup.minhash] table
@@ -86,7 +89,8 @@ def _quality(signals: pa.Table | None, ids: list[str]) -> list[float]:
 
 
 def signature_step(table: pa.Table, cfg: NearDedupConfig, ctx: Context) -> Out:
-    """Signatures (and shingle sets, for exact verification) of the batch, as a side output (a step).
+    """Signatures (one column per permutation; shingle sets for exact verification) of the batch, as a
+    side output (a step).
 
     The quality score comes from the ``signals`` side output of an earlier step in the chain."""
     mh = cfg.minhash
@@ -99,16 +103,19 @@ def signature_step(table: pa.Table, cfg: NearDedupConfig, ctx: Context) -> Out:
         sigs = minhash.signatures(hashes, offsets, mh.num_perm, mh.seed)
         columns["id"] += part.column("id").to_pylist()
         columns["length"] += [len(t) for t in texts]
-        columns["sig"] += [row.tobytes() for row in sigs]
+        columns["sig"] += list(sigs)
         if cfg.verify == "exact":
             columns["shingles"] += [np.unique(hashes[a:b]) for a, b in itertools.pairwise(offsets)]
     n = len(columns["id"])
+    sigs = np.stack(columns["sig"]) if n else np.zeros((0, mh.num_perm), np.uint32)
     arrays = {
         "id": pa.array(columns["id"], pa.string()),
         "rank": pa.array([ctx.rank] * n, pa.int32()),
         "quality": pa.array(_quality(ctx.sides.get("signals"), columns["id"]), pa.float32()),
         "length": pa.array(columns["length"], pa.int32()),
-        "sig": pa.array(columns["sig"], pa.binary(4 * mh.num_perm)),
+        "has_sig": pa.array(~(sigs == minhash.EMPTY).all(axis=1), pa.bool_()),
+        # One column per permutation: a reduce phase reads only the permutations it needs.
+        **{f"s{i:03d}": pa.array(sigs[:, i], pa.uint32()) for i in range(mh.num_perm)},
     }
     if cfg.verify == "exact":
         arrays["shingles"] = pa.array(columns["shingles"], pa.list_(pa.uint32()))
@@ -132,20 +139,22 @@ def candidate_pairs(keys: np.ndarray) -> np.ndarray:
 
 
 def components(n: int, pairs: np.ndarray) -> np.ndarray:
-    """Connected-component label (smallest member index) of every document, by min-label propagation."""
+    """Connected-component label (smallest member index) of each of ``n`` documents, over the pairs alone
+    (``scipy.sparse.csgraph``; documents in no pair are their own component)."""
     labels = np.arange(n)
     if len(pairs) == 0:
         return labels
-    u, v = pairs[:, 0], pairs[:, 1]
-    while True:
-        low = np.minimum(labels[u], labels[v])
-        updated = labels.copy()
-        np.minimum.at(updated, u, low)
-        np.minimum.at(updated, v, low)
-        updated = updated[updated]  # pointer jumping shortens long chains
-        if np.array_equal(updated, labels):
-            return labels
-        labels = updated
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    nodes = np.unique(pairs.ravel())
+    local = np.searchsorted(nodes, pairs)
+    graph = coo_matrix((np.ones(len(pairs), np.int8), (local[:, 0], local[:, 1])), shape=(len(nodes), len(nodes)))
+    _, comp = connected_components(graph, directed=False)
+    smallest = np.full(comp.max() + 1, n, np.int64)
+    np.minimum.at(smallest, comp, nodes)  # nodes are sorted, but take the minimum explicitly
+    labels[nodes] = smallest[comp]
+    return labels
 
 
 def _verified(pairs: np.ndarray, sigs: np.ndarray, shingle_sets: list | None, cfg: NearDedupConfig) -> np.ndarray:
@@ -171,9 +180,7 @@ def _load(tables: list[pa.Table], num_perm: int, exact: bool) -> tuple[pl.DataFr
     table = pa.concat_tables(tables) if tables else None
     if table is None or table.num_rows == 0:
         return pl.DataFrame(schema={"id": pl.String}), np.zeros((0, num_perm), np.uint32), [] if exact else None
-    sig_bytes = table.column("sig").combine_chunks()
-    sigs = np.frombuffer(sig_bytes.buffers()[1], dtype=np.uint32)[
-        sig_bytes.offset * num_perm:(sig_bytes.offset + len(sig_bytes)) * num_perm].reshape(-1, num_perm)
+    sigs = np.column_stack([table[f"s{i:03d}"].to_numpy() for i in range(num_perm)]).astype(np.uint32)
     meta = pl.from_arrow(table.select(["id", "rank", "quality", "length"]))
     sets = [np.asarray(s, dtype=np.uint32) for s in table.column("shingles").to_pylist()] if exact else None
     return meta, sigs, sets
@@ -203,13 +210,15 @@ def cluster(meta: pl.DataFrame, sigs: np.ndarray, sets: list | None,
         "id", pl.lit("near_duplicate").alias("reason"),
         pl.format("duplicate_of={} jaccard={}", pl.col("kept"), pl.col("jaccard").round(2)).alias("detail"),
     ).sort("id")
-    report = _report(ranked, dropped, cfg, bands, rows, len(meta), int(has_sig.sum()), len(pairs), len(verified))
-    return drops, report
-
-
-def _report(ranked: pl.DataFrame, dropped: pl.DataFrame, cfg: NearDedupConfig, bands: int, rows: int,
-            documents: int, signed: int, candidates: int, verified: int) -> dict:
     sizes = ranked.group_by("label").agg(pl.len().alias("size"), pl.col("kept").first())
+    rep = report(sizes, dropped, cfg, bands, rows, len(meta), int(has_sig.sum()), len(pairs), len(verified))
+    return drops, rep
+
+
+def report(sizes: pl.DataFrame, dropped: pl.DataFrame, cfg: NearDedupConfig, bands: int, rows: int,
+           documents: int, signed: int, candidates: int, verified: int) -> dict:
+    """The near-dedup report: settings, S-curve, counts, cluster sizes (``sizes``: ``kept, size`` per
+    cluster) and sample clusters (``dropped``: ``id, kept, jaccard``)."""
     edges = [2, 3, 6, 11, 101]
     histogram = []  # a list, not a dict: markers store JSON with sorted keys
     for low, high in zip(edges, [*edges[1:], None], strict=True):
@@ -235,14 +244,15 @@ def _report(ranked: pl.DataFrame, dropped: pl.DataFrame, cfg: NearDedupConfig, b
 
 
 def reduce(tables: list[pa.Table], cfg: NearDedupConfig) -> tuple[pa.Table, dict]:
-    """Cluster the signature tables of the surviving documents; the drop table and the report."""
+    """Cluster the signature tables of the surviving documents in one process (the reference for the
+    partitioned reduce of ``dedup.lsh``, which the build runs); the drop table and the report."""
     meta, sigs, sets = _load(tables, cfg.minhash.num_perm, cfg.verify == "exact")
     if meta.height == 0:
         drops = pl.DataFrame(schema={"id": pl.String, "reason": pl.String, "detail": pl.String})
         bands, rows = minhash.bands_rows(cfg.minhash)
-        report = _report(pl.DataFrame(schema={"label": pl.Int64, "kept": pl.String, "idx": pl.UInt32}),
-                         pl.DataFrame(schema={"kept": pl.String, "id": pl.String, "jaccard": pl.Float64}),
-                         cfg, bands, rows, 0, 0, 0, 0)
+        rep = report(pl.DataFrame(schema={"kept": pl.String, "size": pl.UInt32}),
+                     pl.DataFrame(schema={"kept": pl.String, "id": pl.String, "jaccard": pl.Float64}),
+                     cfg, bands, rows, 0, 0, 0, 0)
     else:
-        drops, report = cluster(meta, sigs, sets, cfg)
-    return drops.to_arrow(), {"drops": drops.height, "report": report}
+        drops, rep = cluster(meta, sigs, sets, cfg)
+    return shards.drops_table(drops.to_arrow()), {"drops": drops.height, "report": rep}

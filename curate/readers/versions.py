@@ -16,6 +16,7 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
+from curate.core import shards
 from curate.readers import KEYS
 
 
@@ -47,4 +48,4 @@ def reduce(tables: list[pa.Table], cfg: object = None) -> tuple[pa.Table, dict]:
     frames = [pl.from_arrow(t) for t in tables if t.num_rows]
     keys = pl.concat(frames) if frames else pl.from_arrow(KEYS.empty_table())
     dropped = resolve(keys)
-    return dropped.to_arrow(), {"drops": dropped.height}
+    return shards.drops_table(dropped.to_arrow()), {"drops": dropped.height}
