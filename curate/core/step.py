@@ -29,7 +29,7 @@ import pyarrow as pa
 from curate.core import ledger as ledger_mod
 from curate.core.ledger import Ledger
 
-TRANSFORM, ANNOTATE = "transform", "annotate"
+TRANSFORM, ANNOTATE, EXPAND = "transform", "annotate", "expand"
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,9 @@ StepFn = Callable[[pa.Table, Any, Context], Out]
 class Step:
     """A step in a chain: its ledger name, function, config and kind.
 
-    ``kind`` is ``transform`` (may remove or change records) or ``annotate`` (returns the batch
-    unchanged and a side output). A chain of annotations alone writes no new record shard.
+    ``kind`` is ``transform`` (may remove or change records), ``annotate`` (returns the batch
+    unchanged and a side output) or ``expand`` (may also add records, e.g. weighted copies). A chain
+    of annotations alone writes no new record shard.
     """
 
     name: str
@@ -100,7 +101,8 @@ def run_chain(batch: pa.Table, steps: Sequence[Step], ctx: Context) -> ChainResu
         step_ctx = Context(ctx.source, step.name, ctx.rank, ctx.seed, ctx.resources, dict(sides))
         out = step.fn(batch, step.config, step_ctx)
         gone = removed(out.ledger)
-        if out.kept.num_rows + gone != batch.num_rows:
+        if out.kept.num_rows + gone != batch.num_rows and not (step.kind == EXPAND and
+                                                             out.kept.num_rows + gone >= batch.num_rows):
             raise AssertionError(f"{step.name}: {batch.num_rows} in, {out.kept.num_rows} out, {gone} in ledger")
         if step.kind == ANNOTATE and out.kept.num_rows != batch.num_rows:
             raise AssertionError(f"{step.name}: an annotation step may not remove records")

@@ -183,3 +183,9 @@ def table_task(task: Task) -> Result:
     table, stats = spec.fn([Tables(r) for r in spec.reads], spec.config)
     shards.write(table, task.out(".parquet"))
     return Result({"table": [f"{task.name}.parquet"]}, stats)
+
+
+def load_table(paths: tuple[str, ...]) -> pa.Table:
+    """Tables concatenated (an id list, a sample): a resource loader."""
+    tables = [pq.read_table(p) for p in paths]
+    return pa.concat_tables(tables) if tables else pa.table({})
