@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -147,16 +146,12 @@ def _instruct(spec: Any, out: Path, tokenizer_path: str | None, workers: int | N
 
 
 def _parse_set(values: tuple[str, ...]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for item in values:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
-        try:
-            options[key.strip()] = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            options[key.strip()] = raw
-    return options
+    from curate.core.config import RecipeError, parse_overrides
+
+    try:
+        return parse_overrides(values)
+    except RecipeError as err:
+        raise click.BadParameter(str(err), param_hint="--set") from None
 
 
 @main.group()
@@ -278,15 +273,16 @@ def _with(options: list[Callable]) -> Callable:
 
 @main.command()
 @_with(_standalone_options("dedup"))
-@click.option("--threshold", default=0.8, show_default=True, help="Jaccard similarity that makes a near duplicate.")
-@click.option("--num-perm", default=256, show_default=True, help="MinHash permutations.")
-@click.option("--ngram", default=5, show_default=True, help="Shingle size in tokens (words; CJK characters).")
+@click.option("--threshold", type=float, default=None, help="Jaccard similarity that makes a near duplicate "
+              "[default: 0.8, as in dedup.minhash.MinHashConfig].")
+@click.option("--num-perm", type=int, default=None, help="MinHash permutations [default: 256].")
+@click.option("--ngram", type=int, default=None, help="Shingle size in tokens (words; CJK characters) [default: 5].")
 @click.option("--verify", type=click.Choice(["estimate", "exact", "none"]), default="estimate", show_default=True,
               help="How candidate pairs are confirmed: signature estimate, exact shingle Jaccard, or not at all.")
 @click.option("--exact/--no-exact", default=True, show_default=True, help="Also remove exact duplicates first.")
 @_fail_cleanly
-def dedup(inputs: tuple[str, ...], out: Path, name: str, text_field: str, threshold: float, num_perm: int,
-          ngram: int, verify: str, exact: bool, **run: Any) -> None:
+def dedup(inputs: tuple[str, ...], out: Path, name: str, text_field: str, threshold: float | None,
+          num_perm: int | None, ngram: int | None, verify: str, exact: bool, **run: Any) -> None:
     """Remove exact and near duplicates (MinHash LSH) from record files INPUTS.
 
     INPUTS are Parquet shards (e.g. another build's sources/*/quality), JSONL or CSV with a text
@@ -296,9 +292,8 @@ def dedup(inputs: tuple[str, ...], out: Path, name: str, text_field: str, thresh
     from curate.dedup.minhash import MinHashConfig
     from curate.dedup.near import NearDedupConfig
 
-    near = NearDedupConfig(minhash=MinHashConfig(ngram=ngram, num_perm=num_perm, threshold=threshold,
-                                                 false_positive_weight=0.1, false_negative_weight=0.9),
-                           verify=verify)
+    given = {"ngram": ngram, "num_perm": num_perm, "threshold": threshold}
+    near = NearDedupConfig(minhash=MinHashConfig(**{k: v for k, v in given.items() if v is not None}), verify=verify)
     _standalone(inputs, out, name, ("dedup", "near_dedup"), text_field, _run_options(run), exact_dedup=exact,
                 near_dedup=near)
 

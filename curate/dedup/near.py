@@ -33,18 +33,11 @@ from curate.dedup import minhash
 from curate.text import templates
 
 
-def _default_minhash() -> minhash.MinHashConfig:
-    # Weighting false negatives up moves the S-curve left of the threshold, so pairs just above it are
-    # caught; the candidates it adds below the threshold are then removed by the verification.
-    return minhash.MinHashConfig(threshold=0.8, num_perm=256, false_positive_weight=0.1,
-                                 false_negative_weight=0.9)
-
-
 @dataclass(frozen=True)
 class NearDedupConfig:
     """MinHash/LSH parameters, pair verification, boilerplate exclusion and report samples."""
 
-    minhash: minhash.MinHashConfig = field(default_factory=_default_minhash)
+    minhash: minhash.MinHashConfig = field(default_factory=minhash.MinHashConfig)
     verify: str = "estimate"  # "estimate" (signatures), "exact" (shingle sets) or "none"
     exclude_boilerplate: bool = True
     batch_docs: int = 2048

@@ -40,7 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate.build.recipes import DecontamSpec, RecipeError, _resolve, decontam_spec, load_toml
+from curate.build.recipes import DecontamSpec, decontam_spec
+from curate.core.config import RecipeError, load_toml
+from curate.core.config import resolve as _resolve
 from curate.instruct.sources import LOADERS
 
 OVERLONG = ("truncate", "drop")

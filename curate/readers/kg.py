@@ -33,8 +33,8 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from curate.build.recipes import RecipeError
 from curate.core import records
+from curate.core.config import RecipeError
 from curate.core.ledger import Ledger
 from curate.kg import labels as lab
 from curate.kg import load, rdf, sample, tables
