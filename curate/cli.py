@@ -87,8 +87,9 @@ def _with_common(fn: Callable) -> Callable:
 
 @main.command()
 @click.argument("recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
-              show_default=True, help="Parent directory; the build goes to OUT/<recipe name>.")
+@click.option("--out", default="build", show_default=True,
+              help="Parent directory or URL (s3://bucket/prefix, gs://..., any fsspec filesystem); the build "
+              "goes to OUT/<recipe name>.")
 @click.option("--tokenizer", "tokenizer_path", type=click.Path(exists=True, file_okay=False),
               default=None, help="Local Hugging Face tokenizer directory [default: the recipe's, "
               "else the bundled BPE].")
@@ -96,7 +97,7 @@ def _with_common(fn: Callable) -> Callable:
               "[default: the tokenizer's eos_token].")
 @_with_common
 @_fail_cleanly
-def corpus(recipe: Path, out: Path, tokenizer_path: str | None, eod_token: str | None,
+def corpus(recipe: Path, out: str, tokenizer_path: str | None, eod_token: str | None,
            workers: int | None, strict: bool, progress: bool | None, executor: str, ray_address: str | None) -> None:
     """Build a corpus from a mixture RECIPE.
 
@@ -126,12 +127,17 @@ def corpus(recipe: Path, out: Path, tokenizer_path: str | None, eod_token: str |
         spec = dataclasses.replace(spec, tokenizer=str(Path(tokenizer_path).resolve()))
     if eod_token:
         spec = dataclasses.replace(spec, eod_token=eod_token)
-    result = pipeline.run(spec, out / spec.name, workers=workers, progress=progress, executor=executor,
+    result = pipeline.run(spec, _under(out, spec.name), workers=workers, progress=progress, executor=executor,
                           address=ray_address)
     _report(result, strict)
 
 
-def _instruct(spec: Any, out: Path, tokenizer_path: str | None, workers: int | None, strict: bool,
+def _under(out: str, name: str) -> Path | str:
+    """``out/name``: a local path, or a URL when ``out`` is one."""
+    return f"{out.rstrip('/')}/{name}" if "://" in out else Path(out) / name
+
+
+def _instruct(spec: Any, out: str, tokenizer_path: str | None, workers: int | None, strict: bool,
               progress: bool | None, executor: str, ray_address: str | None) -> None:
     """Build an instruction recipe (``kind = "instruct"``) into packed shards and print its summary."""
     import dataclasses
@@ -140,7 +146,7 @@ def _instruct(spec: Any, out: Path, tokenizer_path: str | None, workers: int | N
 
     if tokenizer_path:
         spec = dataclasses.replace(spec, tokenizer=str(Path(tokenizer_path).resolve()))
-    result = build.run(spec, out / spec.name, workers=workers, progress=progress, executor=executor,
+    result = build.run(spec, _under(out, spec.name), workers=workers, progress=progress, executor=executor,
                        address=ray_address)
     _report(result, strict, outputs.summary(result.manifest, result.root))
 

@@ -32,7 +32,7 @@ from curate.build import reduces as global_steps
 from curate.build import report as report_mod
 from curate.build.recipes import CorpusSpec, SourceSpec
 from curate.core import manifest as manifest_mod
-from curate.core import shards
+from curate.core import shards, storage
 from curate.core.executor import Done, Executor, Task, make_executor, write_json
 from curate.core.step import ANNOTATE, Listed, Step, drop_listed
 from curate.core.tasks import (
@@ -306,12 +306,22 @@ def _tokenize(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, Sourc
                                   "files": [p for role in ("bin", "idx", "docs") for p in done.files(role)]}
 
 
-def run(spec: CorpusSpec, root: Path, *, workers: int | None = None, tokenize_docs: bool = True,
+def run(spec: CorpusSpec, root: Path | str, *, workers: int | None = None, tokenize_docs: bool = True,
         progress: bool | None = None, executor: str = "local", address: str | None = None) -> BuildResult:
     """Run every pass of a build into ``root`` (resuming finished work) and write its manifest.
 
     ``executor`` is ``local`` (processes on this machine) or ``ray`` (the Ray cluster at ``address``);
-    it chooses nothing else: the tasks, markers and outputs are the same."""
+    it chooses nothing else: the tasks, markers and outputs are the same. Inputs and ``root`` may be
+    URLs of any fsspec filesystem (``s3://``, ``gs://``, ...; ``core.storage``)."""
+    spec = storage.localize(spec)
+    if storage.is_url(root):
+        url = str(root)
+        local = storage.working_copy(url)
+        result = run(spec, local, workers=workers, tokenize_docs=tokenize_docs, progress=progress,
+                     executor=executor, address=address)
+        storage.publish(local, url)
+        return result
+    root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     flows = {s.name: SourceFlow() for s in spec.sources}
     tok = tokenizer.prepare(spec.tokenizer, root / "tokenizer", spec.eod_token) if tokenize_docs else None

@@ -28,7 +28,9 @@ def path_option(default: str | None = None) -> Any:
 
 
 def resolve(base: Path, value: str) -> str:
-    """``value`` as an absolute, normalised path, relative ones taken from ``base``."""
+    """``value`` as an absolute, normalised path, relative ones taken from ``base``; URLs as they are."""
+    if "://" in value:
+        return value
     p = Path(value).expanduser()
     return os.path.normpath(p if p.is_absolute() else (base / p).absolute())
 

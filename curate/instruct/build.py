@@ -312,13 +312,22 @@ def _guard(ex: Executor, root: Path, spec: InstructSpec, flows: dict[str, Flow])
 
 
 
-def run(spec: InstructSpec, root: Path, *, workers: int | None = None, progress: bool | None = None,
+def run(spec: InstructSpec, root: Path | str, *, workers: int | None = None, progress: bool | None = None,
         executor: str = "local", address: str | None = None) -> BuildResult:
     """Run every step of an instruction build into ``root`` (resuming finished work) with the named
     executor (``local`` or ``ray`` at ``address``)."""
+    from curate.core import storage
     from curate.core.executor import write_json
     from curate.instruct import outputs
 
+    spec = storage.localize(spec)  # inputs on object storage: staged local copies
+    if storage.is_url(root):
+        url = str(root)
+        local = storage.working_copy(url)
+        result = run(spec, local, workers=workers, progress=progress, executor=executor, address=address)
+        storage.publish(local, url)
+        return result
+    root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     flows = {s.name: Flow() for s in spec.sources}
     tok = tokenizer.prepare(spec.tokenizer, root / "tokenizer")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.core.conftest import corpus
 
 pytest.importorskip("ray")
 RAY = Path(sys.executable).with_name("ray")
@@ -88,18 +89,15 @@ def cluster(tmp_path_factory):
 
 
 def _corpus(recipe: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "curate", "corpus", str(ROOT / "recipes" / recipe), "--out", str(out),
-                           "--no-progress", *extra], capture_output=True, text=True, timeout=600)
+    return corpus(ROOT / "recipes" / recipe, str(out), *extra)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", ["stage1", "stage2", "stage3"])
-def test_ray_build_is_byte_identical_to_local(cluster, tmp_path, stage):
-    local = _corpus(f"{stage}.toml", tmp_path / "local", "--workers", "2")
-    assert local.returncode == 0, local.stderr
+def test_ray_build_is_byte_identical_to_local(cluster, local_build, tmp_path, stage):
     ray = _corpus(f"{stage}.toml", tmp_path / "ray", "--executor", "ray", "--ray-address", cluster.address)
     assert ray.returncode == 0, ray.stderr
-    assert outputs(tmp_path / "ray" / stage) == outputs(tmp_path / "local" / stage)
+    assert outputs(tmp_path / "ray" / stage) == outputs(local_build(stage))
 
 
 @pytest.fixture(scope="module")
