@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,17 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+
+
+def data(root: Path) -> dict[str, bytes]:
+    """Every data file of a build (not its done-markers, which hold times); the manifest without its
+    config, which names the inputs relative to where the build is."""
+    files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+             if p.is_file() and ".done" not in p.parts}
+    manifest = json.loads(files.pop("manifest.json"))
+    manifest.pop("config")
+    files["manifest.json"] = json.dumps(manifest, sort_keys=True).encode()
+    return files
 
 
 def corpus(recipe: Path, out: str, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:

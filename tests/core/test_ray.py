@@ -15,17 +15,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.core.conftest import corpus
+from tests.core.conftest import corpus, data
 
 pytest.importorskip("ray")
 RAY = Path(sys.executable).with_name("ray")
 HOST = "127.0.0.2"  # loopback, but not the literal 127.0.0.1 that Ray swaps for the machine's address
-
-
-def outputs(root: Path) -> dict[str, bytes]:
-    """Every data file of a build (not its done-markers, which hold times)."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and ".done" not in p.parts}
 
 
 def _free_port() -> int:
@@ -55,7 +49,7 @@ def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)  # `ray start --block` stops its node's processes on SIGTERM
         try:
-            proc.wait(30)
+            proc.wait(10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -97,7 +91,7 @@ def _corpus(recipe: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
 def test_ray_build_is_byte_identical_to_local(cluster, local_build, tmp_path, stage):
     ray = _corpus(f"{stage}.toml", tmp_path / "ray", "--executor", "ray", "--ray-address", cluster.address)
     assert ray.returncode == 0, ray.stderr
-    assert outputs(tmp_path / "ray" / stage) == outputs(local_build(stage))
+    assert data(tmp_path / "ray" / stage) == data(local_build(stage))
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +103,7 @@ def qa_local(tmp_path_factory):
     _qa_inputs(tmp / "inputs", files=8, rows=150)
     recipe = _recipe(tmp, tmp / "inputs")
     assert _corpus(str(recipe), tmp / "local", "--workers", "2").returncode == 0
-    return recipe, outputs(tmp / "local" / "mix")
+    return recipe, data(tmp / "local" / "mix")
 
 
 def _start(recipe: Path, out: Path, address: str) -> subprocess.Popen:
@@ -138,7 +132,7 @@ def test_driver_killed_then_rerun_resumes(cluster, qa_local, tmp_path):
     assert again.returncode == 0, again.stderr
     ran, done = map(int, re.search(r"tasks: (\d+) run, (\d+) already done", again.stdout).groups())
     assert done >= 3 and ran > 0
-    assert outputs(tmp_path / "ray" / "mix") == expected
+    assert data(tmp_path / "ray" / "mix") == expected
 
 
 @pytest.mark.slow
@@ -149,4 +143,4 @@ def test_worker_node_killed_midway(cluster, qa_local, tmp_path):  # last: the cl
     _stop(cluster.worker)  # the second node dies with its tasks in flight; Ray re-runs them on the head
     _, err = build.communicate(timeout=600)
     assert build.returncode == 0, err
-    assert outputs(tmp_path / "ray" / "mix") == expected
+    assert data(tmp_path / "ray" / "mix") == expected

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import http.server
-import json
 import os
 import shutil
 import signal
@@ -20,7 +19,7 @@ import pytest
 
 from curate.core.audit import audit
 from tests.conftest import ROOT
-from tests.core.test_ray import outputs
+from tests.core.conftest import data as _data
 
 pytest.importorskip("moto")
 s3fs = pytest.importorskip("s3fs")
@@ -34,13 +33,13 @@ def _free_port() -> int:
 
 
 class Flaky(http.server.ThreadingHTTPServer):
-    """A proxy in front of the S3 server that fails requests while ``failing`` is on: every third one
-    with a 500, every fifth with a 503 SlowDown (throttling)."""
+    """A proxy in front of the S3 server that fails requests while ``failing`` is on, up to ``budget`` of
+    them: every fourth with a 500, every seventh with a 503 SlowDown (throttling)."""
 
     daemon_threads = True
 
     def __init__(self, upstream: int):
-        self.upstream, self.count, self.failing, self.failed = upstream, 0, False, 0
+        self.upstream, self.count, self.failing, self.failed, self.budget = upstream, 0, False, 0, 40
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
 
@@ -56,10 +55,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with server.lock:
             server.count += 1
-            fail = server.failing and (server.count % 3 == 0 or server.count % 5 == 0)
+            fail = (server.failing and server.failed < server.budget
+                    and (server.count % 4 == 0 or server.count % 7 == 0))
             server.failed += fail
         if fail:
-            status, code = (503, "SlowDown") if server.count % 5 == 0 else (500, "InternalError")
+            status, code = (503, "SlowDown") if server.count % 7 == 0 else (500, "InternalError")
             payload = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
             self.send_response(status)
             self.send_header("Content-Length", str(len(payload)))
@@ -138,15 +138,6 @@ def _download(url: str, local: Path) -> Path:
     return local
 
 
-def _data(root: Path) -> dict[str, bytes]:
-    """Data files; the manifest without its config (which names the inputs, local or remote)."""
-    files = outputs(root)
-    manifest = json.loads(files.pop("manifest.json"))
-    manifest.pop("config")
-    files["manifest.json"] = json.dumps(manifest, sort_keys=True).encode()
-    return files
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", ["stage1", "stage2", "stage3"])
 def test_s3_build_is_byte_identical_to_local(s3, local_build, tmp_path, stage):
@@ -168,7 +159,7 @@ def test_errors_and_throttling_are_retried(s3, tmp_path):
     finally:
         proxy.failing = False
     assert result.returncode == 0, result.stderr
-    assert proxy.failed > 10
+    assert proxy.failed == proxy.budget  # every injected failure was met, and retried
     got = _download(f"s3://{BUCKET}/flaky/flaky", tmp_path / "got")
     report = audit(got)
     assert report.ok, report.problems
