@@ -5,7 +5,8 @@
 
 Generates stage-1 data: PubMed-style abstracts (JSON lines through the ``documents`` reader) and QA
 pairs (``qa`` reader), two to one, with about 10% planted near-duplicates (a copy with one to three
-words changed) and 1% exact copies, in files of 50,000 records. Then runs ``curate corpus`` on a
+words changed) and 1% exact copies, in files of 50,000 records (copies planted within a file), from
+the English words of the bundled samples. Then runs ``curate corpus`` on a
 recipe with clean, quality thresholds, exact and MinHash near dedup (256 permutations, threshold
 0.8, the stage-1 settings), decontamination against the sample PubMedQA and MedQA files, and
 tokenization with the bundled tokenizer. ``--near-only`` runs ``curate dedup`` (exact and near
@@ -49,12 +50,16 @@ def _vocab(rng: np.random.Generator) -> np.ndarray:
 
 
 def _texts(rng: np.random.Generator, vocab: np.ndarray, n: int, low: int, high: int) -> list[str]:
-    lengths = rng.integers(low, high, n)
-    flat = vocab[rng.integers(0, len(vocab), int(lengths.sum()))]
-    out, at = [], 0
-    for k in lengths:
-        out.append(" ".join(flat[at:at + k]))
-        at += k
+    """``n`` texts of ``low`` to ``high`` words, drawn in chunks (word arrays of the whole corpus would
+    not fit in memory at 10M documents)."""
+    out: list[str] = []
+    for start in range(0, n, 10_000):
+        lengths = rng.integers(low, high, min(10_000, n - start))
+        flat = vocab[rng.integers(0, len(vocab), int(lengths.sum()))].tolist()
+        at = 0
+        for k in lengths:
+            out.append(" ".join(flat[at:at + k]))
+            at += k
     return out
 
 
@@ -76,22 +81,25 @@ def _plant(rng: np.random.Generator, texts: list[str]) -> int:
 
 
 def generate(n: int, directory: Path, seed: int = 0, per_file: int = 50_000, qa_share: float = 1 / 3) -> dict:
-    """Write ``n`` records (abstracts, and ``qa_share`` QA pairs) as JSON-lines files; returns counts."""
+    """Write ``n`` records (abstracts, and ``qa_share`` QA pairs) as JSON-lines files, one file at a time
+    (near copies are planted within a file); returns counts."""
     rng = np.random.default_rng(seed)
     vocab = _vocab(rng)
     n_abs = n - int(n * qa_share)
-    abstracts = _texts(rng, vocab, n_abs, 120, 260)
-    qa = _texts(rng, vocab, n - n_abs, 40, 90)
-    planted = _plant(rng, abstracts) + _plant(rng, qa)
     (directory / "abstracts").mkdir(parents=True)
     (directory / "qa").mkdir()
+    planted = 0
     for f, start in enumerate(range(0, n_abs, per_file)):
+        texts = _texts(rng, vocab, min(per_file, n_abs - start), 120, 260)
+        planted += _plant(rng, texts)
         with open(directory / "abstracts" / f"part{f:04d}.jsonl", "w") as out:
-            for i, t in enumerate(abstracts[start:start + per_file], start):
+            for i, t in enumerate(texts, start):
                 out.write(json.dumps({"id": f"pmid{i}", "text": f"BACKGROUND: {t}.", "lang": "en"}) + "\n")
-    for f, start in enumerate(range(0, len(qa), per_file)):
+    for f, start in enumerate(range(0, n - n_abs, per_file)):
+        texts = _texts(rng, vocab, min(per_file, n - n_abs - start), 40, 90)
+        planted += _plant(rng, texts)
         with open(directory / "qa" / f"part{f:04d}.jsonl", "w") as out:
-            for t in qa[start:start + per_file]:
+            for t in texts:
                 words = t.split()
                 q, a = " ".join(words[:len(words) // 3]), " ".join(words[len(words) // 3:])
                 out.write(json.dumps({"question": f"What about {q}?", "answer": f"Answer: {a}."}) + "\n")

@@ -173,8 +173,8 @@ def _build_command(reader: str, summary: str, extra: list[Callable] | None = Non
     @build.command(reader, help=summary)
     @click.option("--input", "inputs", multiple=True, help="Input file, directory or glob "
                   "(repeatable) [default: the recipe's inputs].")
-    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
-                  show_default=True, help="Parent directory; the build goes to OUT/<source>.")
+    @click.option("--out", default="build", show_default=True,
+                  help="Parent directory or URL (s3://...); the build goes to OUT/<source>.")
     @click.option("--recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                   help="Source recipe (TOML) with options and clean thresholds.")
     @click.option("--name", help="Source name used in ids and paths [default: the reader name].")
@@ -185,7 +185,7 @@ def _build_command(reader: str, summary: str, extra: list[Callable] | None = Non
                   "('bundled' for the default BPE).")
     @_with_common
     @_fail_cleanly
-    def command(inputs: tuple[str, ...], out: Path, recipe: Path | None, name: str | None,
+    def command(inputs: tuple[str, ...], out: str, recipe: Path | None, name: str | None,
                 sets: tuple[str, ...], tokenizer_path: str | None, workers: int | None, strict: bool,
                 progress: bool | None, executor: str, ray_address: str | None, **reader_options: Any) -> None:
         import dataclasses
@@ -203,14 +203,14 @@ def _build_command(reader: str, summary: str, extra: list[Callable] | None = Non
         else:
             src = recipes.source_from_dict({"reader": reader, "options": options}, Path.cwd(), "--set")
         if inputs:
-            src = dataclasses.replace(src, inputs=tuple(os.path.abspath(i) for i in inputs))
+            src = dataclasses.replace(src, inputs=tuple(i if "://" in i else os.path.abspath(i) for i in inputs))
         if name:
             src = dataclasses.replace(src, name=name)
         if not src.inputs:
             raise click.UsageError("no inputs: pass --input or a --recipe with inputs")
         tok = None if tokenizer_path in (None, "bundled") else str(Path(tokenizer_path).resolve())
         spec = recipes.CorpusSpec(name=src.name, sources=(src,), tokenizer=tok)
-        result = pipeline.run(spec, out / src.name, workers=workers, tokenize_docs=tokenizer_path is not None,
+        result = pipeline.run(spec, _under(out, src.name), workers=workers, tokenize_docs=tokenizer_path is not None,
                               progress=progress, executor=executor, address=ray_address)
         _report(result, strict)
 
@@ -239,17 +239,18 @@ _build_command("kg", "Knowledge graphs (RDF, TSV/CSV triples, JSON/CSV entity re
                              help="Language of the verbalised text [default: auto, from the labels].")])
 
 
-def _standalone(inputs: tuple[str, ...], out: Path, name: str, steps: tuple[str, ...], text_field: str,
+def _standalone(inputs: tuple[str, ...], out: str, name: str, steps: tuple[str, ...], text_field: str,
                 run: dict[str, Any], scrub: object = None, **spec: object) -> None:
     """Run one or two build steps alone over record files with a text field."""
     from curate.build import pipeline, recipes
     from curate.readers.documents import Config
 
-    src = recipes.SourceSpec(name=name, reader="documents", inputs=tuple(os.path.abspath(i) for i in inputs),
+    src = recipes.SourceSpec(name=name, reader="documents",
+                             inputs=tuple(i if "://" in i else os.path.abspath(i) for i in inputs),
                              options=Config(text_field=text_field), scrub=scrub)
     corpus = recipes.CorpusSpec(name=name, sources=(src,), steps=steps, **spec)
     strict = run.pop("strict")
-    _report(pipeline.run(corpus, out / name, tokenize_docs=False, **run), strict)
+    _report(pipeline.run(corpus, _under(out, name), tokenize_docs=False, **run), strict)
 
 
 def _run_options(run: dict[str, Any]) -> dict[str, Any]:
@@ -261,8 +262,8 @@ def _run_options(run: dict[str, Any]) -> dict[str, Any]:
 def _standalone_options(default_name: str) -> list[Callable]:
     return [
         click.argument("inputs", nargs=-1, required=True),
-        click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
-                     show_default=True, help="Parent directory; the result goes to OUT/<name>."),
+        click.option("--out", default="build", show_default=True,
+                     help="Parent directory or URL (s3://...); the result goes to OUT/<name>."),
         click.option("--name", default=default_name, show_default=True, help="Name of the result (and source)."),
         click.option("--text-field", default="text", show_default=True, help="Field holding the text."),
         *_common,
@@ -287,7 +288,7 @@ def _with(options: list[Callable]) -> Callable:
               help="How candidate pairs are confirmed: signature estimate, exact shingle Jaccard, or not at all.")
 @click.option("--exact/--no-exact", default=True, show_default=True, help="Also remove exact duplicates first.")
 @_fail_cleanly
-def dedup(inputs: tuple[str, ...], out: Path, name: str, text_field: str, threshold: float | None,
+def dedup(inputs: tuple[str, ...], out: str, name: str, text_field: str, threshold: float | None,
           num_perm: int | None, ngram: int | None, verify: str, exact: bool, **run: Any) -> None:
     """Remove exact and near duplicates (MinHash LSH) from record files INPUTS.
 
@@ -307,7 +308,7 @@ def dedup(inputs: tuple[str, ...], out: Path, name: str, text_field: str, thresh
 @main.command()
 @_with(_standalone_options("scrub"))
 @_fail_cleanly
-def scrub(inputs: tuple[str, ...], out: Path, name: str, text_field: str, **run: Any) -> None:
+def scrub(inputs: tuple[str, ...], out: str, name: str, text_field: str, **run: Any) -> None:
     """Replace PHI/PII (e-mails, phones, resident ids, card numbers, IPs, URLs with queries) by typed
     placeholders in record files INPUTS; counts per type go to the ledger and report.md."""
     from curate.filters.phi import ScrubConfig
@@ -323,7 +324,7 @@ def scrub(inputs: tuple[str, ...], out: Path, name: str, text_field: str, **run:
 @click.option("--recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A corpus recipe whose [decontam] section names the benchmarks.")
 @_fail_cleanly
-def decontam(inputs: tuple[str, ...], out: Path, name: str, text_field: str, benchmarks: tuple[str, ...],
+def decontam(inputs: tuple[str, ...], out: str, name: str, text_field: str, benchmarks: tuple[str, ...],
              recipe: Path | None, **run: Any) -> None:
     """Remove records of INPUTS that overlap evaluation sets (13-word n-grams; CJK character n-grams)
     or carry their PMIDs. Every hit is a ledger row naming the benchmark, item and n-gram."""
@@ -352,16 +353,24 @@ def decontam(inputs: tuple[str, ...], out: Path, name: str, text_field: str, ben
 
 
 @main.command()
-@click.argument("build_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("build_dir")
 @_fail_cleanly
-def audit(build_dir: Path) -> None:
+def audit(build_dir: str) -> None:
     """Check that records in = records out + dropped, per source and per step, in BUILD_DIR.
 
-    Recounts from the shards, the ledger and the token index; exits 1 on any imbalance.
+    Recounts from the shards, the ledger and the token index; exits 1 on any imbalance. BUILD_DIR may
+    be a URL (s3://...): the published build is fetched into the local cache first.
     """
+    from curate.core import storage
     from curate.core.audit import audit as run_audit
 
-    report = run_audit(build_dir)
+    if storage.is_url(build_dir):
+        root = storage.working_copy(build_dir)
+    elif Path(build_dir).is_dir():
+        root = Path(build_dir)
+    else:
+        raise click.BadParameter(f"{build_dir!r} is not a build directory", param_hint="BUILD_DIR")
+    report = run_audit(root)
     for line in report.lines:
         click.echo(line)
     for problem in report.problems:

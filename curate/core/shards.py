@@ -7,13 +7,12 @@ schema of the drop tables global steps hand to the apply pass (``id, reason, det
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.core import ledger as ledger_mod
-from curate.core.executor import Result, Task, atomic_path
+from curate.core.executor import Task, atomic_path
 from curate.core.ledger import Ledger
 
 DROPS = pa.schema([("id", pa.string()), ("reason", pa.string()), ("detail", pa.string())])
@@ -45,20 +44,6 @@ def write_ledger(task: Task, ledger: Ledger) -> str:
     name = f".ledger/{task.name}.parquet"
     write(ledger.table(), Path(task.out_dir) / name)
     return name
-
-
-def write_outputs(task: Task, table: pa.Table, ledger: Ledger, stats: dict[str, Any]) -> Result:
-    """Write a task's record shard and (when non-empty) its ledger part; return the Result."""
-    write(table, task.out(".parquet"))
-    outputs = {"records": [f"{task.name}.parquet"], "ledger": []}
-    if ledger.rows:
-        outputs["ledger"].append(write_ledger(task, ledger))
-    return Result(outputs, {"in": stats.get("in", 0), "out": table.num_rows, **stats})
-
-
-def ledger_parts(done_outputs: list[list[Path]]) -> list[Path]:
-    """Flatten ledger part paths."""
-    return [p for parts in done_outputs for p in parts]
 
 
 def concat_ledgers(paths: list[Path]) -> pa.Table:

@@ -163,3 +163,6 @@ def test_errors_and_throttling_are_retried(s3, tmp_path):
     got = _download(f"s3://{BUCKET}/flaky/flaky", tmp_path / "got")
     report = audit(got)
     assert report.ok, report.problems
+    checked = subprocess.run([sys.executable, "-m", "curate", "audit", f"s3://{BUCKET}/flaky/flaky"],
+                             capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0 and "balanced" in checked.stdout, checked.stderr
