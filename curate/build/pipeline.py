@@ -12,8 +12,9 @@ The corpus is written three times, by three passes over every shard (``SourceFlo
    the records an earlier step removed), then ``decontam`` against the n-gram index built once.
 
 then ``tokenize`` (corpus builds): Megatron part datasets, merged per source into
-``<build>/tokens/<source>_text_document.{bin,idx}``. A threshold change re-runs only the quality
-decision, the reduces after it and the apply pass; the signals, hashes and signatures are reused.
+``<build>/tokens/<source>_text_document.{bin,idx}``. A quality or near-dedup threshold change
+re-runs only the decisions, the reduces after them and the apply pass; the signals, hashes and
+signatures are reused.
 
 Steps run when the recipes configure them; ``CorpusSpec.steps`` selects a subset (the standalone
 ``curate dedup``/``decontam``/``scrub`` commands). ``flow.json`` records each pass's shards, ledger
@@ -175,7 +176,7 @@ def _prepare_steps(spec: CorpusSpec, src: SourceSpec, has_versions: bool) -> lis
     if spec.exact_dedup and spec.runs("dedup"):
         steps.append(Step("hashes", exact.hash_step, exact.ExactDedupConfig(), ANNOTATE))
     if spec.near_dedup is not None and spec.runs("near_dedup"):
-        steps.append(Step("signatures", near.signature_step, spec.near_dedup, ANNOTATE))
+        steps.append(Step("signatures", near.signature_step, near.SignatureConfig.of(spec.near_dedup), ANNOTATE))
     return steps
 
 

@@ -81,12 +81,32 @@ def _quality(signals: pa.Table | None, ids: list[str]) -> list[float]:
     return [float(scores.get(i, 0.0)) for i in ids]
 
 
-def signature_step(table: pa.Table, cfg: NearDedupConfig, ctx: Context) -> Out:
+@dataclass(frozen=True)
+class SignatureConfig:
+    """What a signature depends on: shingle size, permutations, seed, boilerplate exclusion, and whether
+    exact verification needs the shingle sets. Not the threshold, bands or keep rule, so changing those
+    re-runs the reduce and the apply pass, never the signatures."""
+
+    ngram: int
+    num_perm: int
+    seed: int
+    exclude_boilerplate: bool
+    shingle_sets: bool
+    batch_docs: int = 2048
+
+    @classmethod
+    def of(cls, cfg: NearDedupConfig) -> SignatureConfig:
+        """The signature settings of a near-dedup config."""
+        mh = cfg.minhash
+        return cls(mh.ngram, mh.num_perm, mh.seed, cfg.exclude_boilerplate, cfg.verify == "exact", cfg.batch_docs)
+
+
+def signature_step(table: pa.Table, cfg: SignatureConfig, ctx: Context) -> Out:
     """Signatures (one column per permutation; shingle sets for exact verification) of the batch, as a
     side output (a step).
 
     The quality score comes from the ``signals`` side output of an earlier step in the chain."""
-    mh = cfg.minhash
+    mh = cfg
     exclude = boilerplate(mh.ngram) if cfg.exclude_boilerplate else None
     columns: dict[str, list] = {"id": [], "length": [], "sig": [], "shingles": []}
     for start in range(0, table.num_rows, cfg.batch_docs):
@@ -97,7 +117,7 @@ def signature_step(table: pa.Table, cfg: NearDedupConfig, ctx: Context) -> Out:
         columns["id"] += part.column("id").to_pylist()
         columns["length"] += [len(t) for t in texts]
         columns["sig"] += list(sigs)
-        if cfg.verify == "exact":
+        if cfg.shingle_sets:
             columns["shingles"] += [np.unique(hashes[a:b]) for a, b in itertools.pairwise(offsets)]
     n = len(columns["id"])
     sigs = np.stack(columns["sig"]) if n else np.zeros((0, mh.num_perm), np.uint32)
@@ -110,7 +130,7 @@ def signature_step(table: pa.Table, cfg: NearDedupConfig, ctx: Context) -> Out:
         # One column per permutation: a reduce phase reads only the permutations it needs.
         **{f"s{i:03d}": pa.array(sigs[:, i], pa.uint32()) for i in range(mh.num_perm)},
     }
-    if cfg.verify == "exact":
+    if cfg.shingle_sets:
         arrays["shingles"] = pa.array(columns["shingles"], pa.list_(pa.uint32()))
     return Out(table, side=pa.table(arrays))
 

@@ -194,3 +194,17 @@ def test_threshold_change_reruns_only_the_apply_pass(tmp_path):
     assert result.manifest["drops"]["quality"]["min_chars"] > 0
     # rerun: the two quality decisions, the dedup reduce and the two apply tasks; not read or prepare
     assert result.ran == 5 and result.skipped == 4
+
+
+def test_near_dedup_threshold_change_reuses_the_signatures(tmp_path):
+    _qa_inputs(tmp_path / "inputs", files=2, rows=40)
+    recipe = _recipe(tmp_path, tmp_path / "inputs")
+    recipe.write_text(recipe.read_text() + "[near_dedup.minhash]\nthreshold = 0.8\n")
+    root = tmp_path / "out"
+    pipeline.run(recipes.load_corpus(recipe), root, workers=1, tokenize_docs=False, progress=False)
+    prepared = sorted((root / "sources" / "qa" / "prepare" / ".done").glob("*.json"))
+    stamps = [p.stat().st_mtime_ns for p in prepared]
+    recipe.write_text(recipe.read_text().replace("threshold = 0.8", "threshold = 0.7"))
+    result = pipeline.run(recipes.load_corpus(recipe), root, workers=1, tokenize_docs=False, progress=False)
+    assert [p.stat().st_mtime_ns for p in prepared] == stamps  # signatures and hashes reused
+    assert result.manifest["config"]["near_dedup"]["minhash"]["threshold"] == 0.7

@@ -68,7 +68,7 @@ def test_partitioned_reduce_equals_one_process(tmp_path, verify):
         part = texts[k::3]
         table = records.to_table([{"id": f"s{k}/f#{i}", "source": f"s{k}", "text": t, "lang": "en", "meta": {}}
                                   for i, t in enumerate(part)], records.DOCUMENT)
-        side = near.signature_step(table, cfg, Context(f"s{k}", rank=k)).side
+        side = near.signature_step(table, near.SignatureConfig.of(cfg), Context(f"s{k}", rank=k)).side
         path = tmp_path / f"map{k}.parquet"
         pq.write_table(side, path)
         maps.append(str(path))
