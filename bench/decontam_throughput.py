@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from curate.benchmarks import decontam, evalsets  # noqa: E402
 from curate.core import records  # noqa: E402
-from curate.core.ledger import Ledger  # noqa: E402
+from curate.core.step import Context  # noqa: E402
 from curate.text import textio  # noqa: E402
 
 ARTICLES = ROOT / "samples" / "articles"
@@ -104,12 +104,10 @@ def main() -> None:
     size = sum(len(d["text"].encode()) for d in docs)
     times, dropped = [], 0
     for _ in range(args.runs):
-        ledger = Ledger("bench", "decontam")
+        ctx = Context("bench", "decontam", resources={decontam.INDEX: index})
         start = time.perf_counter()
-        for table in tables:
-            decontam.decontaminate(table, cfg, ledger, index)
+        dropped = sum(decontam.decontaminate(table, cfg, ctx).ledger.num_rows for table in tables)
         times.append(time.perf_counter() - start)
-        dropped = len(ledger.rows)
     median = statistics.median(times)
     print(json.dumps({
         "index_items": sum(len(v) for v in sets.values()), "index_ngrams": int(index.hashes.size),

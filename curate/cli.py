@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -71,6 +70,12 @@ _common = [
     click.option("--strict", is_flag=True, help="Exit with code 3 if any input was quarantined."),
     click.option("--progress/--no-progress", default=None,
                  help="Progress bars on stderr [default: when stderr is a terminal]."),
+    click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                 help="Where tasks run: local processes, or a Ray cluster (pip install 'curate[ray]'); "
+                 "the outputs are the same."),
+    click.option("--ray-address", default=None, metavar="HOST:PORT",
+                 help="Ray cluster to join with --executor ray [default: RAY_ADDRESS, else the local "
+                 "cluster 'ray start' made]."),
 ]
 
 
@@ -82,8 +87,9 @@ def _with_common(fn: Callable) -> Callable:
 
 @main.command()
 @click.argument("recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
-              show_default=True, help="Parent directory; the build goes to OUT/<recipe name>.")
+@click.option("--out", default="build", show_default=True,
+              help="Parent directory or URL (s3://bucket/prefix, gs://..., any fsspec filesystem); the build "
+              "goes to OUT/<recipe name>.")
 @click.option("--tokenizer", "tokenizer_path", type=click.Path(exists=True, file_okay=False),
               default=None, help="Local Hugging Face tokenizer directory [default: the recipe's, "
               "else the bundled BPE].")
@@ -91,8 +97,8 @@ def _with_common(fn: Callable) -> Callable:
               "[default: the tokenizer's eos_token].")
 @_with_common
 @_fail_cleanly
-def corpus(recipe: Path, out: Path, tokenizer_path: str | None, eod_token: str | None,
-           workers: int | None, strict: bool, progress: bool | None) -> None:
+def corpus(recipe: Path, out: str, tokenizer_path: str | None, eod_token: str | None,
+           workers: int | None, strict: bool, progress: bool | None, executor: str, ray_address: str | None) -> None:
     """Build a corpus from a mixture RECIPE.
 
     A pre-training recipe (stage 1) is read, cleaned, deduplicated, decontaminated and tokenized into
@@ -113,19 +119,26 @@ def corpus(recipe: Path, out: Path, tokenizer_path: str | None, eod_token: str |
     from curate.instruct import recipe as instruct_recipe
 
     if instruct_recipe.is_instruct(recipes.load_toml(recipe)):
-        _instruct(instruct_recipe.load(recipe), out, tokenizer_path, workers, strict, progress)
+        _instruct(instruct_recipe.load(recipe), out, tokenizer_path, workers, strict, progress, executor,
+                  ray_address)
         return
     spec = recipes.load_corpus(recipe)
     if tokenizer_path:
         spec = dataclasses.replace(spec, tokenizer=str(Path(tokenizer_path).resolve()))
     if eod_token:
         spec = dataclasses.replace(spec, eod_token=eod_token)
-    result = pipeline.run(spec, out / spec.name, workers=workers, progress=progress)
+    result = pipeline.run(spec, _under(out, spec.name), workers=workers, progress=progress, executor=executor,
+                          address=ray_address)
     _report(result, strict)
 
 
-def _instruct(spec: Any, out: Path, tokenizer_path: str | None, workers: int | None, strict: bool,
-              progress: bool | None) -> None:
+def _under(out: str, name: str) -> Path | str:
+    """``out/name``: a local path, or a URL when ``out`` is one."""
+    return f"{out.rstrip('/')}/{name}" if "://" in out else Path(out) / name
+
+
+def _instruct(spec: Any, out: str, tokenizer_path: str | None, workers: int | None, strict: bool,
+              progress: bool | None, executor: str, ray_address: str | None) -> None:
     """Build an instruction recipe (``kind = "instruct"``) into packed shards and print its summary."""
     import dataclasses
 
@@ -133,21 +146,18 @@ def _instruct(spec: Any, out: Path, tokenizer_path: str | None, workers: int | N
 
     if tokenizer_path:
         spec = dataclasses.replace(spec, tokenizer=str(Path(tokenizer_path).resolve()))
-    result = build.run(spec, out / spec.name, workers=workers, progress=progress)
+    result = build.run(spec, _under(out, spec.name), workers=workers, progress=progress, executor=executor,
+                       address=ray_address)
     _report(result, strict, outputs.summary(result.manifest, result.root))
 
 
 def _parse_set(values: tuple[str, ...]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for item in values:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
-        try:
-            options[key.strip()] = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            options[key.strip()] = raw
-    return options
+    from curate.core.config import RecipeError, parse_overrides
+
+    try:
+        return parse_overrides(values)
+    except RecipeError as err:
+        raise click.BadParameter(str(err), param_hint="--set") from None
 
 
 @main.group()
@@ -163,8 +173,8 @@ def _build_command(reader: str, summary: str, extra: list[Callable] | None = Non
     @build.command(reader, help=summary)
     @click.option("--input", "inputs", multiple=True, help="Input file, directory or glob "
                   "(repeatable) [default: the recipe's inputs].")
-    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
-                  show_default=True, help="Parent directory; the build goes to OUT/<source>.")
+    @click.option("--out", default="build", show_default=True,
+                  help="Parent directory or URL (s3://...); the build goes to OUT/<source>.")
     @click.option("--recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                   help="Source recipe (TOML) with options and clean thresholds.")
     @click.option("--name", help="Source name used in ids and paths [default: the reader name].")
@@ -175,9 +185,9 @@ def _build_command(reader: str, summary: str, extra: list[Callable] | None = Non
                   "('bundled' for the default BPE).")
     @_with_common
     @_fail_cleanly
-    def command(inputs: tuple[str, ...], out: Path, recipe: Path | None, name: str | None,
+    def command(inputs: tuple[str, ...], out: str, recipe: Path | None, name: str | None,
                 sets: tuple[str, ...], tokenizer_path: str | None, workers: int | None, strict: bool,
-                progress: bool | None, **reader_options: Any) -> None:
+                progress: bool | None, executor: str, ray_address: str | None, **reader_options: Any) -> None:
         import dataclasses
 
         from curate.build import pipeline, recipes
@@ -193,15 +203,15 @@ def _build_command(reader: str, summary: str, extra: list[Callable] | None = Non
         else:
             src = recipes.source_from_dict({"reader": reader, "options": options}, Path.cwd(), "--set")
         if inputs:
-            src = dataclasses.replace(src, inputs=tuple(os.path.abspath(i) for i in inputs))
+            src = dataclasses.replace(src, inputs=tuple(i if "://" in i else os.path.abspath(i) for i in inputs))
         if name:
             src = dataclasses.replace(src, name=name)
         if not src.inputs:
             raise click.UsageError("no inputs: pass --input or a --recipe with inputs")
         tok = None if tokenizer_path in (None, "bundled") else str(Path(tokenizer_path).resolve())
         spec = recipes.CorpusSpec(name=src.name, sources=(src,), tokenizer=tok)
-        result = pipeline.run(spec, out / src.name, workers=workers,
-                              tokenize_docs=tokenizer_path is not None, progress=progress)
+        result = pipeline.run(spec, _under(out, src.name), workers=workers, tokenize_docs=tokenizer_path is not None,
+                              progress=progress, executor=executor, address=ray_address)
         _report(result, strict)
 
     for option in reversed(extra or []):
@@ -230,24 +240,31 @@ _build_command("kg", "Knowledge graphs (RDF, TSV/CSV triples, JSON/CSV entity re
                              help="Language of the verbalised text [default: auto, from the labels].")])
 
 
-def _standalone(inputs: tuple[str, ...], out: Path, name: str, steps: tuple[str, ...], text_field: str,
-                workers: int | None, strict: bool, progress: bool | None, scrub: object = None,
-                **spec: object) -> None:
+def _standalone(inputs: tuple[str, ...], out: str, name: str, steps: tuple[str, ...], text_field: str,
+                run: dict[str, Any], scrub: object = None, **spec: object) -> None:
     """Run one or two build steps alone over record files with a text field."""
     from curate.build import pipeline, recipes
     from curate.readers.documents import Config
 
-    src = recipes.SourceSpec(name=name, reader="documents", inputs=tuple(os.path.abspath(i) for i in inputs),
+    src = recipes.SourceSpec(name=name, reader="documents",
+                             inputs=tuple(i if "://" in i else os.path.abspath(i) for i in inputs),
                              options=Config(text_field=text_field), scrub=scrub)
     corpus = recipes.CorpusSpec(name=name, sources=(src,), steps=steps, **spec)
-    _report(pipeline.run(corpus, out / name, workers=workers, tokenize_docs=False, progress=progress), strict)
+    strict = run.pop("strict")
+    _report(pipeline.run(corpus, _under(out, name), tokenize_docs=False, **run), strict)
+
+
+def _run_options(run: dict[str, Any]) -> dict[str, Any]:
+    """The common options as ``pipeline.run`` keywords (plus ``strict``)."""
+    return {"workers": run["workers"], "progress": run["progress"], "executor": run["executor"],
+            "address": run["ray_address"], "strict": run["strict"]}
 
 
 def _standalone_options(default_name: str) -> list[Callable]:
     return [
         click.argument("inputs", nargs=-1, required=True),
-        click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
-                     show_default=True, help="Parent directory; the result goes to OUT/<name>."),
+        click.option("--out", default="build", show_default=True,
+                     help="Parent directory or URL (s3://...); the result goes to OUT/<name>."),
         click.option("--name", default=default_name, show_default=True, help="Name of the result (and source)."),
         click.option("--text-field", default="text", show_default=True, help="Field holding the text."),
         *_common,
@@ -264,15 +281,16 @@ def _with(options: list[Callable]) -> Callable:
 
 @main.command()
 @_with(_standalone_options("dedup"))
-@click.option("--threshold", default=0.8, show_default=True, help="Jaccard similarity that makes a near duplicate.")
-@click.option("--num-perm", default=256, show_default=True, help="MinHash permutations.")
-@click.option("--ngram", default=5, show_default=True, help="Shingle size in tokens (words; CJK characters).")
+@click.option("--threshold", type=float, default=None, help="Jaccard similarity that makes a near duplicate "
+              "[default: 0.8, as in dedup.minhash.MinHashConfig].")
+@click.option("--num-perm", type=int, default=None, help="MinHash permutations [default: 256].")
+@click.option("--ngram", type=int, default=None, help="Shingle size in tokens (words; CJK characters) [default: 5].")
 @click.option("--verify", type=click.Choice(["estimate", "exact", "none"]), default="estimate", show_default=True,
               help="How candidate pairs are confirmed: signature estimate, exact shingle Jaccard, or not at all.")
 @click.option("--exact/--no-exact", default=True, show_default=True, help="Also remove exact duplicates first.")
 @_fail_cleanly
-def dedup(inputs: tuple[str, ...], out: Path, name: str, text_field: str, threshold: float, num_perm: int,
-          ngram: int, verify: str, exact: bool, workers: int | None, strict: bool, progress: bool | None) -> None:
+def dedup(inputs: tuple[str, ...], out: str, name: str, text_field: str, threshold: float | None,
+          num_perm: int | None, ngram: int | None, verify: str, exact: bool, **run: Any) -> None:
     """Remove exact and near duplicates (MinHash LSH) from record files INPUTS.
 
     INPUTS are Parquet shards (e.g. another build's sources/*/quality), JSONL or CSV with a text
@@ -282,23 +300,21 @@ def dedup(inputs: tuple[str, ...], out: Path, name: str, text_field: str, thresh
     from curate.dedup.minhash import MinHashConfig
     from curate.dedup.near import NearDedupConfig
 
-    near = NearDedupConfig(minhash=MinHashConfig(ngram=ngram, num_perm=num_perm, threshold=threshold,
-                                                 false_positive_weight=0.1, false_negative_weight=0.9),
-                           verify=verify)
-    _standalone(inputs, out, name, ("dedup", "near_dedup"), text_field, workers, strict, progress,
-                exact_dedup=exact, near_dedup=near)
+    given = {"ngram": ngram, "num_perm": num_perm, "threshold": threshold}
+    near = NearDedupConfig(minhash=MinHashConfig(**{k: v for k, v in given.items() if v is not None}), verify=verify)
+    _standalone(inputs, out, name, ("dedup", "near_dedup"), text_field, _run_options(run), exact_dedup=exact,
+                near_dedup=near)
 
 
 @main.command()
 @_with(_standalone_options("scrub"))
 @_fail_cleanly
-def scrub(inputs: tuple[str, ...], out: Path, name: str, text_field: str, workers: int | None, strict: bool,
-          progress: bool | None) -> None:
+def scrub(inputs: tuple[str, ...], out: str, name: str, text_field: str, **run: Any) -> None:
     """Replace PHI/PII (e-mails, phones, resident ids, card numbers, IPs, URLs with queries) by typed
     placeholders in record files INPUTS; counts per type go to the ledger and report.md."""
     from curate.filters.phi import ScrubConfig
 
-    _standalone(inputs, out, name, ("scrub",), text_field, workers, strict, progress, scrub=ScrubConfig())
+    _standalone(inputs, out, name, ("scrub",), text_field, _run_options(run), scrub=ScrubConfig())
 
 
 @main.command()
@@ -309,8 +325,8 @@ def scrub(inputs: tuple[str, ...], out: Path, name: str, text_field: str, worker
 @click.option("--recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A corpus recipe whose [decontam] section names the benchmarks.")
 @_fail_cleanly
-def decontam(inputs: tuple[str, ...], out: Path, name: str, text_field: str, benchmarks: tuple[str, ...],
-             recipe: Path | None, workers: int | None, strict: bool, progress: bool | None) -> None:
+def decontam(inputs: tuple[str, ...], out: str, name: str, text_field: str, benchmarks: tuple[str, ...],
+             recipe: Path | None, **run: Any) -> None:
     """Remove records of INPUTS that overlap evaluation sets (13-word n-grams; CJK character n-grams)
     or carry their PMIDs. Every hit is a ledger row naming the benchmark, item and n-gram."""
     from curate.build import recipes
@@ -334,20 +350,28 @@ def decontam(inputs: tuple[str, ...], out: Path, name: str, text_field: str, ben
         spec = recipes.decontam_spec({"benchmarks": entries}, Path.cwd(), "--benchmark")
     else:
         raise click.UsageError("name the evaluation sets with --benchmark or --recipe")
-    _standalone(inputs, out, name, ("decontam",), text_field, workers, strict, progress, decontam=spec)
+    _standalone(inputs, out, name, ("decontam",), text_field, _run_options(run), decontam=spec)
 
 
 @main.command()
-@click.argument("build_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("build_dir")
 @_fail_cleanly
-def audit(build_dir: Path) -> None:
+def audit(build_dir: str) -> None:
     """Check that records in = records out + dropped, per source and per step, in BUILD_DIR.
 
-    Recounts from the shards, the ledger and the token index; exits 1 on any imbalance.
+    Recounts from the shards, the ledger and the token index; exits 1 on any imbalance. BUILD_DIR may
+    be a URL (s3://...): the published build is fetched into the local cache first.
     """
+    from curate.core import storage
     from curate.core.audit import audit as run_audit
 
-    report = run_audit(build_dir)
+    if storage.is_url(build_dir):
+        root = storage.working_copy(build_dir)
+    elif Path(build_dir).is_dir():
+        root = Path(build_dir)
+    else:
+        raise click.BadParameter(f"{build_dir!r} is not a build directory", param_hint="BUILD_DIR")
+    report = run_audit(root)
     for line in report.lines:
         click.echo(line)
     for problem in report.problems:

@@ -61,7 +61,7 @@ def test_audit_detects_a_lost_record(runner, tmp_path):
                          "--workers", "1"])
     root = tmp_path / "qa"
     flow = json.loads((root / "flow.json").read_text())
-    shard = root / flow["qa"]["steps"][-1]["shards"][0]
+    shard = root / flow["qa"]["passes"][-1]["shards"][0]
     table = pq.read_table(shard)
     pq.write_table(table.slice(1), shard)  # silently lose one record
     result = runner.invoke(main, ["audit", str(root)])

@@ -39,9 +39,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.benchmarks.ngrams import STREAMS, ngrams, tokenize
-from curate.core import records, shards
-from curate.core.executor import Result, Task, atomic_path
-from curate.core.ledger import Ledger
+from curate.core import records
+from curate.core.executor import atomic_path
+from curate.core.step import Context, Out
 
 STEP, REASON = "decontam", "contamination"
 BATCH_DOCS = 1024
@@ -334,22 +334,33 @@ def _pmid_hits(meta: pa.ChunkedArray, index: Index) -> dict[int, str]:
     return details
 
 
-def decontaminate(table: pa.Table, cfg: DecontamConfig, ledger: Ledger, index: Index) -> pa.Table:
-    """Drop the documents of ``table`` that overlap an indexed evaluation set or carry one of its PMIDs."""
+def hits(table: pa.Table, cfg: DecontamConfig, index: Index) -> dict[int, str]:
+    """Ledger detail of every row of ``table`` (``id, text, meta``) that overlaps an indexed evaluation
+    set or carries one of its PMIDs."""
     index.check(cfg)
     details = _pmid_hits(table["meta"], index) if cfg.exclude_pmids else {}
     texts = [t or "" for t in table["text"].to_pylist()]
     for start in range(0, len(texts), BATCH_DOCS):
         for row, detail in _scan(texts[start:start + BATCH_DOCS], index, cfg.min_matches).items():
             details.setdefault(start + row, detail)
+    return details
+
+
+INDEX = "decontam_index"  # the Context resource that holds the loaded index
+
+
+def decontaminate(table: pa.Table, cfg: DecontamConfig, ctx: Context) -> Out:
+    """Drop the documents that overlap the index in ``ctx.resources[INDEX]`` (a step)."""
+    details = hits(table, cfg, ctx.resources[INDEX])
+    ledger = ctx.ledger()
     if not details:
-        return table
+        return Out(table, ledger.table())
     ids = table["id"].to_pylist()
     for row in sorted(details):
         ledger.drop(ids[row], REASON, details[row])
     keep = np.ones(table.num_rows, bool)
     keep[list(details)] = False
-    return table.filter(pa.array(keep))
+    return Out(table.filter(pa.array(keep)), ledger.table())
 
 
 _BENCHMARK = re.compile(r"benchmark=(\S+)")
@@ -367,7 +378,7 @@ def hits_by_benchmark(rows: pa.Table | Iterable[Any]) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Build tasks: the index is built once (reduce) and every shard task loads it (apply)
+# The index is built once (a reduce over the benchmark files) and shared by every apply task
 
 
 def index_inputs(spec: Any) -> tuple[str, ...]:
@@ -387,11 +398,10 @@ def _counted(items: Iterable[dict], tally: Counter[str], name: str) -> Iterator[
         yield item
 
 
-def index_task(task: Task) -> Result:
-    """Load every benchmark of ``task.config`` (a ``DecontamSpec``) and write the index."""
+def index_for(spec: Any) -> tuple[Index, dict[str, Any]]:
+    """Load every benchmark of a ``DecontamSpec`` and index it; returns the index and its statistics."""
     from curate.benchmarks.evalsets import LOADERS
 
-    spec = task.config
     tally: Counter[str] = Counter()
     problems: dict[str, list[tuple[str, str]]] = {}
     sets = {}
@@ -406,33 +416,18 @@ def index_task(task: Task) -> Result:
     empty = [b.name for b in spec.benchmarks if not tally[b.name]]
     if empty:
         raise ValueError(f"decontam: benchmark(s) {', '.join(empty)} loaded no items; check loader and path")
-    index.save(task.out(".parquet"))
     stats = {"items": dict(tally), "ngrams": int(index.hashes.size), "pmids": len(index.pmids),
              "problems": {k: len(v) for k, v in problems.items() if v},
              "problem_samples": {k: [f"{i}: {m}" for i, m in v[:5]] for k, v in problems.items() if v}}
-    return Result({"index": [f"{task.name}.parquet"]}, stats)
-
-
-@dataclass(frozen=True)
-class TaskConfig:
-    """The source whose shards are decontaminated (for the ledger) and the config."""
-
-    source: str
-    cfg: DecontamConfig
+    return index, stats
 
 
 @functools.lru_cache(maxsize=2)
-def cached_index(path: str, mtime_ns: int, size: int) -> Index:
-    """The index at ``path``, loaded once per process (keyed by its mtime and size)."""
+def _cached(path: str, mtime_ns: int, size: int) -> Index:
     return Index.load(path)
 
 
-def decontam_task(task: Task) -> Result:
-    """Decontaminate shard ``inputs[0]`` against the index file ``inputs[1]``."""
-    spec: TaskConfig = task.config
-    stat = Path(task.inputs[1]).stat()
-    index = cached_index(task.inputs[1], stat.st_mtime_ns, stat.st_size)  # one load per worker process
-    table = shards.read(Path(task.inputs[0]))
-    ledger = Ledger(spec.source, STEP)
-    kept = decontaminate(table, spec.cfg, ledger, index)
-    return shards.write_outputs(task, kept, ledger, {"in": table.num_rows})
+def load_index(paths: tuple[str, ...]) -> Index:
+    """The index file ``paths[0]``, loaded once per process (a resource loader for the apply pass)."""
+    stat = Path(paths[0]).stat()
+    return _cached(paths[0], stat.st_mtime_ns, stat.st_size)

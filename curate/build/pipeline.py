@@ -1,65 +1,85 @@
-"""A build: plan the task lists of each step and run them through the executor.
+"""A build: plan the passes of a corpus build and run their tasks through an executor.
 
-Per source, each step writing into ``<build>/sources/<source>/<step>/``:
+The corpus is written three times, by three passes over every shard (``SourceFlow.passes``):
 
 1. ``read``: the reader over each input file -> Document shards (+ key events, + ledger);
-2. ``versions``: only for keyed sources (PubMed): the last version wins, deletions apply;
-3. ``clean``: Unicode and whitespace normalisation;
-4. ``scrub``: PHI/PII replaced by typed placeholders (sources whose recipe has ``[scrub]``);
-5. ``quality``: signals per document (``signals/``), then the recipe's thresholds;
+2. ``prepare`` (one fused task per shard): ``versions`` (keyed sources such as PubMed: the last
+   version wins, deletions apply), ``clean``, ``scrub`` (sources with ``[scrub]``), then the
+   annotations that later steps read: quality ``signals`` (kept in ``sources/<src>/signals/``),
+   exact-dedup hashes and MinHash signatures (the map phases of the global steps);
+3. ``apply`` (one fused task per shard): the drops decided by ``quality`` (the recipe's thresholds
+   over the signals), ``dedup`` and ``near_dedup`` (global reduces over the map outputs, each without
+   the records an earlier step removed), then ``decontam`` against the n-gram index built once.
 
-then over all sources together:
+then ``tokenize`` (corpus builds): Megatron part datasets, merged per source into
+``<build>/tokens/<source>_text_document.{bin,idx}``. A quality or near-dedup threshold change
+re-runs only the decisions, the reduces after them and the apply pass; the signals, hashes and
+signatures are reused.
 
-6. ``dedup``: exact duplicates (map: hashes, reduce: groups, apply);
-7. ``near_dedup``: MinHash LSH near-duplicates (map: signatures, reduce: clusters, apply);
-8. ``decontam``: n-gram overlap with evaluation sets and PMID exclusion (reduce: index, apply);
-9. ``tokenize`` (corpus builds): Megatron part datasets, merged per source into
-   ``<build>/tokens/<source>_text_document.{bin,idx}``.
-
-Steps 4 and 7-8 run when the recipes configure them; ``CorpusSpec.steps`` selects a subset (the
-standalone ``curate dedup``/``decontam``/``scrub`` commands). ``flow.json`` records which files
-each step produced, so ``curate audit`` can recount the build.
+Steps run when the recipes configure them; ``CorpusSpec.steps`` selects a subset (the standalone
+``curate dedup``/``decontam``/``scrub`` commands). ``flow.json`` records each pass's shards, ledger
+parts and per-step record counts, so ``curate audit`` can recount the build.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate.core import manifest as manifest_mod
+from curate.build import reduces as global_steps
 from curate.build import report as report_mod
-from curate.core import shards
+from curate.build.recipes import CorpusSpec, SourceSpec
+from curate.core import manifest as manifest_mod
+from curate.core import shards, storage
+from curate.core.executor import Done, Executor, Task, make_executor, write_json
+from curate.core.step import ANNOTATE, Listed, Step, drop_listed
+from curate.core.tasks import (
+    ArtifactConfig,
+    ChainConfig,
+    Resource,
+    artifact_task,
+    chain_task,
+    load_drops,
+)
 from curate.dedup import exact, near
-from curate.core.executor import Done, Executor, Task, write_json
 from curate.filters import clean, quality
 from curate.readers import ReadConfig, discover, read_task, reader_module, versions
-from curate.build.recipes import CorpusSpec, SourceSpec
 from curate.tokens import indexed, tokenize, tokenizer
 
 
 @dataclass
 class SourceFlow:
-    """The shards a source has after each step, the ledger parts each step wrote, and side files."""
+    """A source's passes (shards written, ledger parts, per-step counts) and its side files."""
 
-    shards: dict[str, list[Path]] = field(default_factory=dict)
-    ledgers: dict[str, list[Path]] = field(default_factory=dict)
-    signals: dict[str, Path] = field(default_factory=dict)  # shard stem -> quality signals file
+    passes: list[dict[str, Any]] = field(default_factory=list)
+    sides: dict[str, list[Path]] = field(default_factory=dict)  # step -> side outputs, in shard order
     records_in: int = 0
     reader_stats: dict[str, float] = field(default_factory=dict)
     tokens: dict[str, Any] | None = None
 
     def last(self) -> list[Path]:
-        """Shards after the latest step run so far."""
-        return self.shards[list(self.shards)[-1]]
+        """Record shards after the latest pass."""
+        return self.passes[-1]["shards"]
 
-    def add(self, step: str, results: list[Done]) -> None:
-        """Record the record shards and ledger parts of one step."""
-        self.shards[step] = [p for d in results for p in d.files("records")]
-        self.ledgers[step] = [p for d in results for p in d.files("ledger")]
+    def add(self, name: str, inputs: list[Path], results: list[Done], records: bool = True) -> None:
+        """Record one pass: its shards (the inputs when it wrote none), ledger parts and step counts."""
+        steps: dict[str, dict[str, Any]] = {}
+        for d in results:
+            for c in d.stats.get("steps", []):
+                entry = steps.setdefault(c["step"], {"step": c["step"], "in": 0, "out": 0})
+                entry["in"] += c["in"]
+                entry["out"] += c["out"]
+            for role, paths in d.outputs.items():
+                if role not in ("records", "ledger", "drops", "keys"):
+                    self.sides.setdefault(role, []).extend(paths)
+        if records:
+            self.passes.append({"pass": name, "inputs": inputs,
+                                "shards": [p for d in results for p in d.files("records")],
+                                "ledger": [p for d in results for p in d.files("ledger")],
+                                "steps": list(steps.values())})
 
 
 @dataclass
@@ -105,37 +125,13 @@ def _read_tasks(root: Path, src: SourceSpec, shard_records: int) -> list[Task]:
     ]
 
 
-def _per_shard(root: Path, src: str, step: str, shard_paths: list[Path], fn: Callable, config: Any,
-               extra: Callable[[Path], tuple[str, ...]] = lambda p: ()) -> list[Task]:
-    """One task per shard of ``src`` into ``sources/<src>/<step>/``; ``extra`` adds side inputs."""
-    out_dir = str(root / "sources" / src / step)
-    return [Task(f"{src}/{step}/{_stem(p)}", fn, (str(p), *extra(p)), out_dir, _stem(p), config)
-            for p in shard_paths]
-
-
-def _add_per_source(flows: dict[str, SourceFlow], step: str, done: dict[str, Done]) -> None:
-    """Split one step's results (keys ``<source>/<step>/...``) into the sources' flows."""
-    for name, flow in flows.items():
-        flow.add(step, [d for k, d in done.items() if k.startswith(f"{name}/{step}/")])
-
-
-def _versions(ex: Executor, root: Path, src: str, flow: SourceFlow, reads: list[Done]) -> None:
-    keys = [str(p) for d in reads for p in d.files("keys")]
-    if not keys:
-        return
-    out_dir = str(root / "sources" / src / "versions")
-    reduce = Task(f"{src}/versions/reduce", versions.reduce_task, tuple(keys), out_dir, "drops")
-    drops = str(ex.run([reduce], f"{src}: versions", unit="task")[reduce.key].files("drops")[0])
-    tasks = _per_shard(root, src, "versions", flow.last(), shards.drop_task,
-                       shards.DropConfig("versions", src), lambda p: (drops,))
-    flow.add("versions", list(ex.run(tasks, f"{src}: versions").values()))
-
-
-def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow]) -> None:
+def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow]) -> dict[str, tuple[str, ...]]:
+    """Run every reader; returns the versions drop tables of each keyed source."""
     read_tasks = {s.name: _read_tasks(root, s, spec.shard_records) for s in spec.sources}
     units = {getattr(reader_module(s.reader), "UNIT", "file") for s in spec.sources}
     results = ex.run([t for tasks in read_tasks.values() for t in tasks], "read",
                      unit=units.pop() if len(units) == 1 else "unit")
+    reduces = {}
     for src in spec.sources:
         flow = flows[src.name]
         reads = [results[t.key] for t in read_tasks[src.name]]
@@ -143,81 +139,148 @@ def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlo
         for d in reads:
             for k, v in d.stats.get("reader", {}).items():
                 flow.reader_stats[k] = flow.reader_stats.get(k, 0) + v
-        flow.add("read", reads)
-        _versions(ex, root, src.name, flow, reads)
+        flow.add("read", [], reads)
+        keys = [str(p) for d in reads for p in d.files("keys")]
+        if keys:
+            reduces[src.name] = tuple(global_steps.versions(ex, root, src.name, keys, spec.partitions))
+    return reduces
 
 
-def _map_step(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow], step: str,
-              fn: Callable, config_of: Callable[[SourceSpec], Any | None]) -> None:
-    """A pure per-shard step over every source whose ``config_of(source)`` is not None."""
-    tasks = []
+def _per_shard(root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow], name: str,
+               config_of: Any) -> tuple[list[Task], dict[str, list[Path]]]:
+    """One chain task per shard of every source whose ``config_of(source, rank)`` is not None."""
+    tasks, inputs = [], {}
+    for rank, src in enumerate(spec.sources):
+        cfg: ChainConfig | None = config_of(src, rank)
+        if cfg is None:
+            continue
+        inputs[src.name] = flows[src.name].last()
+        res_paths = tuple(p for r in cfg.resources for p in r.paths)
+        tasks += [Task(f"{src.name}/{name}/{_stem(p)}", chain_task, (str(p), *res_paths),
+                       str(root / "sources" / src.name / name), _stem(p), cfg) for p in inputs[src.name]]
+    return tasks, inputs
+
+
+def _prepare_steps(spec: CorpusSpec, src: SourceSpec, has_versions: bool) -> list[Step]:
+    steps = []
+    if has_versions:
+        steps.append(Step("versions", drop_listed, Listed("versions")))
+    if spec.runs("clean"):
+        steps.append(Step("clean", clean.clean, src.clean))
+    if spec.runs("scrub") and src.scrub is not None:
+        from curate.filters import phi
+
+        steps.append(Step("scrub", phi.scrub, src.scrub))
+    if spec.runs("quality"):
+        steps.append(Step("signals", quality.signals_step, quality.SignalsConfig(), ANNOTATE))
+    if spec.exact_dedup and spec.runs("dedup"):
+        steps.append(Step("hashes", exact.hash_step, exact.ExactDedupConfig(), ANNOTATE))
+    if spec.near_dedup is not None and spec.runs("near_dedup"):
+        steps.append(Step("signatures", near.signature_step, near.SignatureConfig.of(spec.near_dedup), ANNOTATE))
+    return steps
+
+
+_SIDES = {"signals": "../signals", "hashes": "../../../dedup/map/{src}", "signatures": "../../../near_dedup/map/{src}"}
+
+
+def _prepare(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow],
+             version_drops: dict[str, tuple[str, ...]]) -> None:
+    """The fused per-shard pass: versions, clean, scrub, and the annotations of later steps."""
+
+    def config_of(src: SourceSpec, rank: int) -> ChainConfig | None:
+        steps = _prepare_steps(spec, src, src.name in version_drops)
+        if not steps:
+            return None
+        resources = ((Resource("versions", version_drops[src.name], load_drops),)
+                     if src.name in version_drops else ())
+        return ChainConfig(src.name, tuple(steps), rank, spec.seed, resources,
+                           tuple((s.name, _SIDES[s.name].format(src=src.name)) for s in steps if s.kind == ANNOTATE),
+                           records=any(s.kind != ANNOTATE for s in steps))
+
+    tasks, inputs = _per_shard(root, spec, flows, "prepare", config_of)
+    done = ex.run(tasks, "prepare")
+    for name, shard_paths in inputs.items():
+        mine = [done[t.key] for t in tasks if t.key.startswith(f"{name}/prepare/")]
+        flows[name].add("prepare", shard_paths, mine, records=any("records" in d.outputs for d in mine))
+
+
+def _quality(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow]) -> dict[str, list[str]]:
+    """Per shard, the drop table of the recipe's thresholds over the signals (no records read)."""
+    tasks: dict[str, list[Task]] = {}
     for src in spec.sources:
-        cfg = config_of(src)
-        if cfg is not None:
-            tasks += _per_shard(root, src.name, step, flows[src.name].last(), shards.map_task,
-                                shards.MapConfig(step, src.name, fn, cfg))
-    if tasks:
-        done = ex.run(tasks, step)
-        _add_per_source({s.name: flows[s.name] for s in spec.sources if config_of(s) is not None}, step, done)
+        cfg = ChainConfig(src.name, (Step("quality", quality.thresholds, src.quality),), records=False,
+                          as_drops=True)
+        tasks[src.name] = [Task(f"{src.name}/quality/{_stem(p)}", chain_task, (str(p),),
+                                str(root / "sources" / src.name / "quality"), _stem(p), cfg)
+                           for p in flows[src.name].sides.get("signals", [])]
+    done = ex.run([t for ts in tasks.values() for t in ts], "quality")
+    return {name: [str(done[t.key].files("drops")[0]) for t in ts] for name, ts in tasks.items()}
 
 
-def _quality(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow]) -> None:
-    signal_tasks = []
-    for src in spec.sources:
-        signal_tasks += [Task(f"{src.name}/signals/{_stem(p)}", quality.signals_task, (str(p),),
-                              str(root / "sources" / src.name / "signals"), _stem(p))
-                         for p in flows[src.name].last()]
-    signals = ex.run(signal_tasks, "quality: signals")
-    apply = []
-    for src in spec.sources:
-        flow = flows[src.name]
-        for p in flow.last():
-            flow.signals[_stem(p)] = signals[f"{src.name}/signals/{_stem(p)}"].files("signals")[0]
-        apply += _per_shard(root, src.name, "quality", flow.last(), quality.quality_task,
-                            quality.QualityTaskConfig(src.name, src.quality),
-                            lambda p, flow=flow: (str(flow.signals[_stem(p)]),))
-    _add_per_source(flows, "quality", ex.run(apply, "quality: apply"))
-
-
-def _global_step(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow], step: str,
-                 map_fn: Callable | None, map_config: Callable[[int], Any], reduce_fn: Callable,
-                 reduce_config: Any, reduce_inputs: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Map over every shard (optional), reduce globally into a drop table, drop per shard."""
-    mapped: list[str] = []
-    if map_fn is not None:
-        tasks = []
-        for rank, src in enumerate(spec.sources):
-            flow = flows[src.name]
-            tasks += [Task(f"{src.name}/{step}-map/{_stem(p)}", map_fn,
-                           (str(p), *((str(flow.signals[_stem(p)]),) if _stem(p) in flow.signals else ())),
-                           str(root / step / "map" / src.name), _stem(p), map_config(rank))
-                      for p in flow.last()]
-        mapped = [str(p) for d in ex.run(tasks, f"{step}: map").values() for role in d.outputs
-                  for p in d.files(role)]
-    reduce = Task(f"{step}/reduce", reduce_fn, (*mapped, *reduce_inputs), str(root / step), "reduce",
-                  reduce_config)
-    done = ex.run([reduce], f"{step}: reduce", unit="task")[reduce.key]
-    table = str(done.files("drops")[0])
-    apply = []
-    for src in spec.sources:
-        apply += _per_shard(root, src.name, step, flows[src.name].last(), shards.drop_task,
-                            shards.DropConfig(step, src.name), lambda p: (table,))
-    _add_per_source(flows, step, ex.run(apply, f"{step}: apply"))
-    return done.stats
-
-
-def _decontam(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow]) -> dict[str, Any]:
+def _decontam_index(ex: Executor, root: Path, spec: CorpusSpec) -> str:
     from curate.benchmarks import decontam
 
-    index = Task("decontam/index", decontam.index_task, decontam.index_inputs(spec.decontam),
-                 str(root / "decontam"), "index", spec.decontam)
-    path = str(ex.run([index], "decontam: index", unit="task")[index.key].files("index")[0])
-    tasks = []
-    for src in spec.sources:
-        tasks += _per_shard(root, src.name, "decontam", flows[src.name].last(), decontam.decontam_task,
-                            decontam.TaskConfig(src.name, spec.decontam.config), lambda p: (path,))
-    _add_per_source(flows, "decontam", ex.run(tasks, "decontam: apply"))
-    return {}
+    task = Task("decontam/index", artifact_task, decontam.index_inputs(spec.decontam), str(root / "decontam"),
+                "index", ArtifactConfig(decontam.index_for, decontam.Index.save, spec.decontam))
+    return str(ex.run([task], "decontam: index", unit="task")[task.key].files("artifact")[0])
+
+
+def _apply(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow],
+           quality_drops: dict[str, list[str]], global_drops: dict[str, list[str]], index: str | None) -> None:
+    """The fused per-shard pass that applies every decision: quality, dedup, near_dedup, decontam."""
+    tasks: list[Task] = []
+    inputs = {}
+    for rank, src in enumerate(spec.sources):
+        inputs[src.name] = flows[src.name].last()
+        for k, shard in enumerate(inputs[src.name]):
+            steps, resources = [], []
+            if src.name in quality_drops:
+                steps.append(Step("quality", drop_listed, Listed("quality")))
+                resources.append(Resource("quality", (quality_drops[src.name][k],), load_drops))
+            for step, paths in global_drops.items():
+                steps.append(Step(step, drop_listed, Listed(step)))
+                resources.append(Resource(step, tuple(paths), load_drops))
+            if index is not None:
+                from curate.benchmarks import decontam
+
+                steps.append(Step("decontam", decontam.decontaminate, spec.decontam.config))
+                resources.append(Resource(decontam.INDEX, (index,), decontam.load_index))
+            if not steps:
+                continue
+            cfg = ChainConfig(src.name, tuple(steps), rank, spec.seed, tuple(resources))
+            tasks.append(Task(f"{src.name}/apply/{_stem(shard)}", chain_task,
+                              (str(shard), *(p for r in resources for p in r.paths)),
+                              str(root / "sources" / src.name / "apply"), _stem(shard), cfg))
+    if not tasks:
+        return
+    done = ex.run(tasks, "apply")
+    for name, shard_paths in inputs.items():
+        mine = [done[t.key] for t in tasks if t.key.startswith(f"{name}/apply/")]
+        if mine:
+            flows[name].add("apply", shard_paths, mine)
+
+
+def _global(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow]) -> dict[str, Any]:
+    """Quality decisions, the global reduces and the apply pass; returns the reports of global steps."""
+    reports: dict[str, Any] = {}
+    quality_drops = _quality(ex, root, spec, flows) if spec.runs("quality") else {}
+    removed = [p for paths in quality_drops.values() for p in paths]
+    global_drops: dict[str, list[str]] = {}
+    if spec.exact_dedup and spec.runs("dedup"):
+        maps = [str(p) for s in spec.sources for p in flows[s.name].sides.get("hashes", [])]
+        global_drops["dedup"] = global_steps.exact_dedup(ex, root, maps, removed, spec.partitions)
+        removed = [*removed, *global_drops["dedup"]]
+    if spec.near_dedup is not None and spec.runs("near_dedup"):
+        maps = [str(p) for s in spec.sources for p in flows[s.name].sides.get("signatures", [])]
+        drops, stats = global_steps.near_dedup(ex, root, spec.near_dedup, maps, removed)
+        global_drops["near_dedup"] = [drops]
+        reports["near_dedup"] = stats.get("report")
+    index = None
+    if spec.decontam is not None and spec.runs("decontam"):
+        index = _decontam_index(ex, root, spec)
+        reports["decontam"] = {}
+    _apply(ex, root, spec, flows, quality_drops, global_drops, index)
+    return reports
 
 
 def _tokenize(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow],
@@ -244,45 +307,37 @@ def _tokenize(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, Sourc
                                   "files": [p for role in ("bin", "idx", "docs") for p in done.files(role)]}
 
 
-def _steps(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow]) -> dict[str, Any]:
-    """Every step after reading; returns the global steps' report data."""
-    reports: dict[str, Any] = {}
-    if spec.runs("clean"):
-        _map_step(ex, root, spec, flows, "clean", clean.clean, lambda s: s.clean)
-    if spec.runs("scrub") and any(s.scrub is not None for s in spec.sources):
-        from curate.filters import phi
+def run(spec: CorpusSpec, root: Path | str, *, workers: int | None = None, tokenize_docs: bool = True,
+        progress: bool | None = None, executor: str = "local", address: str | None = None) -> BuildResult:
+    """Run every pass of a build into ``root`` (resuming finished work) and write its manifest.
 
-        _map_step(ex, root, spec, flows, "scrub", phi.scrub, lambda s: s.scrub)
-    if spec.runs("quality"):
-        _quality(ex, root, spec, flows)
-    if spec.exact_dedup and spec.runs("dedup"):
-        _global_step(ex, root, spec, flows, "dedup", exact.hash_task, exact.HashConfig, exact.reduce_task, None)
-    if spec.near_dedup is not None and spec.runs("near_dedup"):
-        stats = _global_step(ex, root, spec, flows, "near_dedup", near.signature_task,
-                             lambda rank: near.SignatureConfig(spec.near_dedup, rank), near.reduce_task,
-                             spec.near_dedup)
-        reports["near_dedup"] = stats.get("report")
-    if spec.decontam is not None and spec.runs("decontam"):
-        reports["decontam"] = _decontam(ex, root, spec, flows)
-    return reports
-
-
-def run(spec: CorpusSpec, root: Path, *, workers: int | None = None, tokenize_docs: bool = True,
-        progress: bool | None = None) -> BuildResult:
-    """Run every step of a build into ``root`` (resuming finished work) and write its manifest."""
+    ``executor`` is ``local`` (processes on this machine) or ``ray`` (the Ray cluster at ``address``);
+    it chooses nothing else: the tasks, markers and outputs are the same. Inputs and ``root`` may be
+    URLs of any fsspec filesystem (``s3://``, ``gs://``, ...; ``core.storage``)."""
+    spec = storage.localize(spec)
+    if storage.is_url(root):
+        url = str(root)
+        local = storage.working_copy(url)
+        result = run(spec, local, workers=workers, tokenize_docs=tokenize_docs, progress=progress,
+                     executor=executor, address=address)
+        storage.publish(local, url)
+        return result
+    root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     flows = {s.name: SourceFlow() for s in spec.sources}
     tok = tokenizer.prepare(spec.tokenizer, root / "tokenizer", spec.eod_token) if tokenize_docs else None
-    with Executor(workers, progress) as ex:
-        _read(ex, root, spec, flows)
-        reports = _steps(ex, root, spec, flows)
+    with make_executor(executor, workers, progress, address) as ex:
+        version_drops = _read(ex, root, spec, flows)
+        _prepare(ex, root, spec, flows, version_drops)
+        reports = _global(ex, root, spec, flows)
         if tok is not None:
             _tokenize(ex, root, spec, flows, tok)
         ran, skipped, seconds = ex.ran, ex.skipped, dict(ex.seconds)
-    ledger_parts = [p for f in flows.values() for parts in f.ledgers.values() for p in parts]
+    ledger_parts = [p for f in flows.values() for ps in f.passes for p in ps["ledger"]]
     shards.write(shards.concat_ledgers(ledger_parts), root / "ledger.parquet")
     write_json(root / "flow.json", manifest_mod.flow(root, flows))
-    manifest = manifest_mod.build(root, spec, flows, tok)
+    manifest = manifest_mod.build(root, spec, flows, tok,
+                                   str(indexed.dtype_for_vocab(tok.vocab_size)) if tok else None)
     report_mod.write(root, manifest, reports)
     write_json(root / "manifest.json", manifest)
     return BuildResult(root, manifest, ran, skipped, seconds)

@@ -42,25 +42,15 @@ silently falls back to a default.
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curate.core.config import RecipeError, load_toml, make_config, path_option  # noqa: F401 - re-exported
+from curate.core.config import resolve as _resolve
 from curate.filters.clean import CleanConfig
 from curate.filters.quality import QualityConfig
 from curate.readers import reader_module
-
-
-class RecipeError(ValueError):
-    """A recipe is missing, malformed or names unknown options."""
-
-
-def path_option(default: str | None = None) -> Any:
-    """A reader option that is a file path (resolved against the recipe's directory)."""
-    return field(default=default, metadata={"path": True})
 
 
 @dataclass(frozen=True)
@@ -112,43 +102,13 @@ class CorpusSpec:
     exact_dedup: bool = True
     near_dedup: Any = None  # dedup.near.NearDedupConfig when the recipe has [near_dedup]
     decontam: DecontamSpec | None = None
+    partitions: int | None = None  # exact-dedup and versions partitions; None: from the input size
     steps: tuple[str, ...] = STEPS
     raw: dict = field(default_factory=dict, compare=False)
 
     def runs(self, step: str) -> bool:
         """Whether this build runs ``step``."""
         return step in self.steps
-
-
-def _resolve(base: Path, value: str) -> str:
-    p = Path(value).expanduser()
-    return os.path.normpath(p if p.is_absolute() else (base / p).absolute())
-
-
-def make_config(cls: type, values: dict[str, Any], base: Path | None, where: str) -> Any:
-    """Instantiate config dataclass ``cls`` from recipe values (lists become tuples)."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise RecipeError(f"{where}: unknown option(s) {', '.join(unknown)}; known: {', '.join(fields)}")
-    kwargs = {}
-    for key, value in values.items():
-        if isinstance(value, list):
-            value = tuple(value)
-        if fields[key].metadata.get("path") and isinstance(value, str) and base is not None:
-            value = _resolve(base, value)
-        kwargs[key] = value
-    return cls(**kwargs)
-
-
-def load_toml(path: Path) -> dict[str, Any]:
-    """Parse a recipe file, with errors that name it."""
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RecipeError(f"recipe {path} not found") from None
-    except tomllib.TOMLDecodeError as err:
-        raise RecipeError(f"recipe {path}: invalid TOML: {err}") from None
 
 
 def source_from_dict(data: dict[str, Any], base: Path | None, where: str, weight: float = 1.0) -> SourceSpec:
@@ -226,7 +186,7 @@ def load_corpus(path: Path) -> CorpusSpec:
     """Load a corpus recipe file and the source recipes it lists."""
     data = load_toml(path)
     known = {"name", "seed", "tokenizer", "eod_token", "shard_records", "exact_dedup", "near_dedup", "decontam",
-             "sources"}
+             "sources", "partitions"}
     if unknown := sorted(set(data) - known):
         raise RecipeError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     sources = []
@@ -253,5 +213,6 @@ def load_corpus(path: Path) -> CorpusSpec:
         exact_dedup=bool(data.get("exact_dedup", True)),
         near_dedup=_near_dedup(data["near_dedup"], str(path)) if "near_dedup" in data else None,
         decontam=decontam_spec(data["decontam"], path.parent, str(path)) if "decontam" in data else None,
+        partitions=int(data["partitions"]) if "partitions" in data else None,
         raw=data,
     )

@@ -3,7 +3,10 @@
 For every source, recounted from the shards, the ledger and the token index (not from the
 manifest's own figures):
 
-- each step balances: records into the step = records out + records the step's ledger removed;
+- each pass balances: rows of the shards it read = rows of the shards it wrote + the records its
+  steps' ledger rows removed (a pass runs several steps fused over each shard);
+- each step balances: the records the pass recorded into and out of the step differ by exactly the
+  records the step's ledger rows remove, and the steps of a pass chain (out of one = into the next);
 - the source balances: records read (kept + removed at read) = final documents + all removals;
 - ids balance: every id read is either in the final output or removed, exactly once;
 - final output files match the checksums in ``manifest.json``.
@@ -42,23 +45,42 @@ def _ids(root: Path, paths: list[str], column: str = "id") -> pl.Series:
     return pl.concat(frames)[column] if frames else pl.Series(column, [], pl.String)
 
 
+def _audit_passes(root: Path, name: str, passes: list[dict], removed: Counter, report: AuditReport) -> int:
+    """Recount each pass from its shards; returns the records after the last pass."""
+    prev = None
+    for p in passes:
+        out = sum(shards.rows(root / x) for x in p["shards"])
+        steps = p["steps"]
+        if p["pass"] == "read":
+            prev = out
+            continue
+        into = sum(shards.rows(root / x) for x in p["inputs"])
+        if into != prev:
+            report.problems.append(f"{name}/{p['pass']}: reads {into} records, the pass before wrote {prev}")
+        gone = sum(removed[s["step"]] for s in steps)
+        if into != out + gone:
+            report.problems.append(f"{name}/{p['pass']}: {into} in != {out} out + {gone} removed")
+        expected = into
+        for s in steps:
+            if s["in"] != expected or s["in"] != s["out"] + removed[s["step"]]:
+                report.problems.append(f"{name}/{s['step']}: {s['in']} in (expected {expected}) != {s['out']} "
+                                       f"out + {removed[s['step']]} removed")
+            expected = s["out"]
+        prev = out
+    return prev or 0
+
+
 def _audit_source(root: Path, name: str, flow: dict, removals: pl.DataFrame, report: AuditReport) -> None:
     mine = removals.filter(pl.col("source") == name)
     removed = Counter(dict(mine.group_by("step").len().iter_rows()))
-    steps = {s["step"]: s for s in flow["steps"]}
-    read_out = sum(shards.rows(root / p) for p in steps["read"]["shards"])
+    passes = flow["passes"]
+    read_shards = passes[0]["shards"]
+    read_out = sum(shards.rows(root / p) for p in read_shards)
     records_in = read_out + removed["read"]
     if records_in != flow["records_in"]:
         report.problems.append(f"{name}: read recount {records_in} != recorded {flow['records_in']}")
-    prev = read_out
-    for step, files in steps.items():
-        if step == "read":
-            continue
-        out = sum(shards.rows(root / p) for p in files["shards"])
-        if prev != out + removed[step]:
-            report.problems.append(f"{name}/{step}: {prev} in != {out} out + {removed[step]} removed")
-        prev = out
-    final_ids = _ids(root, list(steps.values())[-1]["shards"])
+    prev = _audit_passes(root, name, passes, removed, report)
+    final_ids = _ids(root, passes[-1]["shards"])
     if flow.get("tokens"):
         docs = indexed.Reader(root / flow["tokens"]).num_documents
         if docs != prev:
@@ -68,14 +90,13 @@ def _audit_source(root: Path, name: str, flow: dict, removals: pl.DataFrame, rep
     total_removed = sum(removed.values())
     if records_in != prev + total_removed:
         report.problems.append(f"{name}: {records_in} in != {prev} out + {total_removed} removed")
-    read_ids = pl.concat([_ids(root, steps["read"]["shards"]),
-                          mine.filter(pl.col("step") == "read")["id"]])
+    read_ids = pl.concat([_ids(root, read_shards), mine.filter(pl.col("step") == "read")["id"]])
     later = mine.filter(pl.col("step") != "read")["id"]
     accounted = pl.concat([final_ids, later])
     if accounted.is_duplicated().any():
         dup = accounted.filter(accounted.is_duplicated()).unique().sort().head(3).to_list()
         report.problems.append(f"{name}: ids both kept and removed, or twice: {dup}")
-    if set(accounted.to_list()) != set(_ids(root, steps["read"]["shards"]).to_list()):
+    if set(accounted.to_list()) != set(_ids(root, read_shards).to_list()):
         report.problems.append(f"{name}: final + removed ids differ from the ids read")
     status = "MISMATCH" if any(p.startswith((f"{name}:", f"{name}/")) for p in report.problems) else "ok"
     report.lines.append(f"  {name:<14} in {records_in:>9,}  out {prev:>9,}  removed {total_removed:>8,}"

@@ -1,7 +1,9 @@
 """The local executor: runs tasks over shards in a process pool, resumably.
 
 A ``Task`` names a module-level function, its input files, an output directory and a config. Its
-fingerprint is a hash of the code version, the function, the config and the sha256 of every input.
+fingerprint is a hash of the function, the config, the code version of every function the task runs
+(its module and the ``curate`` modules that module imports: ``core.fingerprint``) and the sha256 of
+every input (cached on disk by path, size and mtime).
 
 - Outputs are written atomically (temp file, then ``os.replace``), and when all are in place the
   worker writes a done-marker ``<out_dir>/.done/<name>.json`` holding the fingerprint and the
@@ -34,6 +36,7 @@ from typing import Any
 from tqdm import tqdm
 
 import curate
+from curate.core import fingerprint as fp_mod
 
 MARKERS = ".done"
 
@@ -91,22 +94,13 @@ def code_version() -> str:
     return f"{curate.__version__}+{h.hexdigest()[:16]}"
 
 
-_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
 def digest(path: str | Path) -> str:
-    """sha256 of a file, cached in-process by path, size and mtime."""
-    st = os.stat(path)
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _DIGESTS:
-        with open(path, "rb") as f:
-            _DIGESTS[key] = hashlib.file_digest(f, "sha256").hexdigest()
-    return _DIGESTS[key]
+    """sha256 of a file, cached by path, size and mtime (``core.fingerprint``)."""
+    return fp_mod.digest(path)
 
 
 def _remember(path: Path, sha: str) -> None:
-    st = path.stat()
-    _DIGESTS[(str(path), st.st_size, st.st_mtime_ns)] = sha
+    fp_mod.remember(path, sha)
 
 
 def canonical(value: Any) -> Any:
@@ -126,10 +120,29 @@ def canonical(value: Any) -> Any:
     return value
 
 
+def _code(value: Any, found: set[str]) -> None:
+    """The modules of every function a config refers to (and those it names in ``code_modules()``)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if hasattr(value, "code_modules"):
+            found.update(value.code_modules())
+        for f in dataclasses.fields(value):
+            _code(getattr(value, f.name), found)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _code(v, found)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            _code(v, found)
+    elif callable(value) and hasattr(value, "__module__") and hasattr(value, "__qualname__"):
+        found.add(value.__module__)
+
+
 def fingerprint(task: Task) -> str:
-    """Hash of code version, function, config and input checksums."""
+    """Hash of the function, the code versions of what the task runs, config and input checksums."""
+    modules = {task.fn.__module__}
+    _code(task.config, modules)
     payload = {
-        "code": code_version(),
+        "code": {m: fp_mod.module_version(m) for m in sorted(modules)},
         "fn": f"{task.fn.__module__}.{task.fn.__qualname__}",
         "config": canonical(task.config),
         "inputs": [digest(p) for p in task.inputs],
@@ -229,7 +242,13 @@ def _init_worker() -> None:
 
 
 class Executor:
-    """Runs task lists with a shared process pool (spawned lazily, only when there is parallel work)."""
+    """Runs task lists locally: in this process (one worker) or a shared pool of spawned processes.
+
+    Subclasses (``core.ray_executor.RayExecutor``) change only where pending tasks run (``_dispatch``);
+    fingerprints, markers and skipping are the same, so every executor writes the same files.
+    """
+
+    kind = "local"
 
     def __init__(self, workers: int | None = None, progress: bool | None = None):
         self.workers = max(1, workers or len(os.sched_getaffinity(0)))
@@ -285,30 +304,50 @@ class Executor:
         bar = tqdm(total=total, initial=total - sum(t.size for t, _ in pending), desc=desc, unit=unit,
                    disable=self.progress is False or None, leave=False)
         with bar:
-            if self.workers == 1 or len(pending) <= 1:
-                for task, fp in pending:
-                    try:
-                        marker = execute(task, fp)
-                    except Exception as err:
-                        raise TaskError(f"{desc}: task {task.key} failed: {err}") from err
-                    done[task.key] = _done_from_marker(task, marker)
-                    bar.update(task.size)
-            else:
-                pool = self._get_pool()
-                futures: dict[Future, Task] = {pool.submit(execute, t, fp): t for t, fp in pending}
-                waiting = set(futures)
-                while waiting:
-                    finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        task = futures[fut]
-                        try:
-                            done[task.key] = _done_from_marker(task, fut.result())
-                        except Exception as err:
-                            for other in waiting:
-                                other.cancel()
-                            raise TaskError(f"{desc}: task {task.key} failed: {err}") from err
-                        bar.update(task.size)
+            for task, marker in self._dispatch(pending, desc):
+                done[task.key] = _done_from_marker(task, marker)
+                bar.update(task.size)
         return {t.key: done[t.key] for t in tasks}
+
+    def _dispatch(self, pending: list[tuple[Task, str]], desc: str) -> Iterator[tuple[Task, dict[str, Any]]]:
+        """Run pending tasks; yield each with its marker as it finishes. A failure raises ``TaskError``."""
+        if self.workers == 1 or len(pending) <= 1:
+            for task, fp in pending:
+                try:
+                    marker = execute(task, fp)
+                except Exception as err:
+                    raise TaskError(f"{desc}: task {task.key} failed: {err}") from err
+                yield task, marker
+            return
+        pool = self._get_pool()
+        futures: dict[Future, Task] = {pool.submit(execute, t, fp): t for t, fp in pending}
+        waiting = set(futures)
+        while waiting:
+            finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                task = futures[fut]
+                try:
+                    marker = fut.result()
+                except Exception as err:
+                    for other in waiting:
+                        other.cancel()
+                    raise TaskError(f"{desc}: task {task.key} failed: {err}") from err
+                yield task, marker
+
+
+EXECUTORS = ("local", "ray")
+
+
+def make_executor(kind: str = "local", workers: int | None = None, progress: bool | None = None,
+                  address: str | None = None) -> Executor:
+    """An executor by name: ``local`` (processes on this machine) or ``ray`` (tasks on a Ray cluster)."""
+    if kind == "local":
+        return Executor(workers, progress)
+    if kind == "ray":
+        from curate.core.ray_executor import RayExecutor
+
+        return RayExecutor(address, workers, progress)
+    raise ValueError(f"unknown executor {kind!r}; choose one of {', '.join(EXECUTORS)}")
 
 
 class TaskError(RuntimeError):

@@ -6,7 +6,8 @@ config (paths relative to the build directory), seed, code version, and the Mega
 ``--data-path`` blend. It has no timestamps and no absolute paths, so the same inputs, config and
 seed give a byte-identical manifest.
 
-``flow.json`` lists the files each step produced per source; ``curate audit`` recounts from it.
+``flow.json`` lists per source the passes of the build (the shards each read and wrote, its ledger
+parts, records in and out of each step) and the side outputs; ``curate audit`` recounts from it.
 """
 
 from __future__ import annotations
@@ -14,18 +15,20 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import curate
 from curate.core import ledger as ledger_mod
 from curate.core import shards
 from curate.core.executor import canonical, code_version, digest
-from curate.tokens import indexed
 
-if TYPE_CHECKING:
-    from curate.build.pipeline import SourceFlow
-    from curate.build.recipes import CorpusSpec
-    from curate.tokens.tokenizer import TokenizerInfo
+# The build hands in its plan as plain objects: ``spec`` has ``name, seed, sources`` (each with
+# ``name, reader, weight``), a flow per source has ``passes, sides, records_in, reader_stats, tokens``
+# and the tokenizer ``name, path, vocab_size, eod_id, eod_token, files``. Typed as ``Any`` so that the
+# core imports nothing of the build that uses it.
+SourceFlow = Any
+CorpusSpec = Any
+TokenizerInfo = Any
 
 
 def rel(root: Path, path: Path | str) -> str:
@@ -45,13 +48,14 @@ def relativize(value: Any, root: Path) -> Any:
 
 
 def flow(root: Path, flows: dict[str, SourceFlow]) -> dict[str, Any]:
-    """Per source and step: the record shards and ledger parts (relative paths)."""
+    """Per source: each pass's input and output shards, ledger parts and step counts; side outputs."""
     out: dict[str, Any] = {}
     for name, f in flows.items():
-        steps = [{"step": step, "shards": [rel(root, p) for p in paths],
-                  "ledger": [rel(root, p) for p in f.ledgers.get(step, [])]}
-                 for step, paths in f.shards.items()]  # a list: JSON objects get their keys sorted
-        out[name] = {"records_in": f.records_in, "steps": steps,
+        passes = [{"pass": p["pass"], "inputs": [rel(root, x) for x in p["inputs"]],
+                   "shards": [rel(root, x) for x in p["shards"]], "ledger": [rel(root, x) for x in p["ledger"]],
+                   "steps": p["steps"]} for p in f.passes]  # a list: JSON objects get their keys sorted
+        out[name] = {"records_in": f.records_in, "passes": passes,
+                     "sides": {k: [rel(root, x) for x in v] for k, v in sorted(f.sides.items())},
                      "tokens": f.tokens["prefix"] if f.tokens else None}
     return out
 
@@ -87,7 +91,8 @@ def blend(flows: dict[str, SourceFlow], spec: CorpusSpec, root: str = "") -> str
     return " ".join(f"{s.weight / total:.6g} {prefix}{flows[s.name].tokens['prefix']}" for s in live)
 
 
-def build(root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow], tok: TokenizerInfo | None) -> dict:
+def build(root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow], tok: TokenizerInfo | None,
+          dtype: str | None = None) -> dict:
     """The manifest of a finished build."""
     counts = ledger_counts(root)
     sources = {}
@@ -124,7 +129,7 @@ def build(root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow], tok: Token
         manifest["tokenizer"] = {
             "name": tok.name, "path": rel(root, tok.path), "vocab_size": tok.vocab_size,
             "eod_id": tok.eod_id, "eod_token": tok.eod_token,
-            "dtype": str(indexed.dtype_for_vocab(tok.vocab_size)), "files": tok.files,
+            "dtype": dtype, "files": tok.files,
         }
         manifest["data_path"] = blend(flows, spec)
     return manifest

@@ -2,12 +2,12 @@
 
 Three phases, like every global step:
 
-1. ``hash_task`` (map, per shard): ``blake2b-128`` of ``text.dedup_key`` (NFKC, case-folded, without
-   punctuation or whitespace), with the record's source rank;
-2. ``reduce_task`` (global): among records with the same hash the one kept is the one from the
+1. ``hash_step`` (map, an annotation step per shard): ``blake2b-128`` of ``text.dedup_key`` (NFKC,
+   case-folded, without punctuation or whitespace), with the record's source rank;
+2. ``duplicates`` (reduce): among records with the same hash the one kept is the one from the
    source listed first in the recipe, then the smallest id; every other one is listed with
    ``duplicate_of=<kept id>``;
-3. ``shards.drop_task`` (apply, per shard) removes the listed ids and writes their ledger rows.
+3. the build's apply pass removes the listed ids and writes their ledger rows.
 
 The reduce first finds repeated hashes (streaming over the hash column), then sorts only the
 records in those groups; memory is bounded by the number of records, not of pairs.
@@ -17,23 +17,20 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
 from curate.core import shards
-from curate.core.executor import Result, Task
+from curate.core.step import Context, Out
 from curate.text import normalise as text
 
 HASHES = pa.schema([("hash", pa.binary(16)), ("rank", pa.int32()), ("id", pa.string())])
 
 
 @dataclass(frozen=True)
-class HashConfig:
-    """Rank of the shard's source in the recipe (lower wins a tie)."""
-
-    rank: int
+class ExactDedupConfig:
+    """Exact dedup has no choices beyond on/off; the hash and keep rule are fixed."""
 
 
 def text_hash(body: str) -> bytes:
@@ -41,15 +38,13 @@ def text_hash(body: str) -> bytes:
     return hashlib.blake2b(text.dedup_key(body).encode(), digest_size=16).digest()
 
 
-def hash_task(task: Task) -> Result:
-    """Hash every document of shard ``inputs[0]``."""
-    table = shards.read(Path(task.inputs[0]), columns=["id", "text"])
+def hash_step(table: pa.Table, cfg: ExactDedupConfig, ctx: Context) -> Out:
+    """The hash of every document of the batch, with its source rank, as a side output (a step)."""
     hashes = [text_hash(t) for t in table["text"].to_pylist()]
-    out = pa.Table.from_arrays(
-        [pa.array(hashes, pa.binary(16)), pa.array([task.config.rank] * len(hashes), pa.int32()),
-         table["id"]], schema=HASHES)
-    shards.write(out, task.out(".parquet"))
-    return Result({"hashes": [f"{task.name}.parquet"]}, {"records": table.num_rows})
+    side = pa.Table.from_arrays(
+        [pa.array(hashes, pa.binary(16)), pa.array([ctx.rank] * len(hashes), pa.int32()),
+         table["id"].combine_chunks() if table.num_rows else pa.array([], pa.string())], schema=HASHES)
+    return Out(table, side=side)
 
 
 def duplicates(hashes: pl.LazyFrame) -> pl.DataFrame:
@@ -68,14 +63,11 @@ def duplicates(hashes: pl.LazyFrame) -> pl.DataFrame:
     )
 
 
-def reduce_task(task: Task) -> Result:
-    """Find duplicate groups over all hash files (``task.inputs``) and write the drop table."""
-    frames = [pl.scan_parquet(p) for p in task.inputs]
+def reduce(tables: list[pa.Table], cfg: ExactDedupConfig) -> tuple[pa.Table, dict]:
+    """The drop table (``id, reason, detail``) of all hash tables of one partition."""
+    frames = [pl.from_arrow(t).lazy() for t in tables if t.num_rows]
     if frames:
         dups = duplicates(pl.concat(frames))
     else:
         dups = pl.DataFrame(schema={"id": pl.String, "reason": pl.String, "detail": pl.String})
-    table = pa.Table.from_arrays([dups[c].to_arrow().cast(pa.string()) for c in shards.DROPS.names],
-                                 schema=shards.DROPS)
-    shards.write(table, task.out(".parquet"))
-    return Result({"drops": [f"{task.name}.parquet"]}, {"drops": table.num_rows})
+    return shards.drops_table(dups.to_arrow()), {"drops": dups.height}

@@ -34,14 +34,19 @@ _CHAR_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 @dataclass(frozen=True)
 class MinHashConfig:
-    """Shingle size, number of permutations, seed, and the LSH target threshold and error weights."""
+    """Shingle size, number of permutations, seed, and the LSH target threshold and error weights.
+
+    These defaults are the one table near dedup, its recipes and ``curate dedup`` share: a recipe that
+    sets only the threshold gets the rest from here."""
 
     ngram: int = 5
-    num_perm: int = 112
+    num_perm: int = 256
     seed: int = 1
     threshold: float = 0.8
-    false_positive_weight: float = 0.5
-    false_negative_weight: float = 0.5
+    # Weighting false negatives up moves the S-curve left of the threshold, so pairs just above it are
+    # caught; the candidates it adds below the threshold are then removed by the verification.
+    false_positive_weight: float = 0.1
+    false_negative_weight: float = 0.9
 
 
 # MurmurHash3 finalisers (shift, multiply, shift, multiply, shift): the avalanching step datasketch's

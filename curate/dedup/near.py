@@ -2,10 +2,10 @@
 
 Three phases, like every global step:
 
-1. ``signature_task`` (map, per shard): MinHash signatures of each document (``minhash``), with its
-   source rank, quality score and length; template boilerplate shingles are left out, so documents
-   rendered from one template do not collide because of the template's own words.
-2. ``reduce_task`` (global): documents sharing a band bucket are candidate pairs (each member with
+1. ``signature_step`` (map, an annotation step per shard): MinHash signatures of each document
+   (``minhash``), with its source rank, quality score and length; template boilerplate shingles are
+   left out, so documents rendered from one template do not collide because of the template's own words.
+2. ``reduce`` (global): documents sharing a band bucket are candidate pairs (each member with
    the bucket's first member, per band); a pair is kept when its Jaccard similarity, estimated from
    the signatures (``verify = "estimate"``) or computed exactly from the shingle sets
    (``verify = "exact"``), reaches the threshold; connected components of kept pairs are clusters.
@@ -13,7 +13,7 @@ Three phases, like every global step:
    rank (recipe order), then higher quality, then longer text, then smaller id. Every other member is listed with
    ``duplicate_of=<kept id> jaccard=<estimate>``. Memory is bounded by the number of documents:
    signatures, band keys and a label array, never a pair matrix.
-3. ``shards.drop_task`` (apply, per shard) removes them and writes the ledger rows.
+3. the build's apply pass removes them and writes the ledger rows.
 """
 
 from __future__ import annotations
@@ -26,26 +26,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curate.core import shards
-from curate.core.executor import Result, Task
+from curate.core.step import Context, Out
 from curate.dedup import minhash
 from curate.text import templates
-
-
-def _default_minhash() -> minhash.MinHashConfig:
-    # Weighting false negatives up moves the S-curve left of the threshold, so pairs just above it are
-    # caught; the candidates it adds below the threshold are then removed by the verification.
-    return minhash.MinHashConfig(threshold=0.8, num_perm=256, false_positive_weight=0.1,
-                                 false_negative_weight=0.9)
 
 
 @dataclass(frozen=True)
 class NearDedupConfig:
     """MinHash/LSH parameters, pair verification, boilerplate exclusion and report samples."""
 
-    minhash: minhash.MinHashConfig = field(default_factory=_default_minhash)
+    minhash: minhash.MinHashConfig = field(default_factory=minhash.MinHashConfig)
     verify: str = "estimate"  # "estimate" (signatures), "exact" (shingle sets) or "none"
     exclude_boilerplate: bool = True
     batch_docs: int = 2048
@@ -53,6 +45,8 @@ class NearDedupConfig:
     # Which copy of a cluster is kept: the first by these keys, in order. "rank" is the source's place
     # in the recipe (earlier wins), "quality" and "length" prefer higher, "id" is the tie-breaker.
     keep: tuple[str, ...] = ("rank", "quality", "length", "id")
+    # Tasks per reduce phase (bucket tasks, signature-column groups); None: from the corpus size.
+    partitions: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.minhash, dict):  # a recipe's [near_dedup.minhash] table
@@ -79,53 +73,66 @@ def boilerplate(ngram: int) -> np.ndarray:
     return exclusion(templates.literal_fragments(), ngram)
 
 
-@dataclass(frozen=True)
-class SignatureConfig:
-    """Near-dedup config and the shard's source rank."""
-
-    near: NearDedupConfig
-    rank: int
-
-
-def _quality(signals: str | None, ids: list[str]) -> list[float]:
-    """Quality scores of ``ids`` from the shard's quality signals file (0.0 without one)."""
+def _quality(signals: pa.Table | None, ids: list[str]) -> list[float]:
+    """Quality scores of ``ids`` from the batch's quality signals (0.0 without them)."""
     if signals is None:
         return [0.0] * len(ids)
-    scores = dict(zip(*pq.read_table(signals, columns=["id", "quality"]).to_pydict().values(), strict=True))
+    scores = dict(zip(signals["id"].to_pylist(), signals["quality"].to_pylist(), strict=True))
     return [float(scores.get(i, 0.0)) for i in ids]
 
 
-def signature_task(task: Task) -> Result:
-    """Signatures (and shingle sets, for exact verification) of shard ``inputs[0]``; ``inputs[1]``,
-    when given, is the shard's quality signals file."""
-    cfg: SignatureConfig = task.config
-    mh = cfg.near.minhash
-    pf = pq.ParquetFile(task.inputs[0])
-    exclude = boilerplate(mh.ngram) if cfg.near.exclude_boilerplate else None
+@dataclass(frozen=True)
+class SignatureConfig:
+    """What a signature depends on: shingle size, permutations, seed, boilerplate exclusion, and whether
+    exact verification needs the shingle sets. Not the threshold, bands or keep rule, so changing those
+    re-runs the reduce and the apply pass, never the signatures."""
+
+    ngram: int
+    num_perm: int
+    seed: int
+    exclude_boilerplate: bool
+    shingle_sets: bool
+    batch_docs: int = 2048
+
+    @classmethod
+    def of(cls, cfg: NearDedupConfig) -> SignatureConfig:
+        """The signature settings of a near-dedup config."""
+        mh = cfg.minhash
+        return cls(mh.ngram, mh.num_perm, mh.seed, cfg.exclude_boilerplate, cfg.verify == "exact", cfg.batch_docs)
+
+
+def signature_step(table: pa.Table, cfg: SignatureConfig, ctx: Context) -> Out:
+    """Signatures (one column per permutation; shingle sets for exact verification) of the batch, as a
+    side output (a step).
+
+    The quality score comes from the ``signals`` side output of an earlier step in the chain."""
+    mh = cfg
+    exclude = boilerplate(mh.ngram) if cfg.exclude_boilerplate else None
     columns: dict[str, list] = {"id": [], "length": [], "sig": [], "shingles": []}
-    for batch in pf.iter_batches(batch_size=cfg.near.batch_docs, columns=["id", "text"]):
-        texts = batch.column("text").to_pylist()
+    for start in range(0, table.num_rows, cfg.batch_docs):
+        part = table.slice(start, cfg.batch_docs)
+        texts = part.column("text").to_pylist()
         hashes, offsets = minhash.shingles(texts, mh.ngram, exclude)
         sigs = minhash.signatures(hashes, offsets, mh.num_perm, mh.seed)
-        columns["id"] += batch.column("id").to_pylist()
+        columns["id"] += part.column("id").to_pylist()
         columns["length"] += [len(t) for t in texts]
-        columns["sig"] += [row.tobytes() for row in sigs]
-        if cfg.near.verify == "exact":
+        columns["sig"] += list(sigs)
+        if cfg.shingle_sets:
             columns["shingles"] += [np.unique(hashes[a:b]) for a, b in itertools.pairwise(offsets)]
     n = len(columns["id"])
+    sigs = np.stack(columns["sig"]) if n else np.zeros((0, mh.num_perm), np.uint32)
     arrays = {
         "id": pa.array(columns["id"], pa.string()),
-        "rank": pa.array([cfg.rank] * n, pa.int32()),
-        "quality": pa.array(_quality(task.inputs[1] if len(task.inputs) > 1 else None, columns["id"]),
-                            pa.float32()),
+        "rank": pa.array([ctx.rank] * n, pa.int32()),
+        "quality": pa.array(_quality(ctx.sides.get("signals"), columns["id"]), pa.float32()),
         "length": pa.array(columns["length"], pa.int32()),
-        "sig": pa.array(columns["sig"], pa.binary(4 * mh.num_perm)),
+        "has_sig": pa.array(~(sigs == minhash.EMPTY).all(axis=1), pa.bool_()),
+        # One column per permutation: a reduce phase reads only the permutations it needs.
+        **{f"s{i:03d}": pa.array(sigs[:, i], pa.uint32()) for i in range(mh.num_perm)},
     }
-    if cfg.near.verify == "exact":
+    if cfg.shingle_sets:
         arrays["shingles"] = pa.array(columns["shingles"], pa.list_(pa.uint32()))
-    shards.write(pa.table(arrays), task.out(".parquet"))
-    return Result({"signatures": [f"{task.name}.parquet"]}, {"documents": n})
-
+    return Out(table, side=pa.table(arrays))
 
 
 def candidate_pairs(keys: np.ndarray) -> np.ndarray:
@@ -145,20 +152,22 @@ def candidate_pairs(keys: np.ndarray) -> np.ndarray:
 
 
 def components(n: int, pairs: np.ndarray) -> np.ndarray:
-    """Connected-component label (smallest member index) of every document, by min-label propagation."""
+    """Connected-component label (smallest member index) of each of ``n`` documents, over the pairs alone
+    (``scipy.sparse.csgraph``; documents in no pair are their own component)."""
     labels = np.arange(n)
     if len(pairs) == 0:
         return labels
-    u, v = pairs[:, 0], pairs[:, 1]
-    while True:
-        low = np.minimum(labels[u], labels[v])
-        updated = labels.copy()
-        np.minimum.at(updated, u, low)
-        np.minimum.at(updated, v, low)
-        updated = updated[updated]  # pointer jumping shortens long chains
-        if np.array_equal(updated, labels):
-            return labels
-        labels = updated
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    nodes = np.unique(pairs.ravel())
+    local = np.searchsorted(nodes, pairs)
+    graph = coo_matrix((np.ones(len(pairs), np.int8), (local[:, 0], local[:, 1])), shape=(len(nodes), len(nodes)))
+    _, comp = connected_components(graph, directed=False)
+    smallest = np.full(comp.max() + 1, n, np.int64)
+    np.minimum.at(smallest, comp, nodes)  # nodes are sorted, but take the minimum explicitly
+    labels[nodes] = smallest[comp]
+    return labels
 
 
 def _verified(pairs: np.ndarray, sigs: np.ndarray, shingle_sets: list | None, cfg: NearDedupConfig) -> np.ndarray:
@@ -179,15 +188,12 @@ def _verified(pairs: np.ndarray, sigs: np.ndarray, shingle_sets: list | None, cf
     return pairs[keep]
 
 
-def _load(paths: tuple[str, ...], num_perm: int, exact: bool) -> tuple[pl.DataFrame, np.ndarray, list | None]:
-    columns = ["id", "rank", "quality", "length", "sig", *(["shingles"] if exact else [])]
-    tables = [pq.read_table(p, columns=columns) for p in paths]
+def _load(tables: list[pa.Table], num_perm: int, exact: bool) -> tuple[pl.DataFrame, np.ndarray, list | None]:
+    tables = [t for t in tables if t.num_rows]
     table = pa.concat_tables(tables) if tables else None
     if table is None or table.num_rows == 0:
         return pl.DataFrame(schema={"id": pl.String}), np.zeros((0, num_perm), np.uint32), [] if exact else None
-    sig_bytes = table.column("sig").combine_chunks()
-    sigs = np.frombuffer(sig_bytes.buffers()[1], dtype=np.uint32)[
-        sig_bytes.offset * num_perm:(sig_bytes.offset + len(sig_bytes)) * num_perm].reshape(-1, num_perm)
+    sigs = np.column_stack([table[f"s{i:03d}"].to_numpy() for i in range(num_perm)]).astype(np.uint32)
     meta = pl.from_arrow(table.select(["id", "rank", "quality", "length"]))
     sets = [np.asarray(s, dtype=np.uint32) for s in table.column("shingles").to_pylist()] if exact else None
     return meta, sigs, sets
@@ -217,13 +223,15 @@ def cluster(meta: pl.DataFrame, sigs: np.ndarray, sets: list | None,
         "id", pl.lit("near_duplicate").alias("reason"),
         pl.format("duplicate_of={} jaccard={}", pl.col("kept"), pl.col("jaccard").round(2)).alias("detail"),
     ).sort("id")
-    report = _report(ranked, dropped, cfg, bands, rows, len(meta), int(has_sig.sum()), len(pairs), len(verified))
-    return drops, report
-
-
-def _report(ranked: pl.DataFrame, dropped: pl.DataFrame, cfg: NearDedupConfig, bands: int, rows: int,
-            documents: int, signed: int, candidates: int, verified: int) -> dict:
     sizes = ranked.group_by("label").agg(pl.len().alias("size"), pl.col("kept").first())
+    rep = report(sizes, dropped, cfg, bands, rows, len(meta), int(has_sig.sum()), len(pairs), len(verified))
+    return drops, rep
+
+
+def report(sizes: pl.DataFrame, dropped: pl.DataFrame, cfg: NearDedupConfig, bands: int, rows: int,
+           documents: int, signed: int, candidates: int, verified: int) -> dict:
+    """The near-dedup report: settings, S-curve, counts, cluster sizes (``sizes``: ``kept, size`` per
+    cluster) and sample clusters (``dropped``: ``id, kept, jaccard``)."""
     edges = [2, 3, 6, 11, 101]
     histogram = []  # a list, not a dict: markers store JSON with sorted keys
     for low, high in zip(edges, [*edges[1:], None], strict=True):
@@ -248,19 +256,16 @@ def _report(ranked: pl.DataFrame, dropped: pl.DataFrame, cfg: NearDedupConfig, b
     }
 
 
-def reduce_task(task: Task) -> Result:
-    """Cluster all signature files (``task.inputs``) and write the drop table; the report goes in stats."""
-    cfg: NearDedupConfig = task.config
-    meta, sigs, sets = _load(task.inputs, cfg.minhash.num_perm, cfg.verify == "exact")
+def reduce(tables: list[pa.Table], cfg: NearDedupConfig) -> tuple[pa.Table, dict]:
+    """Cluster the signature tables of the surviving documents in one process (the reference for the
+    partitioned reduce of ``dedup.lsh``, which the build runs); the drop table and the report."""
+    meta, sigs, sets = _load(tables, cfg.minhash.num_perm, cfg.verify == "exact")
     if meta.height == 0:
         drops = pl.DataFrame(schema={"id": pl.String, "reason": pl.String, "detail": pl.String})
         bands, rows = minhash.bands_rows(cfg.minhash)
-        report = _report(pl.DataFrame(schema={"label": pl.Int64, "kept": pl.String, "idx": pl.UInt32}),
-                         pl.DataFrame(schema={"kept": pl.String, "id": pl.String, "jaccard": pl.Float64}),
-                         cfg, bands, rows, 0, 0, 0, 0)
+        rep = report(pl.DataFrame(schema={"kept": pl.String, "size": pl.UInt32}),
+                     pl.DataFrame(schema={"kept": pl.String, "id": pl.String, "jaccard": pl.Float64}),
+                     cfg, bands, rows, 0, 0, 0, 0)
     else:
-        drops, report = cluster(meta, sigs, sets, cfg)
-    table = pa.Table.from_arrays([drops[c].to_arrow().cast(pa.string()) for c in shards.DROPS.names],
-                                 schema=shards.DROPS)
-    shards.write(table, task.out(".parquet"))
-    return Result({"drops": [f"{task.name}.parquet"]}, {"drops": table.num_rows, "report": report})
+        drops, rep = cluster(meta, sigs, sets, cfg)
+    return shards.drops_table(drops.to_arrow()), {"drops": drops.height, "report": rep}

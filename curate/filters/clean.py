@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from curate.core.ledger import Ledger
+from curate.core.step import Context, Out
 from curate.text import normalise as text
 
 
@@ -25,8 +25,9 @@ class CleanConfig:
     nfkc: bool = True
 
 
-def clean(table: pa.Table, cfg: CleanConfig, ledger: Ledger) -> pa.Table:
-    """Normalise one batch of documents."""
+def clean(table: pa.Table, cfg: CleanConfig, ctx: Context) -> Out:
+    """Normalise one batch of documents (a step)."""
+    ledger = ctx.ledger()
     keep: list[bool] = []
     bodies: list[str] = []
     for id_, body in zip(table["id"].to_pylist(), table["text"].to_pylist(), strict=True):
@@ -48,4 +49,5 @@ def clean(table: pa.Table, cfg: CleanConfig, ledger: Ledger) -> pa.Table:
         keep.append(True)
         bodies.append(spaced)
     kept = table.filter(pa.array(keep, pa.bool_()))
-    return kept.set_column(kept.schema.get_field_index("text"), "text", pa.array(bodies, pa.string()))
+    kept = kept.set_column(kept.schema.get_field_index("text"), "text", pa.array(bodies, pa.string()))
+    return Out(kept, ledger.table())

@@ -65,7 +65,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from curate.core.ledger import Ledger
+from curate.core.step import Context, Out
 
 TYPES = ("URL", "EMAIL", "ID_NUMBER", "RECORD_NUMBER", "BANK_CARD", "PHONE", "IP")  # priority order
 DEFAULT_PLACEHOLDERS = {t: f"<{t}>" for t in TYPES}
@@ -359,8 +359,9 @@ def scrub_text(text: str, cfg: ScrubConfig) -> tuple[str, Counter[str]]:
     return "".join(parts), counts
 
 
-def scrub(table: pa.Table, cfg: ScrubConfig, ledger: Ledger) -> pa.Table:
-    """Scrub one batch of documents; one ``modify`` row per changed record, nothing dropped."""
+def scrub(table: pa.Table, cfg: ScrubConfig, ctx: Context) -> Out:
+    """Scrub one batch of documents (a step); one ``modify`` row per changed record, nothing dropped."""
+    ledger = ctx.ledger()
     bodies: list[str | None] = []
     for id_, body in zip(table["id"].to_pylist(), table["text"].to_pylist(), strict=True):
         if body:
@@ -368,4 +369,5 @@ def scrub(table: pa.Table, cfg: ScrubConfig, ledger: Ledger) -> pa.Table:
             if counts:
                 ledger.modify(id_, "phi", ",".join(f"{k}={n}" for k, n in sorted(counts.items())))
         bodies.append(body)
-    return table.set_column(table.schema.get_field_index("text"), "text", pa.array(bodies, pa.string()))
+    kept = table.set_column(table.schema.get_field_index("text"), "text", pa.array(bodies, pa.string()))
+    return Out(kept, ledger.table())

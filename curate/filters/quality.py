@@ -1,6 +1,7 @@
 """Quality signals, stored apart from the keep/drop decision, and the thresholds that decide.
 
-``signals_task`` (map) computes per document, into ``signals/<shard>.parquet``:
+``signals_step`` (an annotation step) computes per document, as a side output that a build keeps in
+``sources/<source>/signals/<shard>.parquet``:
 
 - ``chars``, ``words`` (Latin words and digit runs; each CJK character counts as a word), ``lines``,
   ``mean_word_len`` (Latin words only);
@@ -13,24 +14,21 @@
   of a near-duplicate cluster to keep.
 
 The n-gram statistics are computed for a whole batch at once from ``minhash.tokens``.
-``quality_task`` (apply) drops documents whose signals break a recipe threshold, one ledger row per
-document naming the rule, the value and the limit. The thresholds are the apply task's config only,
-so changing one re-runs only this cheap pass; the signals are reused.
+``thresholds`` (a step over a batch of signal rows) keeps the documents whose signals pass the recipe's
+thresholds and writes one ledger row per other document naming the rule, the value and the limit.
+The thresholds are its config only, so changing one re-runs only this cheap decision and the apply
+pass; the signals are reused.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from curate.core import shards
-from curate.core.executor import Result, Task
-from curate.core.ledger import Ledger
+from curate.core.step import Context, Out
 from curate.dedup import minhash
 from curate.text import langid
 
@@ -177,16 +175,22 @@ def signals(texts: list[str]) -> dict[str, list]:
     return cols
 
 
-def signals_task(task: Task) -> Result:
-    """Signals of every document of shard ``inputs[0]`` into ``<name>.parquet``."""
-    pf = pq.ParquetFile(task.inputs[0])
+@dataclass(frozen=True)
+class SignalsConfig:
+    """Documents per vectorised batch (memory, not results: signals are computed per document)."""
+
+    batch_docs: int = 2048
+
+
+def signals_step(table: pa.Table, cfg: SignalsConfig, ctx: Context) -> Out:
+    """Signals of every document of the batch, as a side output keyed by ``id`` (a step)."""
     tables = []
-    for batch in pf.iter_batches(batch_size=2048, columns=["id", "text"]):
-        cols = signals(batch.column("text").to_pylist())
-        tables.append(pa.table({"id": batch.column("id"), **cols}))
-    table = pa.concat_tables(tables) if tables else pa.table({"id": pa.array([], pa.string())})
-    shards.write(table, task.out(".parquet"))
-    return Result({"signals": [f"{task.name}.parquet"]}, {"documents": table.num_rows})
+    for start in range(0, table.num_rows, cfg.batch_docs):
+        part = table.slice(start, cfg.batch_docs)
+        cols = signals(part.column("text").to_pylist())
+        tables.append(pa.table({"id": part.column("id"), **cols}))
+    side = pa.concat_tables(tables) if tables else pa.table({"id": pa.array([], pa.string())})
+    return Out(table, side=side)
 
 
 def failed_rule(row: dict, cfg: QualityConfig) -> tuple[str, str] | None:
@@ -204,26 +208,13 @@ def failed_rule(row: dict, cfg: QualityConfig) -> tuple[str, str] | None:
     return None
 
 
-@dataclass(frozen=True)
-class QualityTaskConfig:
-    """Source name and thresholds of one apply task."""
-
-    source: str
-    quality: QualityConfig
-
-
-def quality_task(task: Task) -> Result:
-    """Drop from shard ``inputs[0]`` the documents whose signals (``inputs[1]``) break a threshold."""
-    spec: QualityTaskConfig = task.config
-    table = shards.read(Path(task.inputs[0]))
-    sig = pq.read_table(task.inputs[1]).to_pylist()
-    assert [s["id"] for s in sig] == table["id"].to_pylist(), "signals and shard disagree"
-    ledger = Ledger(spec.source, "quality")
+def thresholds(signal_rows: pa.Table, cfg: QualityConfig, ctx: Context) -> Out:
+    """Keep the signal rows that pass every threshold; one ledger row per failing document (a step)."""
+    ledger = ctx.ledger()
     keep = []
-    for row in sig:
-        failure = failed_rule(row, spec.quality)
+    for row in signal_rows.to_pylist():
+        failure = failed_rule(row, cfg)
         if failure:
             ledger.drop(row["id"], *failure)
         keep.append(failure is None)
-    kept = table.filter(pa.array(keep, pa.bool_()))
-    return shards.write_outputs(task, kept, ledger, {"in": table.num_rows})
+    return Out(signal_rows.filter(pa.array(keep, pa.bool_())), ledger.table())

@@ -26,7 +26,6 @@ The build writes ``ledger.parquet``, ``manifest.json`` (with packing efficiency)
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,9 +36,23 @@ import pyarrow.compute as pc
 
 from curate.build.pipeline import BuildResult
 from curate.core import records, shards
-from curate.core.executor import Done, Executor, Result, Task
+from curate.core.executor import Done, Executor, Result, Task, make_executor
 from curate.core.ledger import Ledger
-from curate.instruct import chat, render, sources
+from curate.core.step import EXPAND, Context, Listed, Out, Step, drop_listed
+from curate.core.tasks import (
+    ArtifactConfig,
+    ChainConfig,
+    Read,
+    Resource,
+    TableTaskConfig,
+    artifact_task,
+    chain_task,
+    load_drops,
+    load_table,
+    table_inputs,
+    table_task,
+)
+from curate.instruct import chat, render, select, sources
 from curate.instruct.recipe import InstructSource, InstructSpec
 from curate.text import normalise as text
 from curate.tokens import tokenizer
@@ -103,7 +116,14 @@ def load_task(task: Task) -> Result:
         n_in += 1
         (ledger.drop if reason in DROP_PROBLEMS else ledger.quarantine)(rid, reason, message)
     table = records.to_table(rows, records.EXAMPLE)
-    return shards.write_outputs(task, table, ledger, {"in": n_in})
+    outputs: dict[str, list[str]] = {"records": [], "ledger": []}
+    for k, start in enumerate(range(0, max(table.num_rows, 1), CHUNK)):  # bounded shards for the next steps
+        name = f"{task.name}-{k:05d}.parquet"
+        shards.write(table.slice(start, CHUNK), Path(task.out_dir) / name)
+        outputs["records"].append(name)
+    if ledger.rows:
+        outputs["ledger"].append(shards.write_ledger(task, ledger))
+    return Result(outputs, {"in": n_in, "out": table.num_rows})
 
 
 def _as_documents(table: pa.Table) -> pa.Table:
@@ -112,32 +132,15 @@ def _as_documents(table: pa.Table) -> pa.Table:
     return pa.table({"id": table["id"], "text": pa.array(texts, pa.string()), "meta": table["meta"]})
 
 
-@dataclass(frozen=True)
-class GuardConfig:
-    """The source being guarded and the n-gram settings of the index."""
-
-    source: str
-    cfg: Any  # decontam.DecontamConfig
-
-
-def guard_task(task: Task) -> Result:
-    """Refuse the examples of shard ``inputs[0]`` that leak an evaluation item of index ``inputs[1]``."""
+def guard(table: pa.Table, cfg: Any, ctx: Context) -> Out:
+    """Refuse the examples that leak an evaluation item of the index in ``ctx.resources`` (a step;
+    ``cfg`` is a ``decontam.DecontamConfig``)."""
     from curate.benchmarks import decontam
 
-    spec: GuardConfig = task.config
-    table = shards.read(Path(task.inputs[0]))
-    ledger = Ledger(spec.source, "guard")
-    stat = Path(task.inputs[1]).stat()
-    index = decontam.cached_index(task.inputs[1], stat.st_mtime_ns, stat.st_size)
-    kept = decontam.decontaminate(_as_documents(table), spec.cfg, ledger, index)
-    out = table.filter(pc.is_in(table["id"], kept["id"])) if kept.num_rows != table.num_rows else table
-    return shards.write_outputs(task, out, ledger, {"in": table.num_rows})
-
-
-def _unit(seed: int, salt: str, rid: str) -> float:
-    """A deterministic number in [0, 1) per (seed, salt, id)."""
-    digest = hashlib.sha256(f"{seed}:{salt}:{rid}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") / 2**64
+    out = decontam.decontaminate(_as_documents(table), cfg, ctx)
+    if out.kept.num_rows == table.num_rows:
+        return Out(table, out.ledger)
+    return Out(table.filter(pc.is_in(table["id"], out.kept["id"])), out.ledger)
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,7 @@ def tokenize_task(task: Task) -> Result:
                             f"{cfg.seq_len}")
                 continue
             ledger.modify(rid, "truncated", f"{len(enc.input_ids)} -> {cfg.seq_len} tokens")
-        split = "valid" if _unit(cfg.seed, "valid", rid.split("~")[0]) < cfg.valid_fraction else "train"
+        split = "valid" if select.unit(cfg.seed, "valid", rid.split("~")[0]) < cfg.valid_fraction else "train"
         for name, value in (("example_id", rid), ("task_id", cfg.task_id), ("split", split),
                             ("input_ids", input_ids), ("labels", labels)):
             out[name].append(value)
@@ -210,66 +213,49 @@ class Flow:
         return self.shards[list(self.shards)[-1]]
 
 
-def _dedup_key(messages: list[dict]) -> str:
-    body = "\n".join(f"{m['role']}: {text.dedup_key(m['content'])}" for m in messages)
-    return hashlib.sha256(body.encode()).hexdigest()
+def _select(ex: Executor, root: Path, spec: InstructSpec, flows: dict[str, Flow]) -> None:
+    """Cross-source dedup, ``max_examples`` and ``weight``, partitioned (``instruct.select``)."""
+    from curate.build.reduces import partitions
 
+    def phase(name: str, configs: list[tuple[Any, Any, tuple[Read, ...]]]) -> list[Done]:
+        tasks = [Task(f"select/{name}/{i}", table_task, table_inputs(reads), str(root / "select" / name),
+                      f"{i:05d}", TableTaskConfig(fn, cfg, reads)) for i, (fn, cfg, reads) in enumerate(configs)]
+        done = ex.run(tasks, f"select: {name}", unit="task")
+        return [done[t.key] for t in tasks]
 
-def _select(root: Path, spec: InstructSpec, flows: dict[str, Flow]) -> None:
-    """Exact dedup across sources, then ``max_examples`` and ``weight``; writes the ``select`` chunks."""
-    seen: dict[str, str] = {}
-    for src in spec.sources:
-        flow = flows[src.name]
-        table = pa.concat_tables([shards.read(p) for p in flow.last()]) if flow.last() else records.empty(
-            records.EXAMPLE)
-        ledger = Ledger(src.name, "select")
-        keep: list[int] = []
-        for i, (rid, messages) in enumerate(zip(table["id"].to_pylist(), table["messages"].to_pylist(),
-                                                strict=True)):
-            key = _dedup_key(messages)
-            if spec.exact_dedup and key in seen:
-                ledger.drop(rid, "exact_duplicate", f"duplicate_of={seen[key]}")
-                continue
-            seen.setdefault(key, rid)
-            keep.append(i)
-        if src.max_examples is not None and len(keep) > src.max_examples:
-            ids = table["id"].to_pylist()
-            ranked = sorted(keep, key=lambda i: (_unit(spec.seed, src.name, ids[i]), ids[i]))
-            chosen = set(ranked[:src.max_examples])
-            for i in ranked[src.max_examples:]:
-                ledger.drop(ids[i], "not_sampled", f"max_examples={src.max_examples}")
-            keep = [i for i in keep if i in chosen]
-        table = table.take(pa.array(keep, pa.int64()))
-        table = _weighted(table, src, spec.seed, ledger)
-        out_dir = root / "sources" / src.name / "select"
-        paths = []
-        for k, start in enumerate(range(0, max(table.num_rows, 1), CHUNK)):
-            path = out_dir / f"{src.name}-{k:05d}.parquet"
-            shards.write(table.slice(start, CHUNK), path)
-            paths.append(path)
-        flow.shards["select"] = paths
-        if ledger.rows:
-            path = out_dir / ".ledger" / f"{src.name}.parquet"
-            shards.write(ledger.table(), path)
-            flow.ledgers.append(path)
-
-
-def _weighted(table: pa.Table, src: InstructSource, seed: int, ledger: Ledger) -> pa.Table:
-    """Each example ``floor(weight)`` times plus once more with probability ``frac(weight)``."""
-    if src.weight == 1.0:
-        return table
-    whole, frac = int(src.weight), src.weight - int(src.weight)
-    ids = table["id"].to_pylist()
-    rows, new_ids = [], []
-    for i, rid in enumerate(ids):
-        copies = whole + (1 if _unit(seed, f"weight:{src.name}", rid) < frac else 0)
-        if copies == 0:
-            ledger.drop(rid, "not_sampled", f"weight={src.weight}")
-        for c in range(copies):
-            rows.append(i)
-            new_ids.append(rid if c == 0 else f"{rid}~{c + 1}")
-    table = table.take(pa.array(rows, pa.int64()))
-    return table.set_column(0, "id", pa.array(new_ids, pa.string()))
+    drops: list[str] = []
+    if spec.exact_dedup:
+        key_tasks = [(select.keys, select.Place(rank, k), (Read((str(p),), ("id", "messages")),))
+                     for rank, s in enumerate(spec.sources) for k, p in enumerate(flows[s.name].last())]
+        key_done = phase("keys", key_tasks)
+        keyed = [str(d.files("table")[0]) for d in key_done]
+        parts = partitions(sum(d.stats["examples"] for d in key_done), spec.partitions)
+        drops = [str(d.files("table")[0]) for d in phase("dedup", [
+            (select.dedup, select.KeyPartition(p, parts), (Read(tuple(keyed)),)) for p in range(parts)])]
+    samples = {}
+    for s in spec.sources:
+        if s.max_examples is not None:
+            reads = (Read(tuple(str(p) for p in flows[s.name].last()), ("id",)), Read(tuple(drops)))
+            (done,) = phase(f"sample-{s.name}", [(select.sample, select.SampleConfig(s.name, spec.seed,
+                                                                                     s.max_examples), reads)])
+            samples[s.name] = str(done.files("table")[0])
+    tasks = {}
+    for s in spec.sources:
+        steps, resources = [], []
+        if drops:
+            steps.append(Step("select", drop_listed, Listed("duplicates")))
+            resources.append(Resource("duplicates", tuple(drops), load_drops))
+        if s.name in samples:
+            steps.append(Step("select", select.sampled, select.Sampled("sample", s.max_examples)))
+            resources.append(Resource("sample", (samples[s.name],), load_table))
+        steps.append(Step("select", select.weighted, select.Weight(s.weight, spec.seed), EXPAND))
+        cfg = ChainConfig(s.name, tuple(steps), seed=spec.seed, resources=tuple(resources))
+        extra = tuple(x for r in resources for x in r.paths)
+        tasks[s.name] = [Task(f"{s.name}/select/{p.stem}", chain_task, (str(p), *extra),
+                              str(root / "sources" / s.name / "select"), p.stem, cfg) for p in flows[s.name].last()]
+    done = ex.run([t for ts in tasks.values() for t in ts], "select")
+    for s in spec.sources:
+        flows[s.name].add("select", [done[t.key] for t in tasks[s.name]])
 
 
 def plan_and_run(ex: Executor, root: Path, spec: InstructSpec, flows: dict[str, Flow],
@@ -283,7 +269,7 @@ def plan_and_run(ex: Executor, root: Path, spec: InstructSpec, flows: dict[str, 
         flows[s.name].add("load", [done[t.key]])
     if spec.guard is not None:
         _guard(ex, root, spec, flows)
-    _select(root, spec, flows)
+    _select(ex, root, spec, flows)
     tasks = []
     for s in spec.sources:
         cfg = TokenizeConfig(s.name, tok.path, tok.fingerprint, spec.tasks[s.task], spec.seq_len, spec.overlong,
@@ -311,31 +297,46 @@ def _inputs(src: InstructSource) -> list[Path]:
 def _guard(ex: Executor, root: Path, spec: InstructSpec, flows: dict[str, Flow]) -> None:
     from curate.benchmarks import decontam
 
-    index = Task("guard/index", decontam.index_task, decontam.index_inputs(spec.guard), str(root / "guard"),
-                 "index", spec.guard)
-    path = str(ex.run([index], "guard: index", unit="task")[index.key].files("index")[0])
-    tasks = [Task(f"{s.name}/guard", guard_task, (str(flows[s.name].last()[0]), path),
-                  str(root / "sources" / s.name / "guard"), s.name, GuardConfig(s.name, spec.guard.config))
-             for s in spec.sources]
-    done = ex.run(tasks, "guard", unit="source")
-    for s, t in zip(spec.sources, tasks, strict=True):
-        flows[s.name].add("guard", [done[t.key]])
+    index = Task("guard/index", artifact_task, decontam.index_inputs(spec.guard), str(root / "guard"), "index",
+                 ArtifactConfig(decontam.index_for, decontam.Index.save, spec.guard))
+    path = str(ex.run([index], "guard: index", unit="task")[index.key].files("artifact")[0])
+    resource = Resource(decontam.INDEX, (path,), decontam.load_index)
+    tasks = {}
+    for s in spec.sources:
+        cfg = ChainConfig(s.name, (Step("guard", guard, spec.guard.config),), resources=(resource,))
+        tasks[s.name] = [Task(f"{s.name}/guard/{p.stem}", chain_task, (str(p), path),
+                              str(root / "sources" / s.name / "guard"), p.stem, cfg) for p in flows[s.name].last()]
+    done = ex.run([t for ts in tasks.values() for t in ts], "guard")
+    for s in spec.sources:
+        flows[s.name].add("guard", [done[t.key] for t in tasks[s.name]])
 
 
 
-def run(spec: InstructSpec, root: Path, *, workers: int | None = None, progress: bool | None = None) -> BuildResult:
-    """Run every step of an instruction build into ``root`` (resuming finished work)."""
+def run(spec: InstructSpec, root: Path | str, *, workers: int | None = None, progress: bool | None = None,
+        executor: str = "local", address: str | None = None) -> BuildResult:
+    """Run every step of an instruction build into ``root`` (resuming finished work) with the named
+    executor (``local`` or ``ray`` at ``address``)."""
+    from curate.core import storage
     from curate.core.executor import write_json
     from curate.instruct import outputs
 
+    spec = storage.localize(spec)  # inputs on object storage: staged local copies
+    if storage.is_url(root):
+        url = str(root)
+        local = storage.working_copy(url)
+        result = run(spec, local, workers=workers, progress=progress, executor=executor, address=address)
+        storage.publish(local, url)
+        return result
+    root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     flows = {s.name: Flow() for s in spec.sources}
     tok = tokenizer.prepare(spec.tokenizer, root / "tokenizer")
-    with Executor(workers, progress) as ex:
-        stats = plan_and_run(ex, root, spec, flows, tok)
-        ran, skipped, seconds = ex.ran, ex.skipped, dict(ex.seconds)
     pad = outputs.pad_id(tok)
-    packing = outputs.pack_all(root, spec, [p for s in spec.sources for p in flows[s.name].last()], tok, pad)
+    with make_executor(executor, workers, progress, address) as ex:
+        stats = plan_and_run(ex, root, spec, flows, tok)
+        packing = outputs.pack_all(ex, root, spec, [p for s in spec.sources for p in flows[s.name].last()], tok,
+                                   pad, sum(s["tokens"] for s in stats.values()))
+        ran, skipped, seconds = ex.ran, ex.skipped, dict(ex.seconds)
     shards.write(shards.concat_ledgers([p for f in flows.values() for p in f.ledgers]), root / "ledger.parquet")
     manifest = outputs.manifest(root, spec, flows, tok, pad, stats, packing)
     write_json(root / "manifest.json", manifest)

@@ -1,4 +1,5 @@
-"""The end of an instruction build: packing into ``packed/``, then ledger, manifest and report.
+"""The end of an instruction build: packing into ``packed/`` (partitioned, published atomically), then
+ledger, manifest and report.
 
 The manifest (no timestamps, no absolute paths) records the tokenizer and where the chat template came
 from, the task ids, per source the records in and out, copies, drops per step and reason, tokens and
@@ -8,20 +9,24 @@ loss tokens, and per split the packs, examples, tokens and packing efficiency (n
 from __future__ import annotations
 
 import json
+import math
+import os
+import shutil
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
 import curate
-from curate.core import shards
-from curate.core.executor import canonical, code_version, digest
+from curate.core.executor import Executor, Result, Task, canonical, code_version, digest
 from curate.core.manifest import ledger_counts, rel, relativize
-from curate.instruct import chat, pack
+from curate.instruct import chat, pack, select
 from curate.instruct.recipe import InstructSpec
 from curate.tokens import packed
 from curate.tokens.tokenizer import TokenizerInfo
@@ -52,49 +57,108 @@ def _groups(table: pa.Table, by_task: bool) -> list[np.ndarray]:
     return [np.flatnonzero(tasks == t) for t in np.unique(tasks)]
 
 
-def pack_split(table: pa.Table, spec: InstructSpec, pad: int, out: Path, split: str) -> dict[str, Any]:
-    """Pack one split's examples and write ``<split>-NNNNN.parquet`` files; returns its statistics."""
+@dataclass(frozen=True)
+class PackConfig:
+    """One pack task: a split, a partition of ``parts`` (by a hash of the example id), the packing choices."""
+
+    split: str
+    part: int
+    parts: int
+    seq_len: int
+    pad: int
+    seed: int
+    by_task: bool
+    shard_packs: int
+
+
+def _mine(table: pa.Table, cfg: PackConfig) -> pa.Table:
+    table = table.filter(pc.equal(table["split"], cfg.split))
+    if cfg.parts > 1 and table.num_rows:
+        keep = [int(select.unit(cfg.seed, "pack", e) * cfg.parts) == cfg.part for e in table["example_id"].to_pylist()]
+        table = table.filter(pa.array(keep, pa.bool_()))
+    return table
+
+
+def pack_task(task: Task) -> Result:
+    """Pack one split's partition of the token shards ``inputs`` into ``<name>-NNNNN.parquet`` files."""
+    cfg: PackConfig = task.config
+    parts = [_mine(pq.read_table(p, columns=packed_columns()), cfg) for p in task.inputs]
+    table = pa.concat_tables(parts) if parts else None
+    if table is None or table.num_rows == 0:
+        return Result({"packs": []}, {"packs": 0, "examples": 0, "tokens": 0, "lengths": []})
     lengths = pc.list_value_length(table["input_ids"]).to_numpy().astype(np.int64)
     packs: list[list[int]] = []
-    for rows in _groups(table, spec.pack_by_task):
-        packs += [[int(rows[i]) for i in p] for p in pack.best_fit(lengths[rows].tolist(), spec.seq_len)]
-    packs = pack.shuffled(packs, spec.seed)
+    for rows in _groups(table, cfg.by_task):
+        packs += [[int(rows[i]) for i in p] for p in pack.best_fit(lengths[rows].tolist(), cfg.seq_len)]
+    # One partition keeps the plain seeded order; with several, each shuffles its own packs.
+    packs = pack.shuffled(packs, cfg.seed if cfg.parts == 1 else cfg.seed * 1_000_003 + cfg.part)
     ids_v, ids_o = _flat(table["input_ids"])
     lab_v, lab_o = _flat(table["labels"])
     example_ids, task_ids = table["example_id"].to_pylist(), table["task_id"].to_pylist()
-    files = []
-    for k, start in enumerate(range(0, len(packs), spec.shard_packs)):
+    names = []
+    for k, start in enumerate(range(0, len(packs), cfg.shard_packs)):
         rows = [packed.pack_row([(example_ids[i], task_ids[i], ids_v[ids_o[i]:ids_o[i + 1]],
-                                  lab_v[lab_o[i]:lab_o[i + 1]]) for i in p], spec.seq_len, pad)
-                for p in packs[start:start + spec.shard_packs]]
-        path = out / f"{split}-{k:05d}.parquet"
-        packed.write(rows, path)
-        files.append(path)
-    total = int(lengths.sum())
-    return {"packs": len(packs), "examples": table.num_rows, "tokens": total,
-            "efficiency": round(pack.efficiency(lengths.tolist(), len(packs), spec.seq_len), 6),
-            "files": files}
+                                  lab_v[lab_o[i]:lab_o[i + 1]]) for i in p], cfg.seq_len, cfg.pad)
+                for p in packs[start:start + cfg.shard_packs]]
+        names.append(f"{task.name}-{k:05d}.parquet")
+        packed.write(rows, Path(task.out_dir) / names[-1])
+    return Result({"packs": names}, {"packs": len(packs), "examples": table.num_rows, "tokens": int(lengths.sum()),
+                                     "lengths": []})
 
 
-def pack_all(root: Path, spec: InstructSpec, token_shards: list[Path], tok: TokenizerInfo, pad: int
-             ) -> dict[str, Any]:
-    """Pack every split into ``<root>/packed/`` and write ``info.json``."""
-    out = root / "packed"
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob("*.parquet"):  # a rebuild with other settings may write fewer files
-        stale.unlink()
-    table = pa.concat_tables([shards.read(p) for p in token_shards]) if token_shards else None
-    stats = {}
+def packed_columns() -> list[str]:
+    """The token-shard columns packing reads."""
+    return ["example_id", "task_id", "split", "input_ids", "labels"]
+
+
+PACK_TOKENS = 50_000_000  # tokens one pack task holds (ids and labels: about 400 MB)
+
+
+def pack_all(ex: Executor, root: Path, spec: InstructSpec, token_shards: list[Path], tok: TokenizerInfo, pad: int,
+             tokens: int) -> dict[str, Any]:
+    """Pack every split into ``<root>/packed/`` (partitioned by size), published atomically with ``info.json``.
+
+    Pack tasks write into ``packed.parts/``; the published directory is assembled beside it
+    (``packed.new/``, hard links) and swapped in by renames, so ``packed/`` is always one whole build.
+    """
+    parts = spec.partitions or max(1, math.ceil(tokens / PACK_TOKENS))
+    tasks = [Task(f"pack/{split}/{p}", pack_task, tuple(str(x) for x in token_shards), str(root / "packed.parts"),
+                  f"{split}-p{p:03d}", PackConfig(split, p, parts, spec.seq_len, pad, spec.seed, spec.pack_by_task,
+                                                  spec.shard_packs))
+             for split in SPLITS for p in range(parts)]
+    done = ex.run(tasks, "pack", unit="part")
+    new = root / "packed.new"
+    shutil.rmtree(new, ignore_errors=True)
+    new.mkdir(parents=True)
+    stats: dict[str, Any] = {}
     for split in SPLITS:
-        part = table.filter(pc.equal(table["split"], split)) if table is not None else None
-        if part is not None and part.num_rows:
-            stats[split] = pack_split(part, spec, pad, out, split)
+        mine = [done[t.key] for t in tasks if t.config.split == split]
+        files = [p for d in mine for p in d.files("packs")]
+        if not files:
+            continue
+        names = [f"{split}-{k:05d}.parquet" for k in range(len(files))]
+        for src, name in zip(files, names, strict=True):
+            os.link(src, new / name)
+        count = {k: sum(d.stats[k] for d in mine) for k in ("packs", "examples", "tokens")}
+        stats[split] = {**count, "efficiency": round(count["tokens"] / (count["packs"] * spec.seq_len), 6),
+                        "files": [root / "packed" / n for n in names]}
     info = {"seq_len": spec.seq_len, "pad_id": pad, "eod_id": tok.eod_id, "tasks": spec.tasks,
             "stage": spec.stage, "ignore_index": packed.IGNORE,
             "splits": {k: {**{m: v for m, v in s.items() if m != "files"},
                            "files": [p.name for p in s["files"]]} for k, s in stats.items()}}
-    packed.write_info(out / "info.json", info)
+    packed.write_info(new / "info.json", info)
+    _swap(new, root / "packed")
     return stats
+
+
+def _swap(new: Path, target: Path) -> None:
+    """Put directory ``new`` in the place of ``target`` with renames (never a mixed directory)."""
+    old = target.with_name(f"{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.rename(target, old)
+    os.rename(new, target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def manifest(root: Path, spec: InstructSpec, flows: dict, tok: TokenizerInfo, pad: int,

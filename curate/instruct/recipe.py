@@ -11,6 +11,7 @@
     valid_fraction = 0.02          # examples held out (by a hash of their id) into packed/valid-*.parquet
     pack_by_task = false           # true: a pack holds examples of one task only
     exact_dedup = true             # drop repeated conversations across sources (the first source wins)
+    partitions = 4                 # optional: select and pack partitions [default: from the input size]
     [guard]                        # the leakage guard: a [decontam]-style table of evaluation sets
     ngram_words = 13
     [[guard.benchmarks]]
@@ -39,13 +40,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate.build.recipes import DecontamSpec, RecipeError, _resolve, decontam_spec, load_toml
+from curate.build.recipes import DecontamSpec, decontam_spec
+from curate.core.config import RecipeError, load_toml
+from curate.core.config import resolve as _resolve
 from curate.instruct.sources import LOADERS
 
 OVERLONG = ("truncate", "drop")
 _SOURCE_KEYS = {"name", "loader", "inputs", "task", "weight", "max_examples", "options", "optional"}
 _KEYS = {"name", "kind", "stage", "seed", "tokenizer", "seq_len", "overlong", "valid_fraction", "pack_by_task",
-         "exact_dedup", "guard", "sources", "shard_packs"}
+         "exact_dedup", "guard", "sources", "shard_packs", "partitions"}
 _PATH_OPTIONS = ("ids",)
 
 
@@ -78,6 +81,7 @@ class InstructSpec:
     exact_dedup: bool = True
     guard: DecontamSpec | None = None
     shard_packs: int = 4096
+    partitions: int | None = None  # select and pack partitions; None: from the input size
     skipped: tuple[str, ...] = ()  # optional sources whose inputs are absent
 
     @property
@@ -139,4 +143,5 @@ def load(path: Path) -> InstructSpec:
         pack_by_task=bool(data.get("pack_by_task", False)), exact_dedup=bool(data.get("exact_dedup", True)),
         guard=decontam_spec(data["guard"], path.parent, f"{path} [guard]") if "guard" in data else None,
         shard_packs=int(data.get("shard_packs", 4096)), skipped=skipped,
+        partitions=int(data["partitions"]) if "partitions" in data else None,
     )

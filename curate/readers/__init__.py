@@ -138,6 +138,10 @@ class ReadConfig:
     shard_records: int = 50_000
     shard_bytes: int = 128 << 20
 
+    def code_modules(self) -> tuple[str, ...]:
+        """The reader's module, chosen by name: its code (and what it imports) is fingerprinted."""
+        return (READERS[self.reader],)
+
 
 KEYS = pa.schema([("key", pa.string()), ("id", pa.string()), ("kind", pa.string()), ("reason", pa.string()),
                   ("file", pa.string()), ("pos", pa.int64())])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from curate.build.recipes import path_option
+from curate.core.config import path_option
 from curate.core.ledger import Ledger
 from curate.readers import Delete, FileRef, markup, pubmed
 from curate.text import normalise as text

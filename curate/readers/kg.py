@@ -40,8 +40,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from curate.build.recipes import RecipeError
 from curate.core import records
+from curate.core.config import RecipeError
 from curate.core.ledger import Ledger
 from curate.kg import labels as lab
 from curate.kg import load, pack, rdf, sample, tables

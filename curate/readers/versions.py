@@ -17,7 +17,6 @@ import polars as pl
 import pyarrow as pa
 
 from curate.core import shards
-from curate.core.executor import Result, Task
 from curate.readers import KEYS
 
 
@@ -44,12 +43,9 @@ def resolve(keys: pl.DataFrame) -> pl.DataFrame:
     return dropped.sort("id")
 
 
-def reduce_task(task: Task) -> Result:
-    """Read all keys files (``task.inputs``) and write the drop table ``<name>.parquet``."""
-    frames = [pl.read_parquet(p) for p in task.inputs]
+def reduce(tables: list[pa.Table], cfg: object = None) -> tuple[pa.Table, dict]:
+    """The drop table of all key-event tables (a global reduce)."""
+    frames = [pl.from_arrow(t) for t in tables if t.num_rows]
     keys = pl.concat(frames) if frames else pl.from_arrow(KEYS.empty_table())
     dropped = resolve(keys)
-    table = pa.Table.from_arrays([dropped[c].to_arrow().cast(pa.string()) for c in shards.DROPS.names],
-                                 schema=shards.DROPS)
-    shards.write(table, task.out(".parquet"))
-    return Result({"drops": [f"{task.name}.parquet"]}, {"drops": table.num_rows})
+    return shards.drops_table(dropped.to_arrow()), {"drops": dropped.height}

@@ -24,6 +24,7 @@ curate writes one sequence per document, ending with the EOD token, so the docum
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import struct
@@ -83,16 +84,63 @@ def write_index(path: Path, dtype: np.dtype, lengths: np.ndarray, doc_indices: n
         f.write(doc_indices.tobytes())
 
 
+class Builder:
+    """Streaming writer of one dataset, in the manner of Megatron's ``IndexedDatasetBuilder``.
+
+    Tokens go to a temporary ``.bin`` as they come; ``finalize`` writes the ``.idx`` and moves both
+    into place, so a dataset is either whole or absent. Used by the build and the tests alike.
+    """
+
+    def __init__(self, prefix: str | Path, dtype: np.dtype):
+        self.prefix = Path(prefix)
+        self.dtype = np.dtype(dtype)
+        self.lengths: list[np.ndarray] = []
+        self._bin = contextlib.ExitStack()
+        self._tmp = self._bin.enter_context(atomic_path(bin_path(self.prefix)))
+        self._file = self._bin.enter_context(open(self._tmp, "wb"))  # noqa: SIM115 - closed by finalize
+
+    def __enter__(self) -> Builder:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.finalize()
+        else:
+            self._bin.__exit__(exc_type, *rest)  # the temporary .bin is removed; nothing is left
+
+    def add_document(self, tokens: np.ndarray) -> None:
+        """Append one document (a sequence, EOD included)."""
+        self.add_documents(np.asarray(tokens), np.array([len(tokens)], np.int64))
+
+    def add_documents(self, flat: np.ndarray, lengths: np.ndarray) -> None:
+        """Append documents given back to back in ``flat`` with their ``lengths``."""
+        assert int(np.sum(lengths)) == len(flat), "lengths do not add up to the tokens given"
+        self._file.write(np.ascontiguousarray(flat, dtype=self.dtype).tobytes())
+        self.lengths.append(np.asarray(lengths, np.int64))
+
+    def add_dataset(self, prefix: str | Path) -> None:
+        """Append every document of another dataset of the same dtype (a part, when merging)."""
+        index = read_index(idx_path(prefix))
+        assert index.dtype == self.dtype, f"{prefix}: dtype {index.dtype}, this dataset is {self.dtype}"
+        with open(bin_path(prefix), "rb") as f:
+            shutil.copyfileobj(f, self._file, 1 << 22)
+        self.lengths.append(index.lengths.astype(np.int64))
+
+    def finalize(self) -> Index:
+        """Close the ``.bin``, write the ``.idx``; both move into place. Returns the index."""
+        self._file.close()
+        self._bin.close()  # the .bin moves into place
+        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, np.int64)
+        write_index(idx_path(self.prefix), self.dtype, lengths, np.arange(len(lengths) + 1, dtype=np.int64))
+        return read_index(idx_path(self.prefix))
+
+
 def write(prefix: str | Path, documents: Iterable[np.ndarray], dtype: np.dtype) -> int:
     """Write ``documents`` (one token array each, EOD included) as one dataset; return the count."""
-    lengths: list[int] = []
-    with atomic_path(bin_path(prefix)) as tmp, open(tmp, "wb") as f:
+    with Builder(prefix, dtype) as builder:
         for doc in documents:
-            f.write(np.ascontiguousarray(doc, dtype=dtype).tobytes())
-            lengths.append(len(doc))
-    write_index(idx_path(prefix), dtype, np.array(lengths, dtype=np.int64),
-                np.arange(len(lengths) + 1, dtype=np.int64))
-    return len(lengths)
+            builder.add_document(doc)
+    return sum(len(x) for x in builder.lengths)
 
 
 @dataclass(frozen=True)
@@ -154,18 +202,9 @@ class Reader:
 
 def merge(parts: list[Path], prefix: Path) -> Index:
     """Concatenate datasets ``parts`` (prefixes, in order) into ``prefix``; return the new index."""
-    indexes = [read_index(idx_path(p)) for p in parts]
-    dtypes = {ix.dtype for ix in indexes}
+    dtypes = {read_index(idx_path(p)).dtype for p in parts}
     assert len(dtypes) <= 1, f"cannot merge datasets of dtypes {sorted(map(str, dtypes))}"
-    dtype = dtypes.pop() if dtypes else np.dtype(np.uint16)
-    with atomic_path(bin_path(prefix)) as tmp, open(tmp, "wb") as out:
-        for p in parts:
-            with open(bin_path(p), "rb") as f:
-                shutil.copyfileobj(f, out, 1 << 22)
-    lengths = np.concatenate([ix.lengths for ix in indexes]) if indexes else np.zeros(0, np.int32)
-    docs, offset = [np.zeros(1, np.int64)], 0
-    for ix in indexes:
-        docs.append(ix.doc_indices[1:] + offset)
-        offset += len(ix.lengths)
-    write_index(idx_path(prefix), dtype, lengths, np.concatenate(docs))
-    return read_index(idx_path(prefix))
+    builder = Builder(prefix, dtypes.pop() if dtypes else np.dtype(np.uint16))
+    for p in parts:
+        builder.add_dataset(p)
+    return builder.finalize()

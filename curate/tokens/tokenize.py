@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.core import shards
-from curate.core.executor import Result, Task, atomic_path
+from curate.core.executor import Result, Task
 from curate.tokens import indexed, tokenizer
 
 DOCS = pa.schema([("id", pa.string()), ("tokens", pa.int64())])
@@ -51,17 +51,12 @@ def tokenize_task(task: Task) -> Result:
     cfg: TokenizeConfig = task.config
     pf = pq.ParquetFile(task.inputs[0])
     prefix = Path(task.out_dir) / task.name
-    all_lengths: list[np.ndarray] = []
     ids: list[pa.Array] = []
-    with atomic_path(indexed.bin_path(prefix)) as tmp, open(tmp, "wb") as f:
+    with indexed.Builder(prefix, np.dtype(cfg.dtype)) as builder:  # the one streaming Megatron writer
         for batch in pf.iter_batches(batch_size=cfg.batch_docs, columns=["id", "text"]):
-            flat, lengths = encode(batch.column("text").to_pylist(), cfg)
-            f.write(flat.tobytes())
-            all_lengths.append(lengths)
+            builder.add_documents(*encode(batch.column("text").to_pylist(), cfg))
             ids.append(batch.column("id"))
-    lengths = np.concatenate(all_lengths) if all_lengths else np.zeros(0, np.int64)
-    indexed.write_index(indexed.idx_path(prefix), np.dtype(cfg.dtype), lengths,
-                        np.arange(len(lengths) + 1, dtype=np.int64))
+    lengths = np.concatenate(builder.lengths) if builder.lengths else np.zeros(0, np.int64)
     docs = pa.Table.from_arrays(
         [pa.chunked_array(ids, pa.string()) if ids else pa.array([], pa.string()), pa.array(lengths)],
         schema=DOCS)

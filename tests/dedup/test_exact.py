@@ -28,3 +28,15 @@ def test_no_duplicates():
     hashes = pl.LazyFrame({"hash": [exact.text_hash("a"), exact.text_hash("b")], "rank": [0, 0],
                            "id": ["s#1", "s#2"]})
     assert exact.duplicates(hashes).height == 0
+
+
+def test_source_priority_beats_id_order():
+    # The recipe's first source (rank 0) has ids that sort last: the keep rule must still pick it.
+    hashes = pl.LazyFrame({
+        "hash": [exact.text_hash("Asthma is a chronic disease.")] * 3,
+        "rank": [1, 0, 2],
+        "id": ["a/first-by-id#1", "z/priority-source#7", "m/middle#3"],
+    })
+    dups = exact.duplicates(hashes)
+    assert dups["detail"].to_list() == ["duplicate_of=z/priority-source#7"] * 2
+    assert sorted(dups["id"].to_list()) == ["a/first-by-id#1", "m/middle#3"]

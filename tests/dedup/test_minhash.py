@@ -81,3 +81,14 @@ def test_empty_batch(n):
     hashes, offsets = minhash.shingles([], n)
     assert hashes.size == 0 and offsets.tolist() == [0]
     assert minhash.signatures(hashes, offsets, 8, 1).shape == (0, 8)
+
+
+def test_one_defaults_table_for_minhash():
+    from curate.build import recipes
+    from curate.dedup.near import NearDedupConfig
+
+    only_threshold = recipes._near_dedup({"minhash": {"threshold": 0.7}}, "test")
+    assert only_threshold.minhash == minhash.MinHashConfig(threshold=0.7)
+    assert (only_threshold.minhash.num_perm, only_threshold.minhash.false_positive_weight,
+            only_threshold.minhash.false_negative_weight) == (256, 0.1, 0.9)
+    assert NearDedupConfig().minhash == minhash.MinHashConfig()

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from curate.core import records
-from curate.core.ledger import Ledger
+from curate.core.step import Context, removed
 from curate.filters import phi
 from curate.filters.phi import (
     TYPES,
@@ -138,15 +138,15 @@ def test_scrub_ledger_rows_and_table():
     texts = ["电话13912345678，13812345678；邮箱a@b.cn", "No PHI here, 500 mg.", "MRN: 00483920", None]
     table = records.to_table([{"id": f"s/f#{i}", "source": "s", "text": t, "lang": "zh", "meta": {}}
                               for i, t in enumerate(texts)], records.DOCUMENT)
-    ledger = Ledger("s", "scrub")
-    out = scrub(table, CFG, ledger)
+    res = scrub(table, CFG, Context("s", "scrub"))
+    out = res.kept
     assert out.schema == records.DOCUMENT and out["id"].to_pylist() == table["id"].to_pylist()
     assert out["text"].to_pylist() == ["电话<PHONE>，<PHONE>；邮箱<EMAIL>", "No PHI here, 500 mg.",
                                        "MRN: <RECORD_NUMBER>", None]
-    assert [(r[0], r[3], r[4], r[5]) for r in ledger.rows] == [
+    assert [(r["id"], r["action"], r["reason"], r["detail"]) for r in res.ledger.to_pylist()] == [
         ("s/f#0", "modify", "phi", "EMAIL=1,PHONE=2"), ("s/f#2", "modify", "phi", "RECORD_NUMBER=1")]
-    assert ledger.removed() == 0
-    assert scrub(records.empty(records.DOCUMENT), CFG, Ledger("s", "scrub")).num_rows == 0
+    assert removed(res.ledger) == 0
+    assert scrub(records.empty(records.DOCUMENT), CFG, Context("s", "scrub")).kept.num_rows == 0
 
 
 def test_determinism():

@@ -51,3 +51,13 @@ def test_failed_rule(cfg, rule):
     failure = quality.failed_rule(s, cfg)
     assert failure is not None and failure[0] == rule
     assert quality.failed_rule(s, QualityConfig(min_chars=None, max_symbol_ratio=None)) is None
+
+
+def test_a_signal_equal_to_its_limit_passes():
+    # Thresholds are inclusive: only values beyond the limit fail (max: >, min: <).
+    row = {name: 0.0 for _, name, _, _ in quality.RULES}
+    row.update(chars=120, words=20, symbol_ratio=0.25, lang="en", lang_score=0.9)
+    at_limit = QualityConfig(min_chars=120, max_chars=120, min_words=20, max_words=20, max_symbol_ratio=0.25)
+    assert quality.failed_rule(row, at_limit) is None
+    assert quality.failed_rule({**row, "symbol_ratio": 0.2501}, at_limit)[0] == "max_symbol_ratio"
+    assert quality.failed_rule({**row, "chars": 119}, at_limit)[0] == "min_chars"

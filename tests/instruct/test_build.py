@@ -126,3 +126,29 @@ def test_recipe_errors_are_specific(tmp_path: Path) -> None:
     bad.write_text('kind = "instruct"\nseq_lenn = 5\n')
     with pytest.raises(ValueError, match="unknown key"):
         recipe.load(bad)
+
+
+def test_partitioned_select_and_pack_keep_every_example_once(inputs: Path, tmp_path: Path) -> None:
+    whole = build.run(recipe.load(_recipe(inputs, valid_fraction="0.3")), tmp_path / "one", workers=1,
+                      progress=False)
+    split = build.run(recipe.load(_recipe(inputs, valid_fraction="0.3", partitions="3")), tmp_path / "three",
+                      workers=2, progress=False)
+    ids = lambda root: sorted(e for r in _packs(root) for e in r["example_id"])  # noqa: E731
+    assert ids(split.root) == ids(whole.root) and len(ids(whole.root)) == len(set(ids(whole.root)))
+    for root in (whole.root, split.root):
+        info = packed.read_info(root / "packed")
+        listed = sorted(f for s in info["splits"].values() for f in s["files"])
+        assert listed == sorted(p.name for p in (root / "packed").glob("*.parquet"))
+    assert (pq.read_table(whole.root / "ledger.parquet").to_pylist()
+            == pq.read_table(split.root / "ledger.parquet").to_pylist())  # the same choices, partitioned
+
+
+def test_pack_output_is_swapped_in_whole(inputs: Path, tmp_path: Path) -> None:
+    root = tmp_path / "b"
+    (root / "packed").mkdir(parents=True)
+    (root / "packed" / "train-00007.parquet").write_bytes(b"stale")  # from an older build with more files
+    build.run(recipe.load(_recipe(inputs)), root, workers=1, progress=False)
+    assert not (root / "packed" / "train-00007.parquet").exists()
+    assert not (root / "packed.new").exists() and not (root / "packed.old").exists()
+    assert sorted(packed.read_info(root / "packed")["splits"]["train"]["files"]) == sorted(
+        p.name for p in (root / "packed").glob("train-*.parquet"))

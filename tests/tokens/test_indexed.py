@@ -79,3 +79,15 @@ def test_megatron_core_reads_our_shards(tmp_path):
     for i, doc in enumerate(DOCS):
         assert ds[i].tolist() == doc.tolist()
     assert ds.get(3, offset=1, length=2).tolist() == [2, 3]
+
+
+def test_builder_streams_and_leaves_nothing_on_error(tmp_path):
+    with indexed.Builder(tmp_path / "s", np.dtype(np.uint16)) as b:
+        b.add_documents(np.concatenate(DOCS), np.array([len(d) for d in DOCS]))
+        b.add_document(DOCS[0])
+    reader = indexed.Reader(tmp_path / "s")
+    assert len(reader) == len(DOCS) + 1 and reader[len(DOCS)].tolist() == list(DOCS[0])
+    with pytest.raises(RuntimeError), indexed.Builder(tmp_path / "broken", np.dtype(np.uint16)) as b:
+        b.add_document(DOCS[0])
+        raise RuntimeError("killed")
+    assert not list(tmp_path.glob("broken*")) and not list(tmp_path.glob(".broken*"))

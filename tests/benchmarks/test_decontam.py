@@ -18,6 +18,8 @@ from curate.build.recipes import Benchmark, DecontamSpec
 from curate.core import records, shards
 from curate.core.executor import Task
 from curate.core.ledger import Ledger
+from curate.core.step import Context, Step
+from curate.core.tasks import ArtifactConfig, ChainConfig, Resource, artifact_task, chain_task
 
 CFG = DecontamConfig()
 
@@ -78,9 +80,11 @@ def docs_table(texts: list[str], metas: list[dict] | None = None):
 
 
 def run(texts: list[str], index: decontam.Index, cfg: DecontamConfig = CFG, metas: list[dict] | None = None):
+    out = decontam.decontaminate(docs_table(texts, metas), cfg,
+                                 Context("corpus", "decontam", resources={decontam.INDEX: index}))
     ledger = Ledger("corpus", "decontam")
-    kept = decontam.decontaminate(docs_table(texts, metas), cfg, ledger, index)
-    return kept, ledger
+    ledger.rows = [tuple(r.values()) for r in out.ledger.to_pylist()]
+    return out.kept, ledger
 
 
 @pytest.fixture(scope="module")
@@ -246,21 +250,23 @@ def test_build_tasks(tmp_path: Path) -> None:
     spec = DecontamSpec((Benchmark("pubmedqa", "pubmedqa", str(tmp_path / "ori_pqal.json"),
                                    {"ids": str(tmp_path / "ids.txt"), "split": "test"}),), CFG)
     assert decontam.index_inputs(spec) == (str(tmp_path / "ori_pqal.json"), str(tmp_path / "ids.txt"))
-    result = decontam.index_task(Task("decontam/index", decontam.index_task, decontam.index_inputs(spec),
-                                      str(tmp_path / "decontam"), "index", spec))
+    artifact = ArtifactConfig(decontam.index_for, decontam.Index.save, spec)
+    result = artifact_task(Task("decontam/index", artifact_task, decontam.index_inputs(spec),
+                                str(tmp_path / "decontam"), "index", artifact))
     assert result.stats["items"] == {"pubmedqa": 1} and result.stats["pmids"] == 1
-    index_path = tmp_path / "decontam" / result.outputs["index"][0]
+    index_path = tmp_path / "decontam" / result.outputs["artifact"][0]
     shard = tmp_path / "in.parquet"
     shards.write(docs_table([reformat(HIP["context"], 1), FERRITIN["context"], RELATED[0]]), shard)
-    task = Task("corpus/decontam/in", decontam.decontam_task, (str(shard), str(index_path)),
-                str(tmp_path / "out"), "in", decontam.TaskConfig("corpus", CFG))
-    done = decontam.decontam_task(task)
+    cfg = ChainConfig("corpus", (Step("decontam", decontam.decontaminate, CFG),),
+                      resources=(Resource(decontam.INDEX, (str(index_path),), decontam.load_index),))
+    task = Task("corpus/decontam/in", chain_task, (str(shard), str(index_path)), str(tmp_path / "out"), "in", cfg)
+    done = chain_task(task)
     assert done.stats["in"] == 3 and done.stats["out"] == 2
     ledger = pq.read_table(tmp_path / "out" / done.outputs["ledger"][0]).to_pylist()
     assert [(r["id"], r["step"], r["reason"]) for r in ledger] == [("corpus/f.jsonl#L1", "decontam", "contamination")]
     wrong = DecontamSpec((Benchmark("medqa", "medqa", str(tmp_path / "ori_pqal.json"), {"ids": "x"}),), CFG)
     with pytest.raises(ValueError, match=r"loader 'medqa' takes no option\(s\) ids; its options: split"):
-        decontam.index_task(Task("i", decontam.index_task, (), str(tmp_path / "w"), "index", wrong))
+        decontam.index_for(wrong)
 
 
 def test_real_pubmedqa_test_items_are_caught(realdata: Path) -> None:

@@ -80,7 +80,7 @@ def test_megatron_core_reads_every_shard(stage1):
         first = ds[0]
         assert first[-1] == manifest["tokenizer"]["eod_id"]
         flow = json.loads((root / "flow.json").read_text())[name]
-        final = pq.read_table(root / flow["steps"][-1]["shards"][0], columns=["id", "text"]).to_pylist()[0]
+        final = pq.read_table(root / flow["passes"][-1]["shards"][0], columns=["id", "text"]).to_pylist()[0]
         docs = pq.read_table(root / f"{s['prefix']}.docs.parquet").to_pylist()
         assert docs[0]["id"] == final["id"]
         assert tok.decode(first[:-1].tolist(), skip_special_tokens=False) == final["text"]
@@ -154,8 +154,10 @@ def test_shard_limits_split_large_files(tmp_path):
     result = pipeline.run(recipes.load_corpus(_recipe(tmp_path, tmp_path / "inputs")), root, workers=1,
                           progress=False)
     flow = json.loads((root / "flow.json").read_text())["qa"]
-    assert [s["step"] for s in flow["steps"]] == ["read", "clean", "quality", "dedup"]
-    assert [len(s["shards"]) for s in flow["steps"]] == [3, 3, 3, 3]
+    assert [p["pass"] for p in flow["passes"]] == ["read", "prepare", "apply"]  # three writes of the corpus
+    assert [s["step"] for s in flow["passes"][1]["steps"]] == ["clean", "signals", "hashes"]
+    assert [s["step"] for s in flow["passes"][2]["steps"]] == ["quality", "dedup"]
+    assert [len(p["shards"]) for p in flow["passes"]] == [3, 3, 3]
     assert indexed.Reader(root / "tokens" / "qa_text_document").num_documents == 1200
     assert result.manifest["sources"]["qa"]["records_out"] == 1200
 
@@ -170,8 +172,8 @@ def test_reader_over_all_files_at_once(tmp_path, monkeypatch):
     spec = recipes.CorpusSpec("m", (recipes.source_from_dict({"reader": "multi", "inputs": [str(tmp_path / "in")]},
                                                             None, "test"),))
     result = pipeline.run(spec, tmp_path / "out", workers=1, tokenize_docs=False, progress=False)
-    assert result.ran == 7  # one read task writing one shard; clean, signals, quality, hash, reduce, apply
-    texts = pq.read_table(next((tmp_path / "out" / "sources" / "multi" / "dedup").glob("*.parquet")))["text"]
+    assert result.ran == 5  # one read task writing one shard; prepare, quality, dedup reduce, apply
+    texts = pq.read_table(next((tmp_path / "out" / "sources" / "multi" / "apply").glob("*.parquet")))["text"]
     assert texts.to_pylist() == ["first file sentence here (one of 2 files)",
                                  "second file sentence here (one of 2 files)"]
     assert result.manifest["sources"]["multi"]["records_in"] == 3 and result.manifest["quarantined"] == 1
@@ -184,10 +186,25 @@ def test_threshold_change_reruns_only_the_apply_pass(tmp_path):
     recipe = _recipe(tmp_path, tmp_path / "inputs")
     root = tmp_path / "out"
     pipeline.run(recipes.load_corpus(recipe), root, workers=1, tokenize_docs=False, progress=False)
-    signals = sorted((root / "sources" / "qa" / "signals" / ".done").glob("*.json"))
-    stamps = [p.stat().st_mtime_ns for p in signals]
+    prepared = sorted((root / "sources" / "qa" / "prepare" / ".done").glob("*.json"))
+    stamps = [p.stat().st_mtime_ns for p in prepared]
     (tmp_path / "qa.toml").write_text((tmp_path / "qa.toml").read_text() + "[quality]\nmin_chars = 150\n")
     result = pipeline.run(recipes.load_corpus(recipe), root, workers=1, tokenize_docs=False, progress=False)
-    assert [p.stat().st_mtime_ns for p in signals] == stamps  # signals reused
-    assert result.seconds.get("quality: signals", 0) < 0.5 and result.manifest["drops"]["quality"]["min_chars"] > 0
-    assert "quality: apply" in result.seconds and result.ran >= 2
+    assert [p.stat().st_mtime_ns for p in prepared] == stamps  # signals, hashes, cleaned records reused
+    assert result.manifest["drops"]["quality"]["min_chars"] > 0
+    # rerun: the two quality decisions, the dedup reduce and the two apply tasks; not read or prepare
+    assert result.ran == 5 and result.skipped == 4
+
+
+def test_near_dedup_threshold_change_reuses_the_signatures(tmp_path):
+    _qa_inputs(tmp_path / "inputs", files=2, rows=40)
+    recipe = _recipe(tmp_path, tmp_path / "inputs")
+    recipe.write_text(recipe.read_text() + "[near_dedup.minhash]\nthreshold = 0.8\n")
+    root = tmp_path / "out"
+    pipeline.run(recipes.load_corpus(recipe), root, workers=1, tokenize_docs=False, progress=False)
+    prepared = sorted((root / "sources" / "qa" / "prepare" / ".done").glob("*.json"))
+    stamps = [p.stat().st_mtime_ns for p in prepared]
+    recipe.write_text(recipe.read_text().replace("threshold = 0.8", "threshold = 0.7"))
+    result = pipeline.run(recipes.load_corpus(recipe), root, workers=1, tokenize_docs=False, progress=False)
+    assert [p.stat().st_mtime_ns for p in prepared] == stamps  # signatures and hashes reused
+    assert result.manifest["config"]["near_dedup"]["minhash"]["threshold"] == 0.7

@@ -1,0 +1,147 @@
+"""The global reduces of a build, planned as partitioned task lists so that no task holds the corpus.
+
+- ``exact_dedup``: the hashes split by their leading bits into partitions; each partition finds its
+  duplicate groups (a hash lives in one partition only);
+- ``versions``: key events split by a hash of the key (a PMID's versions meet in one partition);
+- ``near_dedup``: the phases of ``dedup.lsh`` (alive, buckets, pairs, counts, components, finish).
+
+Partition counts derive from the input size (rows per task) unless the recipe sets them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curate.core.executor import Executor, Task
+from curate.core.tasks import Read, Tables, TableTaskConfig, table_inputs, table_task
+from curate.dedup import exact, lsh, minhash, near
+
+ROWS_PER_PARTITION = 4_000_000  # hash or key rows one exact-dedup or versions partition holds
+
+
+def partitions(rows: int, override: int | None = None) -> int:
+    """Partitions for ``rows`` input rows (at least one), or the recipe's choice."""
+    return override or max(1, math.ceil(rows / ROWS_PER_PARTITION))
+
+
+def _run_tables(ex: Executor, root: Path, step: str, phase: str, configs: list[tuple[Any, Any, tuple[Read, ...]]],
+                ) -> list[tuple[Path, dict]]:
+    """Run one phase (one task per ``(fn, config, reads)``); returns each output and its stats."""
+    tasks = [Task(f"{step}/{phase}/{i}", table_task, table_inputs(reads), str(root / step / phase), f"{i:05d}",
+                  TableTaskConfig(fn, cfg, reads)) for i, (fn, cfg, reads) in enumerate(configs)]
+    done = ex.run(tasks, f"{step}: {phase}", unit="task")
+    return [(done[t.key].files("table")[0], done[t.key].stats) for t in tasks]
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One hash partition of ``parts``."""
+
+    part: int
+    parts: int
+
+
+def _bucket(values: pa.ChunkedArray, parts: int) -> pa.Array:
+    """The partition of each binary hash or string key: its first 8 bytes (of a blake2b for keys) mod ``parts``."""
+    import hashlib
+
+    import numpy as np
+
+    raw = values.to_pylist()
+    keys = [v if isinstance(v, bytes) else hashlib.blake2b(v.encode(), digest_size=8).digest() for v in raw]
+    return pa.array(np.array([int.from_bytes(k[:8], "big") % parts for k in keys], np.int64))
+
+
+def exact_partition(groups: list[Tables], cfg: Partition) -> tuple[pa.Table, dict]:
+    """Duplicates within one hash partition. Groups: hash maps, drop tables of earlier steps."""
+    maps, drops = groups
+    gone = pa.concat_arrays([t["id"].combine_chunks() for t in drops]) if len(drops) else pa.array([], pa.string())
+    tables = []
+    for t in maps:
+        if cfg.parts > 1 and t.num_rows:
+            t = t.filter(pc.equal(_bucket(t["hash"], cfg.parts), cfg.part))
+        if len(gone) and t.num_rows:
+            t = t.filter(pc.invert(pc.is_in(t["id"], value_set=gone)))
+        tables.append(t)
+    return exact.reduce(tables, exact.ExactDedupConfig())
+
+
+def exact_dedup(ex: Executor, root: Path, maps: list[str], exclude: list[str], override: int | None = None
+                ) -> list[str]:
+    """The drop tables of exact dedup, one per hash partition."""
+    rows = sum(Tables(Read(tuple(maps))).rows())
+    parts = partitions(rows, override)
+    reads = (Read(tuple(maps)), Read(tuple(exclude)))
+    out = _run_tables(ex, root, "dedup", "reduce", [(exact_partition, Partition(p, parts), reads) for p in range(parts)])
+    return [str(p) for p, _ in out]
+
+
+def versions_partition(groups: list[Tables], cfg: Partition) -> tuple[pa.Table, dict]:
+    """Versions resolved within one key partition. Groups: key-event tables."""
+    from curate.readers import versions
+
+    (keys,) = groups
+    tables = [t.filter(pc.equal(_bucket(t["key"], cfg.parts), cfg.part)) if cfg.parts > 1 and t.num_rows else t
+              for t in keys]
+    return versions.reduce(tables)
+
+
+def versions(ex: Executor, root: Path, source: str, keys: list[str], override: int | None = None) -> list[str]:
+    """The drop tables of a keyed source's versions, one per key partition."""
+    parts = partitions(sum(Tables(Read(tuple(keys))).rows()), override)
+    reads = (Read(tuple(keys)),)
+    out = _run_tables(ex, root / "sources" / source, "versions", "reduce",
+                      [(versions_partition, Partition(p, parts), reads) for p in range(parts)])
+    return [str(p) for p, _ in out]
+
+
+def near_dedup(ex: Executor, root: Path, cfg: near.NearDedupConfig, maps: list[str], exclude: list[str]
+               ) -> tuple[str, dict]:
+    """Near dedup over the signature maps without the ``exclude`` drop tables; the drop table and report."""
+    n = sum(Tables(Read(tuple(maps))).rows())
+    mh = cfg.minhash
+    bands, rows = minhash.bands_rows(mh)
+    step = "near_dedup"
+    (alive, alive_stats), = _run_tables(ex, root, step, "alive", [
+        (lsh.alive, cfg, (Read(tuple(maps), ("id", "has_sig")), Read(tuple(exclude))))])
+    plan = lsh.bucket_plan(n, bands, rows, cfg.partitions)
+    bucket_reads = [(Read(tuple(maps), tuple(lsh.sig_column(b * rows + r) for b in bc.bands for r in range(rows))),
+                     Read((str(alive),))) for bc in plan]
+    parts = _run_tables(ex, root, step, "buckets", [(lsh.buckets, bc, r) for bc, r in zip(plan, bucket_reads,
+                                                                                          strict=True)])
+    (pairs, pair_stats), = _run_tables(ex, root, step, "pairs", [
+        (lsh.merge_pairs, None, (Read(tuple(str(p) for p, _ in parts)),))])
+    verification = _verify(ex, root, cfg, n, maps, str(pairs))
+    (dropped, comp_stats), = _run_tables(ex, root, step, "components", [
+        (lsh.components, cfg, (Read((str(pairs),)), Read(tuple(verification)),
+                               Read(tuple(maps), ("id", "rank", "quality", "length"))))])
+    jaccard = _counts(ex, root, "scores", n, mh.num_perm, maps, str(dropped), cfg.partitions)
+    fin = lsh.FinishConfig(cfg, alive_stats["documents"], alive_stats["signed"], pair_stats["candidates"],
+                           comp_stats["verified"])
+    (drops, stats), = _run_tables(ex, root, step, "finish", [
+        (lsh.finish, fin, (Read((str(dropped),)), Read(tuple(jaccard))))])
+    return str(drops), stats
+
+
+def _verify(ex: Executor, root: Path, cfg: near.NearDedupConfig, n: int, maps: list[str], pairs: str) -> list[str]:
+    if cfg.verify == "estimate":
+        return _counts(ex, root, "counts", n, cfg.minhash.num_perm, maps, pairs, cfg.partitions)
+    if cfg.verify == "exact":
+        out = _run_tables(ex, root, "near_dedup", "exact", [
+            (lsh.exact_verify, cfg, (Read(tuple(maps), ("shingles",)), Read((pairs,))))])
+        return [str(p) for p, _ in out]
+    return []
+
+
+def _counts(ex: Executor, root: Path, phase: str, n: int, num_perm: int, maps: list[str], pairs: str,
+            override: int | None) -> list[str]:
+    groups = lsh.count_plan(n, num_perm, override)
+    out = _run_tables(ex, root, "near_dedup", phase, [
+        (lsh.counts, g, (Read(tuple(maps), tuple(lsh.sig_column(c) for c in g)), Read((pairs,)))) for g in groups])
+    return [str(p) for p, _ in out]

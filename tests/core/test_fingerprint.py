@@ -1,0 +1,71 @@
+"""Per-step code versions and the on-disk input digest cache."""
+
+from __future__ import annotations
+
+import json
+
+from curate.core import fingerprint as fp
+
+
+def test_closures_stay_inside_the_wings_a_step_uses():
+    clean = fp.closure("curate.filters.clean")
+    assert "curate.filters.clean" in clean and "curate.text.normalise" in clean
+    pipeline = fp.closure("curate.build.pipeline")
+    assert not any(m.startswith(("curate.eval", "curate.train", "curate.cli")) for m in pipeline)
+    assert "curate.dedup.lsh" in pipeline and "curate.filters.phi" in pipeline  # lazy imports count
+    assert "curate.readers.books" in fp.closure("curate.readers.books")
+
+
+def _build(tmp_path, monkeypatch):
+    from curate.build import pipeline, recipes
+    from tests.build.test_pipeline import _qa_inputs, _recipe
+
+    if not (tmp_path / "inputs").exists():
+        _qa_inputs(tmp_path / "inputs", files=2, rows=30)
+    spec = recipes.load_corpus(_recipe(tmp_path, tmp_path / "inputs"))
+    return pipeline.run(spec, tmp_path / "out", workers=1, tokenize_docs=False, progress=False)
+
+
+REAL_SOURCE = fp._source
+EDITED: dict[str, tuple[str, str]] = {}
+
+
+def _edit(monkeypatch, module: str) -> None:
+    """Pretend ``module``'s source changed (a comment added)."""
+    original = REAL_SOURCE(module)
+    EDITED[module] = (original[0], original[1] + "\n# edited\n")
+    monkeypatch.setattr(fp, "_source", lambda m: EDITED.get(m) or REAL_SOURCE(m))
+    fp.module_version.cache_clear()
+    fp.closure.cache_clear()
+    fp._imports.cache_clear()
+
+
+def test_an_unrelated_edit_reruns_nothing_and_a_step_edit_reruns_its_tasks(tmp_path, monkeypatch):
+    first = _build(tmp_path, monkeypatch)
+    assert first.ran > 0
+    _edit(monkeypatch, "curate.eval.metrics")
+    assert _build(tmp_path, monkeypatch).ran == 0
+    _edit(monkeypatch, "curate.filters.clean")
+    again = _build(tmp_path, monkeypatch)
+    assert again.ran >= 2 and again.skipped >= 2  # prepare, and what follows it; not the readers
+    flow = json.loads((tmp_path / "out" / "flow.json").read_text())
+    assert [p["pass"] for p in flow["qa"]["passes"]] == ["read", "prepare", "apply"]
+    monkeypatch.undo()
+    EDITED.clear()
+    fp.module_version.cache_clear()
+
+
+def test_digests_are_cached_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv("CURATE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(fp, "DIGESTS", fp.DigestCache())
+    f = tmp_path / "raw.txt"
+    f.write_text("some raw input")
+    sha = fp.digest(f)
+    fresh = fp.DigestCache()  # another run: nothing in memory
+    monkeypatch.setattr(fp, "DIGESTS", fresh)
+    opened = []
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k))
+    assert fp.digest(f) == sha and str(f) not in map(str, opened)
+    f.write_text("changed raw input")  # size and mtime change: hashed again
+    assert fp.digest(f) != sha
