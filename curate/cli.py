@@ -49,6 +49,7 @@ def main() -> None:
       curate build articles --input pubmed/ --out build/
       curate audit build/stage1                    # prove records in = out + dropped
       curate inspect build/stage1/tokens/articles_text_document
+      curate report build/stage1 --open           # the build report in a browser
     """
 
 
@@ -60,6 +61,8 @@ def _report(result: Any, strict: bool, lines: list[str] | None = None) -> None:
     click.echo(f"  tasks: {result.ran} run, {result.skipped} already done")
     steps = ", ".join(f"{step} {s:.1f}s" for step, s in result.seconds.items() if s >= 0.05)
     click.echo(f"  time: {steps or 'nothing to do'}")
+    if (result.root / "report.html").is_file():
+        click.echo(f"  report: {result.root / 'report.html'}")
     if strict and result.manifest["quarantined"]:
         click.echo(f"--strict: {result.manifest['quarantined']} quarantined item(s); failing", err=True)
         sys.exit(3)
@@ -415,7 +418,50 @@ def _register_model_commands() -> None:
         main.add_command(command)
 
 
+class _ReportGroup(click.Group):
+    """A group whose first argument, when it names no subcommand, is a build directory."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["build", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.command("build")
+@click.argument("build_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--open", "open_", is_flag=True, help="Open report.html in the default browser.")
+@click.option("--budget", type=float, default=None, metavar="TOKENS",
+              help="Training tokens the epochs per source are computed for [default: the corpus size].")
+@_fail_cleanly
+def report_build(build_dir: Path, open_: bool, budget: float | None) -> None:
+    """Regenerate report.html, report.md and report.json of a finished BUILD_DIR.
+
+    \b
+    Example:
+      curate report build/stage1 --open
+      curate report build/stage1 --budget 15e9
+    """
+    from curate.build import report as report_mod
+
+    path = report_mod.regenerate(build_dir, budget)
+    click.echo(f"report: {path} ({path.stat().st_size:,} bytes)")
+    if open_:
+        click.launch(str(path))
+
+
+def _register_report_group() -> None:
+    """``curate report BUILD_DIR`` beside the subcommands the model side registers (``report stages``)."""
+    model = main.commands.get("report")
+    group = _ReportGroup("report", help="Build reports: `curate report BUILD_DIR [--open]` regenerates a build's "
+                         "report.html; `curate report stages ...` compares training stages.")
+    group.add_command(report_build)
+    for name, command in (model.commands.items() if isinstance(model, click.Group) else ()):
+        group.add_command(command, name)
+    main.add_command(group)
+
+
 _register_model_commands()
+_register_report_group()
 
 if __name__ == "__main__":  # `python -m curate.cli`, as torchrun starts it
     main()
