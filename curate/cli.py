@@ -360,20 +360,45 @@ def audit(build_dir: Path) -> None:
 
 
 @main.command()
-@click.argument("prefix", type=click.Path(path_type=Path))
-@click.option("-n", "count", default=3, show_default=True, help="Show the first N documents.")
-@click.option("--index", "indices", multiple=True, type=int, help="Show document I (repeatable; "
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("-n", "count", type=int, default=None, help="Show the first N documents [3] or packs [1].")
+@click.option("--index", "indices", multiple=True, type=int, help="Show document or pack I (repeatable; "
               "negative counts from the end).")
 @click.option("--tokenizer", "tokenizer_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Tokenizer directory [default: the one recorded by the build].")
+@click.option("--color/--no-color", "colour", default=None,
+              help="Mark loss-carrying tokens of packs in colour [default: on a terminal, unless NO_COLOR is "
+              "set]; otherwise they are shown between ⟦ and ⟧.")
 @_fail_cleanly
-def inspect(prefix: Path, count: int, indices: tuple[int, ...], tokenizer_dir: Path | None) -> None:
-    """Print documents of a Megatron dataset PREFIX (path without .bin/.idx), detokenized."""
+def inspect(path: Path, count: int | None, indices: tuple[int, ...], tokenizer_dir: Path | None,
+            colour: bool | None) -> None:
+    """Print training data as text: a Megatron dataset PATH (prefix without .bin/.idx) or packed Parquet.
+
+    For a packed shard (packed/train-00000.parquet) or a packed/ directory, each pack is split into its
+    examples at the boundaries, with record id, task and token span, and the tokens that carry loss
+    (labels not -100: the replies) marked.
+
+    \b
+    Example:
+      curate inspect build/stage1/tokens/articles_text_document -n 2
+      curate inspect build/stage2/packed/train-00000.parquet --index 0
+    """
     from curate.tokens import inspect as inspect_mod
 
-    prefix = Path(str(prefix).removesuffix(".bin").removesuffix(".idx"))
+    if path.is_dir() or (path.suffix == ".parquet" and not path.name.endswith(".docs.parquet")):
+        try:
+            total, packs = inspect_mod.show_packs(path, list(indices), count or 1, tokenizer_dir)
+        except (IndexError, ValueError) as err:
+            raise click.ClickException(str(err)) from None
+        colour = colour if colour is not None else sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        click.echo(f"{path}: {total:,} packs")
+        for pack in packs:
+            for line in inspect_mod.render_pack(pack, colour):
+                click.echo(line, color=colour)
+        return
+    prefix = Path(str(path).removesuffix(".docs.parquet").removesuffix(".bin").removesuffix(".idx"))
     try:
-        reader, docs = inspect_mod.show(prefix, list(indices), count, tokenizer_dir)
+        reader, docs = inspect_mod.show(prefix, list(indices), count or 3, tokenizer_dir)
     except IndexError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"{prefix}: {reader.num_documents:,} documents, {reader.index.num_tokens:,} tokens, "
