@@ -97,7 +97,7 @@ def near_section(near: dict[str, Any] | None) -> dict[str, Any] | None:
     axes = Axes((0.0, 1.0), (0.0, 1.0), "Jaccard similarity of two documents", "chance of being caught")
     s_svg = charts.lines([Series(f"{b} bands x {r} rows", curve, charts.KEPT),
                           Series("tabulated", dots, charts.colour(1), dots=True)], axes,
-                         title="near-dedup S-curve",
+                         title="near-dedup S-curve", width=540, height=220,
                          markers=[Marker(near["threshold"], f"threshold {near['threshold']}")])
     sizes = near.get("cluster_sizes", [])
     size_svg = charts.columns([str(row["size"]) for row in sizes], [row["clusters"] for row in sizes],
