@@ -78,19 +78,22 @@ def batches(paths: Iterable[Path], columns: list[str] | None) -> Iterator[pa.Rec
 
 
 def texts(paths: Iterable[Path], ids: set[str], limit: int = 2000) -> dict[str, str]:
-    """The first ``limit`` characters of the records ``ids``, looked up in record shards ``paths``."""
+    """The first ``limit`` characters of the records ``ids``, looked up in record shards ``paths``: the
+    ``id`` column first, then the text of only the row groups that hold one."""
     found: dict[str, str] = {}
-    if not ids:
-        return found
     wanted = pa.array(sorted(ids), pa.string())
-    for batch in batches(paths, ["id", "text"]):
-        hit = pc.is_in(batch.column("id"), value_set=wanted)
-        if pc.any(hit).as_py():
-            sub = batch.filter(hit)
-            for rid, text in zip(sub.column("id").to_pylist(), sub.column("text").to_pylist(), strict=True):
-                found[rid] = (text or "")[:limit]
+    for path in paths:
         if len(found) == len(ids):
             break
+        pf = pq.ParquetFile(path)
+        if not {"id", "text"} <= set(pf.schema_arrow.names):
+            continue
+        for group in range(pf.num_row_groups):
+            hit = pc.is_in(pf.read_row_group(group, columns=["id"]).column("id"), value_set=wanted)
+            if pc.any(hit).as_py():
+                sub = pf.read_row_group(group, columns=["id", "text"]).filter(hit)
+                for rid, text in zip(sub.column("id").to_pylist(), sub.column("text").to_pylist(), strict=True):
+                    found[rid] = (text or "")[:limit]
     return found
 
 

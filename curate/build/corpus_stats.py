@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.build import aggregate
@@ -82,11 +83,13 @@ class _Nearest:
     def __init__(self, k: int) -> None:
         self.k, self.rows = k, []
 
-    def add(self, dist: np.ndarray, ids: list[str], values: np.ndarray) -> None:
+    def add(self, dist: np.ndarray, ids: pa.Array, values: np.ndarray) -> None:
+        """Offer a batch's candidates (distances to the threshold, ids, values)."""
         if not dist.size:
             return
         take = np.argsort(dist, kind="stable")[: self.k]
-        self.rows = sorted(self.rows + [(float(dist[i]), ids[i], float(values[i])) for i in take])[: self.k]
+        rows = [(float(dist[i]), ids[int(i)].as_py(), float(values[i])) for i in take]
+        self.rows = sorted(self.rows + rows)[: self.k]
 
 
 def _edges(signal: str) -> np.ndarray:
@@ -107,7 +110,7 @@ def quality(art: Artifacts) -> dict[str, Any]:
         for path in art.signals(source):
             for batch in aggregate.batches([path], None):
                 n += batch.num_rows
-                ids = batch.column("id").to_pylist()
+                ids = batch.column("id")
                 for name in batch.schema.names:
                     if name in NOT_SIGNALS:
                         continue
@@ -122,7 +125,7 @@ def quality(art: Artifacts) -> dict[str, Any]:
                     dist = np.abs(v - limit)
                     for side, mask in (("kept", ~bad), ("removed", bad)):
                         idx = np.flatnonzero(mask)
-                        near[(rule, side)].add(dist[idx], [ids[i] for i in idx], v[idx])
+                        near[(rule, side)].add(dist[idx], ids.take(pa.array(idx)), v[idx])
                 if langs is not None and "lang" in batch.schema.names:
                     broken["langs"] += int((~np.isin(np.array(batch.column("lang").to_pylist()), langs)).sum())
         out[source] = {"documents": n, "hists": hists, "rules": rules, "langs": langs, "broken": dict(broken),
