@@ -23,6 +23,7 @@ LENGTH_BINS = 64
 def example_lengths(art: Artifacts, seq_len: int) -> dict[str, Hist]:
     """Per split: a histogram of example lengths in tokens over [0, seq_len] (from pack boundaries)."""
     edges = np.linspace(0.0, float(seq_len), LENGTH_BINS + 1)
+    edges[-1] += 0.5  # an example of exactly seq_len tokens is in the last bin; only longer ones overflow
     out = {}
     for split in art.packed_info().get("splits", {}):
         hist = Hist(edges)

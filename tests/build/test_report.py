@@ -145,3 +145,22 @@ def test_histogram_bins_and_quantiles() -> None:
     assert h.quantile(0.5) <= 11 * 10 ** (1 / 8)
     rows = aggregate.funnel(10, {"read": {"bad": 2}, "dedup": {"dup": 1, "x": 3}}, ["read", "clean", "dedup"])
     assert [r["left"] for r in rows] == [8, 8, 4] and list(rows[2]["dropped"]) == ["x", "dup"]
+
+
+def test_instruction_page_shows_guard_refusals_and_truncations(tmp_path: Path) -> None:
+    from curate.instruct import build, recipe
+    from tests.instruct.test_build import _recipe, _write_inputs
+
+    d = tmp_path / "in"
+    d.mkdir()
+    _write_inputs(d)
+    root = build.run(recipe.load(_recipe(d, seq_len="64")), tmp_path / "b", workers=1, progress=False).root
+    refused = sum(1 for r in pq.read_table(root / "ledger.parquet").to_pylist() if r["step"] == "guard")
+    data = instruct_stats.collect(artifacts.find(root))
+    assert refused > 0 and sum(data["ledger"].hits["guard"].values()) == refused
+    assert data["truncated"] > 0 and all(h.counts[-1] == 0 for h in data["lengths"].values())
+    page = (root / "report.html").read_text(encoding="utf-8")
+    assert f"pubmedqa: {refused} hits" in page or f"pubmedqa: {refused} hit " in page
+    assert f"Truncated to seq_len: {data['truncated']}" in page
+    report = json.loads((root / "report.json").read_text())
+    assert report["guard_hits"] == {"pubmedqa": refused}
