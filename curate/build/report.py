@@ -12,32 +12,18 @@ instruction build gets the same three files. ``regenerate`` rewrites them from a
 from __future__ import annotations
 
 import json
-import re
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
-from curate.build import artifacts, corpus_stats, html, instruct_stats, pages
+from curate.build import aggregate, artifacts, corpus_stats, html, instruct_stats, pages
 from curate.core.executor import atomic_path, write_json
-
-_BENCHMARK = re.compile(r"benchmark=(\S+)")
-_PHI = re.compile(r"([A-Z_]+)=(\d+)")
 
 
 def _ledger_tallies(root: Path) -> tuple[dict[str, int], dict[str, int]]:
     """Contamination hits by benchmark and PHI replacements by type, from the ledger."""
-    table = pq.read_table(root / "ledger.parquet", columns=["step", "reason", "detail"])
-    hits: Counter[str] = Counter()
-    phi: Counter[str] = Counter()
-    for step, detail in zip(table["step"].to_pylist(), table["detail"].to_pylist(), strict=True):
-        if step == "decontam" and (m := _BENCHMARK.search(detail)):
-            hits[m.group(1)] += 1
-        elif step == "scrub":
-            for kind, n in _PHI.findall(detail):
-                phi[kind] += int(n)
+    tallies = aggregate.ledger_tallies(root / "ledger.parquet", hit_steps=("decontam",))
+    hits = tallies.hits.get("decontam", {})
+    phi = {kind: sum(by_source.values()) for kind, by_source in tallies.phi.items()}
     return dict(sorted(hits.items())), dict(sorted(phi.items()))
 
 
@@ -150,12 +136,9 @@ def write(root: Path, manifest: dict[str, Any], steps: dict[str, Any]) -> dict[s
 
 def write_instruct(root: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """Write ``report.json``, ``report.md`` and ``report.html`` of an instruction build."""
-    from curate.benchmarks.decontam import hits_by_benchmark
-
     manifest = artifacts.in_recipe_order(manifest)
-
-    guard = pq.read_table(root / "ledger.parquet", columns=["step", "reason", "detail"])
-    report = instruct_report(manifest, hits_by_benchmark(guard.filter(pc.equal(guard["step"], "guard"))))
+    hits = aggregate.ledger_tallies(root / "ledger.parquet", hit_steps=("guard",)).hits.get("guard", {})
+    report = instruct_report(manifest, dict(sorted(hits.items())))
     write_json(root / "report.json", report)
     _write_text(root / "report.md", instruct_markdown(report))
     write_html(root, manifest=manifest)
