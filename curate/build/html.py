@@ -45,7 +45,7 @@ def funnel_chart(source: str, records_in: int, rows: list[dict[str, Any]]) -> Ma
         segs += [Segment(n, charts.colour(i + 1), f"{row['step']}: {reason} {n:,}")
                  for i, (reason, n) in enumerate(row["dropped"].items())]
         note = ", ".join(f"{r} {n:,}" for r, n in row["dropped"].items())
-        bars.append(Bar(row["step"], segs, note[:34] + ("…" if len(note) > 34 else "")))
+        bars.append(Bar(row["step"], segs, note[:28] + ("…" if len(note) > 28 else "")))
     return _svg(charts.hbars(bars, title=f"records funnel of {source}", width=540, label_width=80, note_width=190))
 
 
