@@ -33,9 +33,10 @@ def _n(x: float) -> str:
 
 
 def fmt(value: float) -> str:
-    """A value for a label: thousands separators for counts, three significant digits otherwise."""
-    if float(value).is_integer() and abs(value) >= 1:
-        return f"{int(value):,}"
+    """A value for a label: whole numbers with thousands separators from 100 up, three significant
+    digits below."""
+    if abs(value) >= 100 or (float(value).is_integer() and abs(value) >= 1):
+        return f"{round(value):,}"
     return f"{value:.3g}"
 
 
@@ -150,9 +151,10 @@ class Axes:
 def _ticks(lo: float, hi: float, log: bool) -> list[float]:
     if log:
         return [10.0 ** k for k in range(math.ceil(math.log10(lo)), math.floor(math.log10(hi)) + 1)]
-    step = 10 ** math.floor(math.log10((hi - lo) or 1))
-    while (hi - lo) / step > 8:
-        step *= 2.5 if str(step)[0] == "2" else 2
+    span = (hi - lo) or 1.0
+    base = 10 ** math.floor(math.log10(span))
+    # the first of 1, 2, 5 x 10^k (from a tenth of the span's decade up) that gives at most eight ticks
+    step = next(m * base / 10 for m in (1, 2, 5, 10, 20, 50, 100) if span / (m * base / 10) <= 8)
     start = math.ceil(lo / step) * step
     return [round(start + k * step, 10) for k in range(int((hi - start) / step + 1e-9) + 1)]
 
