@@ -48,6 +48,7 @@ def main() -> None:
       curate build articles --input pubmed/ --out build/
       curate audit build/stage1                    # prove records in = out + dropped
       curate inspect build/stage1/tokens/articles_text_document
+      curate report build/stage1 --open           # the build report in a browser
     """
 
 
@@ -59,6 +60,8 @@ def _report(result: Any, strict: bool, lines: list[str] | None = None) -> None:
     click.echo(f"  tasks: {result.ran} run, {result.skipped} already done")
     steps = ", ".join(f"{step} {s:.1f}s" for step, s in result.seconds.items() if s >= 0.05)
     click.echo(f"  time: {steps or 'nothing to do'}")
+    if (result.root / "report.html").is_file():
+        click.echo(f"  report: {result.root / 'report.html'}")
     if strict and result.manifest["quarantined"]:
         click.echo(f"--strict: {result.manifest['quarantined']} quarantined item(s); failing", err=True)
         sys.exit(3)
@@ -382,20 +385,45 @@ def audit(build_dir: str) -> None:
 
 
 @main.command()
-@click.argument("prefix", type=click.Path(path_type=Path))
-@click.option("-n", "count", default=3, show_default=True, help="Show the first N documents.")
-@click.option("--index", "indices", multiple=True, type=int, help="Show document I (repeatable; "
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("-n", "count", type=int, default=None, help="Show the first N documents [3] or packs [1].")
+@click.option("--index", "indices", multiple=True, type=int, help="Show document or pack I (repeatable; "
               "negative counts from the end).")
 @click.option("--tokenizer", "tokenizer_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Tokenizer directory [default: the one recorded by the build].")
+@click.option("--color/--no-color", "colour", default=None,
+              help="Mark loss-carrying tokens of packs in colour [default: on a terminal, unless NO_COLOR is "
+              "set]; otherwise they are shown between ⟦ and ⟧.")
 @_fail_cleanly
-def inspect(prefix: Path, count: int, indices: tuple[int, ...], tokenizer_dir: Path | None) -> None:
-    """Print documents of a Megatron dataset PREFIX (path without .bin/.idx), detokenized."""
+def inspect(path: Path, count: int | None, indices: tuple[int, ...], tokenizer_dir: Path | None,
+            colour: bool | None) -> None:
+    """Print training data as text: a Megatron dataset PATH (prefix without .bin/.idx) or packed Parquet.
+
+    For a packed shard (packed/train-00000.parquet) or a packed/ directory, each pack is split into its
+    examples at the boundaries, with record id, task and token span, and the tokens that carry loss
+    (labels not -100: the replies) marked.
+
+    \b
+    Example:
+      curate inspect build/stage1/tokens/articles_text_document -n 2
+      curate inspect build/stage2/packed/train-00000.parquet --index 0
+    """
     from curate.tokens import inspect as inspect_mod
 
-    prefix = Path(str(prefix).removesuffix(".bin").removesuffix(".idx"))
+    if path.is_dir() or (path.suffix == ".parquet" and not path.name.endswith(".docs.parquet")):
+        try:
+            total, packs = inspect_mod.show_packs(path, list(indices), count or 1, tokenizer_dir)
+        except (IndexError, ValueError) as err:
+            raise click.ClickException(str(err)) from None
+        colour = colour if colour is not None else sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        click.echo(f"{path}: {total:,} packs")
+        for pack in packs:
+            for line in inspect_mod.render_pack(pack, colour):
+                click.echo(line, color=colour)
+        return
+    prefix = Path(str(path).removesuffix(".docs.parquet").removesuffix(".bin").removesuffix(".idx"))
     try:
-        reader, docs = inspect_mod.show(prefix, list(indices), count, tokenizer_dir)
+        reader, docs = inspect_mod.show(prefix, list(indices), count or 3, tokenizer_dir)
     except IndexError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"{prefix}: {reader.num_documents:,} documents, {reader.index.num_tokens:,} tokens, "
@@ -440,7 +468,50 @@ def _register_model_commands() -> None:
         main.add_command(command)
 
 
+class _ReportGroup(click.Group):
+    """A group whose first argument, when it names no subcommand, is a build directory."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["build", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.command("build")
+@click.argument("build_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--open", "open_", is_flag=True, help="Open report.html in the default browser.")
+@click.option("--budget", type=float, default=None, metavar="TOKENS",
+              help="Training tokens the epochs per source are computed for [default: the corpus size].")
+@_fail_cleanly
+def report_build(build_dir: Path, open_: bool, budget: float | None) -> None:
+    """Regenerate report.html, report.md and report.json of a finished BUILD_DIR.
+
+    \b
+    Example:
+      curate report build/stage1 --open
+      curate report build/stage1 --budget 15e9
+    """
+    from curate.build import report as report_mod
+
+    path = report_mod.regenerate(build_dir, budget)
+    click.echo(f"report: {path} ({path.stat().st_size:,} bytes)")
+    if open_:
+        click.launch(str(path))
+
+
+def _register_report_group() -> None:
+    """``curate report BUILD_DIR`` beside the subcommands the model side registers (``report stages``)."""
+    model = main.commands.get("report")
+    group = _ReportGroup("report", help="Build reports: `curate report BUILD_DIR [--open]` regenerates a build's "
+                         "report.html; `curate report stages ...` compares training stages.")
+    group.add_command(report_build)
+    for name, command in (model.commands.items() if isinstance(model, click.Group) else ()):
+        group.add_command(command, name)
+    main.add_command(group)
+
+
 _register_model_commands()
+_register_report_group()
 
 if __name__ == "__main__":  # `python -m curate.cli`, as torchrun starts it
     main()

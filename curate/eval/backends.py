@@ -8,28 +8,30 @@ the raw prompt of ``/v1/completions``). ``temperature=0`` is greedy. ``stop`` st
 before the first of them. ``on_result(i, text)`` is called as each completion arrives, so that a cache
 can persist it before the batch ends (``curate.eval.cache``). ``identity`` names the model for cache keys.
 
-HTTP requests go through the standard library (no extra dependency): at most ``concurrency`` in flight,
-each with a ``timeout``; connection errors, timeouts, HTTP 429 and 5xx are retried ``retries`` times
-with exponential backoff (``Retry-After`` honoured); any other 4xx fails at once. Failures, malformed
-JSON and responses without choices raise ``BackendError`` naming the URL, the status and the server's
-message.
+HTTP requests go through ``httpx2`` (the maintained continuation of httpx) on one asyncio event loop: at
+most ``concurrency`` in flight, each attempt under one total deadline, ``timeout`` (``asyncio.timeout``
+around connect, send, headers and body, so a server that drips a byte at a time cannot outlast it, as it
+could a per-read socket timeout), and at most ``max_response_bytes`` read (a huge body is refused as it
+streams in, never held whole). Connection errors, deadlines, HTTP 429 and 5xx are retried ``retries``
+times with exponential backoff (``Retry-After`` honoured); any other 4xx fails at once. Failures,
+oversized bodies, malformed JSON and responses without choices raise ``BackendError`` naming the URL,
+the status and the server's message.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import http.client
 import json
 import random
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx2
+
 OnResult = Callable[[int, str], None]
+MAX_RESPONSE_BYTES = 32 * 2**20  # a completion is kilobytes; a runaway or hostile body stops here
 
 
 class BackendError(RuntimeError):
@@ -138,7 +140,7 @@ def _default_backoff(attempt: int) -> float:
 
 
 class _Retryable(Exception):
-    """A failure worth retrying (connection, timeout, 429, 5xx); ``wait`` is the server's Retry-After."""
+    """A failure worth retrying (connection, deadline, 429, 5xx); ``wait`` is the server's Retry-After."""
 
     def __init__(self, message: str, wait: float = 0.0):
         super().__init__(message)
@@ -157,21 +159,41 @@ def _server_message(body: bytes) -> str:
         return text.strip()[:300] or "(empty body)"
 
 
+def _cause(err: BaseException) -> str:
+    """The error's message plus the operating system's error beneath it (``ConnectionRefusedError``)."""
+    message, seen = str(err) or type(err).__name__, err
+    while (seen := seen.__cause__ or seen.__context__) is not None:
+        if isinstance(seen, OSError) and type(seen) is not OSError:
+            return f"{message} ({type(seen).__name__}: {seen.strerror or seen})"
+    return message
+
+
+def _retry_after(value: str | None) -> float:
+    return float(value) if value and value.replace(".", "", 1).isdigit() else 0.0
+
+
 class OpenAIBackend:
-    """An OpenAI-compatible server (vLLM, TGI, llama.cpp, ...) over HTTP, ``endpoint`` "chat" or "completions"."""
+    """An OpenAI-compatible server (vLLM, TGI, llama.cpp, ...) over HTTP, ``endpoint`` "chat" or "completions".
+
+    ``timeout`` bounds each attempt as a whole (connect, send, headers and body together), so a server
+    that drips bytes cannot hold a request past it; ``max_response_bytes`` bounds what one response may
+    put in memory (a larger body fails the request at once, without retries).
+    """
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, *, endpoint: str = "chat",
                  concurrency: int = 8, timeout: float = 60.0, retries: int = 5,
-                 backoff: Callable[[int], float] = _default_backoff):
+                 backoff: Callable[[int], float] = _default_backoff, max_response_bytes: int = MAX_RESPONSE_BYTES):
         if endpoint not in ("chat", "completions"):
             raise ValueError(f"openai: endpoint must be 'chat' or 'completions', not {endpoint!r}")
-        if concurrency < 1 or retries < 0 or timeout <= 0:
-            raise ValueError("openai: concurrency >= 1, retries >= 0 and timeout > 0 are required")
+        if concurrency < 1 or retries < 0 or timeout <= 0 or max_response_bytes < 1:
+            raise ValueError("openai: concurrency >= 1, retries >= 0, timeout > 0 and max_response_bytes >= 1 "
+                             "are required")
         root = base_url.rstrip("/")
         root = root if root.endswith("/v1") else f"{root}/v1"
         self.url = f"{root}/chat/completions" if endpoint == "chat" else f"{root}/completions"
         self.model, self.api_key, self.endpoint = model, api_key, endpoint
         self.concurrency, self.timeout, self.retries, self.backoff = concurrency, timeout, retries, backoff
+        self.max_response_bytes = max_response_bytes
         self.identity = {"kind": f"openai-{endpoint}", "model": model}
 
     def _body(self, prompt: str, max_new_tokens: int, temperature: float, stop: Sequence[str] | None) -> dict:
@@ -184,25 +206,40 @@ class OpenAIBackend:
             body["stop"] = list(stop)
         return body
 
-    def _post(self, body: dict) -> bytes:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.url, data=json.dumps(body).encode(), headers=headers, method="POST")
+    async def _read(self, response: httpx2.Response) -> bytes:
+        """The body, refused as soon as it (or its announced length) passes ``max_response_bytes``."""
+        cap = self.max_response_bytes
+        announced = response.headers.get("Content-Length", "")
+        if announced.isdigit() and int(announced) > cap:
+            raise BackendError(f"openai: {self.url}: the response announces {int(announced):,} bytes, more than "
+                               f"max_response_bytes={cap:,} (not retried)")
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise BackendError(f"openai: {self.url}: the response passed max_response_bytes={cap:,} "
+                                   "(not retried)")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _post(self, client: httpx2.AsyncClient, body: dict) -> bytes:
+        """One attempt, all of it under one deadline."""
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return response.read()
-        except urllib.error.HTTPError as err:
-            message = f"HTTP {err.code}: {_server_message(err.read())}"
-            if err.code == 429 or err.code >= 500:
-                after = err.headers.get("Retry-After", "") if err.headers else ""
-                raise _Retryable(message, float(after) if after.replace(".", "", 1).isdigit() else 0.0) from None
-            raise BackendError(f"openai: {self.url}: {message} (not retried: fix the request or the model name)") \
-                from None
-        except (OSError, http.client.HTTPException) as err:  # URLError, refused/reset connections, timeouts, cut bodies
-            reason = getattr(err, "reason", err)
-            raise _Retryable(f"{type(reason).__name__}: {reason or 'timed out'} "
-                             f"(timeout {self.timeout:g} s)") from None
+            async with asyncio.timeout(self.timeout):
+                async with client.stream("POST", self.url, json=body, headers=headers) as response:
+                    if response.status_code >= 400:
+                        raw = await self._read(response)
+                        message = f"HTTP {response.status_code}: {_server_message(raw)}"
+                        if response.status_code == 429 or response.status_code >= 500:
+                            raise _Retryable(message, _retry_after(response.headers.get("Retry-After")))
+                        raise BackendError(f"openai: {self.url}: {message} (not retried: fix the request or the "
+                                           "model name)")
+                    return await self._read(response)
+        except (TimeoutError, httpx2.TimeoutException):
+            raise _Retryable(f"timed out (timeout {self.timeout:g} s for the whole request)") from None
+        except httpx2.TransportError as err:  # refused/reset connections, bodies cut short, protocol errors
+            raise _Retryable(f"connection failed: {type(err).__name__}: {_cause(err)}") from None
 
     def _parse(self, raw: bytes) -> str:
         shown = repr(raw[:200].decode("utf-8", "replace"))
@@ -219,46 +256,56 @@ class OpenAIBackend:
             raise BackendError(f"openai: {self.url}: choices[0] has no {field}: {shown}")
         return text
 
-    def request(self, body: dict) -> str:
+    async def _request(self, client: httpx2.AsyncClient, body: dict) -> str:
         """One completion, retried on transient failures (see module doc)."""
         for attempt in range(self.retries + 1):
             try:
-                return self._parse(self._post(body))
+                return self._parse(await self._post(client, body))
             except _Retryable as err:
                 if attempt == self.retries:
                     raise BackendError(f"openai: {self.url}: {err} (gave up after {attempt + 1} attempts)") from None
-                time.sleep(max(self.backoff(attempt), min(err.wait, 60.0)))
+                await asyncio.sleep(max(self.backoff(attempt), min(err.wait, 60.0)))
         raise AssertionError("unreachable")
+
+    def request(self, body: dict) -> str:
+        """One completion for a ready request body."""
+        return self._run([body], None)[0]
 
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int, temperature: float = 0.0,
                  stop: Sequence[str] | None = None, on_result: OnResult | None = None) -> list[str]:
         """Completions with at most ``concurrency`` requests in flight; the first failure is raised at the end."""
-        out: list[str] = [""] * len(prompts)
-        failure: BaseException | None = None
-        pool = ThreadPoolExecutor(max_workers=self.concurrency)
-        pending: dict[Future, int] = {}
-        try:
-            for i, p in enumerate(prompts):
-                pending[pool.submit(self.request, self._body(p, max_new_tokens, temperature, stop))] = i
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    i = pending.pop(future)
-                    if future.cancelled():
-                        continue
-                    if (err := future.exception()) is not None:
-                        if failure is None:  # stop queueing; requests in flight still finish and are delivered
-                            failure = err
-                            for f in pending:
-                                f.cancel()
-                        continue
-                    out[i] = cut_at_stop(future.result(), stop)
+        bodies = [self._body(p, max_new_tokens, temperature, stop) for p in prompts]
+        out = self._run(bodies, lambda i, text: on_result(i, text) if on_result else None, stop)
+        return out
+
+    def _run(self, bodies: list[dict], on_result: OnResult | None, stop: Sequence[str] | None = None) -> list[str]:
+        return asyncio.run(self._gather(bodies, on_result, stop))
+
+    async def _gather(self, bodies: list[dict], on_result: OnResult | None, stop: Sequence[str] | None) -> list[str]:
+        """``concurrency`` workers take the next body in order; after a failure they take no new one, and
+        requests already in flight still finish and are delivered."""
+        out: list[str] = [""] * len(bodies)
+        queue = iter(range(len(bodies)))
+        failures: list[BaseException] = []
+        limits = httpx2.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        async with httpx2.AsyncClient(timeout=httpx2.Timeout(self.timeout, pool=None), limits=limits) as client:
+
+            async def worker() -> None:
+                for i in queue:
+                    if failures:
+                        return
+                    try:
+                        text = await self._request(client, bodies[i])
+                    except BackendError as err:
+                        failures.append(err)
+                        return
+                    out[i] = cut_at_stop(text, stop)
                     if on_result:
                         on_result(i, out[i])
-        finally:  # also on Ctrl-C: drop the queue, wait only for the requests in flight (each has a timeout)
-            pool.shutdown(wait=True, cancel_futures=True)
-        if failure is not None:
-            raise failure
+
+            await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(bodies)))))
+        if failures:
+            raise failures[0]
         return out
 
 

@@ -21,7 +21,7 @@ and again per chunk:
    dropped by the recipe's rule; a held-out share goes to ``valid`` by a hash of the id;
 
 and finally ``pack`` (``instruct.pack``) into ``packed/<split>-NNNNN.parquet`` (``tokens.packed``).
-The build writes ``ledger.parquet``, ``manifest.json`` (with packing efficiency) and ``report.md``.
+The build writes ``ledger.parquet``, ``manifest.json`` (with packing efficiency) and ``report.{json,md,html}``.
 """
 
 from __future__ import annotations
@@ -316,6 +316,7 @@ def run(spec: InstructSpec, root: Path | str, *, workers: int | None = None, pro
         executor: str = "local", address: str | None = None) -> BuildResult:
     """Run every step of an instruction build into ``root`` (resuming finished work) with the named
     executor (``local`` or ``ray`` at ``address``)."""
+    from curate.build import report
     from curate.core import storage
     from curate.core.executor import write_json
     from curate.instruct import outputs
@@ -340,4 +341,5 @@ def run(spec: InstructSpec, root: Path | str, *, workers: int | None = None, pro
     shards.write(shards.concat_ledgers([p for f in flows.values() for p in f.ledgers]), root / "ledger.parquet")
     manifest = outputs.manifest(root, spec, flows, tok, pad, stats, packing)
     write_json(root / "manifest.json", manifest)
+    report.write_instruct(root, manifest)
     return BuildResult(root, manifest, ran, skipped, seconds)

@@ -1,113 +1,124 @@
-"""HTML and Markdown to running text, keeping what a reader of the article would read.
+"""HTML and Markdown articles to running text, keeping what a reader of the article would read.
 
-HTML: ``<script>``, ``<style>``, navigation, headers, footers, forms and tables are dropped; block
-elements become line breaks; entities are decoded. Markdown: front matter, images, tables, link
-targets, HTML tags and emphasis markers are removed; headings and list items keep their text.
-Both return ``(title, text)``.
+HTML goes through trafilatura, the main-content extractor of web-corpus pipelines: it keeps the
+article (headings, paragraphs, list items as ``- item``) and leaves out navigation, menus, bylines,
+footers, scripts, styles, tables and comment sections. Markdown is parsed by markdown-it-py
+(CommonMark plus GFM tables and strikethrough) and walked token by token: headings, paragraphs, quotes,
+list items and code keep their text; images, tables, link targets, raw HTML tags and emphasis markers go.
+Both return ``(title, text)``: the HTML title (site suffix removed by trafilatura) or first heading, the
+Markdown front-matter ``title`` or first heading.
 """
 
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
+from configparser import ConfigParser
+from functools import cache
 
-_SKIP = {"script", "style", "noscript", "nav", "header", "footer", "aside", "form", "svg", "table",
-         "template", "iframe", "button", "select"}
-_BLOCK = {"p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul",
-          "ol", "br", "blockquote", "pre", "dd", "dt", "figcaption", "tr", "hr"}
-_VOID = {"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "embed", "source", "wbr"}
+import trafilatura
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from trafilatura.settings import use_config
+from trafilatura.utils import load_html
 
 
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skip_depth = 0
-        self.title = ""
-        self.h1 = ""
-        self._in: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in _SKIP and tag not in _VOID:
-            self.skip_depth += 1
-        elif tag in ("title", "h1"):
-            self._in = tag
-        if tag in _BLOCK:
-            self.parts.append("\n")
-        if tag == "li" and not self.skip_depth:
-            self.parts.append("- ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP and tag not in _VOID and self.skip_depth:
-            self.skip_depth -= 1
-        if tag == self._in:
-            self._in = None
-        if tag in _BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in == "title":
-            self.title += data
-            return
-        if self.skip_depth:
-            return
-        if self._in == "h1":
-            self.h1 += data
-        self.parts.append(data)
+@cache
+def _config() -> ConfigParser:
+    config = use_config()
+    # Short patient-information pages are common; under trafilatura's default of 250 characters it
+    # falls back to the whole page's text, menus included.
+    config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")
+    config.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")  # no SIGALRM inside worker processes
+    return config
 
 
 def html_to_text(html: str) -> tuple[str, str]:
-    """Visible article text of an HTML page and its title."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).split("\n"))
-    body = "\n".join(line for line in lines if line and line != "-")
-    title = " ".join((parser.h1 or parser.title).split())
+    """Main article text of an HTML page and its title."""
+    tree = load_html(html)
+    if tree is None:
+        return "", ""
+    page_title = " ".join((tree.findtext(".//title") or "").split())
+    doc = trafilatura.bare_extraction(tree, with_metadata=True, include_tables=False, include_comments=False,
+                                      include_images=False, include_links=False, include_formatting=False,
+                                      deduplicate=False, config=_config())
+    if doc is None:
+        return page_title, ""
+    lines = (" ".join(line.split()) for line in (doc.text or "").split("\n"))
+    body = "\n".join(line for line in lines if line)
+    title = " ".join((doc.title or "").split())
+    # trafilatura may take its title from a heading outside the article (a menu, a help pop-up); one that
+    # is neither in the text nor in <title> is not the article's
+    if not title or (title not in body and title not in page_title):
+        title = page_title
     return title, body
 
 
-_FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*\n", re.S)
-_FENCE = re.compile(r"^(```|~~~)")
-_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
-_REF_DEF = re.compile(r"^\s*\[[^\]]+\]:\s*\S+.*$")
-_TAG = re.compile(r"</?[A-Za-z][^>]*>")
-_EMPHASIS = re.compile(r"(\*\*|__|\*|~~)(?=\S)(.+?)(?<=\S)\1")
-_CODE = re.compile(r"`([^`]+)`")
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
-_LIST = re.compile(r"^(\s*)([*+-]|\d+[.)])\s+")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
+_FRONT_TITLE = re.compile(r"^title:\s*(.+?)\s*$", re.M)
+_TAG = re.compile(r"<!--.*?-->|</?[A-Za-z][^>]*>", re.S)
+_SKIPPED_INLINE = {"image", "html_inline"}
+
+
+@cache
+def _parser() -> MarkdownIt:
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+
+def _inline_text(token: Token) -> str:
+    """Text of an inline token: words, code and link labels; images and raw tags left out."""
+    parts = []
+    for child in token.children or ():
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" " if child.type == "softbreak" else "\n")
+    return "".join(parts).strip()
+
+
+def _blocks(tokens: list[Token]) -> tuple[list[str], str]:
+    """Paragraph-level blocks (list items of one list joined by line breaks) and the first heading."""
+    blocks: list[str] = []
+    lists: list[list] = []  # per open list: [ordered?, next number, item lines]
+    title, skip_depth, prefix, heading = "", 0, "", False
+    for tok in tokens:
+        if tok.type in ("heading_open", "heading_close"):
+            heading = tok.type == "heading_open"
+        elif tok.type in ("table_open", "table_close"):
+            skip_depth += 1 if tok.type == "table_open" else -1
+        elif skip_depth:
+            continue
+        elif tok.type in ("bullet_list_open", "ordered_list_open"):
+            lists.append([tok.type == "ordered_list_open", int(tok.attrs.get("start", 1) or 1), []])
+        elif tok.type in ("bullet_list_close", "ordered_list_close"):
+            lines = lists.pop()[2]
+            (lists[-1][2].extend if lists else lambda x: blocks.append("\n".join(x)))(lines)
+        elif tok.type == "list_item_open":
+            ordered, number, _ = lists[-1]
+            prefix = f"{number}. " if ordered else "- "
+            lists[-1][1] += 1
+        elif tok.type in ("inline", "fence", "code_block", "html_block"):
+            text = (_inline_text(tok) if tok.type == "inline" else
+                    _TAG.sub("", tok.content).strip() if tok.type == "html_block" else tok.content.rstrip("\n"))
+            if not text:
+                continue
+            if heading:
+                title = title or text
+            if lists:
+                indent = "  " * (len(lists) - 1)
+                lists[-1][2].append(f"{indent}{prefix or '  '}{text}")
+                prefix = ""  # a second paragraph of the same item is indented, not marked again
+            else:
+                blocks.append(text)
+    return blocks, title
 
 
 def markdown_to_text(markdown: str) -> tuple[str, str]:
-    """Readable text of a Markdown document and its first heading (or front-matter title)."""
+    """Readable text of a Markdown document and its front-matter title (else its first heading)."""
     title = ""
     front = _FRONT_MATTER.match(markdown)
     if front:
-        match = re.search(r"^title:\s*(.+)$", front.group(0), re.M)
-        title = match.group(1).strip().strip("'\"") if match else ""
+        match = _FRONT_TITLE.search(front.group(1))
+        title = match.group(1).strip("'\"") if match else ""
         markdown = markdown[front.end():]
-    lines = markdown.splitlines()
-    out: list[str] = []
-    for i, line in enumerate(lines):
-        if _FENCE.match(line.strip()):
-            continue
-        is_table_row = line.strip().startswith("|") or (
-            i + 1 < len(lines) and _TABLE_RULE.match(lines[i + 1]) and "|" in line)
-        if _TABLE_RULE.match(line) or is_table_row or _REF_DEF.match(line):
-            continue
-        line = _IMAGE.sub("", line)
-        line = _LINK.sub(r"\1", line)
-        line = _TAG.sub("", line)
-        line = _CODE.sub(r"\1", line)
-        for _ in range(2):  # nested emphasis such as ***bold italic***
-            line = _EMPHASIS.sub(r"\2", line)
-        line = re.sub(r"^\s*>\s?", "", line)
-        heading = _HEADING.match(line)
-        if heading:
-            line = heading.group(1)
-            title = title or line
-        line = _LIST.sub(r"\1- ", line)
-        out.append(line.rstrip())
-    return title, re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
+    blocks, heading = _blocks(_parser().parse(markdown))
+    return title or heading, "\n\n".join(blocks)

@@ -2,8 +2,10 @@
 
 The server answers scripted completions, chosen by the prompt: ``FAIL500-ONCE`` (500, then success),
 ``FAIL500`` (always 500), ``SLOW-ONCE`` / ``SLOW`` (sleeps past the client timeout once / always),
-``CUT-ONCE`` (the body is cut short once), ``BADJSON``, ``NOCHOICES``, ``BAD400``, ``LIMIT429-ONCE``;
-anything else is echoed back after ``delay``.
+``CUT-ONCE`` (the body is cut short once), ``BADJSON``, ``NOCHOICES``, ``BAD400``, ``LIMIT429-ONCE``,
+``DRIP-HEAD`` / ``DRIP-BODY`` (the status line / the body one byte every 0.2 s, 12 s in all), ``HUGE`` /
+``HUGE-UNSIZED`` (400 MB of body, with / without a Content-Length); anything else is echoed back after
+``delay``. Each log entry counts the body bytes the server managed to send before the client hung up.
 It logs every request and the most requests it ever had in flight.
 """
 
@@ -82,7 +84,7 @@ class Handler(BaseHTTPRequestHandler):
         prompt = body["messages"][-1]["content"] if chat else body["prompt"]
         with srv.lock:
             count = sum(e["prompt"] == prompt for e in srv.log)  # earlier requests for this prompt
-            entry = {"prompt": prompt, "path": self.path, "answered": False, "body": body,
+            entry = {"prompt": prompt, "path": self.path, "answered": False, "body": body, "sent": 0,
                      "auth": self.headers.get("Authorization")}
             srv.log.append(entry)
             srv.in_flight += 1
@@ -98,8 +100,42 @@ class Handler(BaseHTTPRequestHandler):
             with srv.lock:
                 srv.in_flight -= 1
 
+    def _trickle(self, prompt: str, entry: dict) -> None:
+        """Send slowly or endlessly until done or the client hangs up; ``entry['sent']`` counts body bytes."""
+        body = json.dumps({"choices": [{"message": {"content": "late"}}]}).encode().ljust(60)
+        try:
+            if prompt == "DRIP-HEAD":
+                for byte in b"HTTP/1.0 200 OK\r\nContent-Length: 60\r\n\r\n":
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.2)
+                self.wfile.write(body)
+                entry["sent"] = len(body)
+                return
+            self.send_response(200)
+            if prompt == "DRIP-BODY":
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                for byte in body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    entry["sent"] += 1
+                    time.sleep(0.2)
+                return
+            if prompt == "HUGE":
+                self.send_header("Content-Length", str(400_000_000))
+            self.end_headers()
+            chunk = b" " * 2**20
+            while entry["sent"] < 400_000_000:
+                self.wfile.write(chunk)
+                entry["sent"] += len(chunk)
+        except OSError:  # the client hung up, as it should
+            pass
+
     def _respond(self, prompt: str, count: int, chat: bool, entry: dict) -> None:
         time.sleep(self.server.delay)
+        if prompt in ("DRIP-HEAD", "DRIP-BODY", "HUGE", "HUGE-UNSIZED"):
+            return self._trickle(prompt, entry)
         if prompt == "BAD400":
             return self._send(400, {"error": {"message": "model 'nope' does not exist", "type": "invalid_request"}})
         if prompt == "FAIL500" or (prompt == "FAIL500-ONCE" and count == 0):
@@ -178,6 +214,23 @@ def test_a_timeout_is_retried_then_a_clear_error(server: ScriptedServer) -> None
     with pytest.raises(BackendError, match=r"timed out.*timeout 0.3 s.*gave up after 2 attempts"):
         _client(server, timeout=0.3, retries=1).generate(["SLOW"], max_new_tokens=4)
     assert server.seen("SLOW") == 2
+
+
+@pytest.mark.parametrize("prompt", ["DRIP-HEAD", "DRIP-BODY"])
+def test_a_dripping_server_cannot_outlast_the_total_deadline(server: ScriptedServer, prompt: str) -> None:
+    # Every byte arrives well within any per-read timeout; only a deadline on the whole request stops it.
+    with pytest.raises(BackendError, match=r"timed out \(timeout 1 s for the whole request\)"):
+        _client(server, timeout=1.0, retries=0).generate([prompt], max_new_tokens=4)
+    entry = next(e for e in server.log if e["prompt"] == prompt)
+    assert entry["sent"] < 60 and not entry["answered"]  # the client hung up long before the 12 s drip ended
+
+
+@pytest.mark.parametrize("prompt", ["HUGE", "HUGE-UNSIZED"])
+def test_a_huge_response_is_refused_as_it_streams_in(server: ScriptedServer, prompt: str) -> None:
+    with pytest.raises(BackendError, match=r"max_response_bytes=33,554,432 \(not retried\)"):
+        _client(server).generate([prompt], max_new_tokens=4)  # the default cap, 32 MiB
+    entry = next(e for e in server.log if e["prompt"] == prompt)
+    assert server.seen(prompt) == 1 and entry["sent"] < 100_000_000  # stopped far short of the 400 MB body
 
 
 def test_a_4xx_is_not_retried(server: ScriptedServer) -> None:

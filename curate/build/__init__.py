@@ -1,0 +1,1 @@
+"""Build: recipes, the pipeline that plans a build's tasks, and the build report."""
