@@ -4,8 +4,8 @@ The report prefers the build's summaries (``manifest.json``, ``ledger.parquet``,
 ``packed/info.json``) and reads per-document files only for distributions and samples:
 
 - quality signals per document: ``sources/<source>/signals/*.parquet``;
-- records after each step: the shards ``flow.json`` lists per source and step (the last step's are the
-  output; a step's input is the step before it);
+- records: the shards ``flow.json`` lists per source and pass (``read``, ``prepare``, ``apply``; the
+  last pass's are the output, and a step sees the input of the pass it is fused into);
 - tokens per document: ``tokens/<source>_text_document.docs.parquet``;
 - instruction packs: ``packed/<split>-NNNNN.parquet`` with ``packed/info.json``.
 
@@ -51,21 +51,22 @@ class Artifacts:
         """Per-document quality signals of ``source``."""
         return sorted((self.root / "sources" / source / "signals").glob("*.parquet"))
 
-    def _steps(self, source: str) -> list[dict[str, Any]]:
-        return (self.flow.get(source) or {}).get("steps", [])
+    def _passes(self, source: str) -> list[dict[str, Any]]:
+        return (self.flow.get(source) or {}).get("passes", [])
 
     def records(self, source: str) -> list[Path]:
-        """The output record shards of ``source``."""
-        steps = self._steps(source)
-        return [self.root / p for p in steps[-1]["shards"]] if steps else []
+        """The output record shards of ``source`` (those of its last pass)."""
+        passes = self._passes(source)
+        return [self.root / p for p in passes[-1]["shards"]] if passes else []
 
     def records_before(self, source: str, step: str) -> list[Path]:
-        """The record shards that step ``step`` read for ``source`` (empty when it did not run)."""
-        steps = self._steps(source)
-        names = [s["step"] for s in steps]
-        if step not in names or names.index(step) == 0:
-            return []
-        return [self.root / p for p in steps[names.index(step) - 1]["shards"]]
+        """Record shards holding every record that step ``step`` saw for ``source``: the input of the fused
+        pass the step ran in (a superset when earlier steps of that pass dropped records; empty when the step
+        did not run)."""
+        for p in self._passes(source):
+            if any(s["step"] == step for s in p.get("steps", [])):
+                return [self.root / name for name in p["inputs"]]
+        return []
 
     def token_counts(self, source: str) -> Path | None:
         """Per-document token counts (``id``, ``tokens``) of ``source``'s Megatron dataset."""

@@ -29,8 +29,13 @@ SAMPLES = 3  # documents shown on each side of a threshold
 
 
 def _steps(art: Artifacts, source: str) -> list[str]:
-    steps = [s["step"] for s in (art.flow.get(source) or {}).get("steps", [])]
-    return steps or [s for s in STEP_ORDER if s in art.manifest["sources"][source]["dropped"]]
+    """The source's steps in build order, from its passes; steps that only compute side outputs (signals,
+    hashes, signatures) and drop nothing are left out of the funnel."""
+    dropped = art.manifest["sources"][source]["dropped"]
+    passes = (art.flow.get(source) or {}).get("passes", [])
+    steps = [p["pass"] for p in passes[:1]] + [s["step"] for p in passes for s in p.get("steps", [])]
+    steps = [s for s in steps if s in STEP_ORDER or s in dropped]
+    return steps or [s for s in STEP_ORDER if s in dropped]
 
 
 def tokens_vs_blend(manifest: dict[str, Any], budget: float | None) -> dict[str, Any]:

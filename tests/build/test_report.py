@@ -30,8 +30,8 @@ def test_stage1_page_has_every_section_with_drawn_charts(stage1_build: Path) -> 
     assert "a 67 year old man comes to the emergency department because of crushing" in page  # medqa n-gram
     assert "pubmedqa: 1 hit (1 by PMID)" in page
     assert re.search(r"PHONE: 2 in qa", page) and "Records with a replacement: qa 2." in page
-    assert "kg/khop/流行性感冒#1" in page and "<mark>" in page  # the near-duplicate pair, differences marked
-    assert "removed · chars = 24 · qa/en_pairs.jsonl#L19" in page  # the document under qa's min_chars
+    assert "kg/khop/T0005#1" in page and "<mark>" in page  # the near-duplicate pair, differences marked
+    assert "removed · words = 4 · qa/en_pairs.jsonl#L19" in page  # the document under qa's min_words
 
 
 def test_the_page_is_self_contained(stage1_build: Path, stage2_build: Path) -> None:
@@ -71,10 +71,10 @@ def test_quality_thresholds_count_breakers_and_keep_the_nearest_documents(stage1
     files = sorted((stage1_build / "sources" / "qa" / "signals").glob("*.parquet"))
     assert q["documents"] == sum(pq.read_metadata(p).num_rows for p in files) > 0
     assert q["broken"]["min_chars"] == 1 and [rid for _, rid, _ in q["near"][("min_chars", "removed")]] == [
-        "qa/en_pairs.jsonl#L19"]
+        "qa/zh_wenda.txt#L7"]
     kept = q["near"][("min_chars", "kept")]
-    assert len(kept) == 3 and all(v >= 30 for _, _, v in kept) and kept == sorted(kept)
-    assert q["texts"]["qa/en_pairs.jsonl#L19"]  # the dropped document's text, from the quality step's input
+    assert len(kept) == 3 and all(v >= 12 for _, _, v in kept) and kept == sorted(kept)
+    assert q["texts"]["qa/zh_wenda.txt#L7"]  # the dropped document's text, from the quality step's input
     assert q["hists"]["chars"].total == q["documents"]
 
 
