@@ -30,11 +30,13 @@ from pathlib import Path
 import pymupdf
 
 from curate.core.ledger import Ledger
+from curate.core.textbalance import characters
 from curate.readers import FileRef
 from curate.readers.pdf import layout as pdflayout
+from curate.readers.pdf import plan as pdfplan
 from curate.readers.pdf import tables as pdftables
 from curate.readers.pdf import text as pdftext
-from curate.readers.pdf.headings import Heading, starts
+from curate.readers.pdf.headings import starts
 from curate.readers.pdf.sections import Cut, Doc, Sections
 from curate.text import normalise as text
 from curate.text.textio import NotText
@@ -43,7 +45,8 @@ SUFFIXES = (".pdf", ".epub", ".mobi", ".xps", ".oxps", ".fb2")
 UNIT = "page"
 _REMOVED = {pdflayout.RUNNING: "running_heads_removed", pdflayout.PAGE_NUMBER: "page_numbers_removed",
             pdflayout.CAPTION: "captions_removed", pdflayout.FIGURE: "figure_text_removed",
-            pdflayout.TABLE: "table_blocks_removed"}
+            pdflayout.TABLE: "table_blocks_removed", pdflayout.FRONT: "front_matter_blocks_removed",
+            pdflayout.FOOTNOTE: "footnotes_removed", pdflayout.REFERENCES: "reference_blocks_removed"}
 
 
 @dataclass(frozen=True)
@@ -131,20 +134,22 @@ def _open(ref: FileRef, cfg: Config, ledger: Ledger) -> pymupdf.Document:
 def _read_book(ref: FileRef, cfg: Config, ledger: Ledger, doc: pymupdf.Document) -> Iterator[dict]:
     stats: Counter[str] = Counter()
     rows_before = len(ledger.rows)
-    outline = [Heading(level, title.strip(), page - 1) for level, title, page, *_ in doc.get_toc(simple=True)]
-    sections = Sections(cfg, outline)
+    plan = pdfplan.build(doc, pdftext.parse_char_map(cfg.pua_map))
+    sections = Sections(cfg, plan.outline, stats)
     running = pdflayout.Running(pdflayout.RunningConfig(cfg.header_band, cfg.header_window))
-    table = pdftext.char_map(cfg.pua_map)
+    chars = pdftext.Chars(plan.glyphs, pdftext.char_map(cfg.pua_map), stats)
+    per_font = plan.glyphs.per_font if plan.glyphs.font_aware else None
     unit_starts = starts(cfg)
     scanned: list[int] = []
     meta = {"file": ref.relpath, "format": Path(ref.relpath).suffix.lower().lstrip("."),
-            "book_title": (doc.metadata or {}).get("title") or None, "outline": bool(outline)}
+            "book_title": (doc.metadata or {}).get("title") or None, "outline": bool(plan.outline)}
 
     def events(pages: Iterator[pdflayout.Page]) -> Iterator[dict]:
         for page in pages:
             for block in page.blocks:
-                if block.kind in _REMOVED:
+                if block.kind in pdflayout.REASONS:
                     stats[_REMOVED[block.kind]] += 1
+                    stats["text_removed_" + pdflayout.REASONS[block.kind]] += characters(block.text)
             page.blocks = pdflayout.reading_order(page.body())
             for event in sections.page(page):
                 yield from _emit(event, ref, ledger, meta, stats)
@@ -152,7 +157,7 @@ def _read_book(ref: FileRef, cfg: Config, ledger: Ledger, doc: pymupdf.Document)
     for n in range(doc.page_count):
         try:
             page = doc.load_page(n)
-            layout = pdflayout.read_page(page, n, unit_starts, lambda s: pdftext.map_chars(s, table, stats))
+            layout = pdflayout.read_page(page, n, unit_starts, chars, per_font)
             layout.tables, figures = pdftables.mark(page, layout.blocks, cfg.table_finder)
         except Exception as err:  # one damaged page must not lose the book
             ledger.quarantine(ref.id(f"p{n + 1}"), "page_error", f"books: '{ref.relpath}' page {n + 1} cannot "
@@ -176,8 +181,32 @@ def _read_book(ref: FileRef, cfg: Config, ledger: Ledger, doc: pymupdf.Document)
         yield from _emit(event, ref, ledger, meta, stats)
     if not stats["records"] and not any(row[3] != "modify" for row in ledger.rows[rows_before:]):
         _nothing_read(ref, ledger, doc, stats)
+    _glyph_rows(ref, ledger, plan.glyphs, chars.seen, stats)
     stats.update(sections.stats)
+    stats["text_out"] += 0  # present even for a book that gave no record
     return dict(sorted(stats.items()))
+
+
+def _glyph_rows(ref: FileRef, ledger: Ledger, gm: pdfplan.GlyphMap, seen: dict[int, list], stats: Counter[str]) -> None:
+    """Ledger what the glyph map inferred per font, and the glyphs that stayed unmapped."""
+    for r in gm.reports:
+        if r.mapped:
+            pairs = ", ".join(f"U+{c:04X}={v}" for c, v in sorted(r.mapped.items()))
+            how = ", ".join(f"{k} {v}" for k, v in sorted(r.evidence.items()))
+            ledger.modify(ref.id(f"font{r.xref}"), "glyph_map", f"books: '{ref.relpath}' font '{r.font}': "
+                          f"{len(r.mapped)} glyphs without Unicode mapped ({pairs}); evidence: {how}")
+            stats["glyphs_inferred"] += len(r.mapped)
+        if r.conflicts:
+            ledger.modify(ref.id(f"font{r.xref}"), "glyph_map_conflict", f"books: '{ref.relpath}' font "
+                          f"'{r.font}': evidence disagrees ({'; '.join(r.conflicts)}); its glyphs stay unmapped")
+    by_font: dict[str, list[str]] = {}
+    for code, (count, example) in sorted(seen.items()):
+        for font in gm.unmapped.get(code, ["(no font: private use or U+FFFD in the text layer)"]):
+            by_font.setdefault(font, []).append(f"U+{code:04X}×{count} (e.g. '{example}')")
+    for font, items in sorted(by_font.items()):
+        ledger.modify(ref.id("glyphs"), "unmapped_glyph", f"books: '{ref.relpath}' font '{font}': "
+                      f"{'; '.join(items)} removed: no Unicode and none could be inferred; map them with the "
+                      f"pua_map option (e.g. pua_map = [\"U+E000..U+E009=0123456789\"])")
 
 
 def _nothing_read(ref: FileRef, ledger: Ledger, doc: pymupdf.Document, stats: Counter[str]) -> None:
@@ -201,27 +230,20 @@ def _scanned(ref: FileRef, ledger: Ledger, pages: list[int], stats: Counter[str]
 
 
 def _emit(event: Doc | Cut, ref: FileRef, ledger: Ledger, meta: dict, stats: Counter[str]) -> Iterator[dict]:
-    """Ledger a cut, or repair a section's text and yield it as a Document."""
+    """Ledger a cut, or strip a section's markers and yield it as a Document."""
     rid = ref.id(event.locator)
     if isinstance(event, Cut):
         ledger.drop(rid, event.reason, f"books: '{ref.relpath}' {event.detail}")
         stats[f"{event.reason}_cut"] += 1
         return
-    counts: Counter[str] = Counter()
-    body = pdftext.repair(pdftext.strip_markers("\n\n".join(event.paragraphs)), counts)
-    stats["radicals_mapped"] += counts.pop("radicals_mapped", 0)
-    if counts:
-        n = sum(counts.values())
-        stats["chars_unmapped"] += n
-        listed = ", ".join(f"{cp}×{k}" for cp, k in sorted(counts.items()))
-        hint = ("private-use code points can be mapped with the pua_map option" if set(counts) - {"U+FFFD"}
-                else "U+FFFD marks glyphs the PDF gives no Unicode for (often bullets or symbols)")
-        ledger.modify(rid, "unmapped_chars", f"books: '{ref.relpath}' pages {event.pages[0]}-{event.pages[1]}: "
-                      f"removed {n} characters with no Unicode meaning ({listed}); {hint}")
+    joined = "\n\n".join(event.paragraphs)
+    body = pdftext.strip_markers(joined).strip()
+    stats["text_removed_citation_marker"] += characters(joined) - characters(body)
     if not body:
         ledger.drop(rid, "empty_text", f"books: '{ref.relpath}' pages {event.pages[0]}-{event.pages[1]}: no text")
         return
     stats["records"] += 1
+    stats["text_out"] += characters(body)
     yield {
         "id": rid,
         "source": ref.source,

@@ -29,15 +29,18 @@ from dataclasses import dataclass
 
 import pymupdf
 
-from curate.readers.pdf import text as pdftext
-
-# No PRESERVE_LIGATURES: ligatures come out as letters. No CID_FOR_UNKNOWN_UNICODE: a glyph without
-# Unicode becomes U+FFFD, which text repair counts and removes instead of passing on a wrong letter.
+# No PRESERVE_LIGATURES: ligatures come out as letters. CID_FOR_UNKNOWN_UNICODE: a glyph without
+# Unicode comes out as its raw code (not U+FFFD), which the book's glyph map turns into text or
+# removes and reports (``plan.GlyphMap``).
 FLAGS = (pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP | pymupdf.TEXT_PRESERVE_IMAGES
-         | pymupdf.TEXT_PARAGRAPH_BREAK)
+         | pymupdf.TEXT_PARAGRAPH_BREAK | pymupdf.TEXT_CID_FOR_UNKNOWN_UNICODE)
 
 BODY, HEADING, RUNNING, PAGE_NUMBER, TABLE, CAPTION, FIGURE = (
     "body", "heading", "running", "page_number", "table", "caption", "figure")
+FRONT, FOOTNOTE, REFERENCES = "front_matter", "footnote", "references"
+# Why a block of each removed kind is not in the output: the ``text_removed_<reason>`` statistic.
+REASONS = {RUNNING: "running_head", PAGE_NUMBER: "page_number", TABLE: "table", CAPTION: "caption",
+           FIGURE: "figure", FRONT: "front_matter", FOOTNOTE: "footnote", REFERENCES: "back_matter"}
 
 
 @dataclass(slots=True)
@@ -51,6 +54,8 @@ class Block:
     lines: list[str]
     kind: str = BODY
     level: int = 0  # heading level, once sectioning has decided it is one
+    synthetic: bool = False  # an outline title not found on its page: a section boundary, not text
+    title: str = ""  # a heading's title as the outline gives it (the lines are the page's own text)
 
     @property
     def width(self) -> float:
@@ -99,22 +104,39 @@ _MIN_IMAGE_AREA = 0.015  # of the page: smaller images are bullets, logos and ru
 _SENTENCE_END = tuple(".!?:;。！？：；…")
 
 
+def _span_blocks(page: pymupdf.Page, per_font: dict[str, dict[int, str]]) -> list[tuple]:
+    """Blocks as ``get_text("blocks")`` gives them, with each span's raw codes mapped by its own font's
+    table: for books where a raw code is a real character in another font."""
+    out = []
+    for b in page.get_text("dict", flags=FLAGS)["blocks"]:
+        if "lines" not in b:
+            if b.get("type") == 1:
+                out.append((*b["bbox"], "", b.get("number", 0), 1))
+            continue
+        lines = ["".join(sp["text"].translate(per_font.get(sp["font"], {})) for sp in line["spans"])
+                 for line in b["lines"]]
+        out.append((*b["bbox"], "\n".join(lines) + "\n", b["number"], 0))
+    return out
+
+
 def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
-              chars: Callable[[str], str] | None = None) -> Page:
+              chars: Callable[[str], str] | None = None,
+              per_font: dict[str, dict[int, str]] | None = None) -> Page:
     """Blocks of one page, with text inside images and figure captions marked.
 
     A block is split before a line that ``starts`` a new unit (a caption, a numbered heading) right
     after a line that ends a sentence: type of different sizes can share one block. ``chars`` maps
-    characters first, so that private-use digits read as digits when captions are matched.
+    and counts characters first (``pdftext.Chars``), so that glyphs without Unicode read as digits
+    when captions are matched; ``per_font`` maps raw codes span by span instead.
     """
     box = page.cropbox
     width, height = box.width, box.height
     blocks: list[Block] = []
     images: list[tuple[float, float, float, float]] = []
-    raw = page.get_text("blocks", flags=FLAGS)
+    raw = _span_blocks(page, per_font) if per_font else page.get_text("blocks", flags=FLAGS)
     contents = [r[4] for r in raw]
-    if chars is not None and pdftext.special("".join(contents)):  # one test per page, the common case
-        contents = [chars(c) for c in contents]
+    if chars is not None:
+        contents = [chars(c) if r[6] == 0 else c for r, c in zip(raw, contents, strict=True)]
     for (x0, y0, x1, y1, _, _, kind), content in zip(raw, contents, strict=True):
         if kind == 1:
             if (x1 - x0) * (y1 - y0) >= _MIN_IMAGE_AREA * width * height:

@@ -7,10 +7,11 @@
 - ``continues``: whether a paragraph that ends a column or page goes on in the next block.
 - ``strip_markers``: citation brackets (``[12]``, ``[3-5]``, ``［1］``) and footnote markers
   (``diabetes.12 The``, ``patients¹``, ``therapy†``).
-- ``map_chars``: CJK radical supplement forms and configured private-use code points (digits of
-  some fonts) through a character map; done per page, so that captions and numbers match.
-- ``repair``: ftfy where mojibake or entities can be present, lossless NFKC (Kangxi radicals);
-  code points with no meaning left (unmapped private use, U+FFFD) are removed and counted.
+- ``Chars``: each text block as it is extracted: glyphs without Unicode through the book's glyph
+  map, CJK radical supplement forms and configured private-use code points through a character
+  map, ftfy where mojibake or entities can be present, lossless NFKC (Kangxi radicals); code
+  points with no meaning left are removed and counted. Done per block, so that captions and
+  numbers match, and so that every later step only removes characters.
 """
 
 from __future__ import annotations
@@ -19,8 +20,13 @@ import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
+from curate.core.textbalance import characters
 from curate.text import normalise as text
+
+if TYPE_CHECKING:
+    from curate.readers.pdf.plan import GlyphMap
 
 # CJK Radicals Supplement forms that some fonts' ToUnicode maps emit instead of the ideograph
 # (Unicode's EquivalentUnifiedIdeograph data). Kangxi radicals (U+2F00-2FD5) fold through NFKC.
@@ -200,28 +206,47 @@ def special(s: str) -> bool:
     return _SPECIAL.search(s) is not None
 
 
-def map_chars(s: str, table: dict[int, str], counts: Counter[str]) -> str:
-    """Map CJK radical forms and configured private-use code points (counted in ``counts``)."""
-    if _SPECIAL.search(s) is None:
-        return s
-    for ch in _SPECIAL.findall(s):
-        cp = ord(ch)
-        if cp in table:
-            counts["radicals_mapped" if cp < 0x3000 else "pua_mapped"] += 1
-    return s.translate(table)
+class Chars:
+    """The characters of one book's pages: glyph map, character map, repair, and their accounting.
 
-
-def repair(s: str, counts: Counter[str]) -> str:
-    """ftfy where needed, Kangxi radicals and other compatibility forms folded (lossless NFKC), and
-    code points with no meaning left (unmapped private use, U+FFFD) removed.
-
-    ``counts`` gains ``radicals_mapped`` and ``U+XXXX`` for each removed code point.
+    Called on each text block as it is extracted: glyphs without Unicode get their inferred or
+    configured text (``GlyphMap``), CJK radical forms and ``pua_map`` code points are mapped, ftfy
+    and lossless NFKC run; the result's characters are ``text_in``. Code points that still have no
+    meaning (unmapped glyph codes, private use, U+FFFD) are then removed, counted under
+    ``text_removed_unmapped_glyph`` and kept per code point with a count and an example.
     """
-    if _MAYBE_MOJIBAKE.search(s) and _MOJIBAKE.search(s):  # ftfy is slow; needed only where mojibake may be
-        s = text.fix(s)
-    if _SPECIAL.search(s):
-        counts["radicals_mapped"] += len(_KANGXI.findall(s))
-        for ch in _UNMAPPED.findall(s):
-            counts[f"U+{ord(ch):04X}"] += 1
-        s = _UNMAPPED.sub("", s)
-    return text.safe_nfkc(s)
+
+    def __init__(self, glyph_map: GlyphMap, table: dict[int, str], tally: Counter[str]):
+        self.glyph_map = glyph_map
+        self.mapped = {c: v for c, v in glyph_map.table.items() if v}
+        self.table = table
+        self.tally = tally
+        drop = "".join(re.escape(chr(c)) for c, v in sorted(glyph_map.table.items()) if not v and c not in table)
+        self.unmapped = re.compile(f"[{drop}\ue000-\uf8ff\ufffd\U000f0000-\U0010fffd]")
+        self.seen: dict[int, list] = {}  # code point -> [count, example context]
+
+    def __call__(self, s: str) -> str:
+        gm = self.glyph_map
+        if gm.pattern is not None and gm.pattern.search(s):
+            s = s.translate(self.mapped)
+        if _SPECIAL.search(s):
+            for ch in _SPECIAL.findall(s):
+                if ord(ch) in self.table:
+                    self.tally["radicals_mapped" if ord(ch) < 0x3000 else "pua_mapped"] += 1
+            s = s.translate(self.table)
+        if _MAYBE_MOJIBAKE.search(s) and _MOJIBAKE.search(s):  # ftfy is slow; only where mojibake may be
+            s = text.fix(s)
+        if _KANGXI.search(s):
+            self.tally["radicals_mapped"] += len(_KANGXI.findall(s))
+        s = text.safe_nfkc(s)
+        self.tally["text_in"] += characters(s)
+        if self.unmapped.search(s) is None:
+            return s
+        for m in self.unmapped.finditer(s):
+            entry = self.seen.setdefault(ord(m.group()), [0, ""])
+            entry[0] += 1
+            if not entry[1]:
+                entry[1] = " ".join(s[max(0, m.start() - 12):m.end() + 12].split())
+        out = self.unmapped.sub("", s)
+        self.tally["text_removed_unmapped_glyph"] += len(s) - len(out)
+        return out

@@ -1,0 +1,188 @@
+"""The whole-book first pass: outline, fonts and the glyph map, before any page is extracted.
+
+``build`` is cheap (it reads font dictionaries and programs, and a dozen sample pages only when a
+font has glyphs without Unicode) and its result, a ``Plan``, is all that page extraction needs
+besides the page itself and its neighbours (running heads): a book can be cut into page ranges,
+each extracted on its own, and give the same pages as one pass.
+
+The glyph map (``GlyphMap``) turns what extraction gives for glyphs without Unicode (their raw
+code, asked for with ``TEXT_CID_FOR_UNKNOWN_UNICODE``) into text:
+
+- inferred per font (``glyphs``): font program cmap, glyph names, digit shapes, checked per font;
+- cross-checked with the printed page numbers and numbered lists of sample pages; a font whose
+  page numbers contradict its shapes is left unmapped;
+- overridden by the recipe's ``pua_map`` entries;
+- what stays unmapped is removed from the text and reported per font and code point.
+
+A code point is only translated in running text when no font of the book uses it as a real
+character (private-use, control and unassigned code points, and codes no ToUnicode map produces);
+otherwise (``font_aware``) pages are extracted span by span with their font.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pymupdf
+
+from curate.readers.pdf import fonts as pdffonts
+from curate.readers.pdf import glyphs
+from curate.readers.pdf.headings import Heading
+
+SAMPLE_PAGES = 16
+UNMAPPED = "\U0010fffd"  # stands for a glyph without Unicode in font-aware extraction
+_EDGE = 0.1  # top and bottom share of the page where page numbers stand
+_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP | pymupdf.TEXT_CID_FOR_UNKNOWN_UNICODE
+
+
+@dataclass
+class FontReport:
+    """What the book's glyph map says about one font, for the ledger and the statistics."""
+
+    font: str
+    xref: int
+    mapped: dict[int, str]
+    evidence: dict[str, int]
+    unmapped: set[int]
+    conflicts: list[str]
+
+
+@dataclass
+class GlyphMap:
+    """Translation of the raw codes of glyphs without Unicode (see the module doc)."""
+
+    table: dict[int, str] = field(default_factory=dict)  # code point -> text ("" removes it)
+    unmapped: dict[int, list[str]] = field(default_factory=dict)  # code point -> fonts that leave it unmapped
+    per_font: dict[str, dict[int, str]] = field(default_factory=dict)  # font name -> its own table
+    font_aware: bool = False
+    reports: list[FontReport] = field(default_factory=list)
+    pattern: re.Pattern[str] | None = None  # matches any code point of ``table``
+
+    def finish(self) -> None:
+        """Compile the pattern that finds code points to translate."""
+        codes = set(self.table) | {c for t in self.per_font.values() for c in t}
+        self.pattern = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(codes)) + "]") if codes else None
+
+
+@dataclass
+class Plan:
+    """What a book's first pass found."""
+
+    outline: list[Heading]
+    glyphs: GlyphMap
+    fonts: int = 0
+
+
+def _safe(code: int, produced: set[int]) -> bool:
+    """Whether a raw code, read as a code point, can never be a real character of this book."""
+    if 0xE000 <= code <= 0xF8FF or code >= 0xF0000 or code < 0x20 or 0x7F <= code < 0xA0:
+        return True
+    return code not in produced and unicodedata.category(chr(code)) in ("Cn", "Co", "Cs")
+
+
+def _edge_numbers(doc: pymupdf.Document, unknown: set[int]) -> tuple[list[tuple[int, str]], list[str | None]]:
+    """Page-number strings made of unknown codes, and the line starts, of up to ``SAMPLE_PAGES`` pages."""
+    n = doc.page_count
+    picks = sorted({round(i * (n - 1) / max(1, SAMPLE_PAGES - 1)) for i in range(min(n, SAMPLE_PAGES))})
+    numbers: list[tuple[int, str]] = []
+    lines: list[str | None] = []
+    for i in picks:
+        page = doc.load_page(i)
+        height = page.rect.height
+        for _, y0, _, y1, text, *_ in page.get_text("blocks", flags=_FLAGS):
+            for line in text.split("\n"):
+                lines.append(line)
+                core = line.strip(" \t-–—·•|.")
+                if (y1 <= _EDGE * height or y0 >= (1 - _EDGE) * height) and 0 < len(core) <= 4 \
+                        and any(ord(c) in unknown for c in core):
+                    numbers.append((i, core))
+        lines.append(None)
+    return numbers, lines
+
+
+def _used_unknown(doc: pymupdf.Document) -> set[int]:
+    """Codes of glyphs that sample pages really draw without Unicode (the text trace says U+FFFD):
+    a font program may hold glyphs its text never uses."""
+    n = doc.page_count
+    picks = sorted({round(i * (n - 1) / max(1, SAMPLE_PAGES - 1)) for i in range(min(n, SAMPLE_PAGES))})
+    used: set[int] = set()
+    for i in picks:
+        for span in doc.load_page(i).get_texttrace():
+            used.update(glyph for uni, glyph, *_ in span["chars"] if uni == 0xFFFD)
+    return used
+
+
+def _check_with_pages(doc: pymupdf.Document, inferred: list[glyphs.Inference]) -> None:
+    """Cross-check inferred digits with page numbers and lists of sample pages; fill gaps from them."""
+    unknown = {inf.font.shown.get(c, c) for inf in inferred for c in inf.font.unknown}
+    if not unknown:
+        return
+    numbers, lines = _edge_numbers(doc, unknown)
+    pages = glyphs.solve_page_numbers(numbers, unknown)
+    lists = glyphs.count_lists(lines, unknown)
+    for inf in inferred:
+        for source, found in (("pages", pages), ("lists", lists)):
+            back = {inf.font.shown.get(c, c): c for c in inf.font.unknown}  # code point in the text -> code
+            mine = {back[c]: d for c, d in found.items() if c in back}
+            clash = [c for c, d in mine.items() if c in inf.mapped and inf.mapped[c] != d]
+            if clash and source == "pages":
+                inf.conflicts.append(f"page numbers read U+{clash[0]:04X} as '{mine[clash[0]]}', its shape "
+                                     f"as '{inf.mapped[clash[0]]}'")
+                continue
+            agree = [c for c, d in mine.items() if inf.mapped.get(c) == d]
+            if agree:
+                inf.evidence[source] += len(agree)
+            if source == "pages" and not clash:
+                for c, d in mine.items():
+                    if c not in inf.mapped and d not in inf.mapped.values():
+                        inf.mapped[c] = d
+                        inf.evidence["pages"] += 1
+
+
+def glyph_map(doc: pymupdf.Document, overrides: dict[int, str]) -> GlyphMap:
+    """The book's glyph map: inferred and checked per font, with the recipe's overrides on top."""
+    survey = pdffonts.survey(doc)
+    gm = GlyphMap()
+    produced = {ord(v) for f in survey for v in f.to_unicode.values() if len(v) == 1}
+    inferred = [glyphs.infer_font(f) for f in survey if f.unknown]
+    if any(f.unknown for f in survey):
+        _check_with_pages(doc, inferred)
+    votes: dict[int, Counter[str]] = {}
+    unsafe: set[int] = set()
+    for inf in inferred:
+        font = inf.font
+        mapped = {} if any("page numbers" in c for c in inf.conflicts) else dict(inf.mapped)
+        shown = font.shown  # codes whose ToUnicode gives private use are seen as that code point
+        mapped = {shown.get(c, c): v for c, v in mapped.items()}
+        unmapped = {shown.get(c, c) for c in font.unknown} - set(mapped)
+        gm.reports.append(FontReport(font.name, font.xref, mapped, dict(inf.evidence), unmapped, inf.conflicts))
+        # span by span, an unmapped code becomes U+10FFFD, which text repair counts and removes
+        gm.per_font.setdefault(font.name, {}).update({**dict.fromkeys(unmapped, UNMAPPED), **mapped})
+        for code in {shown.get(c, c) for c in font.unknown}:
+            votes.setdefault(code, Counter())[mapped.get(code, "")] += 1
+            if code not in mapped:
+                gm.unmapped.setdefault(code, []).append(font.name)
+            if not _safe(code, produced):
+                unsafe.add(code)
+    gm.font_aware = bool(unsafe) and bool(_used_unknown(doc) & unsafe)
+    for code, counter in votes.items():
+        value = counter.most_common(1)[0][0] if len(counter) == 1 else ""  # fonts disagree: unmapped
+        if _safe(code, produced):
+            gm.table[code] = value
+    for code, value in overrides.items():  # the recipe's pua_map wins
+        gm.table[code] = value
+        gm.unmapped.pop(code, None)
+        for table in gm.per_font.values():
+            if code in table:
+                table[code] = value
+    gm.finish()
+    return gm
+
+
+def build(doc: pymupdf.Document, overrides: dict[int, str]) -> Plan:
+    """The first pass over a book."""
+    outline = [Heading(level, title.strip(), page - 1) for level, title, page, *_ in doc.get_toc(simple=True)]
+    return Plan(outline, glyph_map(doc, overrides))
