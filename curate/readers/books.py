@@ -33,6 +33,7 @@ from curate.core.ledger import Ledger
 from curate.core.textbalance import characters
 from curate.readers import FileRef
 from curate.readers.pdf import layout as pdflayout
+from curate.readers.pdf import matter as pdfmatter
 from curate.readers.pdf import plan as pdfplan
 from curate.readers.pdf import tables as pdftables
 from curate.readers.pdf import text as pdftext
@@ -59,11 +60,14 @@ class Config:
     min_section_chars: int = 200  # a shorter section leads into the next record
     back_matter: tuple[str, ...] = (  # headings cut with their section (regex, whole title, any case)
         r"appendix.*", r"appendices.*", r"references?", r"bibliography", r"(?:subject |author )?index",
-        r"further reading", r"suggested readings?", r"附\s*录.*", r"参考文献", r"参考书目", r"索\s*引")
+        r"further reading", r"suggested readings?", r"acknowledge?ments?", r"funding", r"abbreviations",
+        r"(?:conflicts? of interests?|competing interests?)(?: statement)?", r"authors?'? contributions?",
+        r"additional files?", r"附\s*录.*", r"参考文献", r"参考书目", r"索\s*引", r"致\s*谢", r"缩略语.*")
     contents: tuple[str, ...] = (r"(?:table of )?contents", r"目\s*录", r"目\s*次")
     table_finder: str = "rules"  # rules (ruling lines and rows), pymupdf (page.find_tables), off
     header_band: float = 0.1  # top and bottom share of a page where running headers and footers stand
     header_window: int = 6  # pages on each side a header must repeat on
+    table_warning: float = 0.5  # a page that loses more than this share of its characters as table is ledgered
     pua_map: tuple[str, ...] = ()  # private-use code points to map, e.g. "U+E000..U+E009=0123456789"
 
     def __post_init__(self) -> None:
@@ -146,10 +150,19 @@ def _read_book(ref: FileRef, cfg: Config, ledger: Ledger, doc: pymupdf.Document)
 
     def events(pages: Iterator[pdflayout.Page]) -> Iterator[dict]:
         for page in pages:
+            on_page, as_table = 0, 0
             for block in page.blocks:
+                n = characters(block.text)
+                on_page += n
                 if block.kind in pdflayout.REASONS:
                     stats[_REMOVED[block.kind]] += 1
-                    stats["text_removed_" + pdflayout.REASONS[block.kind]] += characters(block.text)
+                    stats["text_removed_" + pdflayout.REASONS[block.kind]] += n
+                    as_table += n if block.kind == pdflayout.TABLE else 0
+            if as_table > cfg.table_warning * on_page and on_page:
+                stats["pages_table_warning"] += 1
+                ledger.modify(ref.id(f"p{page.number + 1}"), "table_share", f"books: '{ref.relpath}' page "
+                              f"{page.number + 1}: {as_table:,} of its {on_page:,} characters removed as table; "
+                              f"check the page (table_finder = \"off\" keeps tables)")
             page.blocks = pdflayout.reading_order(page.body())
             for event in sections.page(page):
                 yield from _emit(event, ref, ledger, meta, stats)
@@ -159,6 +172,7 @@ def _read_book(ref: FileRef, cfg: Config, ledger: Ledger, doc: pymupdf.Document)
             page = doc.load_page(n)
             layout = pdflayout.read_page(page, n, unit_starts, chars, per_font)
             layout.tables, figures = pdftables.mark(page, layout.blocks, cfg.table_finder)
+            pdfmatter.mark(layout.blocks, n)
         except Exception as err:  # one damaged page must not lose the book
             ledger.quarantine(ref.id(f"p{n + 1}"), "page_error", f"books: '{ref.relpath}' page {n + 1} cannot "
                               f"be read ({type(err).__name__}: {err}); the other pages are kept")

@@ -67,3 +67,10 @@ def test_audit_fails_when_text_is_removed_behind_the_ledgers_back(tmp_path):
     report = audit(root)
     assert not report.ok
     assert any("read records hold" in p for p in report.problems)
+
+
+def test_books_recipe_scrubs_phi_by_default():
+    root = Path(__file__).resolve().parents[2] / "recipes"
+    assert recipes.load_source(root / "books.toml").scrub is not None
+    books_source = next(s for s in recipes.load_corpus(root / "stage1.toml").sources if s.reader == "books")
+    assert books_source.scrub is not None

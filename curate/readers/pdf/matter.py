@@ -1,0 +1,75 @@
+"""Front and back matter inside pages: blocks that are not running text wherever they stand.
+
+A paper's first page and a book's title page carry blocks that no reader of the body wants:
+
+- contact: e-mail addresses, phone and fax numbers, ``Correspondence``/``通讯作者`` lines;
+- dates of the publication process: ``Received ... Accepted``, ``Academic Editor``, ``收稿日期``;
+- copyright and licence notes: ``©``, ``Copyright``, ``Creative Commons``, ``open access``, ``版权``;
+- affiliations: short blocks whose lines name departments, universities, hospitals, institutes,
+  often after a footnote number, and author lists (names with affiliation numbers);
+- repository and project boilerplate: URLs of code hosts, ``项目主页``, ``Full list of author
+  information``, ``freely available online``;
+- reference lists without a heading of their own (a page that goes on with the references of the
+  page before): blocks of entries that begin ``[12]`` or ``12.`` and carry a year, a volume and pages.
+
+``mark`` sets such blocks' kind to ``front_matter`` or ``references`` (counted under
+``text_removed_front_matter`` and ``text_removed_back_matter``). A block that reads as prose
+(``tables.prose``) is never front matter, so body text that mentions a department stays.
+"""
+
+from __future__ import annotations
+
+import re
+
+from curate.readers.pdf.layout import BODY, FRONT, REFERENCES, Block
+from curate.readers.pdf.tables import prose
+
+_CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|\b(?:tel|phone|fax|e-?mail)\s*[.:：]|correspond(?:ence|ing author)"
+                      r"|contributed equally|equal contribution"
+                      r"|通讯作者|联系电话|电子邮箱|邮箱[:：]|电话[:：]", re.I)
+_PROCESS = re.compile(r"\b(?:received|accepted|revised|published online)\s*:?\s*\d{1,2}\s+\w+\s+\d{4}"
+                      r"|\b(?:received|accepted)\s*:?\s*\w+\s+\d{1,2},?\s+\d{4}|academic editor\s*:"
+                      r"|收稿日期|修回日期|接受日期", re.I)
+_LICENCE = re.compile(r"©|\bcopyright\b|creative commons|open access article|licensee\b|all rights reserved"
+                      r"|版权所有", re.I)
+_BOILERPLATE = re.compile(r"github\.com|gitlab\.com|项目主页|新书下载|full list of author information"
+                          r"|freely available online|this article is available from|unlocked scheme", re.I)
+_INSTITUTION = re.compile(r"\b(?:department|university|hospital|institute|college|school of|faculty|centre|"
+                          r"center|laboratory|clinic)\b|大学|医院|研究所|学院", re.I)
+_AUTHOR = re.compile(r"^[A-Z][\w'’-]+(?: [A-Z][\w.'’-]*){0,3}[\d,*†‡]*$")
+_REFERENCE = re.compile(r"^\s*(?:\[\d{1,3}\]|\d{1,3}\.)\s+\S")
+_CITED = re.compile(r"\b(?:19|20)\d\d\b.*?\d+\s*[:(]|\d+\s*[-–]\s*\d+|doi|et al", re.I)
+
+
+def _authors(b: Block) -> bool:
+    parts = [re.sub(r"^\d+\s*", "", p.strip()) for p in " ".join(b.lines).replace(" and ", ", ").split(",")]
+    parts = [p for p in parts if p]
+    return len(parts) >= 3 and sum(1 for p in parts if _AUTHOR.match(p) or p.isdigit()) >= 0.8 * len(parts)
+
+
+def _references(b: Block) -> bool:
+    entries = [line for line in b.lines if _REFERENCE.match(line)]
+    return len(entries) >= 2 and len(entries) * 3 >= len(b.lines) and \
+        sum(1 for line in entries if _CITED.search(line)) * 2 >= len(entries)
+
+
+def mark(blocks: list[Block], page: int) -> int:
+    """Mark front matter and headless reference lists on one page (0-based); return blocks marked."""
+    marked = 0
+    for b in blocks:
+        if b.kind != BODY:
+            continue
+        text = " ".join(b.lines)
+        if _references(b):
+            b.kind = REFERENCES
+        elif len(text) < 400 and (_CONTACT.search(text) or _PROCESS.search(text) or _LICENCE.search(text)
+                                  or _BOILERPLATE.search(text)):
+            b.kind = FRONT
+        elif prose(b):
+            continue
+        elif page < 2 and len(b.lines) <= 30 and (_authors(b) or len(_INSTITUTION.findall(text)) >= 2):
+            b.kind = FRONT
+        else:
+            continue
+        marked += 1
+    return marked
