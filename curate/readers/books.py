@@ -22,6 +22,7 @@ whole, with a message that says what to do.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from curate.readers.pdf import matter as pdfmatter
 from curate.readers.pdf import plan as pdfplan
 from curate.readers.pdf import tables as pdftables
 from curate.readers.pdf import text as pdftext
-from curate.readers.pdf.headings import starts
+from curate.readers.pdf.headings import bare, starts, title_key
 from curate.readers.pdf.sections import Cut, Doc, Sections
 from curate.text import normalise as text
 from curate.text.textio import NotText
@@ -140,7 +141,10 @@ def _read_book(ref: FileRef, cfg: Config, ledger: Ledger, doc: pymupdf.Document)
     rows_before = len(ledger.rows)
     plan = pdfplan.build(doc, pdftext.parse_char_map(cfg.pua_map))
     sections = Sections(cfg, plan.outline, stats)
-    running = pdflayout.Running(pdflayout.RunningConfig(cfg.header_band, cfg.header_window))
+    titles = {k for h in plan.outline for k in (title_key(h.title), title_key(bare(h.title))) if len(k) >= 2}
+    titles |= {title_key(t) for t in [(doc.metadata or {}).get("title") or ""] if len(title_key(t)) >= 2}
+    running = pdflayout.Running(pdflayout.RunningConfig(
+        cfg.header_band, cfg.header_window, is_title=lambda s: _is_title(s, titles)))
     chars = pdftext.Chars(plan.glyphs, pdftext.char_map(cfg.pua_map), stats)
     per_font = plan.glyphs.per_font if plan.glyphs.font_aware else None
     unit_starts = starts(cfg)
@@ -199,6 +203,12 @@ def _read_book(ref: FileRef, cfg: Config, ledger: Ledger, doc: pymupdf.Document)
     stats.update(sections.stats)
     stats["text_out"] += 0  # present even for a book that gave no record
     return dict(sorted(stats.items()))
+
+
+def _is_title(text: str, titles: set[str]) -> bool:
+    """Whether a head line is a title of the book's outline (its number and page number aside)."""
+    key = title_key(re.sub(r"\d+", "", text))
+    return bool(key) and (key in titles or title_key(bare(re.sub(r"^[\d\s]+", "", text.strip()))) in titles)
 
 
 def _glyph_rows(ref: FileRef, ledger: Ledger, gm: pdfplan.GlyphMap, seen: dict[int, list], stats: Counter[str]) -> None:

@@ -137,11 +137,12 @@ def _cff(data: bytes) -> tuple[Draw, float, dict[int, str], bool]:
     return draw, em, names, cid_keyed
 
 
-def _truetype(data: bytes, cid_to_gid: dict[int, int] | None) -> tuple[Draw, float, dict[int, int], list[int]]:
-    """Drawer over a TrueType/OpenType program by code (CID through ``cid_to_gid``, else glyph id)."""
+def _truetype(data: bytes, cid_to_gid: dict[int, int] | None,
+              need_used: bool = True) -> tuple[Draw, float, dict[int, int], list[int]]:
+    """Drawer over a TrueType/OpenType program by code (CID through ``cid_to_gid``, else glyph id);
+    the glyph ids with outlines only when ``need_used`` (it reads every glyph: slow for CJK fonts)."""
     font = TTFont(io.BytesIO(data), lazy=True, fontNumber=0)
     order = font.getGlyphOrder()
-    glyphs = font.getGlyphSet()
     em = float(font["head"].unitsPerEm) if "head" in font else 1000.0
     reverse: dict[int, int] = {}  # glyph id -> Unicode from the program's cmap
     if "cmap" in font:
@@ -152,18 +153,19 @@ def _truetype(data: bytes, cid_to_gid: dict[int, int] | None) -> tuple[Draw, flo
                     if name in index and not 0xE000 <= uni <= 0xF8FF:
                         reverse.setdefault(index[name], uni)
     to_gid = (lambda c: cid_to_gid.get(c, -1)) if cid_to_gid is not None else (lambda c: c)
-    used = []
-    if "glyf" in font:
+    used = list(range(1, len(order)))
+    if need_used and "glyf" in font:
         glyf = font["glyf"]
         used = [i for i, n in enumerate(order) if i and glyf[n].numberOfContours != 0]
-    elif "CFF " in font:
-        used = list(range(1, len(order)))
+    glyph_set: list = []
 
     def draw(code: int, pen: AbstractPen) -> bool:
         gid = to_gid(code)
         if not 0 < gid < len(order):
             return False
-        glyphs[order[gid]].draw(pen)
+        if not glyph_set:
+            glyph_set.append(font.getGlyphSet())
+        glyph_set[0][order[gid]].draw(pen)
         return True
 
     return draw, em, reverse, used
@@ -225,7 +227,8 @@ def _type0(doc: pymupdf.Document, font: Font) -> None:
             used = set(names) if cid_keyed else set(range(1, len(names)))
         else:
             mapping = _cid_to_gid(doc, descendant) if subtype == "/CIDFontType2" else None
-            font.draw, font.em, reverse, gids = _truetype(data, mapping)
+            widths = _widths(doc, descendant)
+            font.draw, font.em, reverse, gids = _truetype(data, mapping, need_used=not widths)
             inverse = {g: c for c, g in mapping.items()} if mapping is not None else None
             used = {inverse.get(g, -1) if inverse is not None else g for g in gids} - {-1}
             font.program_cmap = {c: reverse[g] for c in used
@@ -233,7 +236,7 @@ def _type0(doc: pymupdf.Document, font: Font) -> None:
     except Exception:  # a program fontTools cannot read: only the ToUnicode map is known
         font.draw = None
         return
-    font.widths = _widths(doc, descendant)
+    font.widths = font.widths or _widths(doc, descendant)
     if font.widths:  # the CIDs the producer wrote widths for: the glyphs the text uses
         used &= set(font.widths)
     font.unknown = {c for c in used if c not in font.to_unicode or font.to_unicode[c] in ("", "\ufffd")}

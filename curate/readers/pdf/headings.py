@@ -66,6 +66,8 @@ def detect_level(block: Block, body_line: float | None) -> int | None:
     text = " ".join(s.strip() for s in block.lines)
     if len(block.lines) > 2 or len(text) > 120 or text[-1] in _END or text[0].islower():
         return None
+    if len(block.lines) == 2 and min(len(s) for s in block.lines) >= 45:
+        return None  # two full lines: the end of a paragraph, not a title
     for pattern, level in _PATTERNS:
         if pattern.match(text):
             return level

@@ -9,8 +9,11 @@ that of plain text extraction.
 - Figures: image boxes; text inside them (labels) and ``Figure 3``/``图 3`` captions are dropped.
 - Tables and vector figures: see ``pdftables`` (run on the blocks after ``read_page``).
 - Running headers and footers: lines in the top or bottom band of the page that repeat, digits
-  ignored, at about the same height on nearby pages (``Running``); page numbers (``12``,
-  ``- 12 -``, ``Page 4 of 10``, ``第 3 页``) in those bands are dropped wherever they stand.
+  ignored, at about the same height on nearby pages, or that give an outline title or the book's
+  title with or without a page number (``Running``); page numbers (``12``, ``- 12 -``,
+  ``Page 4 of 10``, ``第 3 页``) in those bands are dropped wherever they stand. A page's decision
+  depends on the pages within ``window`` of it only, so a page range read on its own (with
+  ``window`` pages of margin) decides as the whole book does.
 - Columns: gutters are vertical strips that no narrow block crosses; blocks that cross a gutter
   (titles, wide figures) cut the page into bands, each read column by column (``reading_order``).
 
@@ -145,6 +148,7 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
         lines = [line for line in content.split("\n") if line.strip()]
         if lines:
             blocks += _split(Block(x0, y0, x1, y1, lines), starts)
+    blocks = _join_numbers(blocks)
     result = Page(number, width, height, blocks, images=len(images))
     for b in blocks:
         if _inside(b, images):
@@ -152,6 +156,38 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
         elif FIGURE_CAPTION.match(b.lines[0]) and len(b.lines) <= 4:
             b.kind = CAPTION
     return result
+
+
+_SECTION_NUMBER = re.compile(r"^(?:\d{1,3}(?:[.．]\d{1,3})*[.．]?|第\s*[一二三四五六七八九十百\d]+\s*[章节篇])$")
+
+
+def _join_numbers(blocks: list[Block]) -> list[Block]:
+    """A section number set apart from its title on the same line (``1.0.2`` | ``Title``) joins it,
+    so that a numbered heading stays whole."""
+    pairs: dict[int, int] = {}  # number block -> title block
+    taken: set[int] = set()
+    for i, b in enumerate(blocks):
+        if len(b.lines) != 1 or i in taken or not _SECTION_NUMBER.match(b.lines[0].strip()):
+            continue
+        mate = next((j for j, o in enumerate(blocks) if j != i and j not in taken and j not in pairs
+                     and o.x0 >= b.x1 - 1 and o.x0 - b.x1 < 4 * b.height and abs(o.y0 - b.y0) < 0.6 * b.height),
+                    None)
+        if mate is not None:
+            pairs[i] = mate
+            taken |= {i, mate}
+    if not pairs:
+        return blocks
+    out: list[Block] = []
+    mates = set(pairs.values())
+    for i, b in enumerate(blocks):
+        if i in mates:
+            continue
+        if i in pairs:
+            o = blocks[pairs[i]]
+            b = Block(b.x0, min(b.y0, o.y0), o.x1, max(b.y1, o.y1),
+                      [f"{b.lines[0].strip()} {o.lines[0].strip()}", *o.lines[1:]], o.kind)
+        out.append(b)
+    return out
 
 
 def _split(block: Block, starts: re.Pattern[str]) -> list[Block]:
@@ -188,6 +224,7 @@ class RunningConfig:
     band: float = 0.1  # top and bottom share of the page height where they may stand
     window: int = 6  # pages before and after a page that are compared with it
     tolerance: float = 6.0  # points a repeated line may move up or down
+    is_title: Callable[[str], bool] | None = None  # a chapter or book title: a running head on any page
 
 
 Edges = list[tuple[Block, str, list[str]]]  # (block, "top"/"bottom", normalised lines)
@@ -214,6 +251,7 @@ class Running:
 
     def _edges(self, page: Page) -> Edges:
         top, bottom = page.height * self.cfg.band, page.height * (1 - self.cfg.band)
+        line = line_height(page.blocks) or 0.0
         out = []
         for b in page.blocks:
             if b.kind != BODY:
@@ -222,6 +260,9 @@ class Running:
             if zone:
                 if all(_PAGE_NUMBER.match(line) for line in b.lines):
                     b.kind = PAGE_NUMBER
+                elif self.cfg.is_title is not None and len(b.lines) <= 3 and b.height <= 1.5 * line \
+                        and self.cfg.is_title(b.text):  # one line of body size: not the chapter's own heading
+                    b.kind = RUNNING  # a page number and the chapter's title: the head of a short chapter too
                 else:
                     out.append((b, zone, [_norm(line) for line in b.lines]))
         return out

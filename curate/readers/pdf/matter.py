@@ -24,9 +24,9 @@ import re
 from curate.readers.pdf.layout import BODY, FRONT, REFERENCES, Block
 from curate.readers.pdf.tables import prose
 
-_CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|\b(?:tel|phone|fax|e-?mail)\s*[.:：]|correspond(?:ence|ing author)"
-                      r"|contributed equally|equal contribution"
-                      r"|通讯作者|联系电话|电子邮箱|邮箱[:：]|电话[:：]", re.I)
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+\.[a-z]{2,}|\b(?:tel|phone|fax)\s*[.:：]?\s*[+(]?\d|电话\s*[:：]\s*\d", re.I)
+_CONTACT = re.compile(r"\b(?:tel|phone|fax|e-?mail)\s*[.:：]|correspond(?:ence|ing author)|contributed equally"
+                      r"|equal contribution|通讯作者\s*[:：]|联系电话\s*[:：]|电子邮箱\s*[:：]", re.I)
 _PROCESS = re.compile(r"\b(?:received|accepted|revised|published online)\s*:?\s*\d{1,2}\s+\w+\s+\d{4}"
                       r"|\b(?:received|accepted)\s*:?\s*\w+\s+\d{1,2},?\s+\d{4}|academic editor\s*:"
                       r"|收稿日期|修回日期|接受日期", re.I)
@@ -62,12 +62,11 @@ def mark(blocks: list[Block], page: int) -> int:
         text = " ".join(b.lines)
         if _references(b):
             b.kind = REFERENCES
-        elif len(text) < 400 and (_CONTACT.search(text) or _PROCESS.search(text) or _LICENCE.search(text)
-                                  or _BOILERPLATE.search(text)):
-            b.kind = FRONT
+        elif len(text) < 400 and (_ADDRESS.search(text) or _PROCESS.search(text) or _BOILERPLATE.search(text)):
+            b.kind = FRONT  # an address, a date of the publication process or a repository note
         elif prose(b):
             continue
-        elif page < 2 and len(b.lines) <= 30 and (_authors(b) or len(_INSTITUTION.findall(text)) >= 2):
+        elif _CONTACT.search(text) or _LICENCE.search(text) or (page < 2 and len(b.lines) <= 30 and (_authors(b) or len(_INSTITUTION.findall(text)) >= 2)):
             b.kind = FRONT
         else:
             continue

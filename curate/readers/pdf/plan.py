@@ -12,7 +12,8 @@ code, asked for with ``TEXT_CID_FOR_UNKNOWN_UNICODE``) into text:
 - cross-checked with the printed page numbers and numbered lists of sample pages; a font whose
   page numbers contradict its shapes is left unmapped;
 - overridden by the recipe's ``pua_map`` entries;
-- what stays unmapped is removed from the text and reported per font and code point.
+- what stays unmapped is removed from the text and reported per font and code point;
+- the letters of dingbat fonts (Wingdings, ZapfDingbats, ...) are bullets: ``•``.
 
 A code point is only translated in running text when no font of the book uses it as a real
 character (private-use, control and unassigned code points, and codes no ToUnicode map produces);
@@ -32,7 +33,7 @@ from curate.readers.pdf import fonts as pdffonts
 from curate.readers.pdf import glyphs
 from curate.readers.pdf.headings import Heading
 
-SAMPLE_PAGES = 16
+SAMPLE_PAGES = 10
 UNMAPPED = "\U0010fffd"  # stands for a glyph without Unicode in font-aware extraction
 _EDGE = 0.1  # top and bottom share of the page where page numbers stand
 _FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP | pymupdf.TEXT_CID_FOR_UNKNOWN_UNICODE
@@ -78,6 +79,8 @@ class Plan:
 
 def _safe(code: int, produced: set[int]) -> bool:
     """Whether a raw code, read as a code point, can never be a real character of this book."""
+    if chr(code).isspace():
+        return False  # a line break or tab of the text layer
     if 0xE000 <= code <= 0xF8FF or code >= 0xF0000 or code < 0x20 or 0x7F <= code < 0xA0:
         return True
     return code not in produced and unicodedata.category(chr(code)) in ("Cn", "Co", "Cs")
@@ -104,14 +107,15 @@ def _edge_numbers(doc: pymupdf.Document, unknown: set[int]) -> tuple[list[tuple[
 
 
 def _used_unknown(doc: pymupdf.Document) -> set[int]:
-    """Codes of glyphs that sample pages really draw without Unicode (the text trace says U+FFFD):
-    a font program may hold glyphs its text never uses."""
+    """Codes of glyphs that sample pages draw without Unicode (the text trace says U+FFFD), and the
+    private-use code points they show."""
     n = doc.page_count
     picks = sorted({round(i * (n - 1) / max(1, SAMPLE_PAGES - 1)) for i in range(min(n, SAMPLE_PAGES))})
     used: set[int] = set()
     for i in picks:
         for span in doc.load_page(i).get_texttrace():
-            used.update(glyph for uni, glyph, *_ in span["chars"] if uni == 0xFFFD)
+            used.update(glyph if uni == 0xFFFD else uni for uni, glyph, *_ in span["chars"]
+                        if uni == 0xFFFD or 0xE000 <= uni <= 0xF8FF)
     return used
 
 
@@ -142,13 +146,31 @@ def _check_with_pages(doc: pymupdf.Document, inferred: list[glyphs.Inference]) -
                         inf.evidence["pages"] += 1
 
 
+_DINGBATS = re.compile(r"wingding|dingbat|webding|zapf|sorts|bullet", re.I)
+# In a dingbat font a letter code is a symbol: read "l", "n", "q" or "r" at a list item as a bullet.
+_BULLETS = {**{c: "•" for c in range(0x21, 0x7F)}, **{c: "•" for c in range(0xF021, 0xF100)}}
+
+
+def _dingbats(survey: list[pdffonts.Font], gm: GlyphMap) -> None:
+    """Dingbat fonts' letters become bullets, span by span."""
+    for font in survey:
+        if _DINGBATS.search(font.name):
+            gm.per_font.setdefault(font.name, {}).update(_BULLETS)
+            gm.font_aware = True
+            gm.reports.append(FontReport(font.name, font.xref, {}, {"dingbat font: letters read as bullets": 1},
+                                         set(), []))
+
+
 def glyph_map(doc: pymupdf.Document, overrides: dict[int, str]) -> GlyphMap:
     """The book's glyph map: inferred and checked per font, with the recipe's overrides on top."""
     survey = pdffonts.survey(doc)
     gm = GlyphMap()
     produced = {ord(v) for f in survey for v in f.to_unicode.values() if len(v) == 1}
-    inferred = [glyphs.infer_font(f) for f in survey if f.unknown]
-    if any(f.unknown for f in survey):
+    # Glyphs the sample pages really draw without Unicode: a font program may hold glyphs its text
+    # never uses, and a book whose sample shows none is not worth the inference.
+    used = _used_unknown(doc) if any(f.unknown for f in survey) else set()
+    inferred = [glyphs.infer_font(f) for f in survey if f.unknown] if used else []
+    if used:
         _check_with_pages(doc, inferred)
     votes: dict[int, Counter[str]] = {}
     unsafe: set[int] = set()
@@ -167,7 +189,8 @@ def glyph_map(doc: pymupdf.Document, overrides: dict[int, str]) -> GlyphMap:
                 gm.unmapped.setdefault(code, []).append(font.name)
             if not _safe(code, produced):
                 unsafe.add(code)
-    gm.font_aware = bool(unsafe) and bool(_used_unknown(doc) & unsafe)
+    gm.font_aware = bool(used & unsafe)
+    _dingbats(survey, gm)
     for code, counter in votes.items():
         value = counter.most_common(1)[0][0] if len(counter) == 1 else ""  # fonts disagree: unmapped
         if _safe(code, produced):

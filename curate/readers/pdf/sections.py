@@ -14,6 +14,7 @@ PDF outline when the book has one, else from the type (``bookheadings``). Then:
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ from curate.core.textbalance import characters
 from curate.readers.pdf import text as pdftext
 from curate.readers.pdf.headings import Heading, bare, compile_titles, detect_level, is_contents_page, place_outline
 from curate.readers.pdf.layout import HEADING, Block, Page
+
+_SENTENCE = re.compile(r"[.。!?！？;；]\s|[.。!?！？]$")
 
 
 @dataclass
@@ -223,6 +226,10 @@ class Sections:
         if not text:
             return
         self.tally["text_removed_hyphen"] += sum(map(characters, block.lines)) - characters(text)
+        if self.current is not None and self.current.locator == "front" and not self.counters \
+                and self.use_outline and len(text) < 60 and not _SENTENCE.search(text):
+            self.tally["text_removed_front_matter"] += characters(text)  # a title page: title, author, date
+            return
         if self.dropped is not None:
             self.dropped.last = page
             self._cut(self.dropped.reason, text)

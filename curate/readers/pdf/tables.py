@@ -51,19 +51,21 @@ def tabular(b: Block, line: float | None) -> bool:
             and not _ENUMERATOR.fullmatch(b.lines[0].strip()) and not prose(b))
 
 
+_LETTER = re.compile(r"[^\W\d_]")
 _SENTENCE_END = re.compile(r"[a-z\u4e00-\u9fff%)][.。;；!?！？](?:\s|$)|[，,]\s?\S")
 
 
 def prose(b: Block) -> bool:
     """Whether a block reads as running text (several long lines, words and sentence punctuation):
     such a block is kept even inside a table region, since a region is only evidence of a table."""
+    if len(b.lines) < 2:
+        return False
     text = " ".join(b.lines)
-    if len(b.lines) < 2 or len(text) < 80:
+    if len(text) < 80 or len(_SENTENCE_END.findall(text)) < (1 if len(text) >= 150 else 2):
         return False
     in_long = sum(len(line) for line in b.lines if len(line) >= 30)  # justified lines may come in pieces
-    letters = sum(ch.isalpha() for ch in text)
-    return in_long >= 0.5 * len(text) and letters >= 0.6 * len(text) and \
-        len(_SENTENCE_END.findall(text)) >= (1 if len(text) >= 150 else 2)
+    letters = len(text) - len(_LETTER.sub("", text))
+    return in_long >= 0.5 * len(text) and letters >= 0.6 * len(text)
 
 
 def mark(page: pymupdf.Page, blocks: list[Block], finder: str) -> tuple[int, int]:
@@ -92,7 +94,25 @@ def mark(page: pymupdf.Page, blocks: list[Block], finder: str) -> tuple[int, int
     for b in blocks:
         if b.kind == BODY and _centre_in(b, regions) and (not prose(b) or _centre_in(b, grids)):
             b.kind = TABLE
+    _mark_notes(blocks, regions, line)
     return len(regions), _mark_figures(drawings, blocks, page.cropbox.width * page.cropbox.height)
+
+
+_NOTE = re.compile(r"^(?:[*†‡§¶]|[a-z]\s?[A-Z]|[A-Za-z]{1,6}, [a-z]|注[:：]|Notes?[:.]|Abbreviations?[:.])")
+
+
+def _mark_notes(blocks: list[Block], regions: list[Box], line: float | None) -> None:
+    """Table notes: short blocks right under a table that start like a note (``*``, ``†``,
+    ``a Adjusted``, ``A, amoxicillin; B, ...``, ``Note:``)."""
+    if not regions or line is None:
+        return
+    for b in sorted(blocks, key=lambda b: b.y0):
+        if b.kind != BODY or len(b.lines) > 4 or not _NOTE.match(b.lines[0].strip()):
+            continue
+        for x0, _, x1, y1 in regions:
+            if 0 <= b.y0 - y1 <= 5 * line and min(b.x1, x1) > max(b.x0, x0):
+                b.kind = TABLE
+                break
 
 
 def _rules(drawings: list[dict]) -> tuple[list[Rule], list[Rule]]:

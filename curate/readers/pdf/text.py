@@ -1,9 +1,12 @@
 """Text repair for book pages: wrapped lines, hyphenation, markers and odd code points.
 
 - ``join_lines``: the lines of one paragraph into running text. Latin lines are joined with a space,
-  CJK lines without one. A hyphen at a line end is removed when the word goes on in lower case
-  (``expec-`` + ``tations``), kept when the hyphenated compound was seen elsewhere in the book
-  (``follow-`` + ``up``) or when the next part starts with a capital or digit (``COVID-`` + ``19``).
+  CJK lines without one. A hyphen at a line end is kept when the next part starts with a capital or
+  digit (``COVID-`` + ``19``), when the hyphenated compound was seen whole elsewhere in the book
+  (``follow-`` + ``up``), or when both parts are English words and their join is not one
+  (``self-`` + ``reported``, ``N-domain-`` + ``selective``); otherwise the word was split by the
+  typesetter and is joined (``expec-`` + ``tations``, ``arbit-`` + ``rary``). The word list is
+  pyspellchecker's English dictionary (160,000 words), loaded once per process when first needed.
 - ``continues``: whether a paragraph that ends a column or page goes on in the next block.
 - ``strip_markers``: citation brackets (``[12]``, ``[3-5]``, ``［1］``) and footnote markers
   (``diabetes.12 The``, ``patients¹``, ``therapy†``).
@@ -16,10 +19,14 @@
 
 from __future__ import annotations
 
+import functools
+import gzip
 import itertools
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable
+from importlib import resources
 from typing import TYPE_CHECKING
 
 from curate.core.textbalance import characters
@@ -83,12 +90,32 @@ def _glue(left: str, right: str, known: set[str]) -> tuple[str, str]:
         while i and left[i - 1].isalpha():
             i -= 1
         head = _WORD_HEAD.match(right)
-        if head and f"{left[i:-1]}-{head.group(1)}".lower() in known:
+        if head and _keep_hyphen(left[i:-1].lower(), head.group(1).lower(), known):
             return left, ""
         return left[:-1], ""
     if last in "-\u2010\u2013\u2014/" or is_cjk(last) or is_cjk(first):
         return left, ""
     return left, " "
+
+
+@functools.cache
+def english_words() -> frozenset[str]:
+    """pyspellchecker's English word list (lower case)."""
+    path = resources.files("spellchecker") / "resources" / "en.json.gz"
+    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
+        return frozenset(json.load(f))
+
+
+def _keep_hyphen(first: str, second: str, known: set[str]) -> bool:
+    """Whether ``first-`` at a line end and ``second`` on the next line are a hyphenated compound."""
+    if f"{first}-{second}" in known:
+        return True
+    if len(first) < 2:
+        return False
+    words = english_words()
+    if first + second in words:
+        return False  # a word the typesetter split: arbit-rary
+    return first in words and second in words  # two words: self-reported, never glued
 
 
 def join_lines(lines: list[str], known: set[str] = frozenset()) -> str:
