@@ -66,8 +66,9 @@ def mark(blocks: list[Block], page: int) -> int:
             b.kind = FRONT  # an address, a date of the publication process or a repository note
         elif prose(b):
             continue
-        elif _CONTACT.search(text) or _LICENCE.search(text) or (page < 2 and len(b.lines) <= 30 and (_authors(b) or len(_INSTITUTION.findall(text)) >= 2)):
-            b.kind = FRONT
+        elif _CONTACT.search(text) or _LICENCE.search(text) or (page < 2 and len(b.lines) <= 30 and (
+                _authors(b) or len(_INSTITUTION.findall(text)) >= 2)):
+            b.kind = FRONT  # contact words, a licence note, authors or affiliations on the first pages
         else:
             continue
         marked += 1
