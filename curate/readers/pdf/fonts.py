@@ -6,7 +6,7 @@ for example, carry digits whose CIDs are missing from the ToUnicode map, and a T
 may name its glyphs ``g12``. pymupdf then gives U+FFFD (or, with ``TEXT_CID_FOR_UNKNOWN_UNICODE``,
 the raw character code, which the reader asks for so that the glyph can still be told apart).
 
-``survey`` looks at every font dictionary once per book (no page is rendered):
+``survey`` looks at every font the pages use, once per book (no page is rendered):
 
 - the ToUnicode map is parsed (``bfchar`` and ``bfrange``);
 - the embedded font program is opened with fontTools: the glyphs it holds are the codes the book
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -207,9 +208,25 @@ def _widths(doc: pymupdf.Document, descendant: int) -> dict[int, float]:
     return widths
 
 
+def raw_code(code: int) -> bool:
+    """Whether a raw glyph code, read as a code point, is no character any text uses (private use,
+    controls, unassigned): only such codes can be told apart in extracted text."""
+    if code < 0x20 or 0x7F <= code < 0xA0:
+        return not chr(code).isspace()
+    if 0xE000 <= code <= 0xF8FF or code >= 0xF0000:
+        return True
+    return unicodedata.category(chr(code)) == "Cn"
+
+
 def _type0(doc: pymupdf.Document, font: Font) -> None:
     descendant = _ref(_key(doc, font.xref, "DescendantFonts"))
     if not descendant:
+        return
+    font.widths = _widths(doc, descendant)
+    private = any(len(u) == 1 and 0xE000 <= ord(u) <= 0xF8FF for u in font.to_unicode.values())
+    if font.widths and not private and not any(raw_code(c) for c in font.widths if c not in font.to_unicode):
+        # every code without Unicode would read as a real character: nothing to recover in the text
+        font.unknown = {c for c in font.widths if c not in font.to_unicode}
         return
     ordering = re.search(r"/Ordering\s*\((\w+)\)", doc.xref_object(descendant, compressed=True))
     if not font.to_unicode and ordering and ordering.group(1) in _COLLECTIONS:
@@ -227,8 +244,7 @@ def _type0(doc: pymupdf.Document, font: Font) -> None:
             used = set(names) if cid_keyed else set(range(1, len(names)))
         else:
             mapping = _cid_to_gid(doc, descendant) if subtype == "/CIDFontType2" else None
-            widths = _widths(doc, descendant)
-            font.draw, font.em, reverse, gids = _truetype(data, mapping, need_used=not widths)
+            font.draw, font.em, reverse, gids = _truetype(data, mapping, need_used=not font.widths)
             inverse = {g: c for c, g in mapping.items()} if mapping is not None else None
             used = {inverse.get(g, -1) if inverse is not None else g for g in gids} - {-1}
             font.program_cmap = {c: reverse[g] for c in used
@@ -236,7 +252,6 @@ def _type0(doc: pymupdf.Document, font: Font) -> None:
     except Exception:  # a program fontTools cannot read: only the ToUnicode map is known
         font.draw = None
         return
-    font.widths = font.widths or _widths(doc, descendant)
     if font.widths:  # the CIDs the producer wrote widths for: the glyphs the text uses
         used &= set(font.widths)
     font.unknown = {c for c in used if c not in font.to_unicode or font.to_unicode[c] in ("", "\ufffd")}
@@ -288,24 +303,35 @@ def _simple(doc: pymupdf.Document, font: Font) -> None:
 
 
 def survey(doc: pymupdf.Document) -> list[Font]:
-    """Every font dictionary of the document with its unknown codes (cheap: no page is read)."""
+    """Every font the pages use, with its unknown codes (cheap: fonts are read, no page is)."""
     fonts: list[Font] = []
-    for xref in range(1, doc.xref_length()):
+    seen: set[int] = set()
+    for pno in range(doc.page_count):
         try:
-            if doc.xref_get_key(xref, "Type") != ("name", "/Font"):
-                continue
-            kind = _key(doc, xref, "Subtype").lstrip("/")
-            if kind not in ("Type0", "Type1", "TrueType", "Type3", "MMType1"):
-                continue  # descendant CID fonts are read through their Type0 parent
-            base = _key(doc, xref, "BaseFont").lstrip("/")
-            name = base.split("+", 1)[1] if re.match(r"[A-Z]{6}\+", base) else base
-            font = Font(xref, re.sub(r"-Identity-[HV]$", "", name) if kind == "Type0" else name, kind)
-            tu = _ref(_key(doc, xref, "ToUnicode"))
-            if tu:
-                font.to_unicode = parse_cmap(doc.xref_stream(tu) or b"")
-            (_type0 if kind == "Type0" else _simple)(doc, font)
-            font.mark_private_use()
-        except Exception:  # a damaged font dictionary: the text layer decides what it gives
+            listed = doc.get_page_fonts(pno)
+        except Exception:  # a damaged page: its fonts are not surveyed, its text comes out as it can
             continue
-        fonts.append(font)
+        for xref, _, kind, base, *_ in listed:
+            if xref in seen or xref <= 0:
+                continue
+            seen.add(xref)
+            kind = kind.lstrip("/")
+            if kind not in ("Type0", "Type1", "TrueType", "Type3", "MMType1"):
+                continue
+            try:
+                font = _font(doc, xref, kind, base)
+            except Exception:  # a damaged font dictionary: the text layer decides what it gives
+                continue
+            fonts.append(font)
     return fonts
+
+
+def _font(doc: pymupdf.Document, xref: int, kind: str, base: str) -> Font:
+    name = base.split("+", 1)[1] if re.match(r"[A-Z]{6}\+", base) else base
+    font = Font(xref, re.sub(r"-Identity-[HV]$", "", name) if kind == "Type0" else name, kind)
+    tu = _ref(_key(doc, xref, "ToUnicode"))
+    if tu:
+        font.to_unicode = parse_cmap(doc.xref_stream(tu) or b"")
+    (_type0 if kind == "Type0" else _simple)(doc, font)
+    font.mark_private_use()
+    return font

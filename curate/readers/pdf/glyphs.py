@@ -252,6 +252,7 @@ def solve_page_numbers(samples: list[tuple[int, str]], unknown: set[int]) -> dic
     if len(usable) < 3:
         return {}
     best: tuple[int, dict[int, str]] = (0, {})
+    tied = False
     lengths = {len(s) for _, s in usable}
     low = min(10 ** (min(lengths) - 1) - usable[0][0], 0) if lengths else 0
     for offset in range(max(low, -usable[-1][0]), 10 ** max(lengths) - usable[0][0] + 1):
@@ -266,11 +267,14 @@ def solve_page_numbers(samples: list[tuple[int, str]], unknown: set[int]) -> dic
                                                                                                     strict=True)):
                 mapping = trial
                 fits += 1
-        digits_to_codes = Counter(mapping.values())
-        if fits > best[0] and all(n == 1 for n in digits_to_codes.values()):
-            best = (fits, mapping)
+        if not fits or any(n > 1 for n in Counter(mapping.values()).values()):
+            continue
+        if fits > best[0]:
+            best, tied = (fits, mapping), False
+        elif fits == best[0] and mapping != best[1]:
+            tied = True  # two offsets explain the pages equally well: the numbers say nothing
     fits, mapping = best
-    return mapping if fits >= max(3, 0.7 * len(usable)) else {}
+    return mapping if fits >= max(3, 0.7 * len(usable)) and not tied else {}
 
 
 def count_lists(lines: Iterable[str | None], unknown: set[int]) -> dict[int, str]:

@@ -25,20 +25,30 @@ from curate.readers.pdf.layout import BODY, FRONT, REFERENCES, Block
 from curate.readers.pdf.tables import prose
 
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+\.[a-z]{2,}|\b(?:tel|phone|fax)\s*[.:：]?\s*[+(]?\d|电话\s*[:：]\s*\d", re.I)
-_CONTACT = re.compile(r"\b(?:tel|phone|fax|e-?mail)\s*[.:：]|correspond(?:ence|ing author)|contributed equally"
-                      r"|equal contribution|通讯作者\s*[:：]|联系电话\s*[:：]|电子邮箱\s*[:：]", re.I)
-_PROCESS = re.compile(r"\b(?:received|accepted|revised|published online)\s*:?\s*\d{1,2}\s+\w+\s+\d{4}"
+_CONTACT = re.compile(r"\b(?:tel|phone|fax|e-?mail)\s*[.:：]|correspond(?:ence|ing author)"
+                      r"|通讯作者\s*[:：]|联系电话\s*[:：]|电子邮箱\s*[:：]", re.I)
+_PROCESS = re.compile(r"contributed equally to this|equal(?:ly)? contribut\w+ (?:as|to this)"
+                      r"|\b(?:received|accepted|revised|published online)\s*:?\s*\d{1,2}\s+\w+\s+\d{4}"
                       r"|\b(?:received|accepted)\s*:?\s*\w+\s+\d{1,2},?\s+\d{4}|academic editor\s*:"
                       r"|收稿日期|修回日期|接受日期", re.I)
 _LICENCE = re.compile(r"©|\bcopyright\b|creative commons|open access article|licensee\b|all rights reserved"
                       r"|版权所有", re.I)
+_LICENCE_TERMS = re.compile(r"licen[cs]|rights reserved|open access|permits|distributed under", re.I)
+_PUBLISHER = re.compile(r"\bdoi:\s*10\.\d+/|\barticle id \d+|publishing corporation|\bvolume \d+, (?:issue|article)",
+                        re.I)
 _BOILERPLATE = re.compile(r"github\.com|gitlab\.com|项目主页|新书下载|full list of author information"
                           r"|freely available online|this article is available from|unlocked scheme", re.I)
-_INSTITUTION = re.compile(r"\b(?:department|university|hospital|institute|college|school of|faculty|centre|"
+_INSTITUTION = re.compile(r"(?<![A-Za-z])(?:department|university|hospital|institute|college|school of|faculty|centre|"
                           r"center|laboratory|clinic)\b|大学|医院|研究所|学院", re.I)
 _AUTHOR = re.compile(r"^[A-Z][\w'’-]+(?: [A-Z][\w.'’-]*){0,3}[\d,*†‡]*$")
 _REFERENCE = re.compile(r"^\s*(?:\[\d{1,3}\]|\d{1,3}\.)\s+\S")
 _CITED = re.compile(r"\b(?:19|20)\d\d\b.*?\d+\s*[:(]|\d+\s*[-–]\s*\d+|doi|et al", re.I)
+
+
+# Substrings one of which every pattern above needs: a cheap test before the regular expressions.
+_TRIGGERS = ("@", "tel", "fax", "phone", "mail", "correspond", "receiv", "accept", "revis", "publish", "editor",
+             "©", "copyright", "licen", "rights", "git", "author", "available", "doi", "article id", "volume",
+             "corporation", "equal", "收稿", "修回", "接受日期", "通讯", "电话", "邮箱", "版权", "项目主页", "下载")
 
 
 def _authors(b: Block) -> bool:
@@ -48,6 +58,8 @@ def _authors(b: Block) -> bool:
 
 
 def _references(b: Block) -> bool:
+    if not _REFERENCE.match(b.lines[0]):
+        return False
     entries = [line for line in b.lines if _REFERENCE.match(line)]
     return len(entries) >= 2 and len(entries) * 3 >= len(b.lines) and \
         sum(1 for line in entries if _CITED.search(line)) * 2 >= len(entries)
@@ -60,10 +72,14 @@ def mark(blocks: list[Block], page: int) -> int:
         if b.kind != BODY:
             continue
         text = " ".join(b.lines)
+        if page >= 2 and not _REFERENCE.match(b.lines[0]) and not any(t in text.lower() for t in _TRIGGERS):
+            continue  # the common block: no word that front matter is made of
         if _references(b):
             b.kind = REFERENCES
-        elif len(text) < 400 and (_ADDRESS.search(text) or _PROCESS.search(text) or _BOILERPLATE.search(text)):
-            b.kind = FRONT  # an address, a date of the publication process or a repository note
+        elif len(text) < 400 and (_ADDRESS.search(text) or _PROCESS.search(text) or _BOILERPLATE.search(text)
+                                  or _PUBLISHER.search(text)
+                                  or (_LICENCE.search(text) and _LICENCE_TERMS.search(text))):
+            b.kind = FRONT  # an address, a date of the publication process, a licence or a repository note
         elif prose(b):
             continue
         elif _CONTACT.search(text) or _LICENCE.search(text) or (page < 2 and len(b.lines) <= 30 and (
@@ -72,4 +88,24 @@ def mark(blocks: list[Block], page: int) -> int:
         else:
             continue
         marked += 1
+    if marked and page < 2:
+        marked += _grow_front(blocks)
     return marked
+
+
+def _grow_front(blocks: list[Block]) -> int:
+    """Short blocks right under front matter go with it (an affiliation's or a phone number's last line)."""
+    grown = 0
+    changed = True
+    while changed:
+        changed = False
+        fronts = [b for b in blocks if b.kind == FRONT]
+        for b in blocks:
+            if b.kind != BODY or len(b.lines) > 3 or len(b.text) > 120 or prose(b):
+                continue
+            if any(0 <= b.y0 - f.y1 <= 1.5 * f.pitch and min(b.x1, f.x1) > max(b.x0, f.x0)
+                   and b.pitch <= 1.15 * f.pitch for f in fronts):  # not a larger heading that follows
+                b.kind = FRONT
+                grown += 1
+                changed = True
+    return grown

@@ -16,14 +16,15 @@ code, asked for with ``TEXT_CID_FOR_UNKNOWN_UNICODE``) into text:
 - the letters of dingbat fonts (Wingdings, ZapfDingbats, ...) are bullets: ``•``.
 
 A code point is only translated in running text when no font of the book uses it as a real
-character (private-use, control and unassigned code points, and codes no ToUnicode map produces);
-otherwise (``font_aware``) pages are extracted span by span with their font.
+character (private-use, control and unassigned code points, and codes no ToUnicode map produces).
+A raw code that reads as a real character (a simple font's byte, a CID in the ideograph range) is
+left as extracted: telling it apart needs the span's font. Books with dingbat fonts are extracted
+span by span (``font_aware``), so that their letters become bullets.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -79,23 +80,23 @@ class Plan:
 
 def _safe(code: int, produced: set[int]) -> bool:
     """Whether a raw code, read as a code point, can never be a real character of this book."""
-    if chr(code).isspace():
-        return False  # a line break or tab of the text layer
-    if 0xE000 <= code <= 0xF8FF or code >= 0xF0000 or code < 0x20 or 0x7F <= code < 0xA0:
-        return True
-    return code not in produced and unicodedata.category(chr(code)) in ("Cn", "Co", "Cs")
+    return pdffonts.raw_code(code) and code not in produced
 
 
-def _edge_numbers(doc: pymupdf.Document, unknown: set[int]) -> tuple[list[tuple[int, str]], list[str | None]]:
-    """Page-number strings made of unknown codes, and the line starts, of up to ``SAMPLE_PAGES`` pages."""
+def _sample(doc: pymupdf.Document, unknown: set[int]) -> tuple[set[int], list[tuple[int, str]], list[str | None]]:
+    """Read a few pages spread over the book: the unknown code points they show, their page-number
+    strings made of such codes (top or bottom band), and their lines (``None`` between pages)."""
     n = doc.page_count
-    picks = sorted({round(i * (n - 1) / max(1, SAMPLE_PAGES - 1)) for i in range(min(n, SAMPLE_PAGES))})
+    count = min(n, SAMPLE_PAGES, max(3, n // 8))
+    picks = sorted({round(i * (n - 1) / max(1, count - 1)) for i in range(count)})
+    used: set[int] = set()
     numbers: list[tuple[int, str]] = []
     lines: list[str | None] = []
     for i in picks:
         page = doc.load_page(i)
         height = page.rect.height
         for _, y0, _, y1, text, *_ in page.get_text("blocks", flags=_FLAGS):
+            used.update(c for c in map(ord, text) if c in unknown)
             for line in text.split("\n"):
                 lines.append(line)
                 core = line.strip(" \t-–—·•|.")
@@ -103,28 +104,13 @@ def _edge_numbers(doc: pymupdf.Document, unknown: set[int]) -> tuple[list[tuple[
                         and any(ord(c) in unknown for c in core):
                     numbers.append((i, core))
         lines.append(None)
-    return numbers, lines
+    return used, numbers, lines
 
 
-def _used_unknown(doc: pymupdf.Document) -> set[int]:
-    """Codes of glyphs that sample pages draw without Unicode (the text trace says U+FFFD), and the
-    private-use code points they show."""
-    n = doc.page_count
-    picks = sorted({round(i * (n - 1) / max(1, SAMPLE_PAGES - 1)) for i in range(min(n, SAMPLE_PAGES))})
-    used: set[int] = set()
-    for i in picks:
-        for span in doc.load_page(i).get_texttrace():
-            used.update(glyph if uni == 0xFFFD else uni for uni, glyph, *_ in span["chars"]
-                        if uni == 0xFFFD or 0xE000 <= uni <= 0xF8FF)
-    return used
-
-
-def _check_with_pages(doc: pymupdf.Document, inferred: list[glyphs.Inference]) -> None:
+def _check_with_pages(inferred: list[glyphs.Inference], numbers: list[tuple[int, str]],
+                      lines: list[str | None]) -> None:
     """Cross-check inferred digits with page numbers and lists of sample pages; fill gaps from them."""
     unknown = {inf.font.shown.get(c, c) for inf in inferred for c in inf.font.unknown}
-    if not unknown:
-        return
-    numbers, lines = _edge_numbers(doc, unknown)
     pages = glyphs.solve_page_numbers(numbers, unknown)
     lists = glyphs.count_lists(lines, unknown)
     for inf in inferred:
@@ -165,13 +151,15 @@ def glyph_map(doc: pymupdf.Document, overrides: dict[int, str]) -> GlyphMap:
     """The book's glyph map: inferred and checked per font, with the recipe's overrides on top."""
     survey = pdffonts.survey(doc)
     gm = GlyphMap()
-    produced = {ord(v) for f in survey for v in f.to_unicode.values() if len(v) == 1}
-    # Glyphs the sample pages really draw without Unicode: a font program may hold glyphs its text
-    # never uses, and a book whose sample shows none is not worth the inference.
-    used = _used_unknown(doc) if any(f.unknown for f in survey) else set()
+    produced = {ord(v) for f in survey for v in f.to_unicode.values() if len(v) == 1 and not pdffonts.raw_code(ord(v))}
+    # Only codes that read as code points no font uses for text can be translated in running text;
+    # a sample of pages tells whether the book draws any (a font program may hold glyphs its text
+    # never uses, and a book whose sample shows none is not worth the inference).
+    safe = {c for f in survey for c in (f.shown.get(u, u) for u in f.unknown) if _safe(c, produced)}
+    used, numbers, lines = _sample(doc, safe) if safe else (set(), [], [])
     inferred = [glyphs.infer_font(f) for f in survey if f.unknown] if used else []
     if used:
-        _check_with_pages(doc, inferred)
+        _check_with_pages(inferred, numbers, lines)
     votes: dict[int, Counter[str]] = {}
     unsafe: set[int] = set()
     for inf in inferred:
@@ -189,7 +177,7 @@ def glyph_map(doc: pymupdf.Document, overrides: dict[int, str]) -> GlyphMap:
                 gm.unmapped.setdefault(code, []).append(font.name)
             if not _safe(code, produced):
                 unsafe.add(code)
-    gm.font_aware = bool(used & unsafe)
+    gm.font_aware = False  # raw codes that are real characters elsewhere stay as extracted (see the doc)
     _dingbats(survey, gm)
     for code, counter in votes.items():
         value = counter.most_common(1)[0][0] if len(counter) == 1 else ""  # fonts disagree: unmapped

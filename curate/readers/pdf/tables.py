@@ -51,7 +51,6 @@ def tabular(b: Block, line: float | None) -> bool:
             and not _ENUMERATOR.fullmatch(b.lines[0].strip()) and not prose(b))
 
 
-_LETTER = re.compile(r"[^\W\d_]")
 _SENTENCE_END = re.compile(r"[a-z\u4e00-\u9fff%)][.。;；!?！？](?:\s|$)|[，,]\s?\S")
 
 
@@ -64,8 +63,8 @@ def prose(b: Block) -> bool:
     if len(text) < 80 or len(_SENTENCE_END.findall(text)) < (1 if len(text) >= 150 else 2):
         return False
     in_long = sum(len(line) for line in b.lines if len(line) >= 30)  # justified lines may come in pieces
-    letters = len(text) - len(_LETTER.sub("", text))
-    return in_long >= 0.5 * len(text) and letters >= 0.6 * len(text)
+    digits = sum(text.count(d) for d in "0123456789")  # a table row is mostly numbers
+    return in_long >= 0.5 * len(text) and digits <= 0.25 * len(text)
 
 
 def mark(page: pymupdf.Page, blocks: list[Block], finder: str) -> tuple[int, int]:

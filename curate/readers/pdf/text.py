@@ -90,7 +90,8 @@ def _glue(left: str, right: str, known: set[str]) -> tuple[str, str]:
         while i and left[i - 1].isalpha():
             i -= 1
         head = _WORD_HEAD.match(right)
-        if head and _keep_hyphen(left[i:-1].lower(), head.group(1).lower(), known):
+        if head and _keep_hyphen(left[i:-1] if not left[i:-1].islower() else left[i:-1].lower(),
+                                 head.group(1).lower(), known):
             return left, ""
         return left[:-1], ""
     if last in "-\u2010\u2013\u2014/" or is_cjk(last) or is_cjk(first):
@@ -108,10 +109,8 @@ def english_words() -> frozenset[str]:
 
 def _keep_hyphen(first: str, second: str, known: set[str]) -> bool:
     """Whether ``first-`` at a line end and ``second`` on the next line are a hyphenated compound."""
-    if f"{first}-{second}" in known:
-        return True
-    if len(first) < 2:
-        return False
+    if f"{first}-{second}" in known or len(first) < 2 or not first.islower():
+        return True  # N-domain, T-cell, ACE-inhibitor: a letter or an acronym before the hyphen
     words = english_words()
     if first + second in words:
         return False  # a word the typesetter split: arbit-rary
@@ -149,7 +148,7 @@ def continues(prev: str, nxt: str, full: bool) -> bool:
         return first.isalpha()
     if last in _TERMINAL:
         return False
-    if is_cjk(first):
+    if is_cjk(first) or (is_cjk(last) and first.isalnum()):  # a CJK line may go on with a number
         return full and (is_cjk(last) or last in "，、")  # a short line is a heading, not a paragraph
     return first.islower()
 
