@@ -176,7 +176,7 @@ def _read_book(ref: FileRef, cfg: Config, ledger: Ledger, doc: pymupdf.Document)
             page = doc.load_page(n)
             layout = pdflayout.read_page(page, n, unit_starts, chars, per_font)
             layout.tables, figures = pdftables.mark(page, layout.blocks, cfg.table_finder)
-            pdfmatter.mark(layout.blocks, n)
+            pdfmatter.mark(layout.blocks, n, layout.height)
         except Exception as err:  # one damaged page must not lose the book
             ledger.quarantine(ref.id(f"p{n + 1}"), "page_error", f"books: '{ref.relpath}' page {n + 1} cannot "
                               f"be read ({type(err).__name__}: {err}); the other pages are kept")

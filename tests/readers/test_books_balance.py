@@ -56,6 +56,8 @@ def test_audit_fails_when_text_is_removed_behind_the_ledgers_back(tmp_path):
     report = audit(root)
     assert report.ok, report.problems
     assert any("text in" in line and "table" in line for line in report.lines)
+    summary = (root / "report.md").read_text(encoding="utf-8")
+    assert "## Text accounting: books" in summary and "| running_head |" in summary
 
     flow = json.loads((root / "flow.json").read_text())
     read = next(s for s in flow["books"]["steps"] if s["step"] == "read")["shards"][0]

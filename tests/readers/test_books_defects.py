@@ -98,3 +98,18 @@ def test_defect_samples_balance(files, name):
     records, stats = read_stats(files[name])
     assert stats["text_in"] == stats["text_out"] + sum(textbalance.removed(stats).values())
     assert stats["text_out"] == sum(textbalance.characters(r["text"]) for r in records)
+
+
+def test_footnotes_are_small_type_after_a_note_mark_at_the_foot():
+    from curate.readers.pdf import matter
+    from curate.readers.pdf.layout import Block
+
+    body = [Block(50, 100 + 60 * i, 300, 148 + 60 * i, ["A paragraph line of body text here,"] * 4) for i in range(3)]
+    single = Block(50, 300, 300, 310, ["One line of body text."])
+    note = Block(50, 660, 300, 676, ["1 See the guideline of 2020 for the thresholds.", "It applies to adults."])
+    item = Block(50, 690, 300, 698, ["2. a numbered list item"])
+    footer = Block(50, 760, 300, 768, ["3 Journal of Examples"])
+    blocks = [*body, single, note, item, footer]
+    matter.mark(blocks, 4, 800.0)
+    assert note.kind == "footnote" and item.kind == "body" and footer.kind == "body"
+    assert all(b.kind == "body" for b in [*body, single])

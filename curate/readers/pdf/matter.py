@@ -12,8 +12,11 @@ A paper's first page and a book's title page carry blocks that no reader of the 
 - reference lists without a heading of their own (a page that goes on with the references of the
   page before): blocks of entries that begin ``[12]`` or ``12.`` and carry a year, a volume and pages.
 
-``mark`` sets such blocks' kind to ``front_matter`` or ``references`` (counted under
-``text_removed_front_matter`` and ``text_removed_back_matter``). A block that reads as prose
+Footnotes: blocks in the lower quarter of a page, set smaller than the page's paragraphs, that
+begin with a note mark (``1``, ``*``, ``†``, ``①``).
+
+``mark`` sets such blocks' kind to ``front_matter``, ``references`` or ``footnote`` (counted under
+``text_removed_front_matter``, ``text_removed_back_matter`` and ``text_removed_footnote``). A block that reads as prose
 (``tables.prose``) is never front matter, so body text that mentions a department stays.
 """
 
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from curate.readers.pdf.layout import BODY, FRONT, REFERENCES, Block
+from curate.readers.pdf.layout import BODY, FOOTNOTE, FRONT, REFERENCES, Block
 from curate.readers.pdf.tables import prose
 
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+\.[a-z]{2,}|\b(?:tel|phone|fax)\s*[.:：]?\s*[+(]?\d|电话\s*[:：]\s*\d", re.I)
@@ -65,9 +68,30 @@ def _references(b: Block) -> bool:
         sum(1 for line in entries if _CITED.search(line)) * 2 >= len(entries)
 
 
-def mark(blocks: list[Block], page: int) -> int:
-    """Mark front matter and headless reference lists on one page (0-based); return blocks marked."""
+_NOTE_MARK = re.compile(r"^\s*(?:\d{1,2}(?![.)\d．、）:：])|[*†‡§¶]+|[①-⑳]|[¹²³⁴⁵⁶⁷⁸⁹])\s?\S")  # not "2." (a list)
+
+
+def _footnotes(blocks: list[Block], height: float) -> int:
+    """Mark footnotes: small type at the foot of the page, after a note mark."""
+    pitches = sorted(b.pitch for b in blocks if b.kind == BODY and len(b.lines) >= 2)
+    singles = sorted(b.height for b in blocks if b.kind == BODY and len(b.lines) == 1)
+    if len(pitches) < 2 or not singles or not height:
+        return 0
+    body, single = pitches[len(pitches) // 2], singles[len(singles) // 2]  # like is compared with like
     marked = 0
+    for b in blocks:
+        small = b.pitch < 0.85 * body if len(b.lines) >= 2 else b.height < 0.85 * single
+        # above the bottom band, where running footers and page numbers stand
+        if b.kind == BODY and 0.75 * height <= b.y0 < 0.9 * height and small and _NOTE_MARK.match(b.lines[0]):
+            b.kind = FOOTNOTE
+            marked += 1
+    return marked
+
+
+def mark(blocks: list[Block], page: int, height: float = 0.0) -> int:
+    """Mark front matter, headless reference lists and footnotes on one page (0-based); return blocks
+    marked."""
+    marked = _footnotes(blocks, height)
     for b in blocks:
         if b.kind != BODY:
             continue
