@@ -154,15 +154,15 @@ def _read_book(ref: FileRef, cfg: Config, ledger: Ledger, doc: pymupdf.Document)
 
     def events(pages: Iterator[pdflayout.Page]) -> Iterator[dict]:
         for page in pages:
-            on_page, as_table = 0, 0
+            as_table = 0
             for block in page.blocks:
-                n = characters(block.text)
-                on_page += n
                 if block.kind in pdflayout.REASONS:
+                    n = characters(block.text)
                     stats[_REMOVED[block.kind]] += 1
                     stats["text_removed_" + pdflayout.REASONS[block.kind]] += n
                     as_table += n if block.kind == pdflayout.TABLE else 0
-            if as_table > cfg.table_warning * on_page and on_page:
+            on_page = sum(characters(b.text) for b in page.blocks) if as_table else 0
+            if as_table and as_table > cfg.table_warning * on_page:
                 stats["pages_table_warning"] += 1
                 ledger.modify(ref.id(f"p{page.number + 1}"), "table_share", f"books: '{ref.relpath}' page "
                               f"{page.number + 1}: {as_table:,} of its {on_page:,} characters removed as table; "

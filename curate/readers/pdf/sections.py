@@ -26,6 +26,7 @@ from curate.readers.pdf import text as pdftext
 from curate.readers.pdf.headings import Heading, bare, compile_titles, detect_level, is_contents_page, place_outline
 from curate.readers.pdf.layout import HEADING, Block, Page
 
+_HYPHENS = ("-", "\u00ad", "\u2010")
 _SENTENCE = re.compile(r"[.。!?！？;；]\s|[.。!?！？]$")
 
 
@@ -225,7 +226,8 @@ class Sections:
         text = pdftext.join_lines(block.lines, self.compounds)
         if not text:
             return
-        self.tally["text_removed_hyphen"] += sum(map(characters, block.lines)) - characters(text)
+        if any(line.rstrip().endswith(_HYPHENS) for line in block.lines[:-1]):  # only a line-end hyphen goes
+            self.tally["text_removed_hyphen"] += sum(map(characters, block.lines)) - characters(text)
         if self.current is not None and self.current.locator == "front" and not self.counters \
                 and self.use_outline and len(text) < 60 and not _SENTENCE.search(text):
             self.tally["text_removed_front_matter"] += characters(text)  # a title page: title, author, date
@@ -239,7 +241,8 @@ class Sections:
         full = len(block.lines) > 1 or block.width >= 0.85 * self.column
         if cur.open_last and pdftext.continues(cur.paragraphs[-1], text, cur.full_last):
             joined = pdftext.join(cur.paragraphs[-1], text, self.compounds)
-            self.tally["text_removed_hyphen"] += characters(cur.paragraphs[-1]) + characters(text) - characters(joined)
+            if cur.paragraphs[-1].endswith(_HYPHENS):
+                self.tally["text_removed_hyphen"] += len(cur.paragraphs[-1]) + len(text) - len(joined)
             cur.chars += len(joined) - len(cur.paragraphs[-1])
             cur.paragraphs[-1] = joined
             cur.full_last = full
