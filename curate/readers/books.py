@@ -1,23 +1,37 @@
 """Books: PDF (and EPUB, MOBI, XPS, FB2) into clean running text, one record per chapter or section.
 
-A book is read page by page with pymupdf, and each page goes through:
+A book is read in two passes:
 
-1. ``pdflayout.read_page``: text blocks, images; text inside figures and figure captions dropped.
-2. ``pdftables.mark``: tables (ruling lines, table rows) and their captions dropped.
-3. ``pdflayout.Running``: running headers, footers and page numbers dropped, by comparing each
-   page with up to ``header_window`` pages on either side; then ``reading_order`` (columns).
-4. ``booksections.Sections``: headings from the outline (or the type), back matter and tables of
-   contents cut, one ``Doc`` per chapter or section, split before ``max_chars``.
-5. ``pdftext``: lines joined, hyphens repaired, markers removed, ftfy, radical and private-use
-   characters mapped, NFKC.
+0. ``pdfplan.build`` (the whole book, cheap): the outline and the glyph map, which recovers the
+   text of glyphs the PDF gives no Unicode for (``readers/pdf/fonts.py``, ``glyphs.py``).
+
+then page by page, each page on its own (a page range could be read by another worker):
+
+1. ``pdflayout.read_page``: text blocks (raw codes for glyphs without Unicode, never U+FFFD), each
+   through ``pdftext.Chars`` (glyph map, radicals, ``pua_map``, ftfy, NFKC; ``text_in`` counted);
+   images; text inside figures and figure captions marked.
+2. ``pdftables.mark``: tables (ruling lines, cell grids, rows; prose kept), table notes, captions
+   and vector-figure labels; ``pdfmatter.mark``: front matter, footnotes, headless reference lists.
+3. ``pdflayout.Running``: running headers, footers and page numbers, by comparing each page with up
+   to ``header_window`` pages on either side; then ``reading_order`` (columns).
+
+and in order (cheap): ``booksections.Sections`` places headings from the outline (or the type),
+cuts back matter and tables of contents, joins paragraphs across columns and pages (hyphens with a
+word list), and makes one ``Doc`` per chapter or section, split before ``max_chars``; citation and
+footnote markers are stripped last.
+
+Every character of every page is counted: the statistics ``text_in``, ``text_out`` and
+``text_removed_<reason>`` balance (``curate.core.textbalance``; ``curate audit`` checks them).
 
 Ids are ``books/<file>#ch3.2`` (outline or heading numbering), ``#ch3.2-part2`` for later parts of a
 long section and ``#front`` for the text before the first heading. The ledger gets a ``drop`` row
 for every cut-out part (``back_matter``, ``table_of_contents``) and every run of scanned pages
-(``no_text_layer``), a ``modify`` row for records that lost characters with no Unicode meaning
-(``unmapped_chars``) and for repaired files, and a ``quarantine`` row for unreadable pages.
-Files that cannot be opened (encrypted, empty, truncated beyond repair, not a PDF) are quarantined
-whole, with a message that says what to do.
+(``no_text_layer``); ``modify`` rows for the glyph map of each font (``glyph_map``, with its
+evidence, or ``glyph_map_conflict``), for glyphs that stay unmapped (``unmapped_glyph``, per font
+and code point with a count and an example), for pages that lose most of their text as table
+(``table_share``) and for repaired files; and a ``quarantine`` row for unreadable pages. Files that
+cannot be opened (encrypted, empty, truncated beyond repair, not a PDF) are quarantined whole, with
+a message that says what to do.
 """
 
 from __future__ import annotations
