@@ -76,3 +76,13 @@ def test_books_recipe_scrubs_phi_by_default():
     assert recipes.load_source(root / "books.toml").scrub is not None
     books_source = next(s for s in recipes.load_corpus(root / "stage1.toml").sources if s.reader == "books")
     assert books_source.scrub is not None
+
+
+def test_pages_losing_most_text_as_table_are_ledgered():
+    from tests.readers.helpers import run_reader
+
+    _, _, rows = run_reader("books", SAMPLES / "hypertension_en.pdf", books.Config(table_warning=0.01))
+    warned = [r for r in rows if r["reason"] == "table_share"]
+    assert warned and all("removed as table" in r["detail"] and "page" in r["detail"] for r in warned)
+    _, _, rows = run_reader("books", SAMPLES / "hypertension_en.pdf")
+    assert not [r for r in rows if r["reason"] == "table_share"]  # the sample's tables are a small share
