@@ -172,11 +172,22 @@ def similarity(a: Shape, b: Shape) -> float:
     return dice - 0.3 * abs(math.log(a.aspect / b.aspect)) - 0.3 * abs(math.log(a.height / b.height))
 
 
+@functools.cache
+def _stacked() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    refs = references()
+    bitmaps = np.stack([r.bitmap for _, r in refs])
+    return ([ch for ch, _ in refs], bitmaps, bitmaps.sum(axis=(1, 2)), np.array([r.aspect for _, r in refs]),
+            np.array([r.height for _, r in refs]))
+
+
 def match_digit(shape: Shape) -> tuple[str, float, float] | None:
     """(digit, score, margin over the next digit or letter) when ``shape`` looks most like a digit."""
+    chars, bitmaps, sums, aspects, heights = _stacked()  # ``similarity`` against every reference at once
+    inter = np.minimum(bitmaps, shape.bitmap[None]).sum(axis=(1, 2))
+    scores = 2 * inter / (sums + shape.bitmap.sum()) - 0.3 * np.abs(np.log(shape.aspect / aspects)) \
+        - 0.3 * np.abs(np.log(shape.height / heights))
     best: dict[str, float] = {}
-    for ch, ref in references():
-        s = similarity(shape, ref)
+    for ch, s in zip(chars, scores.tolist(), strict=True):
         if s > best.get(ch, -9):
             best[ch] = s
     ranked = sorted(best.items(), key=lambda kv: -kv[1])

@@ -96,8 +96,10 @@ def mark(blocks: list[Block], page: int, height: float = 0.0) -> int:
         if b.kind != BODY:
             continue
         text = " ".join(b.lines)
-        if page >= 2 and not _REFERENCE.match(b.lines[0]) and not any(t in text.lower() for t in _TRIGGERS):
-            continue  # the common block: no word that front matter is made of
+        if page >= 2 and not _REFERENCE.match(b.lines[0]):
+            low = text.lower()
+            if not any(t in low for t in _TRIGGERS):
+                continue  # the common block: no word that front matter is made of
         if _references(b):
             b.kind = REFERENCES
         elif len(text) < 400 and (_ADDRESS.search(text) or _PROCESS.search(text) or _BOILERPLATE.search(text)

@@ -232,6 +232,12 @@ def special(s: str) -> bool:
     return _SPECIAL.search(s) is not None
 
 
+@functools.cache
+def _folds() -> frozenset[str]:
+    """The characters that lossless NFKC changes (``normalise.safe_nfkc``'s table)."""
+    return frozenset(map(chr, text._nfkc_table()))
+
+
 class Chars:
     """The characters of one book's pages: glyph map, character map, repair, and their accounting.
 
@@ -264,7 +270,8 @@ class Chars:
             s = text.fix(s)
         if _KANGXI.search(s):
             self.tally["radicals_mapped"] += len(_KANGXI.findall(s))
-        s = text.safe_nfkc(s)
+        if not _folds().isdisjoint(s):  # most blocks have no compatibility form: skip the translation
+            s = text.safe_nfkc(s)
         self.tally["text_in"] += characters(s)
         if self.unmapped.search(s) is None:
             return s
