@@ -138,8 +138,11 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
     images: list[tuple[float, float, float, float]] = []
     raw = _span_blocks(page, per_font) if per_font else page.get_text("blocks", flags=FLAGS)
     contents = [r[4] for r in raw]
-    if chars is not None:
-        contents = [chars(c) if r[6] == 0 else c for r, c in zip(raw, contents, strict=True)]
+    if chars is not None:  # one call per page: the per-call work is most of the cost
+        texts = [i for i, r in enumerate(raw) if r[6] == 0]
+        for i, c in zip(texts, chars.page([contents[i] for i in texts]) if hasattr(chars, "page")
+                        else [chars(contents[i]) for i in texts], strict=True):
+            contents[i] = c
     for (x0, y0, x1, y1, _, _, kind), content in zip(raw, contents, strict=True):
         if kind == 1:
             if (x1 - x0) * (y1 - y0) >= _MIN_IMAGE_AREA * width * height:

@@ -232,6 +232,9 @@ def special(s: str) -> bool:
     return _SPECIAL.search(s) is not None
 
 
+_SEPARATOR = "\U0010fffe"  # a noncharacter: no glyph map, NFKC or repair touches it
+
+
 @functools.cache
 def _folds() -> frozenset[str]:
     """The characters that lossless NFKC changes (``normalise.safe_nfkc``'s table)."""
@@ -257,6 +260,15 @@ class Chars:
         self.unmapped = re.compile(f"[{drop}\ue000-\uf8ff\ufffd\U000f0000-\U0010fffd]")
         self.seen: dict[int, list] = {}  # code point -> [count, example context]
 
+    def page(self, contents: list[str]) -> list[str]:
+        """``self`` over the text blocks of a page in one call (joined by a code point no text has)."""
+        if not contents:
+            return contents
+        done = self(_SEPARATOR.join(contents))
+        self.tally["text_in"] -= len(contents) - 1  # the separators are not text
+        parts = done.split(_SEPARATOR)
+        return parts if len(parts) == len(contents) else [self(c) for c in contents]  # never happens
+
     def __call__(self, s: str) -> str:
         gm = self.glyph_map
         if gm.pattern is not None and gm.pattern.search(s):
@@ -279,7 +291,7 @@ class Chars:
             entry = self.seen.setdefault(ord(m.group()), [0, ""])
             entry[0] += 1
             if not entry[1]:
-                entry[1] = " ".join(s[max(0, m.start() - 12):m.end() + 12].split())
+                entry[1] = " ".join(s[max(0, m.start() - 12):m.end() + 12].replace(_SEPARATOR, " ").split())
         out = self.unmapped.sub("", s)
         self.tally["text_removed_unmapped_glyph"] += len(s) - len(out)
         return out
