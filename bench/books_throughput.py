@@ -14,7 +14,8 @@ times on the same files:
 
 It prints the median pages/s of each and the ratio to raw, for the generated books and, when
 ``../shared/realdata`` is there, for ``--real`` copies of its two-column PDF (denser pages in real
-fonts). Memory: for each count in ``--rss``,
+fonts) and for its two XeLaTeX textbooks (``--textbooks``; digits without Unicode, so the glyph
+map is inferred). Memory: for each count in ``--rss``,
 a fresh process builds that many small generated books (8 pages each) with one worker and reports
 its peak RSS; the ratio of the largest to the smallest count is printed.
 """
@@ -184,6 +185,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--real", type=int, default=20, help="copies of ../shared/realdata's PDF to time too "
                         "(0 to skip; skipped when absent)")
+    parser.add_argument("--textbooks", type=int, default=1, help="time the shared XeLaTeX textbooks too (0: skip)")
     parser.add_argument("--rss", default="10,100", help="book counts for the memory check ('' to skip)")
     parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -206,6 +208,12 @@ def main() -> None:
                 for pdf in real.glob("*.pdf"):
                     shutil.copy(pdf, tmp / "realdata" / f"{pdf.stem}-{i:03d}.pdf")
             compare(tmp / "realdata", tmp / "out-real", args.runs)
+        textbooks = ROOT.parent / "shared" / "realdata" / "books-zh"
+        if args.textbooks and textbooks.is_dir():
+            (tmp / "textbooks").mkdir()
+            for pdf in textbooks.glob("*/main.pdf"):
+                shutil.copy(pdf, tmp / "textbooks" / f"{pdf.parent.name}.pdf")
+            compare(tmp / "textbooks", tmp / "out-textbooks", args.runs)
         counts = [int(c) for c in args.rss.split(",") if c]
         if counts:
             rss = {}

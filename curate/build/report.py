@@ -39,6 +39,8 @@ def build(root: Path, manifest: dict[str, Any], steps: dict[str, Any]) -> dict[s
         "near_dedup": steps.get("near_dedup"),
         "contamination_hits": hits,
         "phi_replacements": phi,
+        "text": {name: {k: v for k, v in s["stats"].items() if k.startswith("text_")}
+                 for name, s in manifest["sources"].items() if "text_in" in s.get("stats", {})},
     }
 
 
@@ -71,6 +73,11 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [f"- {b}: {n:,}" for b, n in report["contamination_hits"].items()] or ["- none"]
     lines += ["", "## PHI replaced, by type", ""]
     lines += [f"- {k}: {n:,}" for k, n in report["phi_replacements"].items()] or ["- none"]
+    for name, text in report.get("text", {}).items():  # characters (not spaces) removed inside records
+        lines += ["", f"## Text accounting: {name}", "", f"{text['text_in']:,} characters in, "
+                  f"{text.get('text_out', 0):,} out.", "", "| removed as | characters |", "|---|---:|"]
+        lines += [f"| {k.removeprefix('text_removed_')} | {v:,} |" for k, v in sorted(text.items())
+                  if k.startswith("text_removed_") and v]
     return "\n".join(lines) + "\n"
 
 

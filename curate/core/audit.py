@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from curate.core import ledger as ledger_mod
-from curate.core import shards
+from curate.core import shards, textbalance
 from curate.core.executor import digest
 from curate.tokens import indexed
 
@@ -117,6 +117,9 @@ def audit(root: Path) -> AuditReport:
     report.lines.append(f"audit {root}")
     for name, source_flow in flow.items():
         _audit_source(root, name, source_flow, removals, report)
+    text_lines, text_problems = textbalance.audit(root, flow, manifest)  # characters, for sources that cut text
+    report.lines += text_lines
+    report.problems += text_problems
     unknown = set(table["source"].unique().to_list()) - set(flow)
     if unknown:
         report.problems.append(f"ledger rows for sources not in the build: {sorted(unknown)}")

@@ -9,6 +9,16 @@
   (U+E000-U+E009) and the reference mark ※ at U+E0A5, as fonts of real textbooks do.
 
 The text was written for curate. The PDFs are committed; this script is how they were made.
+
+``defects(folder)`` writes two more files that reproduce what real books and papers do to text
+extraction (the tests build them in a temporary folder; they are not part of the sample corpus):
+
+- ``paper_en.pdf``: a two-column paper with authors, affiliations, a correspondence block with an
+  e-mail address and a phone number, received/accepted dates and a licence note, a booktabs table
+  in one column beside prose in the other, a figure with text labels and its caption, hyphenated
+  compounds and split words at line ends, and a reference list that spills onto the next page;
+- ``digits_zh.pdf``: a Chinese chapter whose font's ToUnicode map lacks the digits (extraction gives
+  U+FFFD or raw glyph ids for them), with page numbers set in that font.
 """
 
 from __future__ import annotations
@@ -257,6 +267,93 @@ def chinese() -> Book:
         book.paragraph(ref, size=9.0, indent=False)
     book.toc = []  # this book has no outline: headings come from type size and numbering
     return book
+
+
+PAPER_FRONT = [
+    "Anna Berg1, Carlos Mendes2 and Li Wei1*",
+    "1Department of Medicine, University Hospital North, 12 Harbour Road, Bergen, Norway",
+    "2Institute of Public Health, University of Lisbon, Lisbon, Portugal",
+    "*Correspondence: anna.berg@example.org; Tel: +47 5597 1234",
+    "Received 3 March 2021; Accepted 9 June 2021",
+    "© 2021 The Authors. This is an open access article under the Creative Commons Attribution licence.",
+]
+PAPER_BODY = [
+    "Self-reported adherence to antihypertensive treatment is an arbitrary measure of what patients do at "
+    "home, yet it remains the most common instrument in primary care. We compared N-domain-selective "
+    "inhibitors with standard therapy in a cohort of older adults and recorded long-term outcomes at every "
+    "follow-up visit.",
+    "Patients were recruited from eleven practices between 2015 and 2018. Blood pressure was measured three "
+    "times at each visit, and the mean of the last two readings was used. The primary outcome was the "
+    "change in systolic pressure after twelve months of treatment.",
+    "TABLE",
+    "Adherence was similar in both groups. Patients who reported missing doses had higher systolic "
+    "pressure at twelve months, and the difference was larger in those living alone. Nurses contacted "
+    "every patient who missed two consecutive visits.",
+    "FIGURE",
+    "The effect of the selective inhibitors persisted after adjustment for age, sex and baseline pressure. "
+    "Adverse events were rare and mild in both groups, and no patient stopped treatment because of them.",
+    "Structured follow-up with home measurement is feasible in primary care and improves the control of "
+    "blood pressure in older adults without adding to the burden of visits.",
+]
+PAPER_TABLE = ("Table 2. Baseline characteristics", [
+    ["Variable", "Inhibitor", "Standard"], ["Age, years", "67.7", "68.1"], ["Women, %", "52.3", "49.8"],
+    ["Systolic, mmHg", "152.4", "151.9"], ["Diabetes, %", "21.0", "19.6"]])
+PAPER_REFERENCES = [f"[{i}] Author A, Author B. Title of a cited study number {i}. J Clin Hypertens. "
+                    f"20{10 + i};{i + 3}:{100 + i}-{110 + i}." for i in range(1, 15)]
+
+
+def paper() -> Book:
+    """A two-column paper with front matter, a table beside prose, a labelled figure and references."""
+    book = Book(style=Style(page=A5, margin=36.0, gutter=14.0, size=9.0, leading=11.5), heads=("J Prim Care", ""),
+                first_number=101)
+    book.chapter("Home measurement in older adults with hypertension", size=13.0)
+    for line in PAPER_FRONT:
+        book.paragraph(line, size=7.0, indent=False)
+    book.heading("Abstract", level=1)
+    book.paragraph(PAPER_BODY[0])
+    book.heading("Methods", level=1)
+    for p in PAPER_BODY[1:]:
+        if p == "TABLE":
+            book.table(*PAPER_TABLE, size=7.0)
+        elif p == "FIGURE":
+            book.figure("Fig. 3 Systolic pressure by visit", ["baseline", "month 6", "month 12"])
+        else:
+            book.paragraph(p)
+    book.heading("References", level=1)
+    for ref in PAPER_REFERENCES:
+        book.paragraph(ref, size=7.0, indent=False)
+    return book
+
+
+ZH_DIGITS_TEXT = [
+    "高血压患者每日食盐摄入量应控制在5克以下，每周进行150分钟中等强度运动。",
+    "起始剂量通常为每日1～2片，2周后复查血压，必要时在4周内调整剂量。",
+    "65岁以上患者的目标血压可适当放宽至150/90毫米汞柱以下。",
+    "随访期间每3个月检测一次血钾和肌酐，连续12个月。",
+]
+
+
+def private_digits() -> Book:
+    """A Chinese chapter whose font's ToUnicode lacks the digits; page numbers in that font."""
+    book = Book(cjk=True, style=Style(page=(340.0, 480.0), columns=1, margin=36.0, size=10.0, leading=16.0,
+                                      indent=20.0, para_gap=3.0),
+                heads=("内科学", "第三章 高血压"), first_number=7, numbers_in_body_font=True)
+    book.chapter("第三章 高血压", size=18.0)
+    for k in range(6):
+        book.heading(f"第{'一二三四五六'[k]}节 治疗要点", size=13.0, outline=False)
+        for p in ZH_DIGITS_TEXT:
+            book.paragraph(p)
+    book.toc = []
+    return book
+
+
+def defects(folder: Path) -> dict[str, Path]:
+    """Write the defect samples into ``folder``; return their paths by name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {"paper_en": folder / "paper_en.pdf", "digits_zh": folder / "digits_zh.pdf"}
+    paper().save(str(out["paper_en"]), "Home measurement in older adults")
+    private_digits().save(str(out["digits_zh"]), "内科学：高血压", to_unicode=dict.fromkeys("0123456789"))
+    return out
 
 
 def main() -> None:

@@ -44,13 +44,14 @@ class Book:
     """Lays out text into pages; ``save`` adds running heads, page numbers and the outline."""
 
     def __init__(self, cjk: bool = False, style: Style | None = None, heads: tuple[str, str] = ("", ""),
-                 first_number: int = 1, number_format: str = "{}"):
+                 first_number: int = 1, number_format: str = "{}", numbers_in_body_font: bool = False):
         self.doc = pymupdf.open()
         self.cjk = cjk
         self.style = style or Style()
         self.heads = heads  # (even pages, odd pages)
         self.first_number = first_number
         self.number_format = number_format
+        self.numbers_in_body_font = numbers_in_body_font  # page numbers set in the CJK body font
         self.font = pymupdf.Font("cjk") if cjk else pymupdf.Font("helv")
         self.bold = pymupdf.Font("cjk") if cjk else pymupdf.Font("hebo")
         self.writers: dict[int, pymupdf.TextWriter] = {}
@@ -257,7 +258,7 @@ class Book:
 
     # finishing ---------------------------------------------------------------------------------
 
-    def save(self, path: str, title: str, to_unicode: dict[str, int] | None = None) -> None:
+    def save(self, path: str, title: str, to_unicode: dict[str, int | None] | None = None) -> None:
         """Write running heads, page numbers and the outline, embed fonts, save deterministically."""
         for page in self.doc:
             n = page.number
@@ -270,8 +271,11 @@ class Book:
                     self.facts.heads.add(head)
                     self._write(self.style.margin, self.style.margin - 10, head, 8.0)
             # page numbers in the base font: their digits stay digits whatever the body font does
-            w = pymupdf.get_text_length(label, fontname="helv", fontsize=8.0)
             width, height = self.style.page
+            if self.numbers_in_body_font:
+                self._write((width - self._width(label, 8.0)) / 2, height - self.style.margin + 16, label, 8.0)
+                continue
+            w = pymupdf.get_text_length(label, fontname="helv", fontsize=8.0)
             page.insert_text(((width - w) / 2, height - self.style.margin + 16), label, fontname="helv", fontsize=8.0)
         for page in self.doc:
             self._flush_latin(page)
@@ -287,11 +291,12 @@ class Book:
                 self._bend_to_unicode(to_unicode)
         self.doc.save(path, garbage=4, deflate=True, no_new_id=True)
 
-    def _bend_to_unicode(self, override: dict[str, int]) -> None:
-        """Rewrite the CJK font's ToUnicode map: glyphs of ``override``'s characters map elsewhere."""
+    def _bend_to_unicode(self, override: dict[str, int | None]) -> None:
+        """Rewrite the CJK font's ToUnicode map: glyphs of ``override``'s characters map elsewhere, or
+        (``None``) nowhere, as in fonts whose map lacks them."""
         used = sorted({ch for page in self.doc for ch in page.get_text() if ch == " " or not ch.isspace()})
         entries = [f"<{self.font.has_glyph(ord(ch)):04x}> <{override.get(ch, ord(ch)):04x}>"
-                   for ch in used if self.font.has_glyph(ord(ch))]
+                   for ch in used if self.font.has_glyph(ord(ch)) and override.get(ch, 0) is not None]
         cmap = ("/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
                 "/CIDSystemInfo <</Registry(Adobe)/Ordering(UCS)/Supplement 0>> def\n"
                 "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"

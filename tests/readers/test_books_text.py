@@ -7,12 +7,14 @@ from collections import Counter
 import pymupdf
 import pytest
 
+from curate.core.textbalance import characters
 from curate.readers import books
 from curate.readers.pdf import headings as bookheadings
 from curate.readers.pdf import layout as pdflayout
 from curate.readers.pdf import tables as pdftables
 from curate.readers.pdf import text as pdftext
 from curate.readers.pdf.layout import Block, Page
+from curate.readers.pdf.plan import GlyphMap
 
 
 def test_join_lines_latin_hyphens_and_compounds():
@@ -48,14 +50,18 @@ def test_strip_markers_keeps_numbers_that_mean_something():
                                         "糖尿病。")
 
 
-def test_character_map_and_repair():
+def test_character_map_and_repair_counted():
     table = pdftext.char_map(["U+E000..U+E009=0123456789", "U+F0B7=•"])
     counts: Counter[str] = Counter()
-    mapped = pdftext.map_chars("⻓期 \ue002\ue000年 \uf0b7 ⽬前 \ue0a5 \ufffd", table, counts)
-    assert mapped == "长期 20年 • ⽬前 \ue0a5 \ufffd" and counts == {"radicals_mapped": 1, "pua_mapped": 3}
-    repaired = pdftext.repair(mapped + " ﬁbrosis Ã©tÃ©", counts)
-    assert repaired == "长期 20年 • 目前   fibrosis été"
-    assert counts["U+E0A5"] == 1 and counts["U+FFFD"] == 1 and counts["radicals_mapped"] == 2
+    glyph_map = GlyphMap(table={0xF356: "0", 0xF357: "", 0x41: "X"})  # 0x41 is not safe: never in the table
+    glyph_map.finish()
+    chars = pdftext.Chars(glyph_map, table, counts)
+    out = chars("⻓期 \ue002\ue000年 \uf0b7 ⽬前 \ue0a5 \ufffd \uf356\uf357 ﬁbrosis Ã©tÃ©")
+    assert out == "长期 20年 • 目前   0 fibrosis été"
+    assert counts["radicals_mapped"] == 2 and counts["pua_mapped"] == 3
+    assert counts["text_in"] == characters(out) + counts["text_removed_unmapped_glyph"]
+    assert counts["text_removed_unmapped_glyph"] == 3
+    assert chars.seen[0xE0A5][0] == 1 and chars.seen[0xF357][0] == 1 and "目前" in chars.seen[0xFFFD][1]
     with pytest.raises(ValueError, match="as many characters"):
         pdftext.parse_char_map(["U+E000..U+E009=01"])
 
@@ -132,7 +138,7 @@ def test_outline_titles_found_run_in_and_wrapped():
               Block(50, 200, 300, 212, ["3.7 Hypertensive"]), Block(50, 214, 300, 226, ["emergencies"]),
               Block(50, 240, 300, 300, ["A hypertensive emergency is severe."])]
     out, missing = bookheadings.place_outline(blocks, pending)
-    assert missing == 0
-    assert [(b.kind, b.lines[0]) for b in out] == [
-        ("heading", "Background"), ("body", "Knowledge is lacking in"),
+    assert missing == 0 and out[0].title == "Background"
+    assert [(b.kind, " ".join(b.lines[:1] if b.kind == "body" else b.lines)) for b in out] == [
+        ("heading", "Background:"), ("body", "Knowledge is lacking in"),
         ("heading", "3.7 Hypertensive emergencies"), ("body", "A hypertensive emergency is severe.")]

@@ -66,6 +66,8 @@ def detect_level(block: Block, body_line: float | None) -> int | None:
     text = " ".join(s.strip() for s in block.lines)
     if len(block.lines) > 2 or len(text) > 120 or text[-1] in _END or text[0].islower():
         return None
+    if len(block.lines) == 2 and min(len(s) for s in block.lines) >= 45:
+        return None  # two full lines: the end of a paragraph, not a title
     for pattern, level in _PATTERNS:
         if pattern.match(text):
             return level
@@ -117,7 +119,12 @@ def place_outline(blocks: list[Block], pending: list[Heading]) -> tuple[list[Blo
             k, n, rest = hit
             out += [_entry(h) for h in pending[placed:k]]  # not found: keep their order
             missing += k - placed
-            out.append(Block(b.x0, b.y0, b.x1, b.y0, [pending[k].title], HEADING, pending[k].level))
+            lines = b.lines[:n]
+            if rest:  # a run-in heading: the line is cut where its title ends (no character is lost)
+                line = b.lines[0].rstrip()
+                cut = max(0, len(line) - len(rest))
+                lines, rest = [line[:cut].rstrip()], line[cut:].strip()
+            out.append(Block(b.x0, b.y0, b.x1, b.y0, lines, HEADING, pending[k].level, title=pending[k].title))
             b = Block(b.x0, b.y0, b.x1, b.y1, ([rest] if rest else []) + b.lines[n:], b.kind)
             placed = k + 1
         if b.lines:
@@ -127,7 +134,7 @@ def place_outline(blocks: list[Block], pending: list[Heading]) -> tuple[list[Blo
 
 
 def _entry(h: Heading) -> Block:
-    return Block(0, 0, 0, 0, [h.title], HEADING, h.level)
+    return Block(0, 0, 0, 0, [h.title], HEADING, h.level, synthetic=True, title=h.title)
 
 
 def _rejoin_titles(blocks: list[Block], pending: list[Heading]) -> list[Block]:

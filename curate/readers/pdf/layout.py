@@ -9,8 +9,11 @@ that of plain text extraction.
 - Figures: image boxes; text inside them (labels) and ``Figure 3``/``图 3`` captions are dropped.
 - Tables and vector figures: see ``pdftables`` (run on the blocks after ``read_page``).
 - Running headers and footers: lines in the top or bottom band of the page that repeat, digits
-  ignored, at about the same height on nearby pages (``Running``); page numbers (``12``,
-  ``- 12 -``, ``Page 4 of 10``, ``第 3 页``) in those bands are dropped wherever they stand.
+  ignored, at about the same height on nearby pages, or that give an outline title or the book's
+  title with or without a page number (``Running``); page numbers (``12``, ``- 12 -``,
+  ``Page 4 of 10``, ``第 3 页``) in those bands are dropped wherever they stand. A page's decision
+  depends on the pages within ``window`` of it only, so a page range read on its own (with
+  ``window`` pages of margin) decides as the whole book does.
 - Columns: gutters are vertical strips that no narrow block crosses; blocks that cross a gutter
   (titles, wide figures) cut the page into bands, each read column by column (``reading_order``).
 
@@ -29,15 +32,18 @@ from dataclasses import dataclass
 
 import pymupdf
 
-from curate.readers.pdf import text as pdftext
-
-# No PRESERVE_LIGATURES: ligatures come out as letters. No CID_FOR_UNKNOWN_UNICODE: a glyph without
-# Unicode becomes U+FFFD, which text repair counts and removes instead of passing on a wrong letter.
+# No PRESERVE_LIGATURES: ligatures come out as letters. CID_FOR_UNKNOWN_UNICODE: a glyph without
+# Unicode comes out as its raw code (not U+FFFD), which the book's glyph map turns into text or
+# removes and reports (``plan.GlyphMap``).
 FLAGS = (pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP | pymupdf.TEXT_PRESERVE_IMAGES
-         | pymupdf.TEXT_PARAGRAPH_BREAK)
+         | pymupdf.TEXT_PARAGRAPH_BREAK | pymupdf.TEXT_CID_FOR_UNKNOWN_UNICODE)
 
 BODY, HEADING, RUNNING, PAGE_NUMBER, TABLE, CAPTION, FIGURE = (
     "body", "heading", "running", "page_number", "table", "caption", "figure")
+FRONT, FOOTNOTE, REFERENCES = "front_matter", "footnote", "references"
+# Why a block of each removed kind is not in the output: the ``text_removed_<reason>`` statistic.
+REASONS = {RUNNING: "running_head", PAGE_NUMBER: "page_number", TABLE: "table", CAPTION: "caption",
+           FIGURE: "figure", FRONT: "front_matter", FOOTNOTE: "footnote", REFERENCES: "back_matter"}
 
 
 @dataclass(slots=True)
@@ -51,6 +57,8 @@ class Block:
     lines: list[str]
     kind: str = BODY
     level: int = 0  # heading level, once sectioning has decided it is one
+    synthetic: bool = False  # an outline title not found on its page: a section boundary, not text
+    title: str = ""  # a heading's title as the outline gives it (the lines are the page's own text)
 
     @property
     def width(self) -> float:
@@ -99,22 +107,42 @@ _MIN_IMAGE_AREA = 0.015  # of the page: smaller images are bullets, logos and ru
 _SENTENCE_END = tuple(".!?:;。！？：；…")
 
 
+def _span_blocks(page: pymupdf.Page, per_font: dict[str, dict[int, str]]) -> list[tuple]:
+    """Blocks as ``get_text("blocks")`` gives them, with each span's raw codes mapped by its own font's
+    table: for books where a raw code is a real character in another font."""
+    out = []
+    for b in page.get_text("dict", flags=FLAGS)["blocks"]:
+        if "lines" not in b:
+            if b.get("type") == 1:
+                out.append((*b["bbox"], "", b.get("number", 0), 1))
+            continue
+        lines = ["".join(sp["text"].translate(per_font.get(sp["font"], {})) for sp in line["spans"])
+                 for line in b["lines"]]
+        out.append((*b["bbox"], "\n".join(lines) + "\n", b["number"], 0))
+    return out
+
+
 def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
-              chars: Callable[[str], str] | None = None) -> Page:
+              chars: Callable[[str], str] | None = None,
+              per_font: dict[str, dict[int, str]] | None = None) -> Page:
     """Blocks of one page, with text inside images and figure captions marked.
 
     A block is split before a line that ``starts`` a new unit (a caption, a numbered heading) right
     after a line that ends a sentence: type of different sizes can share one block. ``chars`` maps
-    characters first, so that private-use digits read as digits when captions are matched.
+    and counts characters first (``pdftext.Chars``), so that glyphs without Unicode read as digits
+    when captions are matched; ``per_font`` maps raw codes span by span instead.
     """
     box = page.cropbox
     width, height = box.width, box.height
     blocks: list[Block] = []
     images: list[tuple[float, float, float, float]] = []
-    raw = page.get_text("blocks", flags=FLAGS)
+    raw = _span_blocks(page, per_font) if per_font else page.get_text("blocks", flags=FLAGS)
     contents = [r[4] for r in raw]
-    if chars is not None and pdftext.special("".join(contents)):  # one test per page, the common case
-        contents = [chars(c) for c in contents]
+    if chars is not None:  # one call per page: the per-call work is most of the cost
+        texts = [i for i, r in enumerate(raw) if r[6] == 0]
+        for i, c in zip(texts, chars.page([contents[i] for i in texts]) if hasattr(chars, "page")
+                        else [chars(contents[i]) for i in texts], strict=True):
+            contents[i] = c
     for (x0, y0, x1, y1, _, _, kind), content in zip(raw, contents, strict=True):
         if kind == 1:
             if (x1 - x0) * (y1 - y0) >= _MIN_IMAGE_AREA * width * height:
@@ -123,6 +151,7 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
         lines = [line for line in content.split("\n") if line.strip()]
         if lines:
             blocks += _split(Block(x0, y0, x1, y1, lines), starts)
+    blocks = _join_numbers(blocks)
     result = Page(number, width, height, blocks, images=len(images))
     for b in blocks:
         if _inside(b, images):
@@ -130,6 +159,38 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
         elif FIGURE_CAPTION.match(b.lines[0]) and len(b.lines) <= 4:
             b.kind = CAPTION
     return result
+
+
+_SECTION_NUMBER = re.compile(r"^(?:\d{1,3}(?:[.．]\d{1,3})*[.．]?|第\s*[一二三四五六七八九十百\d]+\s*[章节篇])$")
+
+
+def _join_numbers(blocks: list[Block]) -> list[Block]:
+    """A section number set apart from its title on the same line (``1.0.2`` | ``Title``) joins it,
+    so that a numbered heading stays whole."""
+    pairs: dict[int, int] = {}  # number block -> title block
+    taken: set[int] = set()
+    for i, b in enumerate(blocks):
+        if len(b.lines) != 1 or i in taken or not _SECTION_NUMBER.match(b.lines[0].strip()):
+            continue
+        mate = next((j for j, o in enumerate(blocks) if j != i and j not in taken and j not in pairs
+                     and o.x0 >= b.x1 - 1 and o.x0 - b.x1 < 4 * b.height and abs(o.y0 - b.y0) < 0.6 * b.height),
+                    None)
+        if mate is not None:
+            pairs[i] = mate
+            taken |= {i, mate}
+    if not pairs:
+        return blocks
+    out: list[Block] = []
+    mates = set(pairs.values())
+    for i, b in enumerate(blocks):
+        if i in mates:
+            continue
+        if i in pairs:
+            o = blocks[pairs[i]]
+            b = Block(b.x0, min(b.y0, o.y0), o.x1, max(b.y1, o.y1),
+                      [f"{b.lines[0].strip()} {o.lines[0].strip()}", *o.lines[1:]], o.kind)
+        out.append(b)
+    return out
 
 
 def _split(block: Block, starts: re.Pattern[str]) -> list[Block]:
@@ -166,6 +227,7 @@ class RunningConfig:
     band: float = 0.1  # top and bottom share of the page height where they may stand
     window: int = 6  # pages before and after a page that are compared with it
     tolerance: float = 6.0  # points a repeated line may move up or down
+    is_title: Callable[[str], bool] | None = None  # a chapter or book title: a running head on any page
 
 
 Edges = list[tuple[Block, str, list[str]]]  # (block, "top"/"bottom", normalised lines)
@@ -192,6 +254,7 @@ class Running:
 
     def _edges(self, page: Page) -> Edges:
         top, bottom = page.height * self.cfg.band, page.height * (1 - self.cfg.band)
+        line = line_height(page.blocks) or 0.0
         out = []
         for b in page.blocks:
             if b.kind != BODY:
@@ -200,6 +263,9 @@ class Running:
             if zone:
                 if all(_PAGE_NUMBER.match(line) for line in b.lines):
                     b.kind = PAGE_NUMBER
+                elif self.cfg.is_title is not None and len(b.lines) <= 3 and b.height <= 1.5 * line \
+                        and self.cfg.is_title(b.text):  # one line of body size: not the chapter's own heading
+                    b.kind = RUNNING  # a page number and the chapter's title: the head of a short chapter too
                 else:
                     out.append((b, zone, [_norm(line) for line in b.lines]))
         return out

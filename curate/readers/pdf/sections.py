@@ -14,15 +14,20 @@ PDF outline when the book has one, else from the type (``bookheadings``). Then:
 
 from __future__ import annotations
 
+import re
 import statistics
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from curate.core.textbalance import characters
 from curate.readers.pdf import text as pdftext
 from curate.readers.pdf.headings import Heading, bare, compile_titles, detect_level, is_contents_page, place_outline
 from curate.readers.pdf.layout import HEADING, Block, Page
+
+_HYPHENS = ("-", "\u00ad", "\u2010")
+_SENTENCE = re.compile(r"[.。!?！？;；]\s|[.。!?！？]$")
 
 
 @dataclass
@@ -80,8 +85,9 @@ class _Dropped:
 class Sections:
     """Turns pages into ``Doc`` and ``Cut`` events (see the module doc)."""
 
-    def __init__(self, cfg: Any, outline: list[Heading]):
+    def __init__(self, cfg: Any, outline: list[Heading], tally: Counter[str] | None = None):
         self.cfg = cfg
+        self.tally: Counter[str] = tally if tally is not None else Counter()
         self.back = compile_titles(cfg.back_matter)
         self.contents = compile_titles(cfg.contents)
         self.outline: dict[int, deque[Heading]] = {}
@@ -121,7 +127,8 @@ class Sections:
             self.compounds |= pdftext.compounds(s for b in blocks for s in b.lines)
         for block in self._headings(blocks, page.number, line):
             if block.kind == HEADING:
-                yield from self._heading(block.level, " ".join(s.strip() for s in block.lines), number)
+                words = " ".join(s.strip() for s in block.lines)
+                yield from self._heading(block.level, block.title or words, number, "" if block.synthetic else words)
             else:
                 yield from self._paragraph(block, number)
 
@@ -156,10 +163,12 @@ class Sections:
         key = bare(b.lines[0]).strip().casefold()
         return bool(key) and (self.back.fullmatch(key) is not None or self.contents.fullmatch(key) is not None)
 
-    def _heading(self, level: int, title: str, page: int) -> Iterator[Doc | Cut]:
+    def _heading(self, level: int, title: str, page: int, words: str) -> Iterator[Doc | Cut]:
+        """A heading: ``title`` names the section, ``words`` are its characters on the page (or none)."""
         self.stats["headings"] += 1
         if self.dropped is not None and level > self.dropped.level:
             self.dropped.last = page  # a heading inside cut-out back matter
+            self._cut(self.dropped.reason, words)
             return
         yield from self._close_dropped()
         del self.counters[level:]
@@ -174,18 +183,27 @@ class Sections:
                 if level <= self.cfg.section_level:
                     yield from self._close()
                 self.dropped = _Dropped(locator, reason, title, level, page, page)
+                self._cut(reason, words)
                 return
         if level > self.cfg.section_level:
-            cur = self._open(page)
-            cur.paragraphs.append(title)  # a sub-heading stays in the text
-            cur.open_last = False
+            if words:
+                cur = self._open(page)
+                cur.paragraphs.append(words)  # a sub-heading stays in the text
+                cur.open_last = False
             return
         yield from self._close()
-        self._start(locator, title, level, page)
+        self._start(locator, title, level, page, words)
 
-    def _start(self, locator: str, title: str | None, level: int, page: int) -> _Open:
+    def _cut(self, reason: str, text: str) -> None:
+        """Count the characters of text removed with cut-out back matter or contents."""
+        n = characters(text)
+        self.tally["text_removed_" + ("contents" if reason == "table_of_contents" else reason)] += n
+        if self.dropped is not None:
+            self.dropped.chars += n
+
+    def _start(self, locator: str, title: str | None, level: int, page: int, words: str = "") -> _Open:
         """Open a section; an empty or short section before it leads into it."""
-        cur = _Open(locator, title, level, self.chapter, page, page, [title] if title else [])
+        cur = _Open(locator, title, level, self.chapter, page, page, [words] if words else [])
         if self.carry is not None:
             cur.paragraphs = self.carry.paragraphs + cur.paragraphs
             cur.chars = self.carry.chars
@@ -208,23 +226,31 @@ class Sections:
         text = pdftext.join_lines(block.lines, self.compounds)
         if not text:
             return
+        if any(line.rstrip().endswith(_HYPHENS) for line in block.lines[:-1]):  # only a line-end hyphen goes
+            self.tally["text_removed_hyphen"] += sum(map(characters, block.lines)) - characters(text)
+        if self.current is not None and self.current.locator == "front" and not self.counters \
+                and self.use_outline and len(text) < 60 and not _SENTENCE.search(text):
+            self.tally["text_removed_front_matter"] += characters(text)  # a title page: title, author, date
+            return
         if self.dropped is not None:
             self.dropped.last = page
-            self.dropped.chars += len(text)
+            self._cut(self.dropped.reason, text)
             return
         cur = self._open(page)
         cur.last = max(cur.last, page)
         full = len(block.lines) > 1 or block.width >= 0.85 * self.column
         if cur.open_last and pdftext.continues(cur.paragraphs[-1], text, cur.full_last):
-            cur.chars -= len(cur.paragraphs[-1])
-            cur.paragraphs[-1] = pdftext.join(cur.paragraphs[-1], text, self.compounds)
-            cur.chars += len(cur.paragraphs[-1])
+            joined = pdftext.join(cur.paragraphs[-1], text, self.compounds)
+            if cur.paragraphs[-1].endswith(_HYPHENS):
+                self.tally["text_removed_hyphen"] += len(cur.paragraphs[-1]) + len(text) - len(joined)
+            cur.chars += len(joined) - len(cur.paragraphs[-1])
+            cur.paragraphs[-1] = joined
             cur.full_last = full
             return
         if cur.chars and cur.chars + len(text) > self.cfg.max_chars:
             yield self._doc(cur, cur.paragraphs)  # go on with the same section in a new part
             cur = self.current = _Open(cur.locator, cur.title, cur.level, cur.chapter, page, page,
-                                       [cur.title] if cur.title else [], part=cur.part + 1)
+                                       part=cur.part + 1)  # the title is in the first part's text only
         cur.paragraphs.append(text)
         cur.chars += len(text)
         cur.open_last, cur.full_last = True, full
@@ -253,11 +279,12 @@ class Sections:
         self.dropped = None
         what = "back matter" if d.reason == "back_matter" else "table of contents"
         yield Cut(d.locator, d.reason, f"{what} '{d.title}' (level {d.level}), pages {d.first}-{d.last}: "
-                  f"{d.chars:,} characters removed")
+                  f"{d.chars:,} characters removed (spaces not counted)")
 
     def _contents_page(self, blocks: list[Block], number: int) -> Iterator[Cut]:
         hit, why = is_contents_page(blocks, self.contents) if blocks else (False, "")
         if hit:
+            self.tally["text_removed_contents"] += sum(characters(b.text) for b in blocks if not b.synthetic)
             self.toc_run.append(number)
             self.toc_why = why
             return

@@ -13,6 +13,9 @@ extraction, so by default (``finder="rules"``) a table is found the way it is ty
   Rotated pages have their tables ruled the other way; both ways are looked at.
 - Runs of two or more table rows are tables too, ruled or not.
 
+A block that reads as prose (``prose``: long lines, words, sentence punctuation) is kept inside any
+region but a ruled cell grid (rules both ways) or a ruled region on a page turned to landscape,
+whose cells may hold sentences.
 ``finder="pymupdf"`` uses ``page.find_tables()`` on the same candidate pages instead, for tables
 with neither rules nor row structure. ``finder="off"`` keeps tables as text. Text blocks whose
 centre lies in a table are marked ``table``; table captions are marked ``caption``.
@@ -45,7 +48,23 @@ def tabular(b: Block, line: float | None) -> bool:
     """Whether a block's lines stand side by side (a table row) rather than one under another; a
     list item whose number or bullet stands apart from its text is not a row."""
     return (len(b.lines) >= 2 and line is not None and b.height < 1.4 * line
-            and not _ENUMERATOR.fullmatch(b.lines[0].strip()))
+            and not _ENUMERATOR.fullmatch(b.lines[0].strip()) and not prose(b))
+
+
+_SENTENCE_END = re.compile(r"[a-z\u4e00-\u9fff%)][.。;；!?！？](?:\s|$)|[，,]\s?\S")
+
+
+def prose(b: Block) -> bool:
+    """Whether a block reads as running text (several long lines, words and sentence punctuation):
+    such a block is kept even inside a table region, since a region is only evidence of a table."""
+    if len(b.lines) < 2:
+        return False
+    text = " ".join(b.lines)
+    if len(text) < 80 or len(_SENTENCE_END.findall(text)) < (1 if len(text) >= 150 else 2):
+        return False
+    in_long = sum(len(line) for line in b.lines if len(line) >= 30)  # justified lines may come in pieces
+    digits = sum(text.count(d) for d in "0123456789")  # a table row is mostly numbers
+    return in_long >= 0.5 * len(text) and digits <= 0.25 * len(text)
 
 
 def mark(page: pymupdf.Page, blocks: list[Block], finder: str) -> tuple[int, int]:
@@ -62,15 +81,37 @@ def mark(page: pymupdf.Page, blocks: list[Block], finder: str) -> tuple[int, int
         b.kind = CAPTION
     drawings = page.get_cdrawings() if finder == "rules" or not (runs or captions) else []
     regions: list[Box] = []
+    grids: list[Box] = []
     if finder == "pymupdf" and (runs or captions):
         regions = [tuple(pymupdf.Rect(t.bbox) * page.derotation_matrix) for t in page.find_tables().tables]
     elif runs or captions:
-        regions = _ruled(drawings, blocks, captions, rows) + runs
+        ruled, grids = _ruled(drawings, blocks, captions, rows)
+        regions = ruled + runs
+        if page.rotation % 180:  # a page turned to landscape holds a wide table: its rules are evidence enough
+            grids = ruled
     regions = _merge(regions)
     for b in blocks:
-        if b.kind == BODY and _centre_in(b, regions):
+        if b.kind == BODY and _centre_in(b, regions) and (not prose(b) or _centre_in(b, grids)):
             b.kind = TABLE
+    _mark_notes(blocks, regions, line)
     return len(regions), _mark_figures(drawings, blocks, page.cropbox.width * page.cropbox.height)
+
+
+_NOTE = re.compile(r"^(?:[*†‡§¶]|[a-z]\s?[A-Z]|[A-Za-z]{1,6}, [a-z]|注[:：]|Notes?[:.]|Abbreviations?[:.])")
+
+
+def _mark_notes(blocks: list[Block], regions: list[Box], line: float | None) -> None:
+    """Table notes: short blocks right under a table that start like a note (``*``, ``†``,
+    ``a Adjusted``, ``A, amoxicillin; B, ...``, ``Note:``)."""
+    if not regions or line is None:
+        return
+    for b in sorted(blocks, key=lambda b: b.y0):
+        if b.kind != BODY or len(b.lines) > 4 or not _NOTE.match(b.lines[0].strip()):
+            continue
+        for x0, _, x1, y1 in regions:
+            if 0 <= b.y0 - y1 <= 5 * line and min(b.x1, x1) > max(b.x0, x0):
+                b.kind = TABLE
+                break
 
 
 def _rules(drawings: list[dict]) -> tuple[list[Rule], list[Rule]]:
@@ -117,16 +158,20 @@ def _clusters(rules: list[Rule]) -> list[list[Rule]]:
     return groups
 
 
-def _ruled(drawings: list[dict], blocks: list[Block], captions: list[Block], rows: list[Block]) -> list[Box]:
+def _ruled(drawings: list[dict], blocks: list[Block], captions: list[Block],
+           rows: list[Block]) -> tuple[list[Box], list[Box]]:
+    """Table regions found from rules, and those of them ruled both ways (cell grids)."""
     horizontal, vertical = _rules(drawings)
-    regions: list[Box] = []
+    found: dict[bool, list[Box]] = {False: [], True: []}
     for rules, across in ((horizontal, False), (vertical, True)):
         for group in _clusters(rules):
             positions = sorted({round(r[0], 1) for r in group})
             for box, n in _split(positions, group, blocks, across):
                 if _accept(box, n, captions, rows):
-                    regions.append(box)
-    return regions
+                    found[across].append(box)
+    grids = [a for a in found[False] if any(_overlap(a, b) for b in found[True])]
+    grids += [b for b in found[True] if any(_overlap(a, b) for a in found[False])]
+    return found[False] + found[True], grids
 
 
 def _split(positions: list[float], group: list[Rule], blocks: list[Block], across: bool) -> list[tuple[Box, int]]:
@@ -136,13 +181,19 @@ def _split(positions: list[float], group: list[Rule], blocks: list[Block], acros
     parts: list[list[float]] = [[positions[0]]]
     for a, b in itertools.pairwise(positions):
         between = [blk for blk in blocks if a < _centre(blk, across)[0] < b and lo <= _centre(blk, across)[1] <= hi]
-        wide = any(len(blk.lines) >= 2 and _extent(blk, across) >= 0.9 * (hi - lo) for blk in between)
+        wide = any(len(blk.lines) >= 2 and _extent(blk, across) >= 0.9 * (hi - lo) and prose(blk)
+                   for blk in between)
         caption = any(TABLE_CAPTION.match(blk.lines[0]) for blk in between)
         if wide or caption or (not between and b - a > _EMPTY_GAP):
             parts.append([b])
         else:
             parts[-1].append(b)
-    return [(_box(p[0], p[-1], lo, hi, across), len(p)) for p in parts if len(p) >= 2]
+    out = []
+    for p in parts:  # a part spans what its own rules span (a diagram's strokes beside a wide table)
+        mine = [r for r in group if p[0] - 0.1 <= r[0] <= p[-1] + 0.1]
+        if len(p) >= 2:
+            out.append((_box(p[0], p[-1], min(r[1] for r in mine), max(r[2] for r in mine), across), len(p)))
+    return out
 
 
 def _accept(box: Box, rules: int, captions: list[Block], rows: list[Block]) -> bool:

@@ -1,26 +1,39 @@
 """Text repair for book pages: wrapped lines, hyphenation, markers and odd code points.
 
 - ``join_lines``: the lines of one paragraph into running text. Latin lines are joined with a space,
-  CJK lines without one. A hyphen at a line end is removed when the word goes on in lower case
-  (``expec-`` + ``tations``), kept when the hyphenated compound was seen elsewhere in the book
-  (``follow-`` + ``up``) or when the next part starts with a capital or digit (``COVID-`` + ``19``).
+  CJK lines without one. A hyphen at a line end is kept when the next part starts with a capital or
+  digit (``COVID-`` + ``19``), when the hyphenated compound was seen whole elsewhere in the book
+  (``follow-`` + ``up``), or when both parts are English words and their join is not one
+  (``self-`` + ``reported``, ``N-domain-`` + ``selective``); otherwise the word was split by the
+  typesetter and is joined (``expec-`` + ``tations``, ``arbit-`` + ``rary``). The word list is
+  pyspellchecker's English dictionary (160,000 words), loaded once per process when first needed.
 - ``continues``: whether a paragraph that ends a column or page goes on in the next block.
 - ``strip_markers``: citation brackets (``[12]``, ``[3-5]``, ``［1］``) and footnote markers
   (``diabetes.12 The``, ``patients¹``, ``therapy†``).
-- ``map_chars``: CJK radical supplement forms and configured private-use code points (digits of
-  some fonts) through a character map; done per page, so that captions and numbers match.
-- ``repair``: ftfy where mojibake or entities can be present, lossless NFKC (Kangxi radicals);
-  code points with no meaning left (unmapped private use, U+FFFD) are removed and counted.
+- ``Chars``: each text block as it is extracted: glyphs without Unicode through the book's glyph
+  map, CJK radical supplement forms and configured private-use code points through a character
+  map, ftfy where mojibake or entities can be present, lossless NFKC (Kangxi radicals); code
+  points with no meaning left are removed and counted. Done per block, so that captions and
+  numbers match, and so that every later step only removes characters.
 """
 
 from __future__ import annotations
 
+import functools
+import gzip
 import itertools
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable
+from importlib import resources
+from typing import TYPE_CHECKING
 
+from curate.core.textbalance import characters
 from curate.text import normalise as text
+
+if TYPE_CHECKING:
+    from curate.readers.pdf.plan import GlyphMap
 
 # CJK Radicals Supplement forms that some fonts' ToUnicode maps emit instead of the ideograph
 # (Unicode's EquivalentUnifiedIdeograph data). Kangxi radicals (U+2F00-2FD5) fold through NFKC.
@@ -77,12 +90,31 @@ def _glue(left: str, right: str, known: set[str]) -> tuple[str, str]:
         while i and left[i - 1].isalpha():
             i -= 1
         head = _WORD_HEAD.match(right)
-        if head and f"{left[i:-1]}-{head.group(1)}".lower() in known:
+        if head and _keep_hyphen(left[i:-1] if not left[i:-1].islower() else left[i:-1].lower(),
+                                 head.group(1).lower(), known):
             return left, ""
         return left[:-1], ""
     if last in "-\u2010\u2013\u2014/" or is_cjk(last) or is_cjk(first):
         return left, ""
     return left, " "
+
+
+@functools.cache
+def english_words() -> frozenset[str]:
+    """pyspellchecker's English word list (lower case)."""
+    path = resources.files("spellchecker") / "resources" / "en.json.gz"
+    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
+        return frozenset(json.load(f))
+
+
+def _keep_hyphen(first: str, second: str, known: set[str]) -> bool:
+    """Whether ``first-`` at a line end and ``second`` on the next line are a hyphenated compound."""
+    if f"{first}-{second}" in known or len(first) < 2 or not first.islower():
+        return True  # N-domain, T-cell, ACE-inhibitor: a letter or an acronym before the hyphen
+    words = english_words()
+    if first + second in words:
+        return False  # a word the typesetter split: arbit-rary
+    return first in words and second in words  # two words: self-reported, never glued
 
 
 def join_lines(lines: list[str], known: set[str] = frozenset()) -> str:
@@ -116,7 +148,7 @@ def continues(prev: str, nxt: str, full: bool) -> bool:
         return first.isalpha()
     if last in _TERMINAL:
         return False
-    if is_cjk(first):
+    if is_cjk(first) or (is_cjk(last) and first.isalnum()):  # a CJK line may go on with a number
         return full and (is_cjk(last) or last in "，、")  # a short line is a heading, not a paragraph
     return first.islower()
 
@@ -200,28 +232,66 @@ def special(s: str) -> bool:
     return _SPECIAL.search(s) is not None
 
 
-def map_chars(s: str, table: dict[int, str], counts: Counter[str]) -> str:
-    """Map CJK radical forms and configured private-use code points (counted in ``counts``)."""
-    if _SPECIAL.search(s) is None:
-        return s
-    for ch in _SPECIAL.findall(s):
-        cp = ord(ch)
-        if cp in table:
-            counts["radicals_mapped" if cp < 0x3000 else "pua_mapped"] += 1
-    return s.translate(table)
+_SEPARATOR = "\U0010fffe"  # a noncharacter: no glyph map, NFKC or repair touches it
 
 
-def repair(s: str, counts: Counter[str]) -> str:
-    """ftfy where needed, Kangxi radicals and other compatibility forms folded (lossless NFKC), and
-    code points with no meaning left (unmapped private use, U+FFFD) removed.
+@functools.cache
+def _folds() -> frozenset[str]:
+    """The characters that lossless NFKC changes (``normalise.safe_nfkc``'s table)."""
+    return frozenset(map(chr, text._nfkc_table()))
 
-    ``counts`` gains ``radicals_mapped`` and ``U+XXXX`` for each removed code point.
+
+class Chars:
+    """The characters of one book's pages: glyph map, character map, repair, and their accounting.
+
+    Called on each text block as it is extracted: glyphs without Unicode get their inferred or
+    configured text (``GlyphMap``), CJK radical forms and ``pua_map`` code points are mapped, ftfy
+    and lossless NFKC run; the result's characters are ``text_in``. Code points that still have no
+    meaning (unmapped glyph codes, private use, U+FFFD) are then removed, counted under
+    ``text_removed_unmapped_glyph`` and kept per code point with a count and an example.
     """
-    if _MAYBE_MOJIBAKE.search(s) and _MOJIBAKE.search(s):  # ftfy is slow; needed only where mojibake may be
-        s = text.fix(s)
-    if _SPECIAL.search(s):
-        counts["radicals_mapped"] += len(_KANGXI.findall(s))
-        for ch in _UNMAPPED.findall(s):
-            counts[f"U+{ord(ch):04X}"] += 1
-        s = _UNMAPPED.sub("", s)
-    return text.safe_nfkc(s)
+
+    def __init__(self, glyph_map: GlyphMap, table: dict[int, str], tally: Counter[str]):
+        self.glyph_map = glyph_map
+        self.mapped = {c: v for c, v in glyph_map.table.items() if v}
+        self.table = table
+        self.tally = tally
+        drop = "".join(re.escape(chr(c)) for c, v in sorted(glyph_map.table.items()) if not v and c not in table)
+        self.unmapped = re.compile(f"[{drop}\ue000-\uf8ff\ufffd\U000f0000-\U0010fffd]")
+        self.seen: dict[int, list] = {}  # code point -> [count, example context]
+
+    def page(self, contents: list[str]) -> list[str]:
+        """``self`` over the text blocks of a page in one call (joined by a code point no text has)."""
+        if not contents:
+            return contents
+        done = self(_SEPARATOR.join(contents))
+        self.tally["text_in"] -= len(contents) - 1  # the separators are not text
+        parts = done.split(_SEPARATOR)
+        return parts if len(parts) == len(contents) else [self(c) for c in contents]  # never happens
+
+    def __call__(self, s: str) -> str:
+        gm = self.glyph_map
+        if gm.pattern is not None and gm.pattern.search(s):
+            s = s.translate(self.mapped)
+        if _SPECIAL.search(s):
+            for ch in _SPECIAL.findall(s):
+                if ord(ch) in self.table:
+                    self.tally["radicals_mapped" if ord(ch) < 0x3000 else "pua_mapped"] += 1
+            s = s.translate(self.table)
+        if _MAYBE_MOJIBAKE.search(s) and _MOJIBAKE.search(s):  # ftfy is slow; only where mojibake may be
+            s = text.fix(s)
+        if _KANGXI.search(s):
+            self.tally["radicals_mapped"] += len(_KANGXI.findall(s))
+        if not _folds().isdisjoint(s):  # most blocks have no compatibility form: skip the translation
+            s = text.safe_nfkc(s)
+        self.tally["text_in"] += characters(s)
+        if self.unmapped.search(s) is None:
+            return s
+        for m in self.unmapped.finditer(s):
+            entry = self.seen.setdefault(ord(m.group()), [0, ""])
+            entry[0] += 1
+            if not entry[1]:
+                entry[1] = " ".join(s[max(0, m.start() - 12):m.end() + 12].replace(_SEPARATOR, " ").split())
+        out = self.unmapped.sub("", s)
+        self.tally["text_removed_unmapped_glyph"] += len(s) - len(out)
+        return out

@@ -1,0 +1,137 @@
+"""Front and back matter inside pages: blocks that are not running text wherever they stand.
+
+A paper's first page and a book's title page carry blocks that no reader of the body wants:
+
+- contact: e-mail addresses, phone and fax numbers, ``Correspondence``/``通讯作者`` lines;
+- dates of the publication process: ``Received ... Accepted``, ``Academic Editor``, ``收稿日期``;
+- copyright and licence notes: ``©``, ``Copyright``, ``Creative Commons``, ``open access``, ``版权``;
+- affiliations: short blocks whose lines name departments, universities, hospitals, institutes,
+  often after a footnote number, and author lists (names with affiliation numbers);
+- repository and project boilerplate: URLs of code hosts, ``项目主页``, ``Full list of author
+  information``, ``freely available online``;
+- reference lists without a heading of their own (a page that goes on with the references of the
+  page before): blocks of entries that begin ``[12]`` or ``12.`` and carry a year, a volume and pages.
+
+Footnotes: blocks in the lower quarter of a page, set smaller than the page's paragraphs, that
+begin with a note mark (``1``, ``*``, ``†``, ``①``).
+
+``mark`` sets such blocks' kind to ``front_matter``, ``references`` or ``footnote`` (counted under
+``text_removed_front_matter``, ``text_removed_back_matter`` and ``text_removed_footnote``). A block that reads as prose
+(``tables.prose``) is never front matter, so body text that mentions a department stays.
+"""
+
+from __future__ import annotations
+
+import re
+
+from curate.readers.pdf.layout import BODY, FOOTNOTE, FRONT, REFERENCES, Block
+from curate.readers.pdf.tables import prose
+
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+\.[a-z]{2,}|\b(?:tel|phone|fax)\s*[.:：]?\s*[+(]?\d|电话\s*[:：]\s*\d", re.I)
+_CONTACT = re.compile(r"\b(?:tel|phone|fax|e-?mail)\s*[.:：]|correspond(?:ence|ing author)"
+                      r"|通讯作者\s*[:：]|联系电话\s*[:：]|电子邮箱\s*[:：]", re.I)
+_PROCESS = re.compile(r"contributed equally to this|equal(?:ly)? contribut\w+ (?:as|to this)"
+                      r"|\b(?:received|accepted|revised|published online)\s*:?\s*\d{1,2}\s+\w+\s+\d{4}"
+                      r"|\b(?:received|accepted)\s*:?\s*\w+\s+\d{1,2},?\s+\d{4}|academic editor\s*:"
+                      r"|收稿日期|修回日期|接受日期", re.I)
+_LICENCE = re.compile(r"©|\bcopyright\b|creative commons|open access article|licensee\b|all rights reserved"
+                      r"|版权所有", re.I)
+_LICENCE_TERMS = re.compile(r"licen[cs]|rights reserved|open access|permits|distributed under", re.I)
+_PUBLISHER = re.compile(r"\bdoi:\s*10\.\d+/|\barticle id \d+|publishing corporation|\bvolume \d+, (?:issue|article)",
+                        re.I)
+_BOILERPLATE = re.compile(r"github\.com|gitlab\.com|项目主页|新书下载|full list of author information"
+                          r"|freely available online|this article is available from|unlocked scheme", re.I)
+_INSTITUTION = re.compile(r"(?<![A-Za-z])(?:department|university|hospital|institute|college|school of|faculty|centre|"
+                          r"center|laboratory|clinic)\b|大学|医院|研究所|学院", re.I)
+_AUTHOR = re.compile(r"^[A-Z][\w'’-]+(?: [A-Z][\w.'’-]*){0,3}[\d,*†‡]*$")
+_REFERENCE = re.compile(r"^\s*(?:\[\d{1,3}\]|\d{1,3}\.)\s+\S")
+_CITED = re.compile(r"\b(?:19|20)\d\d\b.*?\d+\s*[:(]|\d+\s*[-–]\s*\d+|doi|et al", re.I)
+
+
+# Substrings one of which every pattern above needs: a cheap test before the regular expressions.
+_TRIGGERS = ("@", "tel", "fax", "phone", "mail", "correspond", "receiv", "accept", "revis", "publish", "editor",
+             "©", "copyright", "licen", "rights", "git", "author", "available", "doi", "article id", "volume",
+             "corporation", "equal", "收稿", "修回", "接受日期", "通讯", "电话", "邮箱", "版权", "项目主页", "下载")
+
+
+def _authors(b: Block) -> bool:
+    parts = [re.sub(r"^\d+\s*", "", p.strip()) for p in " ".join(b.lines).replace(" and ", ", ").split(",")]
+    parts = [p for p in parts if p]
+    return len(parts) >= 3 and sum(1 for p in parts if _AUTHOR.match(p) or p.isdigit()) >= 0.8 * len(parts)
+
+
+def _references(b: Block) -> bool:
+    if not _REFERENCE.match(b.lines[0]):
+        return False
+    entries = [line for line in b.lines if _REFERENCE.match(line)]
+    return len(entries) >= 2 and len(entries) * 3 >= len(b.lines) and \
+        sum(1 for line in entries if _CITED.search(line)) * 2 >= len(entries)
+
+
+_NOTE_MARK = re.compile(r"^\s*(?:\d{1,2}(?![.)\d．、）:：])|[*†‡§¶]+|[①-⑳]|[¹²³⁴⁵⁶⁷⁸⁹])\s?\S")  # not "2." (a list)
+
+
+def _footnotes(blocks: list[Block], height: float) -> int:
+    """Mark footnotes: small type at the foot of the page, after a note mark."""
+    pitches = sorted(b.pitch for b in blocks if b.kind == BODY and len(b.lines) >= 2)
+    singles = sorted(b.height for b in blocks if b.kind == BODY and len(b.lines) == 1)
+    if len(pitches) < 2 or not singles or not height:
+        return 0
+    body, single = pitches[len(pitches) // 2], singles[len(singles) // 2]  # like is compared with like
+    marked = 0
+    for b in blocks:
+        small = b.pitch < 0.85 * body if len(b.lines) >= 2 else b.height < 0.85 * single
+        # above the bottom band, where running footers and page numbers stand
+        if b.kind == BODY and 0.75 * height <= b.y0 < 0.9 * height and small and _NOTE_MARK.match(b.lines[0]):
+            b.kind = FOOTNOTE
+            marked += 1
+    return marked
+
+
+def mark(blocks: list[Block], page: int, height: float = 0.0) -> int:
+    """Mark front matter, headless reference lists and footnotes on one page (0-based); return blocks
+    marked."""
+    marked = _footnotes(blocks, height)
+    for b in blocks:
+        if b.kind != BODY:
+            continue
+        text = " ".join(b.lines)
+        if page >= 2 and not _REFERENCE.match(b.lines[0]):
+            low = text.lower()
+            if not any(t in low for t in _TRIGGERS):
+                continue  # the common block: no word that front matter is made of
+        if _references(b):
+            b.kind = REFERENCES
+        elif len(text) < 400 and (_ADDRESS.search(text) or _PROCESS.search(text) or _BOILERPLATE.search(text)
+                                  or _PUBLISHER.search(text)
+                                  or (_LICENCE.search(text) and _LICENCE_TERMS.search(text))):
+            b.kind = FRONT  # an address, a date of the publication process, a licence or a repository note
+        elif prose(b):
+            continue
+        elif _CONTACT.search(text) or _LICENCE.search(text) or (page < 2 and len(b.lines) <= 30 and (
+                _authors(b) or len(_INSTITUTION.findall(text)) >= 2)):
+            b.kind = FRONT  # contact words, a licence note, authors or affiliations on the first pages
+        else:
+            continue
+        marked += 1
+    if marked and page < 2:
+        marked += _grow_front(blocks)
+    return marked
+
+
+def _grow_front(blocks: list[Block]) -> int:
+    """Short blocks right under front matter go with it (an affiliation's or a phone number's last line)."""
+    grown = 0
+    changed = True
+    while changed:
+        changed = False
+        fronts = [b for b in blocks if b.kind == FRONT]
+        for b in blocks:
+            if b.kind != BODY or len(b.lines) > 3 or len(b.text) > 120 or prose(b):
+                continue
+            if any(0 <= b.y0 - f.y1 <= 1.5 * f.pitch and min(b.x1, f.x1) > max(b.x0, f.x0)
+                   and b.pitch <= 1.15 * f.pitch for f in fronts):  # not a larger heading that follows
+                b.kind = FRONT
+                grown += 1
+                changed = True
+    return grown

@@ -1,0 +1,115 @@
+"""Books: generated PDFs that reproduce what real books and papers do to extraction, one defect class
+each (``samples/books/make_samples.py defects``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from curate.core import textbalance
+from curate.readers import books
+from tests.readers.helpers import run_reader
+from tests.readers.test_books import GEN
+from tests.readers.test_books_balance import read_stats
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    return GEN.defects(tmp_path_factory.mktemp("defects"))
+
+
+@pytest.fixture(scope="module")
+def paper(files):
+    docs, _, rows = run_reader("books", files["paper_en"])
+    return "\n\n".join(d["text"] for d in docs), rows
+
+
+def test_digits_missing_from_tounicode_recovered_and_reported(files):
+    docs, _, rows = run_reader("books", files["digits_zh"])
+    text = "\n".join(d["text"] for d in docs)
+    for sentence in GEN.ZH_DIGITS_TEXT:
+        assert sentence in text, sentence
+    inferred = [r["detail"] for r in rows if r["reason"] == "glyph_map"]
+    assert len(inferred) == 1 and "10 glyphs" in inferred[0] and "shape" in inferred[0]
+    assert not [r for r in rows if r["reason"] == "unmapped_glyph"]
+
+
+def test_pua_map_overrides_the_inferred_digits(files):
+    docs, _, _ = run_reader("books", files["digits_zh"], books.Config(pua_map=("U+0011..U+001A=ABCDEFGHIJ",)))
+    text = "\n".join(d["text"] for d in docs)
+    assert "每日B～C片" in text and "每日1～2片" not in text
+
+
+def test_unmapped_glyphs_ledgered_per_font_with_context(files, monkeypatch):
+    from curate.readers.pdf import glyphs
+
+    monkeypatch.setattr(glyphs, "match_digit", lambda shape: None)  # no shape evidence: digits stay unknown
+    records, stats = read_stats(files["digits_zh"])
+    assert "每日～片" in "\n".join(r["text"] for r in records)
+    assert stats["text_removed_unmapped_glyph"] > 0
+    _, _, rows = run_reader("books", files["digits_zh"])
+    unmapped = [r["detail"] for r in rows if r["reason"] == "unmapped_glyph"]
+    assert len(unmapped) == 1 and "Droid Sans Fallback" in unmapped[0]
+    assert "U+0012×" in unmapped[0] and "e.g. '" in unmapped[0] and "pua_map" in unmapped[0]
+
+
+def test_table_beside_prose_removed_and_prose_kept(paper):
+    text, _ = paper
+    for sentence in GEN.PAPER_BODY:
+        if sentence not in ("TABLE", "FIGURE"):
+            assert sentence.split(". ")[-1].rstrip(".") in text.replace("\n", " "), sentence
+    for cell in ("67.7", "152.4", "Baseline characteristics", "Table 2"):
+        assert cell not in text, cell
+
+
+def test_figure_labels_and_caption_removed(paper):
+    text, _ = paper
+    for label in ("month 6", "month 12", "Fig. 3", "Systolic pressure by visit"):
+        assert label not in text, label
+
+
+def test_contact_block_and_front_matter_removed(paper, files):
+    text, _ = paper
+    for line in ("anna.berg@example.org", "5597 1234", "Lisbon, Portugal", "Department of Medicine",
+                 "Anna Berg", "Received 3 March", "Creative Commons"):
+        assert line not in text, line
+    _, stats = read_stats(files["paper_en"])
+    assert stats["text_removed_front_matter"] > 100
+
+
+def test_reference_list_removed_across_pages(paper):
+    text, rows = paper
+    assert "Title of a cited study" not in text and "J Clin Hypertens" not in text
+    assert any(r["reason"] == "back_matter" and "'References'" in r["detail"] for r in rows)
+
+
+def test_hyphenation_keeps_compounds_joins_split_words_never_glues_two(paper):
+    text, _ = paper
+    flat = " ".join(text.split())
+    for phrase in ("Self-reported adherence", "N-domain-selective inhibitors", "arbitrary measure",
+                   "antihypertensive treatment", "long-term outcomes", "follow-up visit"):
+        assert phrase in flat, phrase
+    assert "selfreported" not in flat.lower() and "domainselective" not in flat
+
+
+@pytest.mark.parametrize("name", ["paper_en", "digits_zh"])
+def test_defect_samples_balance(files, name):
+    records, stats = read_stats(files[name])
+    assert stats["text_in"] == stats["text_out"] + sum(textbalance.removed(stats).values())
+    assert stats["text_out"] == sum(textbalance.characters(r["text"]) for r in records)
+
+
+def test_footnotes_are_small_type_after_a_note_mark_at_the_foot():
+    from curate.readers.pdf import matter
+    from curate.readers.pdf.layout import Block
+
+    body = [Block(50, 100 + 60 * i, 300, 148 + 60 * i, ["A paragraph line of body text here,"] * 4) for i in range(3)]
+    single = Block(50, 300, 300, 310, ["One line of body text."])
+    note = Block(50, 660, 300, 676, ["1 See the guideline of 2020 for the thresholds.", "It applies to adults."])
+    item = Block(50, 690, 300, 698, ["2. a numbered list item"])
+    footer = Block(50, 760, 300, 768, ["3 Journal of Examples"])
+    blocks = [*body, single, note, item, footer]
+    matter.mark(blocks, 4, 800.0)
+    assert note.kind == "footnote" and item.kind == "body" and footer.kind == "body"
+    assert all(b.kind == "body" for b in [*body, single])
