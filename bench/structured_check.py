@@ -77,12 +77,12 @@ ALLOWED_REPEATS = re.compile(rf"([{CJK}])\1")  # 常常, 慢慢: one-character r
 
 
 def _final_docs(build: Path, flow: dict) -> list[dict]:
-    paths = flow["steps"][-1]["shards"]
+    paths = flow["passes"][-1]["shards"]
     return [row for p in paths for row in pq.read_table(build / p, columns=["id", "text", "lang", "meta"]).to_pylist()]
 
 
 def _read_docs(build: Path, flow: dict) -> list[dict]:
-    paths = flow["steps"][0]["shards"]
+    paths = flow["passes"][0]["shards"]
     return [row for p in paths for row in pq.read_table(build / p, columns=["id", "meta"]).to_pylist()]
 
 

@@ -72,7 +72,7 @@ def audit(root: Path, flow: dict, manifest: dict) -> tuple[list[str], list[str]]
     lines, problems = [], []
     for name, source_flow in flow.items():
         stats = manifest.get("sources", {}).get(name, {}).get("stats", {})
-        read = next((s["shards"] for s in source_flow["steps"] if s["step"] == "read"), [])
+        read = next((p["shards"] for p in source_flow.get("passes", []) if p["pass"] == "read"), [])
         line, found = check(name, stats, [root / p for p in read])
         if line is not None:
             lines.append(line)

@@ -60,7 +60,7 @@ def test_audit_fails_when_text_is_removed_behind_the_ledgers_back(tmp_path):
     assert "## Text accounting: books" in summary and "| running_head |" in summary
 
     flow = json.loads((root / "flow.json").read_text())
-    read = next(s for s in flow["books"]["steps"] if s["step"] == "read")["shards"][0]
+    read = next(p for p in flow["books"]["passes"] if p["pass"] == "read")["shards"][0]
     frame = pl.read_parquet(root / read)
     first = frame["text"][0]
     frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit(first[: len(first) // 2]))
