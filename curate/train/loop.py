@@ -1,11 +1,19 @@
 """The training loop of every stage, readable top to bottom: ``main(stage, config)`` is ``curate train``.
 
-A step takes the next global batch of ``global_batch_size`` samples. Rank r takes the r-th contiguous
-slice of it and splits that into micro-batches, so any world size sees the same global batch. The
-loss is the summed token cross-entropy of the global batch divided by its number of target tokens
-(counted over all micro-batches and ranks before the first backward), so the gradient does not
-depend on how the batch is split. Then clip, AdamW step, schedule step, log, evaluate, checkpoint;
-at the end, the Hugging Face export that the next stage starts from.
+A step takes the next global batch of ``global_batch_size`` samples. What a sample is depends on the
+stage: a Megatron sample of ``seq_length`` tokens (pretrain), a pack of ``seq_len`` tokens (instruct),
+one example (adapt: the seed's "batch size of 12, 10 epochs" counts examples, so an epoch is
+``ceil(N / global_batch_size)`` steps and its last batch may be short). Rank r takes the r-th contiguous
+slice of the global batch and splits that into micro-batches, so any world size sees the same global
+batch; a rank left without samples in a short batch runs an all-masked micro-batch, so that FSDP's
+collectives still meet.
+
+The loss is the summed token cross-entropy of the global batch divided by its number of target tokens
+(counted over all micro-batches and ranks before the first backward), so the gradient does not depend
+on how the batch is split. Each rank backpropagates ``loss_sum * world / count``; FSDP's reduce-scatter
+is set to divide by the world size (``engine.parallelize``), which turns that into the global mean.
+Then clip, AdamW step, schedule step, log, evaluate, checkpoint; at the end, the Hugging Face export
+that the next stage starts from.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ class StageData:
     valid: Any = None
     shuffle: bool = True  # Megatron datasets come shuffled by their own sample index
     tasks: dict[str, int] | None = None
+    unit: str = "sample"  # what global_batch_size counts: "sample" (pretrain), "pack" (instruct), "example" (adapt)
 
 
 def pretrain_blend(cfg: TrainConfig) -> list:
@@ -98,20 +107,25 @@ def _pretrain_data(cfg: TrainConfig) -> StageData:
 
 def _packed_data(cfg: TrainConfig) -> StageData:
     t = cfg.train
-    packed = _data_module("data", cfg.stage)
-    train = packed.PackedDataset(t.data, split="train")
-    info = train.info
+    data = _data_module("data", cfg.stage)
+    packs = data.PackedDataset(t.data, split="train")
+    info = packs.info
     if t.seq_length is not None and t.seq_length != info["seq_len"]:
         raise RecipeError(f"[{cfg.stage}] seq_length {t.seq_length} but {t.data} is packed to {info['seq_len']}: "
                           f"drop seq_length or repack")
     try:
-        valid = packed.PackedDataset(t.data, split="valid")
+        valid = data.PackedDataset(t.data, split="valid")
     except (FileNotFoundError, ValueError):  # the valid split is optional
         valid = None
     # flash-attention takes the packs as varlen sequences (cu_seqlens), with no L x L mask to build.
-    flash = cfg.model.attn_implementation == "flash_attention_2"
-    collate = functools.partial(packed.collate_packed, pad_id=info["pad_id"], dense_mask=not flash)
-    return StageData(train, collate, info["seq_len"], valid, shuffle=True, tasks=info.get("tasks"))
+    dense = cfg.model.attn_implementation != "flash_attention_2"
+    if cfg.stage == "adapt":  # batches count examples: cut them out of the packs, re-pack per micro-batch
+        collate = functools.partial(data.collate_examples, pad_id=info["pad_id"], seq_len=info["seq_len"],
+                                    dense_mask=dense)
+        return StageData(data.ExampleDataset(packs), collate, info["seq_len"],
+                         valid and data.ExampleDataset(valid), shuffle=True, tasks=info.get("tasks"), unit="example")
+    collate = functools.partial(data.collate_packed, pad_id=info["pad_id"], dense_mask=dense)
+    return StageData(packs, collate, info["seq_len"], valid, shuffle=True, tasks=info.get("tasks"), unit="pack")
 
 
 def stage_data(cfg: TrainConfig) -> StageData:
@@ -120,7 +134,10 @@ def stage_data(cfg: TrainConfig) -> StageData:
 
 
 class GlobalBatches:
-    """Sample indices by global position: a seeded permutation per epoch (or identity), cut per rank."""
+    """Sample indices by global position: a seeded permutation per epoch (or identity), cut per rank.
+
+    Batches run on across epoch ends (Megatron's way): step ``it`` takes positions ``it * global_batch`` on.
+    """
 
     def __init__(self, size: int, global_batch: int, micro_batch: int, *, shuffle: bool, seed: int):
         if size == 0:
@@ -138,12 +155,36 @@ class GlobalBatches:
             self._perm = (epoch, np.random.default_rng([self.seed, epoch]).permutation(self.size))
         return int(self._perm[1][offset])
 
-    def micro_batches(self, consumed: int, env: Dist) -> list[list[int]]:
-        """This rank's micro-batches of the global batch that starts at sample ``consumed``."""
+    def global_batch_at(self, step: int) -> list[int]:
+        """The dataset indices of step ``step``'s global batch."""
+        start = step * self.global_batch
+        return [self.index(p) for p in range(start, start + self.global_batch)]
+
+    def micro_batches(self, step: int, env: Dist) -> list[list[int]]:
+        """This rank's micro-batches of step ``step``; an empty list stands for an all-masked micro-batch."""
+        batch = self.global_batch_at(step)
         per_rank = self.global_batch // env.world
-        start = consumed + env.rank * per_rank
-        mine = [self.index(p) for p in range(start, start + per_rank)]
+        mine = batch[env.rank * per_rank:(env.rank + 1) * per_rank]
         return [mine[i:i + self.micro_batch] for i in range(0, per_rank, self.micro_batch)]
+
+
+class EpochBatches(GlobalBatches):
+    """Batches that never cross an epoch: ``ceil(size / global_batch)`` steps per epoch, the last one short.
+
+    The stage-3 semantics of the seed ("10 epochs with a batch size of 12"): every example once per epoch,
+    a fresh seeded order each epoch.
+    """
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimiser steps in one pass over the data."""
+        return math.ceil(self.size / self.global_batch)
+
+    def global_batch_at(self, step: int) -> list[int]:
+        """The dataset indices of step ``step``'s global batch (short at the end of an epoch)."""
+        epoch, k = divmod(step, self.steps_per_epoch)
+        start = epoch * self.size + k * self.global_batch
+        return [self.index(p) for p in range(start, min(start + self.global_batch, (epoch + 1) * self.size))]
 
 
 def forward_loss(model: nn.Module, batch: dict[str, Any], device: torch.device, routed: bool) -> torch.Tensor:
@@ -165,12 +206,25 @@ def forward_loss(model: nn.Module, batch: dict[str, Any], device: torch.device, 
         return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100, reduction="sum")
 
 
-def train_step(model: nn.Module, micros: list[dict[str, Any]], env: Dist, routed: bool) -> tuple[float, int]:
-    """Forward and backward over this rank's micro-batches; returns (global-batch loss, global tokens)."""
+@dataclass(frozen=True)
+class StepStats:
+    """What one optimiser step saw, summed over ranks: loss (the global token mean) and its counts."""
+
+    loss: float
+    examples: int
+    tokens: int
+    loss_tokens: int
+
+
+def train_step(model: nn.Module, micros: list[dict[str, Any]], env: Dist, routed: bool) -> StepStats:
+    """Forward and backward over this rank's micro-batches; the loss is normalised over the global batch."""
     local = torch.tensor([sum(int((b["labels"] != -100).sum()) for b in micros),
-                          sum(int(b.get("num_tokens", b["input_ids"].numel())) for b in micros)], dtype=torch.float64)
-    count, tokens = engine.all_reduce_sum(local.to(env.device)).tolist()
-    # FSDP averages gradients over ranks; scaling by the world size turns that into the global sum.
+                          sum(int(b.get("num_tokens", b["input_ids"].numel())) for b in micros),
+                          sum(int(b.get("num_examples", b["input_ids"].shape[0])) for b in micros)],
+                         dtype=torch.float64)
+    count, tokens, examples = engine.all_reduce_sum(local.to(env.device)).tolist()
+    # FSDP divides the reduced gradients by the world size (set explicitly in engine.parallelize); scaling each
+    # rank's summed loss by world / count makes the result the gradient of the global token mean.
     scale = env.world / max(count, 1.0)
     total = torch.zeros((), dtype=torch.float64, device=env.device)
     for i, batch in enumerate(micros):
@@ -179,7 +233,13 @@ def train_step(model: nn.Module, micros: list[dict[str, Any]], env: Dist, routed
         loss_sum = forward_loss(model, batch, env.device, routed)
         (loss_sum * scale).backward()
         total += loss_sum.detach().double()
-    return engine.all_reduce_sum(total).item() / max(count, 1.0), int(tokens)
+    loss = engine.all_reduce_sum(total).item() / max(count, 1.0)
+    return StepStats(loss, int(examples), int(tokens), int(count))
+
+
+def idle_batch(batch: dict[str, Any]) -> dict[str, Any]:
+    """``batch`` with no targets and no counted tokens: what a rank without samples runs in a short batch."""
+    return {**batch, "labels": torch.full_like(batch["labels"], -100), "num_tokens": 0, "num_examples": 0}
 
 
 def clip_gradients(model: nn.Module, max_norm: float) -> float:
@@ -201,13 +261,42 @@ def evaluate(model: nn.Module, data: StageData, env: Dist, cfg: TrainConfig, rou
     model.eval()
     total = torch.zeros(2, dtype=torch.float64, device=env.device)
     for k in range(t.eval_iters):
-        for idx in batches.micro_batches(k * t.global_batch_size, env):
+        for idx in batches.micro_batches(k, env):
             batch = data.collate([data.valid[i] for i in idx])
             total[0] += forward_loss(model, batch, env.device, routed).double()
             total[1] += (batch["labels"] != -100).sum()
     model.train()
     loss_sum, count = engine.all_reduce_sum(total).tolist()
     return loss_sum / max(count, 1.0)
+
+
+def batches_for(data: StageData, t: Any) -> GlobalBatches:
+    """Epoch-aligned batches when the stage counts examples, else batches running across epochs."""
+    kind = EpochBatches if data.unit == "example" else GlobalBatches
+    return kind(len(data.train), t.global_batch_size, t.micro_batch_size, shuffle=data.shuffle, seed=t.seed)
+
+
+def iterations(cfg: TrainConfig, data: StageData) -> int:
+    """Training iterations; for a stage that counts examples, ``train_epochs`` x ``ceil(N / global batch)``."""
+    t = cfg.train
+    if data.unit != "example" or t.train_iters is not None:
+        return t.iterations(data.seq_length, len(data.train))
+    if t.train_tokens is not None or t.train_epochs is None:
+        raise RecipeError(f"[{cfg.stage}] counts examples: set train_epochs (or train_iters), not train_tokens")
+    per_epoch = math.ceil(len(data.train) / t.global_batch_size)
+    return max(1, round(per_epoch * t.train_epochs))
+
+
+def _plan(cfg: TrainConfig, data: StageData, iters: int, accum: int, env: Dist) -> str:
+    t = cfg.train
+    what = {"sample": f"samples of {data.seq_length} tokens", "pack": f"packs of {data.seq_length} tokens",
+            "example": "examples"}[data.unit]
+    line = (f"{cfg.stage}: {iters} iterations of {t.global_batch_size} {what}, {accum} micro-batch(es) of "
+            f"{t.micro_batch_size} per rank x {env.world} rank(s)")
+    if data.unit == "example":
+        per_epoch = math.ceil(len(data.train) / t.global_batch_size)
+        line += f"; {len(data.train):,} examples: {per_epoch} steps per epoch, {iters / per_epoch:g} epochs"
+    return line
 
 
 def build_stage_model(cfg: TrainConfig, data: StageData) -> tuple[nn.Module, Any]:
@@ -231,7 +320,7 @@ def train(cfg: TrainConfig, env: Dist, *, resume: bool = False, stop_after: int 
     """Run one stage on this rank; return the loss of every iteration run (``stop_after`` simulates a kill)."""
     t = cfg.train
     data = data or stage_data(cfg)
-    iters = t.iterations(data.seq_length, len(data.train))
+    iters = iterations(cfg, data)
     accum = t.grad_accum(env.world)
     model, _ = build_stage_model(cfg, data)
     flops = metrics.flops_per_token(model.get_base_model() if hasattr(model, "get_base_model") else model,
@@ -245,27 +334,30 @@ def train(cfg: TrainConfig, env: Dist, *, resume: bool = False, stop_after: int 
     log = metrics.Metrics(cfg.save_dir, enabled=env.main, flops_per_token=flops, world=env.world, total_iters=iters,
                           peak=metrics.peak_flops(env.device, t.peak_flops))
     if env.main:
-        print(f"{cfg.stage}: {iters} iterations of {t.global_batch_size} x {data.seq_length} tokens, "
-              f"{accum} micro-batch(es) of {t.micro_batch_size} per rank x {env.world} rank(s)"
-              + (f", resumed from {last}" if last else ""), flush=True)
-    batches = GlobalBatches(len(data.train), t.global_batch_size, t.micro_batch_size, shuffle=data.shuffle,
-                            seed=t.seed)
+        print(_plan(cfg, data, iters, accum, env) + (f", resumed from {last}" if last else ""), flush=True)
+    batches = batches_for(data, t)
     routed = t.method == "cpoly"
     losses: list[float] = []
+    idle = None
     model.train()
     for it in range(position.iteration, iters):
         start = time.perf_counter()
-        micros = [data.collate([data.train[i] for i in idx]) for idx in batches.micro_batches(position.consumed, env)]
-        loss, tokens = train_step(model, micros, env, routed)
+        micros = []
+        for idx in batches.micro_batches(it, env):
+            if not idx:  # a short batch left this micro-batch empty: run one without targets
+                idle = idle or idle_batch(data.collate([data.train[0]]))
+            micros.append(data.collate([data.train[i] for i in idx]) if idx else idle)
+        step = train_step(model, micros, env, routed)
         grad_norm = clip_gradients(model, t.clip_grad)
         lr = optimizer.param_groups[0]["lr"]
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        position = checkpoint.Position(it + 1, position.consumed + t.global_batch_size)
-        losses.append(loss)
+        position = checkpoint.Position(it + 1, position.consumed + len(batches.global_batch_at(it)))
+        losses.append(step.loss)
         if (it + 1) % t.log_interval == 0 or it + 1 == iters:
-            log.log(it + 1, loss=loss, lr=lr, grad_norm=grad_norm, tokens=tokens, seconds=time.perf_counter() - start)
+            log.log(it + 1, loss=step.loss, lr=lr, grad_norm=grad_norm, tokens=step.tokens,
+                    seconds=time.perf_counter() - start, examples=step.examples, loss_tokens=step.loss_tokens)
         if t.eval_interval and (it + 1) % t.eval_interval == 0:
             eval_loss = evaluate(model, data, env, cfg, routed)
             if eval_loss is not None:
