@@ -169,6 +169,24 @@ class TrainConfig:
         return Path(self.previous.save) / "export"
 
 
+# Implementations that honour the batch's mask: sdpa takes the boolean 4-D mask, flash-attention 2 the
+# cu_seqlens of the packed examples. Eager ADDS a boolean mask to the scores (True = 1.0, False = 0.0),
+# so every masked position would stay visible.
+ATTENTION = ("sdpa", "flash_attention_2")
+
+
+def check_attention(model: ModelConfig, objective: str | None) -> None:
+    """Refuse an attention implementation that would ignore the training masks."""
+    if model.attn_implementation not in ATTENTION:
+        raise RecipeError(f"[model] attn_implementation {model.attn_implementation!r}: use 'sdpa' (any device) or "
+                          f"'flash_attention_2' (GPU with flash-attn); eager attention adds the boolean mask to the "
+                          f"scores and so ignores it (packed examples would see each other, GLM's Part A would see "
+                          f"Part B)")
+    if model.attn_implementation == "flash_attention_2" and objective == "glm":
+        raise RecipeError("[model] flash_attention_2 cannot express GLM's mask (Part A attends bidirectionally, "
+                          "Part B causally): train the glm objective with attn_implementation = 'sdpa'")
+
+
 def _check(stage: str, cfg: StageConfig) -> None:
     allowed = {"pretrain": ("causal", "glm"), "instruct": ("sft",), "adapt": ("sft",)}[stage]
     if cfg.objective not in allowed:
@@ -243,6 +261,7 @@ def load_config(path: str | Path, stage: str, overrides: Any = None) -> TrainCon
     if train.objective is None:
         train = dataclasses.replace(train, objective="causal" if stage == "pretrain" else "sft")
     _check(stage, train)
+    check_attention(model, train.objective)
     prev = PREVIOUS.get(stage)
     previous = make_config(StageConfig, raw[prev], base, f"{path} [{prev}]") if prev in raw else None
     return TrainConfig(stage=stage, model=model, train=train, recipe=str(path), previous=previous)

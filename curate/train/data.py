@@ -14,8 +14,9 @@ token attends only to itself, so no attention row is empty (an all-masked row so
 
 Attention paths, from the installed transformers 5.x (``masking_utils``, ``modeling_flash_attention_utils``):
 
-- dense mask (the fallback, any attention implementation): the 4-D mask is used as given. sdpa takes the
-  bool mask; eager ADDS the mask to the scores, so eager needs ``additive_mask``.
+- dense mask (what the trainer passes to sdpa): the 4-D bool mask is used as given. Eager ADDS a mask to
+  the scores, so a bool mask would be ignored: the trainer refuses eager (``config.check_attention``);
+  ``additive_mask`` is the form eager would need.
 - ``attention_mask=None`` + ``position_ids`` (``collate_packed(..., dense_mask=False)``): for sdpa, eager
   and flex, transformers finds the packed sequences where ``position_ids`` do not step by 1
   (``find_packed_sequence_indices``) and builds the same block-diagonal mask itself, for any batch size,

@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from curate.train.config import ModelConfig
+from curate.train.config import ATTENTION, ModelConfig
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,20 @@ def barrier() -> None:
     """Wait for every rank (nothing to wait for in a world of one)."""
     if dist.is_initialized() and dist.get_world_size() > 1:
         dist.barrier()
+
+
+def attention_of(model: nn.Module) -> str | None:
+    """The attention implementation a Hugging Face model runs (None when it does not say)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return getattr(base.config, "_attn_implementation", None)
+
+
+def require_masked_attention(model: nn.Module) -> None:
+    """Refuse a model whose attention would ignore the batch's boolean mask (eager adds it to the scores)."""
+    impl = attention_of(model)
+    if impl not in ATTENTION:
+        raise RuntimeError(f"the model runs {impl!r} attention, which ignores boolean masks (packed examples and "
+                           f"GLM's Part A/B would see each other): load it with attn_implementation='sdpa'")
 
 
 def build_model(model_cfg: ModelConfig, init: Path | None, seed: int) -> nn.Module:

@@ -88,10 +88,7 @@ def _pretrain_data(cfg: TrainConfig) -> StageData:
         raise RecipeError("[pretrain] trains by train_iters or train_tokens (Megatron samples have no epochs)")
     blend = pretrain_blend(cfg)
     megatron_data = _data_module("megatron_data", cfg.stage)
-    num = {"train": t.iterations(t.seq_length) * t.global_batch_size,
-           "valid": t.eval_iters * t.global_batch_size if t.eval_interval else 0, "test": 0}
-    sets = megatron_data.build_pretrain_datasets(blend, t.split, t.seq_length, t.seed, num)
-    collate = megatron_data.collate_causal
+    collate, sample_length = megatron_data.collate_causal, t.seq_length
     if t.objective == "glm":
         from tokenizers import Tokenizer
 
@@ -101,7 +98,12 @@ def _pretrain_data(cfg: TrainConfig) -> StageData:
             raise ValueError(f"{cfg.tokenizer_dir}: the GLM objective needs tokens {sorted(ids)} in the vocabulary")
         collate = _data_module("glm", cfg.stage).GLMCollator(
             mask_id=ids["[MASK]"], sop_id=ids["<|startofpiece|>"], eop_id=ids["<|endofpiece|>"],
-            pad_id=ids["<|pad|>"], mask_ratio=t.glm_mask_ratio, poisson_lambda=t.glm_poisson_lambda, seed=t.seed)
+            pad_id=ids["<|pad|>"], seq_length=t.seq_length, mask_ratio=t.glm_mask_ratio,
+            poisson_lambda=t.glm_poisson_lambda, seed=t.seed)
+        sample_length = collate.text_length  # samples of text that, infilled, fill the window exactly
+    num = {"train": t.iterations(t.seq_length) * t.global_batch_size,
+           "valid": t.eval_iters * t.global_batch_size if t.eval_interval else 0, "test": 0}
+    sets = megatron_data.build_pretrain_datasets(blend, t.split, sample_length, t.seed, num)
     return StageData(sets["train"], collate, t.seq_length, sets.get("valid"), shuffle=False)
 
 
@@ -323,6 +325,7 @@ def train(cfg: TrainConfig, env: Dist, *, resume: bool = False, stop_after: int 
     iters = iterations(cfg, data)
     accum = t.grad_accum(env.world)
     model, _ = build_stage_model(cfg, data)
+    engine.require_masked_attention(model)
     flops = metrics.flops_per_token(model.get_base_model() if hasattr(model, "get_base_model") else model,
                                     data.seq_length)
     model = engine.parallelize(model, env, bf16=t.bf16, activation_checkpointing=t.activation_checkpointing)

@@ -50,11 +50,11 @@ def test_unknown_override_is_an_error(tmp_path: Path) -> None:
 
 def test_paths_resolve_against_the_recipe_and_overrides_against_cwd(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path.parent)
-    overrides = ["lr=0.5", "save=elsewhere", "model.attn_implementation=eager"]
+    overrides = ["lr=0.5", "save=elsewhere", "model.model_type=mistral"]
     cfg = load_config(_write(tmp_path, BASE), "pretrain", overrides)
     assert cfg.train.data == str(tmp_path / "b1")
     assert cfg.train.save == str(tmp_path.parent / "elsewhere")
-    assert cfg.train.lr == 0.5 and cfg.model.attn_implementation == "eager"
+    assert cfg.train.lr == 0.5 and cfg.model.model_type == "mistral"
 
 
 def test_next_stage_starts_from_previous_export(tmp_path: Path) -> None:
