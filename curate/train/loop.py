@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from curate.train import checkpoint, engine, metrics, optim
+from curate.train import checkpoint, engine, metrics, optim, weights
 from curate.train.config import RecipeError, TrainConfig, load_config
 from curate.train.engine import Dist
 from curate.train.export import export
@@ -301,20 +301,35 @@ def _plan(cfg: TrainConfig, data: StageData, iters: int, accum: int, env: Dist) 
     return line
 
 
-def build_stage_model(cfg: TrainConfig, data: StageData) -> tuple[nn.Module, Any]:
-    """The unsharded model of a stage: the init weights, wrapped with the stage's adapter if any."""
+def build_stage_model(cfg: TrainConfig, data: StageData) -> tuple[nn.Module, Any, weights.Plan]:
+    """The stage's model on the meta device (wrapped with its adapter, if any) and how to fill its weights."""
     t = cfg.train
-    model = engine.build_model(cfg.model, cfg.init_dir(), t.seed)
-    if t.method == "full":
-        return model, None
-    module = _data_module(t.method, cfg.stage)
+    base = weights.build_meta(cfg.model, cfg.init_dir())
+    names = weights.checkpoint_names(base)
+    model, adapter_cfg = base, None
     if t.method == "lora":
-        return module.apply_lora(model, r=t.lora_r, alpha=t.lora_alpha, dropout=t.lora_dropout,
-                                 target_modules=t.target_modules), None
-    tasks = data.tasks or {"default": 0}
-    adapter_cfg = module.CPolyConfig.from_tasks(tasks, n_shared=t.cpoly_shared_skills, rank=t.cpoly_rank,
-                                                n_task_skills=t.cpoly_task_skills, target_modules=t.target_modules)
-    return module.apply_cpoly(model, adapter_cfg), adapter_cfg
+        model = _data_module("lora", cfg.stage).apply_lora(base, r=t.lora_r, alpha=t.lora_alpha,
+                                                            dropout=t.lora_dropout, target_modules=t.target_modules)
+    elif t.method == "cpoly":
+        module = _data_module("cpoly", cfg.stage)
+        tasks = data.tasks or {"default": 0}
+        adapter_cfg = module.CPolyConfig.from_tasks(tasks, n_shared=t.cpoly_shared_skills, rank=t.cpoly_rank,
+                                                    n_task_skills=t.cpoly_task_skills,
+                                                    target_modules=t.target_modules)
+        model = module.apply_cpoly(base, adapter_cfg)
+    plan = weights.Plan(cfg.init_dir(), names, weights.adapter_presets(model, t.seed), hf_model=base)
+    return model, adapter_cfg, plan
+
+
+def setup_model(cfg: TrainConfig, data: StageData, env: Dist) -> nn.Module:
+    """Build on meta, shard, then allocate and fill this rank's shard only (``curate.train.weights``)."""
+    t = cfg.train
+    model, _, plan = build_stage_model(cfg, data)
+    engine.require_masked_attention(model)
+    model = engine.parallelize(model, env, bf16=t.bf16, activation_checkpointing=t.activation_checkpointing)
+    weights.materialise(model, env.device, plan, t.seed)
+    weights.tie_if_needed(model, engine.sharded(model))
+    return model
 
 
 def train(cfg: TrainConfig, env: Dist, *, resume: bool = False, stop_after: int | None = None,
@@ -324,11 +339,9 @@ def train(cfg: TrainConfig, env: Dist, *, resume: bool = False, stop_after: int 
     data = data or stage_data(cfg)
     iters = iterations(cfg, data)
     accum = t.grad_accum(env.world)
-    model, _ = build_stage_model(cfg, data)
-    engine.require_masked_attention(model)
+    model = setup_model(cfg, data, env)
     flops = metrics.flops_per_token(model.get_base_model() if hasattr(model, "get_base_model") else model,
                                     data.seq_length)
-    model = engine.parallelize(model, env, bf16=t.bf16, activation_checkpointing=t.activation_checkpointing)
     optimizer, scheduler = optim.build(model, t, iters)
     position = checkpoint.Position()
     last = checkpoint.latest(cfg.save_dir) if resume else None
@@ -372,7 +385,7 @@ def train(cfg: TrainConfig, env: Dist, *, resume: bool = False, stop_after: int 
             return losses
     log.close()
     export(model, env, cfg.save_dir / "export", tokenizer_dir=cfg.tokenizer_dir, method=t.method,
-           rebuild=lambda: build_stage_model(cfg, data), merge=t.merge,
+           rebuild=lambda: build_stage_model(cfg, data)[:2], merge=t.merge,
            dtype=torch.bfloat16 if t.bf16 and env.device.type == "cuda" else torch.float32)
     return losses
 

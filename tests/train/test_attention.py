@@ -86,7 +86,7 @@ def test_a_model_running_eager_is_refused_before_training(tmp_path: Path, builds
     cfg = load_config(recipe, "pretrain")
     original = loop.build_stage_model
     try:  # a model whose own config falls back to eager (e.g. remote code) is caught at the start
-        loop.build_stage_model = lambda c, d: (_llama("eager"), None)
+        loop.build_stage_model = lambda c, d: (_llama("eager"), None, None)
         with pytest.raises(RuntimeError, match="ignores boolean masks"):
             loop.train(cfg, engine.Dist(0, 1, 0, torch.device("cpu")))
     finally:

@@ -69,4 +69,5 @@ def test_two_processes_match_one(tmp_path: Path, builds: tuple[Path, Path]) -> N
     for stage in STAGES:
         assert len(one[stage]) == len(two[stage]) == (ITERS if stage != "adapt" else len(examples))
         assert two[stage] == pytest.approx(one[stage], rel=1e-5, abs=0), stage
-        assert one[stage][-1] < one[stage][0], stage  # by the last step the optimiser state matters
+        if stage != "adapt":  # adapt's last batch is a short one: its loss is not comparable with the first
+            assert one[stage][-1] < one[stage][0], stage  # by the last step the optimiser state matters
