@@ -100,6 +100,7 @@ class StageConfig:
     cpoly_shared_skills: int = 4
     cpoly_rank: int = 4
     cpoly_task_skills: int = 1
+    cpoly_combine: str = "outputs"  # "outputs" (Eq. 1: sum of skill outputs) | "weights" (Poly: average of skills)
     merge: bool = False
     peak_flops: float | None = None  # per device; default from the device name (GPU) or none (CPU)
 
@@ -195,6 +196,8 @@ def _check(stage: str, cfg: StageConfig) -> None:
         raise RecipeError(f"[{stage}] lr_decay_style {cfg.lr_decay_style!r}: expected cosine, linear or constant")
     if cfg.method not in ("lora", "cpoly", "full"):
         raise RecipeError(f"[{stage}] method {cfg.method!r}: expected lora, cpoly or full")
+    if cfg.cpoly_combine not in ("outputs", "weights"):
+        raise RecipeError(f"[{stage}] cpoly_combine {cfg.cpoly_combine!r}: expected outputs or weights")
     if cfg.method != "full" and stage != "adapt":
         raise RecipeError(f"[{stage}] method {cfg.method!r}: adapters are for the adapt stage only")
     if cfg.min_lr is not None and cfg.min_lr_ratio is not None:

@@ -315,10 +315,26 @@ def build_stage_model(cfg: TrainConfig, data: StageData) -> tuple[nn.Module, Any
         tasks = data.tasks or {"default": 0}
         adapter_cfg = module.CPolyConfig.from_tasks(tasks, n_shared=t.cpoly_shared_skills, rank=t.cpoly_rank,
                                                     n_task_skills=t.cpoly_task_skills,
-                                                    target_modules=t.target_modules)
+                                                    target_modules=t.target_modules, combine=t.cpoly_combine)
         model = module.apply_cpoly(base, adapter_cfg)
     plan = weights.Plan(cfg.init_dir(), names, weights.adapter_presets(model, t.seed), hf_model=base)
     return model, adapter_cfg, plan
+
+
+def adapter_budget(cfg: TrainConfig, data: StageData) -> str:
+    """Trainable parameters of the recipe's LoRA and C-Poly side by side, for the stage's targets and tasks."""
+    from curate.train import cpoly
+
+    t = cfg.train
+    shapes = cpoly.target_shapes(weights.build_meta(cfg.model, cfg.init_dir()), t.target_modules)
+    tasks = len(data.tasks or {"default": 0})
+    lora = cpoly.count_lora_parameters(t.lora_r, shapes)
+    poly = cpoly.count_adapter_parameters(
+        cpoly.CPolyConfig(n_tasks=tasks, n_shared=t.cpoly_shared_skills, rank=t.cpoly_rank,
+                          n_task_skills=t.cpoly_task_skills), shapes)
+    return (f"trainable parameters over {len(shapes)} target layers: LoRA r {t.lora_r}: {lora:,}; C-Poly "
+            f"{t.cpoly_shared_skills} shared + {t.cpoly_task_skills} per task x {tasks} task(s), r {t.cpoly_rank}: "
+            f"{poly:,} ({poly / max(lora, 1):.2f}x LoRA; training {t.method})")
 
 
 def setup_model(cfg: TrainConfig, data: StageData, env: Dist) -> nn.Module:
@@ -339,6 +355,8 @@ def train(cfg: TrainConfig, env: Dist, *, resume: bool = False, stop_after: int 
     data = data or stage_data(cfg)
     iters = iterations(cfg, data)
     accum = t.grad_accum(env.world)
+    if env.main and t.method != "full":
+        print(adapter_budget(cfg, data), flush=True)
     model = setup_model(cfg, data, env)
     flops = metrics.flops_per_token(model.get_base_model() if hasattr(model, "get_base_model") else model,
                                     data.seq_length)

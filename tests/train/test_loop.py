@@ -125,10 +125,13 @@ def test_three_stages_chain_through_exports(tmp_path: Path, builds: tuple[Path, 
     assert rows[0]["mfu"] is None and rows[0]["tokens"] == 8 * 32  # no peak FLOPs known on CPU
 
 
-def test_cpoly_adapt_exports_an_adapter(tmp_path: Path, builds: tuple[Path, Path]) -> None:
+def test_cpoly_adapt_exports_an_adapter(tmp_path: Path, builds: tuple[Path, Path], capsys) -> None:
+    import re
+
     from transformers import AutoModelForCausalLM
 
     from curate.train import cpoly
+    from curate.train.lora import apply_lora, trainable_parameters
 
     recipe = write_recipe(tmp_path / "r.toml", *builds, tmp_path / "run",
                           pretrain={"train_iters": 2}, adapt={"method": "cpoly", "train_iters": 4})
@@ -141,6 +144,12 @@ def test_cpoly_adapt_exports_an_adapter(tmp_path: Path, builds: tuple[Path, Path
     adapted = cpoly.load_cpoly(base, tmp_path / "run" / "adapt" / "export")
     assert cpoly.load_config(tmp_path / "run" / "adapt" / "export").task_names == tuple(TASKS)
     assert any(True for _ in cpoly.cpoly_layers(adapted))
+    # The trainer states both adapters' trainable parameters; the numbers are those of the real modules.
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("trainable parameters"))
+    lora_n, cpoly_n = (int(n.replace(",", "")) for n in re.findall(r"r \d+: ([\d,]+)", line))
+    assert cpoly_n == sum(p.numel() for p in adapted.parameters() if p.requires_grad)
+    fresh = apply_lora(AutoModelForCausalLM.from_pretrained(tmp_path / "run" / "pretrain" / "export"), r=8)
+    assert lora_n == trainable_parameters(fresh)
 
 
 def test_missing_build_says_what_to_run(tmp_path: Path) -> None:
