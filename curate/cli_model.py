@@ -112,6 +112,9 @@ def _scoring_options(fn: Callable) -> Callable:
                      help="chat: the stage-2 instruction format; lm_eval: lm-eval-harness's plain prompt."),
         click.option("--strategy", type=click.Choice(["direct", "cot", "cove", "voc"]), default="direct",
                      show_default=True, help="Prompting strategy for --method generate."),
+        click.option("--shots", type=int, default=3, show_default=True,
+                     help="cot: worked examples, each with the model's own explanation of its gold answer "
+                          "(generated once and cached); 0 for zero-shot."),
         click.option("--fallback-to-ppl", is_flag=True, help="Unparseable generations fall back to perplexity."),
         click.option("--limit", type=int, default=None, help="Only the first N items."),
     ]
@@ -145,7 +148,7 @@ def _print(summary: dict[str, Any]) -> None:
               help="test_ground_truth.json (the official 500 test PMIDs)")
 @_evaluation
 def eval_pubmedqa(data_path: str, test_ids: str, model: str, adapter: str | None, task: str | None, out: str,
-                  method: str, prompt: str, strategy: str, fallback_to_ppl: bool, limit: int | None,
+                  method: str, prompt: str, strategy: str, shots: int, fallback_to_ppl: bool, limit: int | None,
                   **o: Any) -> None:
     """PubMedQA test accuracy and macro-F1, with predictions in the official PMID -> label shape.
 
@@ -160,7 +163,7 @@ def eval_pubmedqa(data_path: str, test_ids: str, model: str, adapter: str | None
     backend = _backend(model, adapter, task, o) if method == "generate" else None
     _print(evaluate_pubmedqa(model, data_path, test_ids, out, method=method, prompt=prompt, adapter=adapter,
                              task=task, limit=limit, backend=backend, strategy=strategy,
-                             fallback_to_ppl=fallback_to_ppl))
+                             fallback_to_ppl=fallback_to_ppl, shots=shots))
 
 
 @eval_group.command("mcq")
@@ -168,10 +171,11 @@ def eval_pubmedqa(data_path: str, test_ids: str, model: str, adapter: str | None
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--split", default=None, help="Keep one split (test, dev, ...).")
 @click.option("--subjects", default=None, help="MMLU/CMMLU subjects, comma-separated.")
+@click.option("--shots-split", default="dev", show_default=True, help="cot: the split its examples come from.")
 @_evaluation
-def eval_mcq(loader: str, path: str, split: str | None, subjects: str | None, model: str, adapter: str | None,
-             task: str | None, out: str, method: str, prompt: str, strategy: str, fallback_to_ppl: bool,
-             limit: int | None, **o: Any) -> None:
+def eval_mcq(loader: str, path: str, split: str | None, subjects: str | None, shots_split: str, model: str,
+             adapter: str | None, task: str | None, out: str, method: str, prompt: str, strategy: str, shots: int,
+             fallback_to_ppl: bool, limit: int | None, **o: Any) -> None:
     """Accuracy on MedQA, MedMCQA, MMLU or CMMLU by option scoring or generation.
 
     \b
@@ -184,7 +188,7 @@ def eval_mcq(loader: str, path: str, split: str | None, subjects: str | None, mo
     backend = _backend(model, adapter, task, o) if method == "generate" else None
     _print(evaluate_mcq(model, loader, path, out, split=split, subjects=subjects.split(",") if subjects else None,
                         method=method, prompt=prompt, adapter=adapter, task=task, limit=limit, backend=backend,
-                        strategy=strategy, fallback_to_ppl=fallback_to_ppl))
+                        strategy=strategy, fallback_to_ppl=fallback_to_ppl, shots=shots, shots_split=shots_split))
 
 
 @click.group()
@@ -194,7 +198,8 @@ def annotate() -> None:
 
 _strategy_option = click.option("--strategy", type=click.Choice(["long-answer", "long-answer+voc"]),
                                 default="long-answer", show_default=True,
-                                help="From the long answer alone, or with Verification-of-Choice over the abstract.")
+                                help="Both show the abstract and the long answer; long-answer answers directly, "
+                                     "long-answer+voc through Verification-of-Choice.")
 
 
 @annotate.command("pqa-u")

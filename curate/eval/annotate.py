@@ -1,9 +1,10 @@
 """PQA-U pseudo-labelling (the seed's "LLM-annotated PQA-U", Table 7) and an honest measure of its accuracy.
 
 ``annotate_pqa_u`` asks a backend for each unlabelled item's decision with a strategy from
-``curate.eval.strategies``: ``long-answer`` (the question and the conclusion, ``LONG_ANSWER``, alone) or
-``long-answer+voc`` (Verification-of-Choice over the abstract, with the conclusion added). The output
-has PQA-L's shape, so the stage-3 recipe reads it like ``ori_pqal.json``::
+``curate.eval.strategies``. Both strategies show the same item (the abstract, the long answer
+``LONG_ANSWER``, the question and the options), so that they differ by Verification-of-Choice alone:
+``long-answer`` answers directly, ``long-answer+voc`` explains each choice, judges the explanations and
+then answers. The output has PQA-L's shape, so the stage-3 recipe reads it like ``ori_pqal.json``::
 
     {PMID: {...the input fields..., "final_decision": "yes" | "no" | "maybe",
             "annotation": {"strategy": ..., "rationale": ..., "model": ...}}}

@@ -34,9 +34,10 @@ class ByQuestion:
         out = []
         for p in prompts:
             decision = self.answers[_question(p)]
-            if "Think about why" in p.splitlines()[-1]:
+            last = p.splitlines()[-1]
+            if "Think about why" in last:
                 out.append("An explanation.")
-            elif "Please judge" in p:
+            elif last.startswith("Please judge"):
                 out.append(f"The {decision} explanation is consistent with the context.")
             else:
                 out.append(f"Answer: {LETTER[decision]}" if decision else "I cannot tell.")
