@@ -178,3 +178,15 @@ def test_losses_fall_on_megatron_and_packed_shards(recipe: Path) -> None:
 def test_glm_objective_trains(recipe: Path) -> None:
     losses = loop.main("pretrain", str(recipe), overrides=["objective='glm'", "train_iters=3"])
     assert len(losses) == 3 and all(math.isfinite(x) for x in losses)
+
+
+def test_pretrain_states_epochs_per_source_and_warns_above_the_repeat_limit(recipe: Path, capsys) -> None:
+    short = loop.stage_data(load_config(recipe, "pretrain"))
+    assert short.notes[0] == "pretrain: blend at 3,072 tokens (48 samples of 64):" and not short.warnings
+    long = loop.stage_data(load_config(recipe, "pretrain", ["train_iters=200"]))
+    rows = {line.split()[0]: line.split() for line in long.notes[2:]}
+    assert set(rows) == {"count", "skip"} and float(rows["count"][1]) == 0.7
+    assert float(rows["count"][-1]) > 4 and long.warnings[0].startswith("count would be repeated")
+    loop.train(load_config(recipe, "pretrain", ["train_iters=200"]), init_distributed(), stop_after=1)
+    printed = capsys.readouterr()
+    assert "blend at 102,400 tokens" in printed.out and "warning: count would be repeated" in printed.err
