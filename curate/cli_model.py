@@ -1,4 +1,4 @@
-"""The model-side commands of ``curate``: ``train``, ``eval``, ``annotate`` and ``report stages``.
+"""The model-side commands of ``curate``: ``train``, ``eval``, ``annotate``, ``experiment`` and ``report stages``.
 
 They need the ``[train]`` extra (torch, peft, megatron-core, matplotlib); the curation commands in
 ``curate.cli`` do not. Each is a thin shell over one library function.
@@ -257,6 +257,38 @@ def annotate_accuracy(pqa_l: str, strategy: str, ids: str | None, split: str | N
     click.echo(json.dumps({k: v for k, v in result.items() if k != "items"}, indent=2))
 
 
+@click.command()
+@click.argument("name", type=click.Choice(["table7", "table8", "figure6"]))
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="Training recipe with an [experiments] table (recipes/train/tiny.toml, antglm-10b.toml).")
+@click.option("--nproc", type=int, default=1, show_default=True,
+              help="Processes per node for training (1: in this process; more: under torchrun).")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Where the tables, runs and evaluations go [default: the recipe's experiments.out].")
+@_model_errors
+def experiment(name: str, config_path: str, nproc: int, out: str | None) -> None:
+    """Run one of the seed's experiments end to end and write it in the paper's layout.
+
+    \b
+    table7   PQA-U labelled from the long answer, and with Verification-of-Choice; stage 3 on PQA-L + each,
+             with LoRA and full fine-tuning; PubMedQA accuracy and the annotators' -> table7.md
+    table8   every mix of recipes/table8/ (LoRA for one dataset, C-Poly for several) -> table8.md
+    figure6  PubMedQA accuracy of the base model and after stages 1, 2 and 3 -> figure6.md, figure6.png
+
+    Stages 1 and 2 are trained first when their exports are missing; every finished step is kept, so a
+    rerun resumes. Cells the paper leaves empty are "–" and not run.
+
+    \b
+    Example:
+      curate experiment table8 --config recipes/train/tiny.toml
+      curate experiment table7 --config recipes/train/antglm-10b.toml --nproc 8
+    """
+    from curate.eval.experiments import Runner
+    from curate.eval.tables import EXPERIMENTS
+
+    EXPERIMENTS[name](Runner(Path(config_path), nproc, Path(out) if out else None))
+
+
 @click.group()
 def report() -> None:
     """Reports over several runs."""
@@ -295,4 +327,4 @@ def report_stages(stages: tuple[str, ...], out: str, data_path: str | None, test
     click.echo(f"  wrote {Path(out) / 'stages.md'} and {Path(out) / 'stages.png'}")
 
 
-COMMANDS = (train, eval_group, annotate, report)
+COMMANDS = (train, eval_group, annotate, experiment, report)

@@ -136,6 +136,29 @@ class StageConfig:
 
 
 @dataclass(frozen=True)
+class ExperimentsConfig:
+    """``[experiments]``: what ``curate experiment`` (Tables 7 and 8, Figure 6) reads, and where it writes."""
+
+    out: str | None = path_option()  # tables, figure, corpora, runs and evaluations of the experiments
+    pqal: str | None = path_option()  # ori_pqal.json: evaluation items and the annotators' labelled check
+    test_ids: str | None = path_option()  # test_ground_truth.json: the official test split
+    pqau: str | None = path_option()  # ori_pqau.json: what Table 7's annotators label
+    table7: str | None = path_option()  # the stage-3 recipe of PQA-L + labelled PQA-U (its pqa_u inputs are set)
+    table8: str | None = path_option()  # the directory of Table 8's mix recipes
+    annotator: str | None = path_option()  # an HF export; default: the [instruct] stage's export
+    annotator_url: str | None = None  # an OpenAI-compatible server instead (vLLM): annotator_model is its model
+    annotator_model: str | None = None
+    reasoning_tokens: int = 384  # VoC explanations and judgement
+    answer_tokens: int = 32
+    annotate_limit: int | None = None  # only the first N PQA-U items (and PQA-L test items for the accuracy)
+    eval_method: str = "ppl"
+    eval_limit: int | None = None  # only the first N test items
+    base_prompt: str = "lm_eval"  # the base and stage-1 models are not chat models: lm-eval's plain prompt
+    chat_prompt: str = "chat"  # stages 2 and 3: the instruction format they were tuned on
+    workers: int | None = None  # corpus build processes (default: all cores)
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """A recipe resolved for one stage."""
 
@@ -238,9 +261,9 @@ def load_config(path: str | Path, stage: str, overrides: Any = None) -> TrainCon
         raise RecipeError(f"unknown stage {stage!r}: expected one of {', '.join(STAGES)}")
     path = Path(path)
     raw = load_toml(path)
-    unknown = sorted(set(raw) - {"model", *STAGES})
+    unknown = sorted(set(raw) - {"model", *STAGES, "experiments"})
     if unknown:
-        tables = ", ".join(f"[{s}]" for s in ("model", *STAGES))
+        tables = ", ".join(f"[{s}]" for s in ("model", *STAGES, "experiments"))
         raise RecipeError(f"{path}: unknown table(s) {', '.join(unknown)}; expected {tables}")
     if stage not in raw:
         raise RecipeError(f"{path}: no [{stage}] table")
@@ -268,3 +291,18 @@ def load_config(path: str | Path, stage: str, overrides: Any = None) -> TrainCon
     prev = PREVIOUS.get(stage)
     previous = make_config(StageConfig, raw[prev], base, f"{path} [{prev}]") if prev in raw else None
     return TrainConfig(stage=stage, model=model, train=train, recipe=str(path), previous=previous)
+
+
+def load_experiments(path: str | Path) -> ExperimentsConfig:
+    """The ``[experiments]`` table of a training recipe (paths resolved against the recipe's directory)."""
+    path = Path(path)
+    raw = load_toml(path)
+    if "experiments" not in raw:
+        raise RecipeError(f"{path}: no [experiments] table (out, pqal, test_ids, pqau, table7, table8, ...)")
+    exp = make_config(ExperimentsConfig, raw["experiments"], path.resolve().parent, f"{path} [experiments]")
+    for key in ("out", "pqal", "test_ids"):
+        if getattr(exp, key) is None:
+            raise RecipeError(f"{path} [experiments]: {key} is required")
+    if exp.annotator_url and not exp.annotator_model:
+        raise RecipeError(f"{path} [experiments]: annotator_url needs annotator_model (the served model's name)")
+    return exp
