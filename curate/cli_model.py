@@ -196,6 +196,10 @@ def annotate() -> None:
     """Pseudo-label data with a model (PubMedQA PQA-U for stage 3)."""
 
 
+_annotate_fallback = click.option(
+    "--fallback-to-ppl", is_flag=True,
+    help="A local model's answer that does not parse is taken from the options' perplexity ranking after the "
+         "strategy's last prompt (the seed's post-hoc PPL ranking) instead of being left out.")
 _strategy_option = click.option("--strategy", type=click.Choice(["long-answer", "long-answer+voc"]),
                                 default="long-answer", show_default=True,
                                 help="Both show the abstract and the long answer; long-answer answers directly, "
@@ -209,6 +213,7 @@ _strategy_option = click.option("--strategy", type=click.Choice(["long-answer", 
 @click.option("--test-ids", type=click.Path(exists=True, dir_okay=False), required=True,
               help="test_ground_truth.json: a test PMID in the input stops the run.")
 @_strategy_option
+@_annotate_fallback
 @click.option("--limit", type=int, default=None)
 @click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
 @_model_option
@@ -217,7 +222,7 @@ _strategy_option = click.option("--strategy", type=click.Choice(["long-answer", 
 @_backend_options
 @_model_errors
 def annotate_pqa_u(pqa_u: str, out: str, test_ids: str, strategy: str, limit: int | None, lang: str, model: str,
-                   adapter: str | None, task: str | None, **o: Any) -> None:
+                   adapter: str | None, task: str | None, fallback_to_ppl: bool, **o: Any) -> None:
     """Label PQA-U from each item's long answer (optionally with Verification-of-Choice).
 
     \b
@@ -227,13 +232,15 @@ def annotate_pqa_u(pqa_u: str, out: str, test_ids: str, strategy: str, limit: in
     """
     from curate.eval.annotate import annotate_pqa_u as run
 
-    summary = run(pqa_u, out, _backend(model, adapter, task, o), strategy, test_ids=test_ids, lang=lang, limit=limit)
+    summary = run(pqa_u, out, _backend(model, adapter, task, o), strategy, test_ids=test_ids, lang=lang, limit=limit,
+                  fallback_to_ppl=fallback_to_ppl)
     click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
 
 
 @annotate.command("accuracy")
 @click.argument("pqa_l", type=click.Path(exists=True, dir_okay=False))
 @_strategy_option
+@_annotate_fallback
 @click.option("--ids", type=click.Path(exists=True, dir_okay=False), default=None, help="test_ground_truth.json")
 @click.option("--split", type=click.Choice(["train", "test"]), default=None, help="Measure on one split (needs --ids).")
 @click.option("--limit", type=int, default=None)
@@ -245,12 +252,13 @@ def annotate_pqa_u(pqa_u: str, out: str, test_ids: str, strategy: str, limit: in
 @_backend_options
 @_model_errors
 def annotate_accuracy(pqa_l: str, strategy: str, ids: str | None, split: str | None, limit: int | None, lang: str,
-                      out: str | None, model: str, adapter: str | None, task: str | None, **o: Any) -> None:
+                      out: str | None, model: str, adapter: str | None, task: str | None, fallback_to_ppl: bool,
+                      **o: Any) -> None:
     """Measure the annotator on PQA-L items with known labels (unparsed outputs count as wrong)."""
     from curate.eval.annotate import annotation_accuracy
 
     result = annotation_accuracy(pqa_l, _backend(model, adapter, task, o), strategy, limit, ids=ids, split=split,
-                                 lang=lang)
+                                 lang=lang, fallback_to_ppl=fallback_to_ppl)
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

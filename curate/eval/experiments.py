@@ -145,15 +145,16 @@ class Runner:
         summary_path = labelled.with_suffix(".summary.json")
         if not summary_path.is_file():
             summary = annotate_pqa_u(exp.pqau, labelled, backend, strategy, test_ids=exp.test_ids,
-                                     limit=exp.annotate_limit, cfg=cfg)
+                                     limit=exp.annotate_limit, cfg=cfg, fallback_to_ppl=exp.annotate_fallback_to_ppl)
             summary_path.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
         accuracy_path = self.root / "table7" / f"accuracy-{strategy}.json"
         if not accuracy_path.is_file():
             accuracy = annotation_accuracy(exp.pqal, backend, strategy, exp.annotate_limit, ids=exp.test_ids,
-                                           split="test", cfg=cfg)
+                                           split="test", cfg=cfg, fallback_to_ppl=exp.annotate_fallback_to_ppl)
             accuracy_path.write_text(json.dumps(accuracy, indent=1) + "\n", encoding="utf-8")
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        self.say(f"  annotate {strategy}: {summary['annotated']} of {summary['attempted']} PQA-U items labelled")
+        self.say(f"  annotate {strategy}: {summary['annotated']} of {summary['attempted']} PQA-U items labelled "
+                 f"({summary.get('by_ppl', 0)} by perplexity ranking)")
         return summary, json.loads(accuracy_path.read_text(encoding="utf-8"))
 
     def base_export(self) -> Path:

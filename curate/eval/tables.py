@@ -65,10 +65,11 @@ def table7(runner: Runner) -> Path:
     if not runner.exp.table7:
         raise ValueError(f"{runner.config} [experiments]: table7 (the PQA-L + PQA-U recipe) is required")
     backend = runner.annotator(instruct)
-    rows, evaluated, total = [], [], 0
+    rows, evaluated, total, by_ppl = [], [], 0, {}
     for strategy in ("long-answer", "long-answer+voc"):
         summary, accuracy = runner.annotate(strategy, backend)
         total = summary["attempted"]
+        by_ppl[STRATEGY[strategy]] = (summary.get("by_ppl", 0), accuracy.get("by_ppl", 0))
         data = runner.build(runner.exp.table7, name=f"table7-{strategy}",
                             inputs={"pqa_u": [runner.root / "table7" / "annotate" / f"{strategy}.json"]})
         for method in ("lora", "full"):
@@ -83,7 +84,8 @@ def table7(runner: Runner) -> Path:
     rows.sort(key=lambda r: r["method"] != "lora")  # the paper's order: LoRA rows, then full fine-tuning
     info = {**_info(runner, evaluated, instruct), "annotator": str(runner.exp.annotator_model or
                                                                    runner.exp.annotator or instruct)}
-    return _write(runner, "table7", templates.render("eval/tables/table7.md", rows=rows, total=total, info=info))
+    return _write(runner, "table7", templates.render("eval/tables/table7.md", rows=rows, total=total, info=info,
+                                                     by_ppl=by_ppl))
 
 
 def _mixes(directory: Path) -> dict[tuple[str, ...], Path]:
@@ -109,7 +111,7 @@ def table8(runner: Runner) -> Path:
     for (method, datasets), paper in PAPER_TABLE8.items():
         recipe_path = mixes.get(datasets)
         row = {"finetuning": FINETUNING[method], "datasets": [NAMES.get(d, d) for d in datasets],
-               "sizes": [DASH] * len(datasets), "pubmedqa": DASH, "paper": cell(paper)}
+               "sizes": [DASH], "pubmedqa": DASH, "paper": cell(paper)}
         rows.append(row)
         routable = method == "lora" or "pubmedqa" in datasets
         if recipe_path is None or not routable:  # not attempted: the paper's empty cell, or no recipe for it

@@ -151,6 +151,7 @@ class ExperimentsConfig:
     reasoning_tokens: int = 384  # VoC explanations and judgement
     answer_tokens: int = 32
     annotate_limit: int | None = None  # only the first N PQA-U items (and PQA-L test items for the accuracy)
+    annotate_fallback_to_ppl: bool = True  # an unparsed answer -> the options' perplexity ranking (local model only)
     eval_method: str = "ppl"
     eval_limit: int | None = None  # only the first N test items
     base_prompt: str = "lm_eval"  # the base and stage-1 models are not chat models: lm-eval's plain prompt
