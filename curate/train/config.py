@@ -104,14 +104,6 @@ class StageConfig:
     merge: bool = False
     peak_flops: float | None = None  # per device; default from the device name (GPU) or none (CPU)
 
-    def grad_accum(self, world: int) -> int:
-        """Micro-batches per rank per step: global / (micro * world), which must divide exactly."""
-        per_step = self.micro_batch_size * world
-        if self.global_batch_size % per_step:
-            raise RecipeError(f"global_batch_size {self.global_batch_size} is not a multiple of micro_batch_size "
-                              f"{self.micro_batch_size} x world size {world}: change one of them")
-        return self.global_batch_size // per_step
-
     def iterations(self, seq_length: int, dataset_len: int | None = None) -> int:
         """Training iterations from train_iters, train_tokens or train_epochs (in that order)."""
         if self.train_iters is not None:

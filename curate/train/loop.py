@@ -194,7 +194,8 @@ def train(cfg: TrainConfig, env: Dist, *, resume: bool = False, stop_after: int 
     t = cfg.train
     data = data or stage_data(cfg)
     iters = iterations(cfg, data)
-    accum = t.grad_accum(env.world)
+    batches = batches_for(data, t)
+    accum = len(batches.micro_batches(0, env))  # checks that the global batch splits over the ranks
     if env.main and t.method != "full":
         print(adapter_budget(cfg, data), flush=True)
     model = setup_model(cfg, data, env)
@@ -213,7 +214,6 @@ def train(cfg: TrainConfig, env: Dist, *, resume: bool = False, stop_after: int 
         for warning in data.warnings:
             print(f"warning: {warning}", file=sys.stderr, flush=True)
         print(_plan(cfg, data, iters, accum, env) + (f", resumed from {last}" if last else ""), flush=True)
-    batches = batches_for(data, t)
     routed = t.method == "cpoly"
     losses: list[float] = []
     idle = None

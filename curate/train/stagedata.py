@@ -179,10 +179,17 @@ class GlobalBatches:
         start = step * self.global_batch
         return [self.index(p) for p in range(start, start + self.global_batch)]
 
+    def per_rank(self, world: int) -> int:
+        """Samples per rank and step: the global batch must split evenly over ranks and micro-batches."""
+        if self.global_batch % (self.micro_batch * world):
+            raise RecipeError(f"global_batch_size {self.global_batch} is not a multiple of micro_batch_size "
+                              f"{self.micro_batch} x world size {world}: change one of them")
+        return self.global_batch // world
+
     def micro_batches(self, step: int, env: Dist) -> list[list[int]]:
         """This rank's micro-batches of step ``step``; an empty list stands for an all-masked micro-batch."""
         batch = self.global_batch_at(step)
-        per_rank = self.global_batch // env.world
+        per_rank = self.per_rank(env.world)
         mine = batch[env.rank * per_rank:(env.rank + 1) * per_rank]
         return [mine[i:i + self.micro_batch] for i in range(0, per_rank, self.micro_batch)]
 
@@ -193,6 +200,14 @@ class EpochBatches(GlobalBatches):
     The stage-3 semantics of the seed ("10 epochs with a batch size of 12"): every example once per epoch,
     a fresh seeded order each epoch.
     """
+
+    def per_rank(self, world: int) -> int:
+        """Examples per rank and step, rounded up: 12 examples on 8 ranks are 2 each, the last ranks idle.
+
+        The loss is normalised over the target tokens of the whole global batch, so how the examples are
+        spread over ranks and micro-batches does not change the step.
+        """
+        return math.ceil(self.global_batch / world)
 
     @property
     def steps_per_epoch(self) -> int:
