@@ -39,6 +39,15 @@ FINETUNING = {"lora": "LoRA", "full": "Full Parameter Tuning", "cpoly": "C-Poly"
 STRATEGY = {"long-answer": "Long Answer", "long-answer+voc": "Long Answer + VoC"}
 
 
+def shown(path: Path | str) -> str:
+    """A path as the tables show it: relative to the working directory when it lies below it."""
+    import os
+
+    text = str(path)
+    relative = os.path.relpath(text) if os.path.isabs(text) else text
+    return text if relative.startswith("..") else relative
+
+
 def cell(value: float | None) -> str:
     """A percentage with one decimal, or "–"."""
     return DASH if value is None else f"{value:.1f}"
@@ -49,13 +58,13 @@ def _percent(metrics: Mapping[str, Any] | None, key: str = "accuracy") -> str:
 
 
 def _info(runner: Runner, metrics: list[Mapping[str, Any]], model: Path) -> dict[str, Any]:
-    return {"model": str(model), "method": runner.exp.eval_method, "n": metrics[0]["n"] if metrics else 0}
+    return {"model": shown(model), "method": runner.exp.eval_method, "n": metrics[0]["n"] if metrics else 0}
 
 
 def _write(runner: Runner, name: str, text: str) -> Path:
     path = runner.root / f"{name}.md"
     path.write_text(text, encoding="utf-8")
-    runner.say(f"wrote {path}\n\n{text}")
+    runner.say(f"wrote {shown(path)}\n\n{text}")
     return path
 
 
@@ -82,8 +91,8 @@ def table7(runner: Runner) -> Path:
                          "pubmedqa": _percent(metrics), "labelled": summary["annotated"],
                          "accuracy": _percent(accuracy), "paper": cell(PAPER_TABLE7[(method, strategy)])})
     rows.sort(key=lambda r: r["method"] != "lora")  # the paper's order: LoRA rows, then full fine-tuning
-    info = {**_info(runner, evaluated, instruct), "annotator": str(runner.exp.annotator_model or
-                                                                   runner.exp.annotator or instruct)}
+    info = {**_info(runner, evaluated, instruct),
+            "annotator": runner.exp.annotator_model or shown(runner.exp.annotator or instruct)}
     return _write(runner, "table7", templates.render("eval/tables/table7.md", rows=rows, total=total, info=info,
                                                      by_ppl=by_ppl))
 
@@ -147,7 +156,7 @@ def figure6(runner: Runner) -> Path:
         metrics = runner.evaluate(f"figure6-{label.lower()}", model, adapter=adapter_dir, task=task, prompt=prompt)
         results[label] = metrics
         rows.append({"stage": label, "accuracy": _percent(metrics), "macro_f1": _percent(metrics, "macro_f1"),
-                     "n": metrics["n"], "prompt": prompt, "model": str(adapter_dir or model),
+                     "n": metrics["n"], "prompt": prompt, "model": shown(adapter_dir or model),
                      "paper": cell(PAPER_FIGURE6[label])})
     bar_chart(results, runner.root / "figure6.png", title="PubMedQA accuracy by stage")
     runner.say(f"wrote {runner.root / 'figure6.png'}")
