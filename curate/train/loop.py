@@ -188,6 +188,17 @@ def setup_model(cfg: TrainConfig, data: StageData, env: Dist) -> nn.Module:
     return model
 
 
+def _announce(cfg: TrainConfig, data: StageData, plan: str) -> None:
+    """What rank 0 says before a stage: the blend's epochs and warnings, the adapters' sizes, the plan."""
+    for note in data.notes:
+        print(note, flush=True)
+    for warning in data.warnings:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    if cfg.train.method != "full":
+        print(adapter_budget(cfg, data), flush=True)
+    print(plan, flush=True)
+
+
 def train(cfg: TrainConfig, env: Dist, *, resume: bool = False, stop_after: int | None = None,
           data: StageData | None = None) -> list[float]:
     """Run one stage on this rank; return the loss of every iteration run (``stop_after`` simulates a kill)."""
@@ -196,8 +207,8 @@ def train(cfg: TrainConfig, env: Dist, *, resume: bool = False, stop_after: int 
     iters = iterations(cfg, data)
     batches = batches_for(data, t)
     accum = len(batches.micro_batches(0, env))  # checks that the global batch splits over the ranks
-    if env.main and t.method != "full":
-        print(adapter_budget(cfg, data), flush=True)
+    if env.main:
+        _announce(cfg, data, _plan(cfg, data, iters, accum, env))
     model = setup_model(cfg, data, env)
     flops = metrics.flops_per_token(model.get_base_model() if hasattr(model, "get_base_model") else model,
                                     data.seq_length)
@@ -208,12 +219,8 @@ def train(cfg: TrainConfig, env: Dist, *, resume: bool = False, stop_after: int 
         position = checkpoint.load(last, env, model, optimizer, scheduler)
     log = metrics.Metrics(cfg.save_dir, enabled=env.main, flops_per_token=flops, world=env.world, total_iters=iters,
                           peak=metrics.peak_flops(env.device, t.peak_flops))
-    if env.main:
-        for note in data.notes:
-            print(note, flush=True)
-        for warning in data.warnings:
-            print(f"warning: {warning}", file=sys.stderr, flush=True)
-        print(_plan(cfg, data, iters, accum, env) + (f", resumed from {last}" if last else ""), flush=True)
+    if env.main and last:
+        print(f"{cfg.stage}: resumed from {last}", flush=True)
     routed = t.method == "cpoly"
     losses: list[float] = []
     idle = None
