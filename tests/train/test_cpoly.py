@@ -275,6 +275,7 @@ def test_cpoly_beats_a_budget_matched_lora_on_conflicting_tasks():
     finally:
         torch.set_num_threads(threads)
     assert r["lora"]["params"] >= r["cpoly"]["params"] > 0.95 * r["lora"]["params"]
+    assert r["cpoly_weights"]["params"] == r["cpoly"]["params"]
     assert r["cpoly"]["mean"] < r["lora"]["mean"]
     # Below what any task-blind model can reach: C-Poly really uses the task ids.
     assert r["cpoly"]["mean"] < r["mixture_floor"]
