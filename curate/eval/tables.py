@@ -63,6 +63,7 @@ def _info(runner: Runner, metrics: list[Mapping[str, Any]], model: Path) -> dict
 
 def _write(runner: Runner, name: str, text: str) -> Path:
     path = runner.root / f"{name}.md"
+    text = text.rstrip("\n") + "\n"
     path.write_text(text, encoding="utf-8")
     runner.say(f"wrote {shown(path)}\n\n{text}")
     return path
