@@ -16,7 +16,7 @@ PQAL_TEST ?= samples/instruct/pubmedqa/test_ground_truth.json
 TRAIN_OUT ?= build/train/tiny
 TORCHRUN = $(BIN)/torchrun --standalone --nproc-per-node $(NPROC) -m curate.cli train --config $(CONFIG)
 
-.PHONY: setup setup-dev setup-train corpus train-all table7 table8 test lint bench tokenizer samples clean
+.PHONY: setup setup-dev setup-train corpus train-all table7 table8 figure6 test lint bench tokenizer samples clean
 
 # Core install: the curation toolkit only (no torch).
 $(VENV)/.core: pyproject.toml
@@ -59,41 +59,14 @@ train-all: $(VENV)/.train corpus
 	$(BIN)/curate eval pubmedqa --data $(PQAL) --test-ids $(PQAL_TEST) --out $(TRAIN_OUT)/eval \
 		--model $(TRAIN_OUT)/instruct/export --adapter $(TRAIN_OUT)/adapt/export
 
-# The seed's Table 8 on a cluster: stage 3 on each ablation mix of recipes/table8/ (500 examples per
-# dataset), LoRA for one dataset and C-Poly for several, each scored on the PubMedQA test split.
-# Starts from the stage-2 export of CONFIG; MIXES picks a subset.
-MIXES ?= $(basename $(notdir $(wildcard recipes/table8/*.toml)))
-INSTRUCT_EXPORT ?= $(TRAIN_OUT)/instruct/export
-table8: $(VENV)/.train
-	@for mix in $(MIXES); do \
-		method=$$(case $$mix in *+*) echo cpoly;; *) echo lora;; esac); \
-		$(BIN)/curate corpus "recipes/table8/$$mix.toml" --out build || exit 1; \
-		$(TORCHRUN) --stage adapt --set data=build/table8-$$mix --set method=$$method \
-			--set init=$(INSTRUCT_EXPORT) --set save=build/train/table8/$$mix || exit 1; \
-		$(BIN)/curate eval pubmedqa --data $(PQAL) --test-ids $(PQAL_TEST) --model $(INSTRUCT_EXPORT) \
-			--adapter build/train/table8/$$mix/export $$([ $$method = cpoly ] && echo --task pubmedqa) \
-			--out build/eval/table8/$$mix || exit 1; \
-	done
-
-# The seed's Table 7 on a cluster: PQA-U pseudo-labelled by an LLM served at URL (an OpenAI-compatible
-# server, model name MODEL; without URL, MODEL is a local export) from the long answer, then long
-# answer + Verification-of-Choice; the annotator's accuracy on the labelled test items; stage 3 on
-# PQA-L + each labelled PQA-U; each scored on the test split.
-PQAU ?= samples/instruct/pubmedqa/ori_pqau.json
-URL ?=
-MODEL ?= $(INSTRUCT_EXPORT)
-table7: $(VENV)/.train
-	@for strategy in long-answer long-answer+voc; do \
-		$(BIN)/curate annotate accuracy $(PQAL) --ids $(PQAL_TEST) --split test --strategy $$strategy \
-			--model $(MODEL) $(if $(URL),--base-url $(URL)) --out build/eval/table7/accuracy-$$strategy.json || exit 1; \
-		$(BIN)/curate annotate pqa-u $(PQAU) --test-ids $(PQAL_TEST) --strategy $$strategy \
-			--model $(MODEL) $(if $(URL),--base-url $(URL)) --out build/annotate/pqa_u_labelled.json || exit 1; \
-		$(BIN)/curate corpus recipes/stage3.toml --out build/table7/$$strategy || exit 1; \
-		$(TORCHRUN) --stage adapt --set data=build/table7/$$strategy/stage3 --set init=$(INSTRUCT_EXPORT) \
-			--set save=build/train/table7/$$strategy || exit 1; \
-		$(BIN)/curate eval pubmedqa --data $(PQAL) --test-ids $(PQAL_TEST) --model $(INSTRUCT_EXPORT) \
-			--adapter build/train/table7/$$strategy/export --out build/eval/table7/$$strategy || exit 1; \
-	done
+# The seed's experiments, each one command (curate experiment): table7.md (PQA-U annotated from the long
+# answer, and with Verification-of-Choice; LoRA and full fine-tuning on PQA-L + each), table8.md (every
+# mix of recipes/table8/: LoRA for one dataset, C-Poly for several) and figure6.md + figure6.png
+# (PubMedQA accuracy per stage), in $(CONFIG)'s experiments.out. Stages 1 and 2 are trained first when
+# their exports are missing. Tiny and on CPU by default; CONFIG=recipes/train/antglm-10b.toml NPROC=8 on
+# a GPU node is the paper's run.
+table7 table8 figure6: $(VENV)/.train corpus
+	$(BIN)/curate experiment $@ --config $(CONFIG) --nproc $(NPROC)
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest -q

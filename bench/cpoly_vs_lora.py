@@ -7,6 +7,8 @@ x with perm_t(x), a random permutation of its own. The input never says which ta
 LoRA can at best predict the mixture of the tasks' answers; its floor, the entropy of the three labels of
 each input averaged over inputs, is printed (about ln 3 = 1.0986 nats, less where permutations agree).
 C-Poly is told the task id of each token and can learn every mapping, so it can go below that floor.
+Both ways of combining C-Poly's skills run: ``outputs`` (the seed's Eq. 1, the default) and ``weights``
+(Poly's weighted average of the skills' parameters), with the same skills and parameters.
 
 The base is a tiny LLaMA, random-init then briefly trained in full on a shared task (label = input
 token), so that its head can express confident predictions; then it is frozen. Both adapters sit on the
@@ -23,7 +25,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -153,9 +155,11 @@ def run_experiment(p: Problem = Problem()) -> dict:
     assert cpoly_params == count_adapter_parameters(cfg, shapes)
     lora_rank = math.ceil(cpoly_params / sum(i + o for i, o in shapes))
     lora = apply_lora(tiny_base(p, base), r=lora_rank, alpha=2.0 * lora_rank, dropout=0.0, target_modules=TARGETS)
+    weights = apply_cpoly(tiny_base(p, base), replace(cfg, combine="weights"))
     return {
         "problem": asdict(p),
         "cpoly": {"params": cpoly_params, **train_and_eval(cpoly, p, perms, routed=True)},
+        "cpoly_weights": {"params": trainable_parameters(weights), **train_and_eval(weights, p, perms, routed=True)},
         "lora": {"params": trainable_parameters(lora), "rank": lora_rank,
                  **train_and_eval(lora, p, perms, routed=False)},
         "mixture_floor": mixture_floor(perms),
@@ -164,15 +168,15 @@ def run_experiment(p: Problem = Problem()) -> dict:
 
 def print_table(results: list[dict]) -> None:
     first = results[0]
-    print(f"trainable params: C-Poly {first['cpoly']['params']:,} | LoRA r={first['lora']['rank']} "
-          f"{first['lora']['params']:,}")
+    print(f"trainable params: C-Poly {first['cpoly']['params']:,} (outputs and weights alike) | "
+          f"LoRA r={first['lora']['rank']} {first['lora']['params']:,}")
     n = first["problem"]["n_tasks"]
-    print("seed  method  " + "  ".join(f"task{t} loss" for t in range(n)) + "   mean    train_s")
+    print("seed  method         " + "  ".join(f"task{t} loss" for t in range(n)) + "   mean    train_s")
     for r in results:
-        for name in ("cpoly", "lora"):
+        for name in ("cpoly", "cpoly_weights", "lora"):
             m = r[name]
             cells = "  ".join(f"{v:10.4f}" for v in m["per_task"])
-            print(f"{r['problem']['seed']:4d}  {name:6s}  {cells}  {m['mean']:7.4f}  {m['train_s']:7.1f}")
+            print(f"{r['problem']['seed']:4d}  {name:13s}  {cells}  {m['mean']:7.4f}  {m['train_s']:7.1f}")
         print(f"      task-blind floor (entropy of the tasks' labels per input): {r['mixture_floor']:.4f}")
 
 

@@ -1,4 +1,4 @@
-"""The model-side commands of ``curate``: ``train``, ``eval``, ``annotate`` and ``report stages``.
+"""The model-side commands of ``curate``: ``train``, ``eval``, ``annotate``, ``experiment`` and ``report stages``.
 
 They need the ``[train]`` extra (torch, peft, megatron-core, matplotlib); the curation commands in
 ``curate.cli`` do not. Each is a thin shell over one library function.
@@ -112,6 +112,9 @@ def _scoring_options(fn: Callable) -> Callable:
                      help="chat: the stage-2 instruction format; lm_eval: lm-eval-harness's plain prompt."),
         click.option("--strategy", type=click.Choice(["direct", "cot", "cove", "voc"]), default="direct",
                      show_default=True, help="Prompting strategy for --method generate."),
+        click.option("--shots", type=int, default=3, show_default=True,
+                     help="cot: worked examples, each with the model's own explanation of its gold answer "
+                          "(generated once and cached); 0 for zero-shot."),
         click.option("--fallback-to-ppl", is_flag=True, help="Unparseable generations fall back to perplexity."),
         click.option("--limit", type=int, default=None, help="Only the first N items."),
     ]
@@ -145,7 +148,7 @@ def _print(summary: dict[str, Any]) -> None:
               help="test_ground_truth.json (the official 500 test PMIDs)")
 @_evaluation
 def eval_pubmedqa(data_path: str, test_ids: str, model: str, adapter: str | None, task: str | None, out: str,
-                  method: str, prompt: str, strategy: str, fallback_to_ppl: bool, limit: int | None,
+                  method: str, prompt: str, strategy: str, shots: int, fallback_to_ppl: bool, limit: int | None,
                   **o: Any) -> None:
     """PubMedQA test accuracy and macro-F1, with predictions in the official PMID -> label shape.
 
@@ -160,7 +163,7 @@ def eval_pubmedqa(data_path: str, test_ids: str, model: str, adapter: str | None
     backend = _backend(model, adapter, task, o) if method == "generate" else None
     _print(evaluate_pubmedqa(model, data_path, test_ids, out, method=method, prompt=prompt, adapter=adapter,
                              task=task, limit=limit, backend=backend, strategy=strategy,
-                             fallback_to_ppl=fallback_to_ppl))
+                             fallback_to_ppl=fallback_to_ppl, shots=shots))
 
 
 @eval_group.command("mcq")
@@ -168,10 +171,11 @@ def eval_pubmedqa(data_path: str, test_ids: str, model: str, adapter: str | None
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--split", default=None, help="Keep one split (test, dev, ...).")
 @click.option("--subjects", default=None, help="MMLU/CMMLU subjects, comma-separated.")
+@click.option("--shots-split", default="dev", show_default=True, help="cot: the split its examples come from.")
 @_evaluation
-def eval_mcq(loader: str, path: str, split: str | None, subjects: str | None, model: str, adapter: str | None,
-             task: str | None, out: str, method: str, prompt: str, strategy: str, fallback_to_ppl: bool,
-             limit: int | None, **o: Any) -> None:
+def eval_mcq(loader: str, path: str, split: str | None, subjects: str | None, shots_split: str, model: str,
+             adapter: str | None, task: str | None, out: str, method: str, prompt: str, strategy: str, shots: int,
+             fallback_to_ppl: bool, limit: int | None, **o: Any) -> None:
     """Accuracy on MedQA, MedMCQA, MMLU or CMMLU by option scoring or generation.
 
     \b
@@ -184,7 +188,7 @@ def eval_mcq(loader: str, path: str, split: str | None, subjects: str | None, mo
     backend = _backend(model, adapter, task, o) if method == "generate" else None
     _print(evaluate_mcq(model, loader, path, out, split=split, subjects=subjects.split(",") if subjects else None,
                         method=method, prompt=prompt, adapter=adapter, task=task, limit=limit, backend=backend,
-                        strategy=strategy, fallback_to_ppl=fallback_to_ppl))
+                        strategy=strategy, fallback_to_ppl=fallback_to_ppl, shots=shots, shots_split=shots_split))
 
 
 @click.group()
@@ -192,9 +196,14 @@ def annotate() -> None:
     """Pseudo-label data with a model (PubMedQA PQA-U for stage 3)."""
 
 
+_annotate_fallback = click.option(
+    "--fallback-to-ppl", is_flag=True,
+    help="A local model's answer that does not parse is taken from the options' perplexity ranking after the "
+         "strategy's last prompt (the seed's post-hoc PPL ranking) instead of being left out.")
 _strategy_option = click.option("--strategy", type=click.Choice(["long-answer", "long-answer+voc"]),
                                 default="long-answer", show_default=True,
-                                help="From the long answer alone, or with Verification-of-Choice over the abstract.")
+                                help="Both show the abstract and the long answer; long-answer answers directly, "
+                                     "long-answer+voc through Verification-of-Choice.")
 
 
 @annotate.command("pqa-u")
@@ -204,6 +213,7 @@ _strategy_option = click.option("--strategy", type=click.Choice(["long-answer", 
 @click.option("--test-ids", type=click.Path(exists=True, dir_okay=False), required=True,
               help="test_ground_truth.json: a test PMID in the input stops the run.")
 @_strategy_option
+@_annotate_fallback
 @click.option("--limit", type=int, default=None)
 @click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
 @_model_option
@@ -212,7 +222,7 @@ _strategy_option = click.option("--strategy", type=click.Choice(["long-answer", 
 @_backend_options
 @_model_errors
 def annotate_pqa_u(pqa_u: str, out: str, test_ids: str, strategy: str, limit: int | None, lang: str, model: str,
-                   adapter: str | None, task: str | None, **o: Any) -> None:
+                   adapter: str | None, task: str | None, fallback_to_ppl: bool, **o: Any) -> None:
     """Label PQA-U from each item's long answer (optionally with Verification-of-Choice).
 
     \b
@@ -222,13 +232,15 @@ def annotate_pqa_u(pqa_u: str, out: str, test_ids: str, strategy: str, limit: in
     """
     from curate.eval.annotate import annotate_pqa_u as run
 
-    summary = run(pqa_u, out, _backend(model, adapter, task, o), strategy, test_ids=test_ids, lang=lang, limit=limit)
+    summary = run(pqa_u, out, _backend(model, adapter, task, o), strategy, test_ids=test_ids, lang=lang, limit=limit,
+                  fallback_to_ppl=fallback_to_ppl)
     click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
 
 
 @annotate.command("accuracy")
 @click.argument("pqa_l", type=click.Path(exists=True, dir_okay=False))
 @_strategy_option
+@_annotate_fallback
 @click.option("--ids", type=click.Path(exists=True, dir_okay=False), default=None, help="test_ground_truth.json")
 @click.option("--split", type=click.Choice(["train", "test"]), default=None, help="Measure on one split (needs --ids).")
 @click.option("--limit", type=int, default=None)
@@ -240,16 +252,49 @@ def annotate_pqa_u(pqa_u: str, out: str, test_ids: str, strategy: str, limit: in
 @_backend_options
 @_model_errors
 def annotate_accuracy(pqa_l: str, strategy: str, ids: str | None, split: str | None, limit: int | None, lang: str,
-                      out: str | None, model: str, adapter: str | None, task: str | None, **o: Any) -> None:
+                      out: str | None, model: str, adapter: str | None, task: str | None, fallback_to_ppl: bool,
+                      **o: Any) -> None:
     """Measure the annotator on PQA-L items with known labels (unparsed outputs count as wrong)."""
     from curate.eval.annotate import annotation_accuracy
 
     result = annotation_accuracy(pqa_l, _backend(model, adapter, task, o), strategy, limit, ids=ids, split=split,
-                                 lang=lang)
+                                 lang=lang, fallback_to_ppl=fallback_to_ppl)
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     click.echo(json.dumps({k: v for k, v in result.items() if k != "items"}, indent=2))
+
+
+@click.command()
+@click.argument("name", type=click.Choice(["table7", "table8", "figure6"]))
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="Training recipe with an [experiments] table (recipes/train/tiny.toml, antglm-10b.toml).")
+@click.option("--nproc", type=int, default=1, show_default=True,
+              help="Processes per node for training (1: in this process; more: under torchrun).")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Where the tables, runs and evaluations go [default: the recipe's experiments.out].")
+@_model_errors
+def experiment(name: str, config_path: str, nproc: int, out: str | None) -> None:
+    """Run one of the seed's experiments end to end and write it in the paper's layout.
+
+    \b
+    table7   PQA-U labelled from the long answer, and with Verification-of-Choice; stage 3 on PQA-L + each,
+             with LoRA and full fine-tuning; PubMedQA accuracy and the annotators' -> table7.md
+    table8   every mix of recipes/table8/ (LoRA for one dataset, C-Poly for several) -> table8.md
+    figure6  PubMedQA accuracy of the base model and after stages 1, 2 and 3 -> figure6.md, figure6.png
+
+    Stages 1 and 2 are trained first when their exports are missing; every finished step is kept, so a
+    rerun resumes. Cells the paper leaves empty are "–" and not run.
+
+    \b
+    Example:
+      curate experiment table8 --config recipes/train/tiny.toml
+      curate experiment table7 --config recipes/train/antglm-10b.toml --nproc 8
+    """
+    from curate.eval.experiments import Runner
+    from curate.eval.tables import EXPERIMENTS
+
+    EXPERIMENTS[name](Runner(Path(config_path), nproc, Path(out) if out else None))
 
 
 @click.group()
@@ -290,4 +335,4 @@ def report_stages(stages: tuple[str, ...], out: str, data_path: str | None, test
     click.echo(f"  wrote {Path(out) / 'stages.md'} and {Path(out) / 'stages.png'}")
 
 
-COMMANDS = (train, eval_group, annotate, report)
+COMMANDS = (train, eval_group, annotate, experiment, report)

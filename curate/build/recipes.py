@@ -186,7 +186,7 @@ def load_corpus(path: Path) -> CorpusSpec:
     """Load a corpus recipe file and the source recipes it lists."""
     data = load_toml(path)
     known = {"name", "seed", "tokenizer", "eod_token", "shard_records", "exact_dedup", "near_dedup", "decontam",
-             "sources", "partitions"}
+             "sources", "partitions", "blend"}
     if unknown := sorted(set(data) - known):
         raise RecipeError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     sources = []
@@ -202,6 +202,16 @@ def load_corpus(path: Path) -> CorpusSpec:
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
         raise RecipeError(f"{path}: source names must be unique, got {names}")
+    if "blend" in data:  # weights derived from each source's tokens and target (curate.tokens.blend)
+        from curate.tokens import blend
+
+        if any("weight" in entry for entry in data["sources"]):
+            raise RecipeError(f"{path}: give weights either per source or through [blend], not both")
+        try:
+            derived = blend.weights(blend.parse(data["blend"], names, str(path)))
+        except blend.BlendError as err:
+            raise RecipeError(str(err)) from None
+        sources = [dataclasses.replace(s, weight=derived[s.name]) for s in sources]
     tok = data.get("tokenizer")
     return CorpusSpec(
         name=data.get("name", path.stem),

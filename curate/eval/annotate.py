@@ -1,16 +1,20 @@
 """PQA-U pseudo-labelling (the seed's "LLM-annotated PQA-U", Table 7) and an honest measure of its accuracy.
 
 ``annotate_pqa_u`` asks a backend for each unlabelled item's decision with a strategy from
-``curate.eval.strategies``: ``long-answer`` (the question and the conclusion, ``LONG_ANSWER``, alone) or
-``long-answer+voc`` (Verification-of-Choice over the abstract, with the conclusion added). The output
-has PQA-L's shape, so the stage-3 recipe reads it like ``ori_pqal.json``::
+``curate.eval.strategies``. Both strategies show the same item (the abstract, the long answer
+``LONG_ANSWER``, the question and the options), so that they differ by Verification-of-Choice alone:
+``long-answer`` answers directly, ``long-answer+voc`` explains each choice, judges the explanations and
+then answers. The output has PQA-L's shape, so the stage-3 recipe reads it like ``ori_pqal.json``::
 
     {PMID: {...the input fields..., "final_decision": "yes" | "no" | "maybe",
             "annotation": {"strategy": ..., "rationale": ..., "model": ...}}}
 
 The rationale is the VoC judgement, or the model's answer for ``long-answer``. Items that cannot be
 annotated (the output names no answer, or the item is malformed or has no long answer) are left out and
-listed in a sidecar ``<out stem>.problems.jsonl`` (``{pmid, reason, output}``).
+listed in a sidecar ``<out stem>.problems.jsonl`` (``{pmid, reason, output}``). With ``fallback_to_ppl``
+(a local model only) an answer that does not parse is replaced by the seed's post-hoc perplexity ranking:
+the option whose ``Answer: X`` has the lowest perplexity after the strategy's last prompt (for VoC, after
+the explanations and the judgement); ``annotation.answered_by`` says which (``generation`` or ``ppl``).
 
 Test PMIDs are REFUSED, not skipped: PQA-U and the PQA-L test set are disjoint, so a test PMID in the
 input means a wrong or contaminated file, and the run stops with ``AnnotationError`` before any request.
@@ -70,17 +74,43 @@ def _items(data: dict[str, Any], path: Path, problems: list[dict]) -> Iterator[t
             problems.append({"pmid": pmid, "reason": "malformed", "output": str(err)})
 
 
+def _local_model(backend: Any) -> Any:
+    """The local HF backend inside ``backend`` (which may be a cache around it), or an error."""
+    inner = backend
+    while inner is not None and not hasattr(inner, "tokenizer"):  # HFBackend; a cache holds it as .backend
+        inner = getattr(inner, "backend", None)
+    if inner is None:
+        raise AnnotationError("annotate: fallback_to_ppl scores the options with a local model; a served model "
+                              "has none here (annotate without the fallback)")
+    return inner
+
+
+def _ppl_label(local: Any, item: dict, result: dict) -> str | None:
+    """The option whose ``Answer: X`` is most likely after the strategy's last prompt (post-hoc PPL ranking)."""
+    from curate.eval.score import Request, choose, score
+
+    if not result["steps"]:
+        return None
+    request = Request(local.format(result["steps"][-1]["prompt"]),
+                      tuple(f"Answer: {o['label']}" for o in item["options"]), delimiter="", move_whitespace=False)
+    return item["options"][choose(score(local.model, local.tokenizer, request), "ppl")]["label"]
+
+
 def _label(items: Sequence[tuple[str, dict]], backend: Backend, strategy: str, lang: str,
-           cfg: StrategyConfig | None, chunk: int) -> Iterator[Labelled]:
+           cfg: StrategyConfig | None, chunk: int, fallback_to_ppl: bool = False) -> Iterator[Labelled]:
     """Strategy results, ``chunk`` items per lockstep run (bounded memory; the cache makes reruns cheap)."""
     if strategy not in STRATEGIES:
         raise AnnotationError(f"annotate: unknown strategy {strategy!r} (use {' or '.join(ANNOTATION_STRATEGIES)})")
+    local = _local_model(backend) if fallback_to_ppl else None
     with tqdm(total=len(items), desc=f"annotate {strategy}", unit="item", disable=None) as bar:
         for start in range(0, len(items), chunk):
             part = items[start:start + chunk]
             results = answer_many([i for _, i in part], strategy, backend, lang, cfg or StrategyConfig())
             bar.update(len(part))
             for (pmid, item), result in zip(part, results, strict=True):
+                result["answered_by"] = "generation"
+                if result["label"] is None and local is not None and (label := _ppl_label(local, item, result)):
+                    result.update(label=label, answered_by="ppl")
                 yield pmid, item, result
 
 
@@ -108,7 +138,8 @@ def problems_path(out_path: str | Path) -> Path:
 
 def annotate_pqa_u(pqa_u_path: str | Path, out_path: str | Path, backend: Backend, strategy: str = "long-answer",
                    *, test_ids: str | Path | Collection[str] | None = None, lang: str = "en",
-                   limit: int | None = None, cfg: StrategyConfig | None = None, chunk: int = 256) -> dict:
+                   limit: int | None = None, cfg: StrategyConfig | None = None, chunk: int = 256,
+                   fallback_to_ppl: bool = False) -> dict:
     """Pseudo-label a PQA-U file into PQA-L-shaped JSON at ``out_path``; returns a summary (see module doc)."""
     if strategy not in ANNOTATION_STRATEGIES:
         raise AnnotationError(f"annotate: strategy must be {' or '.join(ANNOTATION_STRATEGIES)}, not {strategy!r}")
@@ -125,18 +156,20 @@ def annotate_pqa_u(pqa_u_path: str | Path, out_path: str | Path, backend: Backen
     items = list(_items(data, path, problems))[:limit]
     annotated: dict[str, Any] = {}
     model = str(backend.identity.get("model", ""))
-    for pmid, item, result in _label(items, backend, strategy, lang, cfg, chunk):
+    for pmid, item, result in _label(items, backend, strategy, lang, cfg, chunk, fallback_to_ppl):
         decision = _decision(item, result["label"])
         if decision is None:
             reason = "no long answer" if "long answer" in result.get("error", "") else "unparseable"
             problems.append({"pmid": pmid, "reason": reason, "output": result.get("error") or result["output"]})
             continue
         annotated[pmid] = {**data[pmid], "final_decision": decision,
-                           "annotation": {"strategy": strategy, "rationale": _rationale(result), "model": model}}
+                           "annotation": {"strategy": strategy, "rationale": _rationale(result), "model": model,
+                                          "answered_by": result["answered_by"]}}
     out = Path(out_path)
     _write_atomic(out, json.dumps(annotated, ensure_ascii=False, indent=1) + "\n")
     _write_atomic(problems_path(out), "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in problems))
     return {"input": len(data), "attempted": len(items), "annotated": len(annotated), "left_out": len(problems),
+            "by_ppl": sum(v["annotation"]["answered_by"] == "ppl" for v in annotated.values()),
             "reasons": dict(Counter(p["reason"] for p in problems)),
             "labels": dict(Counter(v["final_decision"] for v in annotated.values())), "strategy": strategy,
             "model": model, "out": str(out), "problems": str(problems_path(out))}
@@ -144,7 +177,8 @@ def annotate_pqa_u(pqa_u_path: str | Path, out_path: str | Path, backend: Backen
 
 def annotation_accuracy(pqa_l_path: str | Path, backend: Backend, strategy: str = "long-answer",
                         limit: int | None = None, *, ids: str | Path | None = None, split: str | None = None,
-                        lang: str = "en", cfg: StrategyConfig | None = None, chunk: int = 256) -> dict:
+                        lang: str = "en", cfg: StrategyConfig | None = None, chunk: int = 256,
+                        fallback_to_ppl: bool = False) -> dict:
     """The annotator's accuracy on PQA-L items with gold labels (unparsed outputs count as wrong)."""
     path = Path(pqa_l_path)
     try:
@@ -161,13 +195,14 @@ def annotation_accuracy(pqa_l_path: str | Path, backend: Backend, strategy: str 
         raise AnnotationError(f"annotate: {path}: no labelled items to measure (split={split!r})")
     confusion: dict[str, Counter] = {}
     rows = []
-    for pmid, item, result in _label(items, backend, strategy, lang, cfg, chunk):
+    for pmid, item, result in _label(items, backend, strategy, lang, cfg, chunk, fallback_to_ppl):
         gold, pred = _decision(item, item["answer"]), _decision(item, result["label"])
         confusion.setdefault(gold, Counter())[pred or "unparsed"] += 1
-        rows.append({"pmid": pmid, "gold": gold, "pred": pred})
+        rows.append({"pmid": pmid, "gold": gold, "pred": pred, "answered_by": result["answered_by"]})
     correct = sum(r["gold"] == r["pred"] for r in rows)
     parsed = sum(r["pred"] is not None for r in rows)
     return {"strategy": strategy, "model": str(backend.identity.get("model", "")), "n": len(rows),
             "correct": correct, "accuracy": correct / len(rows), "unparsed": len(rows) - parsed,
+            "by_ppl": sum(r["answered_by"] == "ppl" for r in rows),
             "accuracy_parsed": correct / parsed if parsed else None, "malformed": len(problems),
             "confusion": {g: dict(c) for g, c in confusion.items()}, "items": rows}

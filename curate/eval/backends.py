@@ -107,6 +107,11 @@ class HFBackend:
         """Completions, batched by length (shortest first) and returned in the prompts' order."""
         texts = [self.format(p) for p in prompts]
         lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        limit = getattr(self.model.config, "max_position_embeddings", None)
+        if limit and lengths and max(lengths) + max_new_tokens > limit:
+            raise BackendError(f"hf: a prompt of {max(lengths):,} tokens plus {max_new_tokens} new ones exceeds the "
+                               f"model's {limit:,} positions ({self.export_dir}): use fewer few-shot examples "
+                               f"(--shots) or a smaller generation budget")
         order = sorted(range(len(texts)), key=lambda i: lengths[i])
         out: list[str] = [""] * len(texts)
         for start in range(0, len(order), self.batch_size):

@@ -82,7 +82,8 @@ def load_model(export_dir: str | Path, adapter: str | Path | None = None, task: 
         tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
     except (OSError, ValueError) as err:
         raise ModelLoadError(f"eval: no usable tokenizer in '{tok_dir}': {err}") from None
-    model = AutoModelForCausalLM.from_pretrained(str(export), dtype=dtype)
+    # sdpa honours every mask the scorer and generate() pass (padding, cached prefixes); eager is never chosen.
+    model = AutoModelForCausalLM.from_pretrained(str(export), dtype=dtype, attn_implementation="sdpa")
     if adapter is not None:
         kind = adapter_kind(adapter)
         if kind == "peft":

@@ -4,13 +4,16 @@ Every step sees the item (``common/<lang>/item.j2``: context, optional conclusio
 the outputs of earlier steps it needs:
 
 - ``direct``: ``answer``;
-- ``cot``: ``reason`` (reasoning, then ``Answer: X`` on the last line);
+- ``cot``: ``explain`` (``answer``: why a labelled example's answer is right; the few-shot examples'
+  explanations), ``reason`` (``shots``: worked examples with those explanations, empty for zero-shot; then
+  reasoning and ``Answer: X`` on the last line);
 - ``cove`` (chain-of-verification): ``draft``; ``plan`` (``draft``, ``max_checks``); ``verify`` (``check``:
   one question, answered from the context alone, without the draft); ``final`` (``draft``, ``checks``
   [{question, answer}]);
-- ``voc`` (Verification-of-Choice, the seed's Table 9): ``explain`` (``option``, once per choice);
-  ``judge`` (``explanations`` [{label, text, explanation}]); ``final`` (``explanations``, ``judgement``);
-- ``long-answer`` (PQA-U annotation): ``answer`` over the question and the conclusion, no abstract.
+- ``voc`` (Verification-of-Choice, in the seed's Table 9 words): ``explain`` (``option``, once per choice);
+  ``judge`` (``explanations`` [{label, text, explanation}]); ``final`` (``explanations``, ``judgement``).
+
+The PQA-U annotation strategies reuse ``direct`` and ``voc`` with the long answer in the item block.
 
 Wording lives in the templates; this module only assembles their variables and checks them.
 """
@@ -25,10 +28,9 @@ from curate.text import templates
 LANGS = ("en", "zh")
 STEPS: dict[str, dict[str, tuple[str, ...]]] = {
     "direct": {"answer": ()},
-    "cot": {"reason": ()},
+    "cot": {"explain": ("answer",), "reason": ("shots",)},
     "cove": {"draft": (), "plan": ("draft", "max_checks"), "verify": ("check",), "final": ("draft", "checks")},
     "voc": {"explain": ("option",), "judge": ("explanations",), "final": ("explanations", "judgement")},
-    "long-answer": {"answer": ()},
 }
 
 

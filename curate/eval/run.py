@@ -145,13 +145,15 @@ def _predict_scored(model: Any, tokenizer: Any, items: Sequence[Mapping[str, Any
 def _predict_generated(loaded: Any, items: Sequence[Mapping[str, Any]], requests: Sequence[Request],
                        keys: Sequence[str], golds: Sequence[str], gen: Mapping[str, Any]) -> list[dict]:
     """Per-item rows from a prompting strategy; unparseable answers fall back to ``ppl`` when asked."""
-    from curate.eval.strategies import answer_many  # E2's module: only generation runs need it
+    from curate.eval.strategies import StrategyConfig, answer_many  # only generation runs need it
 
     results: dict[int, dict] = {}
+    cfg = StrategyConfig(shots=gen["shots"])
     for lang in sorted({item_lang(item) for item in items}):  # one batched run per language
         idx = [i for i, item in enumerate(items) if item_lang(item) == lang]
-        for i, result in zip(idx, answer_many([dict(items[i]) for i in idx], gen["strategy"], gen["backend"], lang),
-                             strict=True):
+        pool = [p for p in gen["pool"] if item_lang(p) == lang] if gen["pool"] is not None else None
+        for i, result in zip(idx, answer_many([dict(items[i]) for i in idx], gen["strategy"], gen["backend"], lang,
+                                              cfg, pool), strict=True):
             results[i] = result
     rows = []
     for i, (item, request, key, gold) in enumerate(zip(items, requests, keys, golds, strict=True)):
@@ -219,21 +221,25 @@ def _needs_local_model(export_dir: str | Path, method: str, backend: Any, fallba
 
 
 def _generation(method: str, export_dir: str | Path, adapter: str | Path | None, task: str | None, backend: Any,
-                strategy: str, fallback_to_ppl: bool) -> dict[str, Any] | None:
+                strategy: str, fallback_to_ppl: bool, shots: int, pool: Any) -> dict[str, Any] | None:
     if method != "generate":
         return None
     if backend is None:
         from curate.eval.backends import HFBackend
 
         backend = HFBackend(export_dir, adapter=adapter, task=task)
-    return {"backend": backend, "strategy": strategy, "fallback_to_ppl": fallback_to_ppl}
+    return {"backend": backend, "strategy": strategy, "fallback_to_ppl": fallback_to_ppl, "shots": shots,
+            "pool": list(pool()) if strategy == "cot" and shots > 0 else None}
 
 
 def evaluate_pubmedqa(export_dir: str | Path, data_path: str | Path, test_ids: str | Path, out_dir: str | Path, *,
                       method: str = "ppl", prompt: str = "chat", adapter: str | Path | None = None,
                       task: str | None = None, limit: int | None = None, backend: Any = None,
-                      strategy: str = "direct", fallback_to_ppl: bool = False) -> dict[str, Any]:
-    """Evaluate on PubMedQA's test split (``test_ids``: ``test_ground_truth.json`` or a PMID list); returns metrics."""
+                      strategy: str = "direct", fallback_to_ppl: bool = False, shots: int = 3) -> dict[str, Any]:
+    """Evaluate on PubMedQA's test split (``test_ids``: ``test_ground_truth.json`` or a PMID list); returns metrics.
+
+    Few-shot CoT (``strategy="cot"``, ``shots`` > 0) draws its examples from the labelled non-test items.
+    """
     _check_method(method, prompt)
     local = _needs_local_model(export_dir, method, backend, fallback_to_ppl)
     test_set = load_pmid_list(str(test_ids))
@@ -249,9 +255,12 @@ def evaluate_pubmedqa(export_dir: str | Path, data_path: str | Path, test_ids: s
         raise ValueError(f"eval: {len(wrong)} gold labels of {test_ids} differ from {data_path}, e.g. PMID {wrong[0]}")
     requests = [pubmedqa_request(item, raw[k], prompt, export_dir) if local else None
                 for item, k in zip(items, keys, strict=True)]
-    gen = _generation(method, export_dir, adapter, task, backend, strategy, fallback_to_ppl)
+    gen = _generation(method, export_dir, adapter, task, backend, strategy, fallback_to_ppl, shots,
+                      lambda: load_pubmedqa(data_path, ids=test_ids, split="train"))
     rows = _predict(export_dir, adapter, task, items, requests, keys, golds, method, gen)
     info = {"method": method, "prompt": prompt, "limit": limit, **describe(export_dir, adapter, task)}
+    if gen is not None:
+        info.update(strategy=strategy, shots=shots if strategy == "cot" else None)
     summary = _metrics(rows, LABELS, info)
     _write(out_dir, rows, summary)
     predictions = {r["id"]: r["pred"] for r in rows}
@@ -264,8 +273,11 @@ def evaluate_mcq(export_dir: str | Path, loader: str, path: str | Path, out_dir:
                  split: str | None = None, subjects: Sequence[str] | None = None, method: str = "ppl",
                  prompt: str = "chat", adapter: str | Path | None = None, task: str | None = None,
                  limit: int | None = None, backend: Any = None, strategy: str = "direct",
-                 fallback_to_ppl: bool = False) -> dict[str, Any]:
-    """Evaluate on an MCQ set (medqa, medmcqa, mmlu, cmmlu); items without one gold label are predicted only."""
+                 fallback_to_ppl: bool = False, shots: int = 3, shots_split: str = "dev") -> dict[str, Any]:
+    """Evaluate on an MCQ set (medqa, medmcqa, mmlu, cmmlu); items without one gold label are predicted only.
+
+    Few-shot CoT draws its examples from ``shots_split`` of the same files (never the evaluated split).
+    """
     _check_method(method, prompt)
     local = _needs_local_model(export_dir, method, backend, fallback_to_ppl)
     if loader not in ("medqa", "medmcqa", "mmlu", "cmmlu"):
@@ -277,7 +289,11 @@ def evaluate_mcq(export_dir: str | Path, loader: str, path: str | Path, out_dir:
     if not items:
         raise ValueError(f"eval: no {loader} items in {path} (split={split!r}, subjects={subjects})")
     requests = [mcq_request(item, prompt, export_dir) if local else None for item in items]
-    gen = _generation(method, export_dir, adapter, task, backend, strategy, fallback_to_ppl)
+    if strategy == "cot" and shots > 0 and shots_split == split:
+        raise ValueError(f"eval: few-shot examples come from split {shots_split!r}, the split being evaluated; "
+                         f"choose another shots_split (or shots=0)")
+    gen = _generation(method, export_dir, adapter, task, backend, strategy, fallback_to_ppl, shots,
+                      lambda: LOADERS[loader](path, **{**kwargs, "split": shots_split}))
     rows = _predict(export_dir, adapter, task, items, requests, [i["id"] for i in items],
                     [i["answer"] for i in items], method, gen)
     labels = sorted({o["label"] for item in items for o in item["options"]})

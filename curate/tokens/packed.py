@@ -14,11 +14,17 @@ A build's ``packed/`` directory holds ``<split>-<NNNNN>.parquet`` files (``train
 
 ``info.json``: ``seq_len``, ``pad_id``, ``eod_id``, ``tasks`` (name -> id), ``files`` per split, and
 counts. The files read with ``datasets.load_dataset("parquet", data_files=...)``.
+
+Readers go through ``info.json``: ``PackedReader`` opens exactly the files it lists for a split, in its
+order (never a glob, so a stray or half-written file is never read), with random access by pack and an
+index of every example (``example_index``) for trainers that batch by examples.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -86,3 +92,106 @@ def write_info(path: Path, info: dict[str, Any]) -> None:
 def read_info(directory: Path) -> dict[str, Any]:
     """A packed directory's ``info.json``."""
     return json.loads((Path(directory) / "info.json").read_text(encoding="utf-8"))
+
+
+# ---- reader: one split of a packed directory, through its info.json ------------------------------------------
+
+LIST_COLUMNS = ("input_ids", "labels", "boundaries", "task_id")
+
+
+def packed_dir(path: str | Path) -> Path:
+    """``<build>/packed`` when ``path`` is a build directory, else ``path`` itself."""
+    path = Path(path)
+    return path / "packed" if (path / "packed").is_dir() else path
+
+
+def split_files(directory: Path, info: dict[str, Any], split: str) -> list[Path]:
+    """The files ``info.json`` lists for ``split``, each checked to exist."""
+    entry = (info.get("splits") or {}).get(split)
+    if not entry or not entry.get("files"):
+        listed = ", ".join(sorted(info.get("splits") or {})) or "none"
+        raise FileNotFoundError(f"{directory}/info.json lists no '{split}' files (splits: {listed}); rebuild the "
+                                f"stage with `curate corpus` or choose another split")
+    files = [directory / name for name in entry["files"]]
+    if missing := [f for f in files if not f.is_file()]:
+        raise FileNotFoundError(f"{missing[0]}: listed in {directory}/info.json but missing; rebuild the stage "
+                                f"with `curate corpus`")
+    return files
+
+
+class PackedReader:
+    """Random access to the packs of one split (``reader[i]`` -> dict of numpy arrays), by ``info.json``.
+
+    Row groups are decoded on demand into flat values + offsets per list column, so a pack is a zero-copy
+    numpy slice, and kept in an LRU cache of about ``cache_bytes``.
+    """
+
+    def __init__(self, build_or_packed_dir: str | Path, split: str = "train", *, cache_bytes: int = 1 << 30):
+        directory = packed_dir(build_or_packed_dir)
+        if not (directory / "info.json").is_file():
+            raise FileNotFoundError(f"{directory}: no info.json, not a packed directory (expected <build>/packed/ "
+                                    f"from `curate corpus`)")
+        self.directory, self.split = directory, split
+        self.info: dict[str, Any] = read_info(directory)
+        self.seq_len, self.pad_id = int(self.info["seq_len"]), int(self.info["pad_id"])
+        self.files = split_files(directory, self.info, split)
+        self._files = [pq.ParquetFile(f, memory_map=True) for f in self.files]
+        self._groups: list[tuple[int, int]] = []  # (file, row group) in reading order
+        starts = [0]
+        for fi, pf in enumerate(self._files):
+            if missing := set(LIST_COLUMNS) - set(pf.schema_arrow.names):
+                raise ValueError(f"{self.files[fi]}: not a packed shard, columns {sorted(missing)} are missing")
+            for g in range(pf.metadata.num_row_groups):
+                self._groups.append((fi, g))
+                starts.append(starts[-1] + pf.metadata.row_group(g).num_rows)
+        self._starts = starts
+        self._cache: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self._cache_bytes, self._cached = cache_bytes, 0
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    def _group(self, gi: int) -> dict[str, Any]:
+        if gi in self._cache:
+            self._cache.move_to_end(gi)
+            return self._cache[gi]
+        fi, g = self._groups[gi]
+        table = self._files[fi].read_row_group(g)
+        group: dict[str, Any] = {}
+        for name in LIST_COLUMNS:
+            arr = table.column(name).combine_chunks()
+            group[name] = (arr.values.to_numpy(zero_copy_only=False), arr.offsets.to_numpy(zero_copy_only=False))
+        group["example_id"] = table.column("example_id") if "example_id" in table.column_names else None
+        group["nbytes"] = sum(v.nbytes + o.nbytes for v, o in (group[n] for n in LIST_COLUMNS))
+        self._cache[gi] = group
+        self._cached += group["nbytes"]
+        while self._cached > self._cache_bytes and len(self._cache) > 1:
+            self._cached -= self._cache.popitem(last=False)[1]["nbytes"]
+        return group
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        if not 0 <= i < len(self):
+            raise IndexError(f"pack {i} out of range (0..{len(self) - 1})")
+        gi = bisect.bisect_right(self._starts, i) - 1
+        group, r = self._group(gi), i - self._starts[gi]
+        row = {name: values[offsets[r]:offsets[r + 1]] for name, (values, offsets) in
+               ((n, group[n]) for n in LIST_COLUMNS)}
+        if group["example_id"] is not None:
+            row["example_id"] = group["example_id"][r].as_py()
+        return row
+
+    def example_index(self) -> np.ndarray:
+        """Every example of the split as rows ``(pack, start, end, task_id)`` [E, 4] (reads two columns only)."""
+        parts = []
+        base = 0
+        for pf in self._files:
+            table = pf.read(columns=["boundaries", "task_id"])
+            for bounds, tasks in zip(table.column("boundaries").to_pylist(), table.column("task_id").to_pylist(),
+                                     strict=True):
+                b = np.asarray(bounds, dtype=np.int64)
+                if len(b) < 2 or len(tasks) != len(b) - 1:
+                    raise ValueError(f"{self.directory}: pack {base} has boundaries {b.tolist()} for "
+                                     f"{len(tasks)} task ids")
+                parts.append(np.stack([np.full(len(b) - 1, base), b[:-1], b[1:], np.asarray(tasks)], axis=1))
+                base += 1
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros((0, 4), dtype=np.int64)

@@ -100,16 +100,9 @@ class StageConfig:
     cpoly_shared_skills: int = 4
     cpoly_rank: int = 4
     cpoly_task_skills: int = 1
+    cpoly_combine: str = "outputs"  # "outputs" (Eq. 1: sum of skill outputs) | "weights" (Poly: average of skills)
     merge: bool = False
     peak_flops: float | None = None  # per device; default from the device name (GPU) or none (CPU)
-
-    def grad_accum(self, world: int) -> int:
-        """Micro-batches per rank per step: global / (micro * world), which must divide exactly."""
-        per_step = self.micro_batch_size * world
-        if self.global_batch_size % per_step:
-            raise RecipeError(f"global_batch_size {self.global_batch_size} is not a multiple of micro_batch_size "
-                              f"{self.micro_batch_size} x world size {world}: change one of them")
-        return self.global_batch_size // per_step
 
     def iterations(self, seq_length: int, dataset_len: int | None = None) -> int:
         """Training iterations from train_iters, train_tokens or train_epochs (in that order)."""
@@ -132,6 +125,30 @@ class StageConfig:
         if self.min_lr is not None:
             return self.min_lr
         return self.lr * (self.min_lr_ratio or 0.0)
+
+
+@dataclass(frozen=True)
+class ExperimentsConfig:
+    """``[experiments]``: what ``curate experiment`` (Tables 7 and 8, Figure 6) reads, and where it writes."""
+
+    out: str | None = path_option()  # tables, figure, corpora, runs and evaluations of the experiments
+    pqal: str | None = path_option()  # ori_pqal.json: evaluation items and the annotators' labelled check
+    test_ids: str | None = path_option()  # test_ground_truth.json: the official test split
+    pqau: str | None = path_option()  # ori_pqau.json: what Table 7's annotators label
+    table7: str | None = path_option()  # the stage-3 recipe of PQA-L + labelled PQA-U (its pqa_u inputs are set)
+    table8: str | None = path_option()  # the directory of Table 8's mix recipes
+    annotator: str | None = path_option()  # an HF export; default: the [instruct] stage's export
+    annotator_url: str | None = None  # an OpenAI-compatible server instead (vLLM): annotator_model is its model
+    annotator_model: str | None = None
+    reasoning_tokens: int = 384  # VoC explanations and judgement
+    answer_tokens: int = 32
+    annotate_limit: int | None = None  # only the first N PQA-U items (and PQA-L test items for the accuracy)
+    annotate_fallback_to_ppl: bool = True  # an unparsed answer -> the options' perplexity ranking (local model only)
+    eval_method: str = "ppl"
+    eval_limit: int | None = None  # only the first N test items
+    base_prompt: str = "lm_eval"  # the base and stage-1 models are not chat models: lm-eval's plain prompt
+    chat_prompt: str = "chat"  # stages 2 and 3: the instruction format they were tuned on
+    workers: int | None = None  # corpus build processes (default: all cores)
 
 
 @dataclass(frozen=True)
@@ -169,6 +186,24 @@ class TrainConfig:
         return Path(self.previous.save) / "export"
 
 
+# Implementations that honour the batch's mask: sdpa takes the boolean 4-D mask, flash-attention 2 the
+# cu_seqlens of the packed examples. Eager ADDS a boolean mask to the scores (True = 1.0, False = 0.0),
+# so every masked position would stay visible.
+ATTENTION = ("sdpa", "flash_attention_2")
+
+
+def check_attention(model: ModelConfig, objective: str | None) -> None:
+    """Refuse an attention implementation that would ignore the training masks."""
+    if model.attn_implementation not in ATTENTION:
+        raise RecipeError(f"[model] attn_implementation {model.attn_implementation!r}: use 'sdpa' (any device) or "
+                          f"'flash_attention_2' (GPU with flash-attn); eager attention adds the boolean mask to the "
+                          f"scores and so ignores it (packed examples would see each other, GLM's Part A would see "
+                          f"Part B)")
+    if model.attn_implementation == "flash_attention_2" and objective == "glm":
+        raise RecipeError("[model] flash_attention_2 cannot express GLM's mask (Part A attends bidirectionally, "
+                          "Part B causally): train the glm objective with attn_implementation = 'sdpa'")
+
+
 def _check(stage: str, cfg: StageConfig) -> None:
     allowed = {"pretrain": ("causal", "glm"), "instruct": ("sft",), "adapt": ("sft",)}[stage]
     if cfg.objective not in allowed:
@@ -177,6 +212,8 @@ def _check(stage: str, cfg: StageConfig) -> None:
         raise RecipeError(f"[{stage}] lr_decay_style {cfg.lr_decay_style!r}: expected cosine, linear or constant")
     if cfg.method not in ("lora", "cpoly", "full"):
         raise RecipeError(f"[{stage}] method {cfg.method!r}: expected lora, cpoly or full")
+    if cfg.cpoly_combine not in ("outputs", "weights"):
+        raise RecipeError(f"[{stage}] cpoly_combine {cfg.cpoly_combine!r}: expected outputs or weights")
     if cfg.method != "full" and stage != "adapt":
         raise RecipeError(f"[{stage}] method {cfg.method!r}: adapters are for the adapt stage only")
     if cfg.min_lr is not None and cfg.min_lr_ratio is not None:
@@ -217,9 +254,9 @@ def load_config(path: str | Path, stage: str, overrides: Any = None) -> TrainCon
         raise RecipeError(f"unknown stage {stage!r}: expected one of {', '.join(STAGES)}")
     path = Path(path)
     raw = load_toml(path)
-    unknown = sorted(set(raw) - {"model", *STAGES})
+    unknown = sorted(set(raw) - {"model", *STAGES, "experiments"})
     if unknown:
-        tables = ", ".join(f"[{s}]" for s in ("model", *STAGES))
+        tables = ", ".join(f"[{s}]" for s in ("model", *STAGES, "experiments"))
         raise RecipeError(f"{path}: unknown table(s) {', '.join(unknown)}; expected {tables}")
     if stage not in raw:
         raise RecipeError(f"{path}: no [{stage}] table")
@@ -243,6 +280,22 @@ def load_config(path: str | Path, stage: str, overrides: Any = None) -> TrainCon
     if train.objective is None:
         train = dataclasses.replace(train, objective="causal" if stage == "pretrain" else "sft")
     _check(stage, train)
+    check_attention(model, train.objective)
     prev = PREVIOUS.get(stage)
     previous = make_config(StageConfig, raw[prev], base, f"{path} [{prev}]") if prev in raw else None
     return TrainConfig(stage=stage, model=model, train=train, recipe=str(path), previous=previous)
+
+
+def load_experiments(path: str | Path) -> ExperimentsConfig:
+    """The ``[experiments]`` table of a training recipe (paths resolved against the recipe's directory)."""
+    path = Path(path)
+    raw = load_toml(path)
+    if "experiments" not in raw:
+        raise RecipeError(f"{path}: no [experiments] table (out, pqal, test_ids, pqau, table7, table8, ...)")
+    exp = make_config(ExperimentsConfig, raw["experiments"], path.resolve().parent, f"{path} [experiments]")
+    for key in ("out", "pqal", "test_ids"):
+        if getattr(exp, key) is None:
+            raise RecipeError(f"{path} [experiments]: {key} is required")
+    if exp.annotator_url and not exp.annotator_model:
+        raise RecipeError(f"{path} [experiments]: annotator_url needs annotator_model (the served model's name)")
+    return exp

@@ -1,8 +1,16 @@
 """C-Poly: shared low-rank skills with a learned task-to-skill allocation, plus task-specific skills.
 
-Each targeted `nn.Linear` becomes a `CPolyLinear` that keeps the frozen base layer and adds
+Each targeted `nn.Linear` becomes a `CPolyLinear` that keeps the frozen base layer and adds, with
+``combine = "outputs"`` (the default, the seed's Eq. 1: a weighted sum of the skills' outputs)
 
     y = base(x) + scaling * ( sum_i w_i^t B_i A_i x  +  sum_j v_j B^t_j A^t_j x )
+
+or, with ``combine = "weights"`` (Poly's form: one low-rank module per task whose parameters are the weighted
+average of the skills' parameters, with the allocation row normalised over all of its skills)
+
+    y = base(x) + scaling * B^t A^t x,   A^t = sum_k u_k^t A_k,  B^t = sum_k u_k^t B_k,  u^t = row_t / sum(row_t)
+
+over the same skills, so both have the same trainable parameters.
 
 - shared skills (A_i, B_i), i < n_shared, are used by every task; the allocation w^t comes from learnable
   logits Z[t, i] (one matrix per layer, as in Poly): training samples a Gumbel-sigmoid
@@ -17,7 +25,8 @@ Shared and task-specific skills are stacked into one bank of n_shared + n_tasks 
 so that a token's update is one weighted sum over the bank: the row of the paper's allocation matrix
 W in R^{T x (A + T*B)} for the token's task, with zeros on other tasks' skills. Those exact zeros are what
 keep other tasks' gradients out of task t's skills. Cost per token is that of a LoRA of rank
-(n_shared + n_tasks * n_task_skills) * r, fine for the handful of tasks a stage-3 mix has.
+(n_shared + n_tasks * n_task_skills) * r ("outputs") or n_tasks * r ("weights"), fine for the handful of
+tasks a stage-3 mix has.
 
 Routing is per token (packs mix tasks): `task_context(model, task_ids)` hands the ids to every CPolyLinear;
 id -1 (padding) gets no adapter contribution. Adapter tensors are plain nn.Parameters inside the
@@ -57,6 +66,7 @@ class CPolyConfig:
     temperature: float = 1.0
     logit_init: float = 1e-3  # Z ~ U(-logit_init, logit_init): near-uniform allocation at the start
     task_names: tuple[str, ...] = field(default=())  # index = task id, saved with the adapter
+    combine: str = "outputs"  # "outputs": sum of the skills' outputs (Eq. 1); "weights": average of their parameters
 
     def __post_init__(self) -> None:
         if self.n_tasks <= 0 or self.rank <= 0 or self.n_shared < 0 or self.n_task_skills < 0:
@@ -65,6 +75,8 @@ class CPolyConfig:
             raise ValueError("cpoly: no skills at all (set n_shared or n_task_skills > 0)")
         if self.temperature <= 0:
             raise ValueError(f"cpoly: temperature must be > 0, got {self.temperature}")
+        if self.combine not in ("outputs", "weights"):
+            raise ValueError(f"cpoly: combine must be 'outputs' or 'weights', got {self.combine!r}")
         if self.task_names and len(self.task_names) != self.n_tasks:
             raise ValueError(f"cpoly: {len(self.task_names)} task names for n_tasks={self.n_tasks}")
         object.__setattr__(self, "target_modules", tuple(self.target_modules))
@@ -125,17 +137,25 @@ class CPolyLinear(nn.Module):
             self.task_B.zero_()
             self.logits.uniform_(-self.cfg.logit_init, self.cfg.logit_init)
 
-    def skill_weights(self, task_ids: torch.Tensor) -> torch.Tensor:
-        """Per-token weights over the whole skill bank, [..., n_shared + n_tasks * n_task_skills]."""
+    def allocation_table(self) -> torch.Tensor:
+        """The paper's allocation matrix [T, S + T*B]: each task's weights over the whole skill bank."""
         cfg = self.cfg
         w = allocation(self.logits, cfg.temperature, self.training)  # [T, S]
         v = torch.full((cfg.n_task_skills,), 1.0 / max(cfg.n_task_skills, 1), device=w.device, dtype=w.dtype)
         own = torch.block_diag(*([v[None, :]] * cfg.n_tasks)) if cfg.n_task_skills else w.new_zeros(cfg.n_tasks, 0)
-        table = torch.cat([w, own], dim=1)  # [T, S + T*B]: the paper's allocation matrix
-        # One-hot matmul rather than indexing: its backward is a matmul, not a scatter-add, and padding (-1)
-        # gets an all-zero row.
-        onehot = nn.functional.one_hot(task_ids.clamp(min=0), cfg.n_tasks).to(table.dtype)
-        return (onehot * (task_ids >= 0).unsqueeze(-1).to(table.dtype)) @ table
+        table = torch.cat([w, own], dim=1)
+        if cfg.combine == "weights":  # a weighted average of the skills' parameters
+            table = table / (table.sum(dim=-1, keepdim=True) + EPS)
+        return table
+
+    def skill_weights(self, task_ids: torch.Tensor) -> torch.Tensor:
+        """Per-token weights over the whole skill bank, [..., n_shared + n_tasks * n_task_skills]."""
+        return self._one_hot(task_ids) @ self.allocation_table()
+
+    def _one_hot(self, task_ids: torch.Tensor) -> torch.Tensor:
+        # A one-hot matmul rather than indexing: its backward is a matmul, not a scatter-add; padding (-1) gets zeros.
+        onehot = nn.functional.one_hot(task_ids.clamp(min=0), self.cfg.n_tasks).float()
+        return onehot * (task_ids >= 0).unsqueeze(-1).float()
 
     def bank(self) -> tuple[torch.Tensor, torch.Tensor]:
         """All skills stacked: A [K, r, in] and B [K, out, r], shared first, then task-major task skills."""
@@ -156,21 +176,34 @@ class CPolyLinear(nn.Module):
                              "(pass [B, L] per-token or [B] per-sequence ids)")
         return ids
 
+    def task_modules(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Poly's per-task modules: A^t [T, r, in] and B^t [T, out, r], the weighted averages of the skills."""
+        table = self.allocation_table()
+        a, b = self.bank()
+        return torch.einsum("tk,kri->tri", table.to(a.dtype), a), torch.einsum("tk,kor->tor", table.to(b.dtype), b)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.base(x)
-        weights = self.skill_weights(self._token_ids(x))  # [..., K]
-        a, b = self.bank()
+        ids = self._token_ids(x)
+        if self.cfg.combine == "weights":
+            a, b = self.task_modules()  # one rank-r module per task, each token through its own task's
+            select = self._one_hot(ids)  # [..., T]
+        else:
+            a, b = self.bank()  # every skill, each token weighted by its task's allocation row
+            select = self.skill_weights(ids)  # [..., K]
         k, r = a.shape[0], a.shape[1]
         xa = self.dropout(x).to(a.dtype)
         h = (xa @ a.reshape(k * r, -1).T).unflatten(-1, (k, r))  # [..., K, r]
-        h = (h * weights.unsqueeze(-1).to(h.dtype)).flatten(-2)
+        h = (h * select.unsqueeze(-1).to(h.dtype)).flatten(-2)
         delta = h @ b.permute(1, 0, 2).reshape(b.shape[1], k * r).T  # [..., out]
         return out + (self.cfg.scaling * delta).to(out.dtype)
 
     def delta_weight(self, task_id: int) -> torch.Tensor:
         """The dense update [out, in] that task `task_id` adds at eval (for merging)."""
-        ids = torch.tensor([task_id], device=self.logits.device)
-        weights = self.skill_weights(ids)[0]  # [K]
+        if self.cfg.combine == "weights":
+            a, b = self.task_modules()
+            return self.cfg.scaling * b[task_id] @ a[task_id]
+        weights = self.allocation_table()[task_id]  # [K]
         a, b = self.bank()
         return self.cfg.scaling * torch.einsum("k,kor,kri->oi", weights, b, a)
 
@@ -274,7 +307,7 @@ def load_config(out_dir: str | Path) -> CPolyConfig:
     if not path.is_file():
         raise FileNotFoundError(f"cpoly: no {CONFIG_FILE} in '{out_dir}' (is this a save_cpoly directory?)")
     meta = json.loads(path.read_text())
-    meta.pop("tasks", None)
+    meta.pop("tasks", None)  # adapters saved before `combine` existed summed outputs, its default
     for key in ("target_modules", "task_names"):
         meta[key] = tuple(meta[key])
     return CPolyConfig(**meta)
@@ -316,6 +349,17 @@ def merge_task(model: nn.Module, task_id: int) -> nn.Module:
 
 
 def count_adapter_parameters(cfg: CPolyConfig, shapes: Sequence[tuple[int, int]]) -> int:
-    """Trainable parameters of C-Poly over linear layers of the given (in, out) shapes."""
+    """Trainable parameters of C-Poly over linear layers of the given (in, out) shapes (either combine)."""
     per_rank = cfg.rank * (cfg.n_shared + cfg.n_tasks * cfg.n_task_skills)
     return sum(per_rank * (i + o) + cfg.n_tasks * cfg.n_shared for i, o in shapes)
+
+
+def count_lora_parameters(rank: int, shapes: Sequence[tuple[int, int]]) -> int:
+    """Trainable parameters of a LoRA of ``rank`` over linear layers of the given (in, out) shapes."""
+    return sum(rank * (i + o) for i, o in shapes)
+
+
+def target_shapes(model: nn.Module, target_modules: Sequence[str]) -> list[tuple[int, int]]:
+    """(in, out) of every nn.Linear an adapter with ``target_modules`` would wrap (works on a meta model)."""
+    return [(m.in_features, m.out_features) for n, m in model.named_modules()
+            if isinstance(m, nn.Linear) and n.rsplit(".", 1)[-1] in target_modules]

@@ -1,7 +1,11 @@
-"""Packed instruction data for stages 2-3: a Parquet reader and the collator that isolates packed examples.
+"""Packed instruction data for stages 2-3: packs or examples as samples, and the collator that isolates examples.
 
-The shards follow ``curate/tokens/packed.py``: one row per pack of ``seq_len`` tokens with the example
-``boundaries`` (cu_seqlens style), UNSHIFTED ``labels`` and one ``task_id`` per example.
+The shards follow ``curate/tokens/packed.py`` and are read through its ``PackedReader`` (the files that
+``info.json`` lists): one row per pack of ``seq_len`` tokens with the example ``boundaries`` (cu_seqlens
+style), UNSHIFTED ``labels`` and one ``task_id`` per example. Stage 2 trains on packs (``PackedDataset``:
+a sample is a pack, batches count packs and so tokens); stage 3 on examples (``ExampleDataset``: a sample
+is one example cut out of its pack by the boundaries, and ``collate_examples`` re-packs a micro-batch's
+examples, so that batches count examples as the seed's "batch size of 12" does).
 
 The collator returns the batch contract of ``curate.train``: ``labels`` shifted for next-token loss (the
 last token of an example never predicts the first token of the next), ``position_ids`` restarting at 0
@@ -10,8 +14,9 @@ token attends only to itself, so no attention row is empty (an all-masked row so
 
 Attention paths, from the installed transformers 5.x (``masking_utils``, ``modeling_flash_attention_utils``):
 
-- dense mask (the fallback, any attention implementation): the 4-D mask is used as given. sdpa takes the
-  bool mask; eager ADDS the mask to the scores, so eager needs ``additive_mask``.
+- dense mask (what the trainer passes to sdpa): the 4-D bool mask is used as given. Eager ADDS a mask to
+  the scores, so a bool mask would be ignored: the trainer refuses eager (``config.check_attention``);
+  ``additive_mask`` is the form eager would need.
 - ``attention_mask=None`` + ``position_ids`` (``collate_packed(..., dense_mask=False)``): for sdpa, eager
   and flex, transformers finds the packed sequences where ``position_ids`` do not step by 1
   (``find_packed_sequence_indices``) and builds the same block-diagonal mask itself, for any batch size,
@@ -23,99 +28,76 @@ Attention paths, from the installed transformers 5.x (``masking_utils``, ``model
 
 from __future__ import annotations
 
-import bisect
 import functools
-import json
-from collections import OrderedDict
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 import torch
 
+from curate.tokens import packed
+
 IGNORE = -100
-_LIST_COLUMNS = ("input_ids", "labels", "boundaries", "task_id")
 
 
-def _packed_dir(path: Path) -> Path:
-    return path / "packed" if (path / "packed").is_dir() else path
+class PackedDataset(packed.PackedReader):
+    """The packs of one split (stage 2: a pack is a sample), read through ``curate.tokens.packed``."""
 
 
-def _resolve(source: str | Path | Sequence[str | Path], split: str) -> tuple[list[Path], Path]:
-    """The split's Parquet files and the ``info.json`` beside them."""
-    if isinstance(source, str | Path):
-        directory = _packed_dir(Path(source))
-        files = sorted(directory.glob(f"{split}-*.parquet"))
-        if not directory.is_dir():
-            raise FileNotFoundError(f"{source}: no such build directory (expected <build>/packed/)")
-    else:
-        files = [Path(f) for f in source]
-        directory = files[0].parent if files else Path(".")
-    if not files:
-        raise FileNotFoundError(f"{directory}: no '{split}-*.parquet' shards (run `curate corpus` for this stage)")
-    info = directory / "info.json"
-    if not info.is_file():
-        raise FileNotFoundError(f"{info}: missing; packed shards need their info.json (seq_len, pad_id, tasks)")
-    return files, info
+class ExampleDataset:
+    """The examples inside the packs of one split (stage 3: an example is a sample), by their boundaries.
 
+    Item ``i`` is one example as a pack of its own length: ``input_ids``, ``labels``, ``boundaries`` [0, n],
+    ``task_id`` [t] and ``example_id``; ``collate_examples`` packs a micro-batch of them.
+    """
 
-class PackedDataset(torch.utils.data.Dataset):
-    """Random access to the packs of one split; Parquet row groups are decoded on demand and cached (LRU)."""
-
-    def __init__(self, build_dir_or_files: str | Path | Sequence[str | Path], split: str = "train",
-                 *, cache_bytes: int = 1 << 30):
-        files, info_path = _resolve(build_dir_or_files, split)
-        self.info: dict[str, Any] = json.loads(info_path.read_text(encoding="utf-8"))
-        self.seq_len = int(self.info["seq_len"])
-        self.pad_id = int(self.info["pad_id"])
-        self._files = [pq.ParquetFile(f, memory_map=True) for f in files]
-        self._groups: list[tuple[int, int]] = []  # (file, row group) in reading order
-        starts = [0]
-        for fi, pf in enumerate(self._files):
-            missing = set(_LIST_COLUMNS) - set(pf.schema_arrow.names)
-            if missing:
-                raise ValueError(f"{files[fi]}: not a packed shard, columns {sorted(missing)} are missing")
-            for g in range(pf.metadata.num_row_groups):
-                self._groups.append((fi, g))
-                starts.append(starts[-1] + pf.metadata.row_group(g).num_rows)
-        self._starts = starts
-        self._cache: OrderedDict[int, dict[str, Any]] = OrderedDict()
-        self._cache_bytes, self._cached = cache_bytes, 0
+    def __init__(self, reader: packed.PackedReader):
+        self.reader = reader
+        self.info, self.seq_len, self.pad_id = reader.info, reader.seq_len, reader.pad_id
+        self.index = reader.example_index()
 
     def __len__(self) -> int:
-        return self._starts[-1]
-
-    def _group(self, gi: int) -> dict[str, Any]:
-        if gi in self._cache:
-            self._cache.move_to_end(gi)
-            return self._cache[gi]
-        fi, g = self._groups[gi]
-        table = self._files[fi].read_row_group(g)
-        # Flat values + offsets per list column: a row is then a zero-copy numpy slice, not a Python list.
-        group: dict[str, Any] = {}
-        for name in _LIST_COLUMNS:
-            arr = table.column(name).combine_chunks()
-            group[name] = (arr.values.to_numpy(zero_copy_only=False), arr.offsets.to_numpy(zero_copy_only=False))
-        group["example_id"] = table.column("example_id") if "example_id" in table.column_names else None
-        group["nbytes"] = sum(v.nbytes + o.nbytes for v, o in (group[n] for n in _LIST_COLUMNS))
-        self._cache[gi] = group
-        self._cached += group["nbytes"]
-        while self._cached > self._cache_bytes and len(self._cache) > 1:
-            self._cached -= self._cache.popitem(last=False)[1]["nbytes"]
-        return group
+        return len(self.index)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        if not 0 <= i < len(self):
-            raise IndexError(f"pack {i} out of range (0..{len(self) - 1})")
-        gi = bisect.bisect_right(self._starts, i) - 1
-        group, r = self._group(gi), i - self._starts[gi]
-        row = {name: values[offsets[r]:offsets[r + 1]] for name, (values, offsets) in
-               ((n, group[n]) for n in _LIST_COLUMNS)}
-        if group["example_id"] is not None:
-            row["example_id"] = group["example_id"][r].as_py()
-        return row
+        pack, start, end, task = (int(v) for v in self.index[i])
+        row = self.reader[pack]
+        j = int(np.searchsorted(np.asarray(row["boundaries"]), start))
+        out = {"input_ids": row["input_ids"][start:end], "labels": row["labels"][start:end],
+               "boundaries": np.array([0, end - start]), "task_id": np.array([task])}
+        if "example_id" in row:
+            out["example_id"] = [row["example_id"][j]]
+        return out
+
+
+def collate_examples(rows: Sequence[dict[str, Any]], *, pad_id: int, seq_len: int,
+                     dense_mask: bool = True) -> dict[str, Any]:
+    """Examples -> packs of at most ``seq_len`` tokens (in order, a new pack when the next does not fit), padded
+    to the longest pack, then ``collate_packed``: the batch holds exactly ``len(rows)`` examples."""
+    if not rows:
+        raise ValueError("collate_examples needs at least one example")
+    groups: list[list[dict[str, Any]]] = [[]]
+    used = 0
+    for row in rows:
+        n = len(row["input_ids"])
+        if n > seq_len:
+            raise ValueError(f"an example of {n} tokens is longer than seq_len {seq_len}")
+        if used + n > seq_len:
+            groups.append([])
+            used = 0
+        groups[-1].append(row)
+        used += n
+    width = max(sum(len(r["input_ids"]) for r in g) for g in groups)
+    packs = []
+    for g in groups:
+        lengths = [len(r["input_ids"]) for r in g]
+        pad = width - sum(lengths)
+        packs.append({
+            "input_ids": np.concatenate([*(np.asarray(r["input_ids"]) for r in g), np.full(pad, pad_id)]),
+            "labels": np.concatenate([*(np.asarray(r["labels"]) for r in g), np.full(pad, IGNORE)]),
+            "boundaries": np.cumsum([0, *lengths]),
+            "task_id": np.concatenate([np.asarray(r["task_id"]) for r in g])})
+    return collate_packed(packs, pad_id=pad_id, dense_mask=dense_mask)
 
 
 def _check(row: dict[str, Any], seq_len: int) -> tuple[np.ndarray, int]:
@@ -163,7 +145,8 @@ def collate_packed(rows: Sequence[dict[str, Any]], *, pad_id: int, dense_mask: b
     same_example[:, :-1] = segments[:, 1:] == segments[:, :-1]
     labels = labels.masked_fill(~same_example, IGNORE)
     out: dict[str, Any] = {"input_ids": input_ids, "labels": labels, "position_ids": position_ids,
-                           "task_ids": task_ids, "num_tokens": num_tokens}
+                           "task_ids": task_ids, "num_tokens": num_tokens,
+                           "num_examples": sum(len(b) - 1 for b in all_bounds)}
     cu = _cu_seqlens(all_bounds, seq_len)
     out["cu_seqlens"], out["max_seqlen"] = torch.from_numpy(cu), int(np.diff(cu).max())
     if dense_mask:

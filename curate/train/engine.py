@@ -4,6 +4,7 @@ One process without any launcher variables is a world of one with no process gro
 backend is gloo (so that two processes run on one machine); on CUDA it is nccl. Models are FSDP2
 sharded (``fully_shard`` per decoder layer, then the root) whenever there is more than one rank or
 a GPU; a single CPU process trains the plain model, since sharding over one rank only adds copies.
+Models arrive here on the meta device and are sharded before any weight exists (``curate.train.weights``).
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import os
 import socket
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from curate.train.config import ModelConfig
+from curate.train.config import ATTENTION
 
 
 @dataclass(frozen=True)
@@ -98,23 +98,18 @@ def barrier() -> None:
         dist.barrier()
 
 
-def build_model(model_cfg: ModelConfig, init: Path | None, seed: int) -> nn.Module:
-    """A Hugging Face causal LM in fp32: from ``init`` (an HF directory) or from ``[model]``'s config."""
-    from transformers import AutoConfig, AutoModelForCausalLM
+def attention_of(model: nn.Module) -> str | None:
+    """The attention implementation a Hugging Face model runs (None when it does not say)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return getattr(base.config, "_attn_implementation", None)
 
-    # Every rank draws the same initial weights; FSDP then keeps each rank's shard.
-    torch.manual_seed(seed)
-    if init is not None:
-        if not (init / "config.json").is_file():
-            raise FileNotFoundError(f"{init}: no config.json, not a Hugging Face model directory (run the previous "
-                                    f"stage first, or set init / model.path)")
-        return AutoModelForCausalLM.from_pretrained(init, dtype=torch.float32,
-                                                    attn_implementation=model_cfg.attn_implementation)
-    if not model_cfg.config:
-        raise ValueError("[model] needs path = \"<HF dir>\" or config = {...} (a LLaMA-style config)")
-    config = AutoConfig.for_model(model_cfg.model_type, **model_cfg.config)
-    return AutoModelForCausalLM.from_config(config, dtype=torch.float32,
-                                            attn_implementation=model_cfg.attn_implementation)
+
+def require_masked_attention(model: nn.Module) -> None:
+    """Refuse a model whose attention would ignore the batch's boolean mask (eager adds it to the scores)."""
+    impl = attention_of(model)
+    if impl not in ATTENTION:
+        raise RuntimeError(f"the model runs {impl!r} attention, which ignores boolean masks (packed examples and "
+                           f"GLM's Part A/B would see each other): load it with attn_implementation='sdpa'")
 
 
 def decoder_layers(model: nn.Module) -> nn.ModuleList:
@@ -132,15 +127,21 @@ def parallelize(model: nn.Module, env: Dist, *, bf16: bool, activation_checkpoin
         base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if env.world == 1 and env.device.type == "cpu":
         return model
-    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+    from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard
 
     gpu_bf16 = bf16 and env.device.type == "cuda"
     # bf16 compute with fp32 master weights and fp32 gradient reduction; fp32 throughout on CPU.
     mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16 if gpu_bf16 else torch.float32, reduce_dtype=torch.float32)
-    # fully_shard moves each rank's shard to the device, so the full model never has to fit on one GPU.
+    # On a meta-device model (curate.train.weights) fully_shard only plans the shards; materialise allocates them.
     for layer in decoder_layers(model):
         fully_shard(layer, mp_policy=mp)
     fully_shard(model, mp_policy=mp)
+    # The loop backpropagates loss_sum * world / global_target_tokens on each rank, so the reduce-scatter must
+    # divide the summed gradients by exactly the world size. That is FSDP's default today; it is set here so
+    # that the loss normalisation does not rest on a default.
+    for module in model.modules():
+        if isinstance(module, FSDPModule):
+            module.set_gradient_divide_factor(float(env.world))
     return model
 
 

@@ -55,8 +55,8 @@ def _export_adapter(state: dict[str, torch.Tensor], out: Path, *, tokenizer_dir:
                     rebuild: Callable[[], tuple[nn.Module, Any]] | None, merge: bool) -> None:
     if rebuild is None:
         raise ValueError(f"exporting a {method} adapter needs a rebuild function for an unsharded copy")
-    copy, adapter_cfg = rebuild()
-    missing, unexpected = copy.load_state_dict(state, strict=False)
+    copy, adapter_cfg = rebuild()  # on the meta device: the gathered tensors are assigned, not copied
+    missing, unexpected = copy.load_state_dict(state, strict=False, assign=True)
     if unexpected or missing:
         raise RuntimeError(f"export: state dict does not fit the rebuilt {method} model "
                            f"(missing {missing[:3]}, unexpected {unexpected[:3]})")

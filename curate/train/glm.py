@@ -1,7 +1,8 @@
 """GLM autoregressive blank infilling (Du et al. 2022), built in the collator from stage-1 samples.
 
-From a sample's text, spans with Poisson(lambda) lengths (zero draws count as 1) covering about
-``mask_ratio`` of the tokens are cut out, never adjacent (at least one kept token between two spans):
+From a sample's text, ``k`` spans with Poisson(lambda) lengths (zero draws count as 1) are cut out, never
+adjacent (at least one kept token between two spans); ``k`` is chosen so that they cover about
+``mask_ratio`` of the text:
 
 - Part A is the text with each span replaced by one ``[MASK]``; it attends bidirectionally to itself.
 - Part B is the spans in shuffled order, each as ``[START] span`` (``<|startofpiece|>``) predicting
@@ -12,13 +13,16 @@ GLM's 2-D positions: ``glm_position_ids[:, 0]`` is the position in Part A (for a
 of its span's ``[MASK]``); ``glm_position_ids[:, 1]`` is 0 in Part A and 1..len+1 over ``[START] span`` in
 Part B. ``separator`` is len(Part A), the index where Part B starts.
 
-For an ordinary decoder the collator also gives a 4-D bool ``attention_mask`` (True = may attend) and
-1-D ``position_ids``: Part A counts 0..a-1; a Part B token gets ``mask position + intra-span position - 1``,
-so ``[START]`` sits where its ``[MASK]`` is and the span's tokens follow it, as they followed in the text.
+For an ordinary (LLaMA-style) decoder, which has one rotary position per token, the collator also gives a
+4-D bool ``attention_mask`` (True = may attend) and 1-D ``position_ids``: Part A counts 0..a-1; a Part B
+token gets ``mask position + intra-span position - 1``, so ``[START]`` sits where its ``[MASK]`` is and the
+span's tokens follow it, as they followed in the text. The 2-D positions are kept for a GLM-style model.
 ``labels`` follow the batch contract: ``labels[i]`` is the target of the logits at ``i``.
 
-A sample of ``seq_length + 1`` tokens gives ``seq_length`` positions: with k spans the text is cut to
-``seq_length - 2k`` tokens, as Part A + Part B add one [MASK], one [START] and one [END] per span.
+The window is used whole and no text is thrown away: Part A + Part B add one [MASK], one [START] and one
+[END] per span, so with ``k`` spans a text of ``text_length = seq_length - 2k`` tokens fills the
+``seq_length`` positions exactly. The stage-1 datasets are therefore cut into samples of ``text_length``
+tokens (``GLMCollator.text_length``), and ``k`` is fixed by the window (``spans_for``), not drawn.
 """
 
 from __future__ import annotations
@@ -45,22 +49,26 @@ class Infilled:
     used: int  # tokens before padding
 
 
-def sample_spans(length: int, mask_ratio: float, poisson_lambda: float,
-                 rng: np.random.Generator) -> list[tuple[int, int]]:
-    """Non-adjacent (start, length) spans covering about ``mask_ratio`` of a text cut to ``length - 2k``."""
-    lengths: list[int] = []
-    while not lengths or sum(lengths) < mask_ratio * (length - 2 * len(lengths)):
-        n, k = max(1, int(rng.poisson(poisson_lambda))), len(lengths) + 1
-        if (length - 2 * k) - (sum(lengths) + n) + 1 < k:  # no room left for this span and the gaps
-            break
-        lengths.append(n)
-    if not lengths:
-        raise ValueError(f"a sample of {length} positions is too short for blank infilling")
-    text = length - 2 * len(lengths)
+def spans_for(seq_length: int, mask_ratio: float, poisson_lambda: float) -> int:
+    """Spans per sample so that they cover about ``mask_ratio`` of a text of ``seq_length - 2k`` tokens."""
+    mean = poisson_lambda + float(np.exp(-poisson_lambda))  # E[max(1, Poisson(lambda))]
+    k = max(1, round(mask_ratio * seq_length / (mean + 2 * mask_ratio)))
+    if seq_length - 2 * k < 2 * k:
+        raise ValueError(f"a window of {seq_length} positions is too short for blank infilling")
+    return k
+
+
+def sample_spans(text: int, k: int, poisson_lambda: float, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """``k`` non-adjacent (start, length) spans with Poisson lengths (>= 1) inside a text of ``text`` tokens."""
+    if k < 1 or text < 2 * k:
+        raise ValueError(f"a text of {text} tokens is too short for {k} spans")
+    lengths = np.maximum(1, rng.poisson(poisson_lambda, k))
+    while lengths.sum() > text - k + 1:  # spans plus the k - 1 gaps between them must fit: shorten the longest
+        lengths[int(np.argmax(lengths))] -= 1
     # k distinct slots among the kept tokens: span j starts after slot_j kept tokens, so gaps are >= 1.
-    slots = np.sort(rng.choice(text - sum(lengths) + 1, len(lengths), replace=False))
+    slots = np.sort(rng.choice(text - int(lengths.sum()) + 1, k, replace=False))
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    return [(int(s + o), n) for s, o, n in zip(slots, offsets, lengths, strict=True)]
+    return [(int(s + o), int(n)) for s, o, n in zip(slots, offsets, lengths, strict=True)]
 
 
 def infill(text: np.ndarray, spans: Sequence[tuple[int, int]], order: Sequence[int], length: int, *,
@@ -111,25 +119,37 @@ def decoder_positions(position_2d: np.ndarray, separator: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class GLMCollator:
-    """Stage-1 samples (``tokens`` of seq_length + 1, optional ``index``) -> a GLM blank-infilling batch."""
+    """Stage-1 samples (``tokens`` of at least ``text_length``, optional ``index``) -> GLM batches of ``seq_length``."""
 
     mask_id: int
     sop_id: int
     eop_id: int
     pad_id: int
+    seq_length: int = 2048
     mask_ratio: float = 0.15
     poisson_lambda: float = 3.0
     seed: int = 0
 
+    @property
+    def spans(self) -> int:
+        """Spans per sample."""
+        return spans_for(self.seq_length, self.mask_ratio, self.poisson_lambda)
+
+    @property
+    def text_length(self) -> int:
+        """Text tokens per sample: with its spans' [MASK], [START] and [END] they fill the window exactly."""
+        return self.seq_length - 2 * self.spans
+
     def sample(self, tokens: np.ndarray, key: int) -> Infilled:
         """One sample, with spans and their order drawn from a generator seeded by (seed, key)."""
-        length = len(tokens) - 1
+        if len(tokens) < self.text_length:
+            raise ValueError(f"a GLM sample needs {self.text_length} tokens, got {len(tokens)} (build the stage-1 "
+                             f"samples with seq_length = GLMCollator.text_length)")
         rng = np.random.default_rng([self.seed, key])
-        spans = sample_spans(length, self.mask_ratio, self.poisson_lambda, rng)
+        spans = sample_spans(self.text_length, self.spans, self.poisson_lambda, rng)
         order = rng.permutation(len(spans)).tolist()
-        text = np.asarray(tokens[:length - 2 * len(spans)])
-        return infill(text, spans, order, length, mask_id=self.mask_id, sop_id=self.sop_id,
-                      eop_id=self.eop_id, pad_id=self.pad_id)
+        return infill(np.asarray(tokens[:self.text_length]), spans, order, self.seq_length, mask_id=self.mask_id,
+                      sop_id=self.sop_id, eop_id=self.eop_id, pad_id=self.pad_id)
 
     def __call__(self, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         """The batch contract plus GLM's ``glm_position_ids`` [B, 2, L] and ``separator`` [B]."""

@@ -1,149 +1,49 @@
 """The training loop of every stage, readable top to bottom: ``main(stage, config)`` is ``curate train``.
 
-A step takes the next global batch of ``global_batch_size`` samples. Rank r takes the r-th contiguous
-slice of it and splits that into micro-batches, so any world size sees the same global batch. The
-loss is the summed token cross-entropy of the global batch divided by its number of target tokens
-(counted over all micro-batches and ranks before the first backward), so the gradient does not
-depend on how the batch is split. Then clip, AdamW step, schedule step, log, evaluate, checkpoint;
-at the end, the Hugging Face export that the next stage starts from.
+A step takes the next global batch of ``global_batch_size`` samples. What a sample is depends on the
+stage: a Megatron sample of ``seq_length`` tokens (pretrain), a pack of ``seq_len`` tokens (instruct),
+one example (adapt: the seed's "batch size of 12, 10 epochs" counts examples, so an epoch is
+``ceil(N / global_batch_size)`` steps and its last batch may be short). Rank r takes the r-th contiguous
+slice of the global batch and splits that into micro-batches, so any world size sees the same global
+batch; a rank left without samples in a short batch runs an all-masked micro-batch, so that FSDP's
+collectives still meet.
+
+The loss is the summed token cross-entropy of the global batch divided by its number of target tokens
+(counted over all micro-batches and ranks before the first backward), so the gradient does not depend
+on how the batch is split. Each rank backpropagates ``loss_sum * world / count``; FSDP's reduce-scatter
+is set to divide by the world size (``engine.parallelize``), which turns that into the global mean.
+Then clip, AdamW step, schedule step, log, evaluate, checkpoint; at the end, the Hugging Face export
+that the next stage starts from.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
-import json
 import math
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from curate.train import checkpoint, engine, metrics, optim
-from curate.train.config import RecipeError, TrainConfig, load_config
+from curate.train import checkpoint, engine, metrics, optim, weights
+from curate.train.config import TrainConfig, load_config
 from curate.train.engine import Dist
 from curate.train.export import export
-
-
-@dataclass(frozen=True)
-class StageData:
-    """A stage's datasets (indexable), the collate function that makes batch dicts, and their facts."""
-
-    train: Any
-    collate: Callable[[list], dict[str, Any]]
-    seq_length: int
-    valid: Any = None
-    shuffle: bool = True  # Megatron datasets come shuffled by their own sample index
-    tasks: dict[str, int] | None = None
-
-
-def pretrain_blend(cfg: TrainConfig) -> list:
-    """The Megatron blend ``[w1, prefix1, ...]``: ``data_path``, or the build's manifest.json."""
-    t = cfg.train
-    if t.data_path:
-        parts, base = list(t.data_path), None
-    else:
-        manifest = Path(t.data) / "manifest.json"
-        if not manifest.is_file():
-            raise FileNotFoundError(f"{manifest} not found: build the stage-1 corpus first (make corpus) "
-                                    f"or set pretrain.data_path")
-        parts, base = json.loads(manifest.read_text(encoding="utf-8")).get("data_path", "").split(), Path(t.data)
-        if not parts:
-            raise ValueError(f"{manifest} has no data_path: the build has no Megatron shards (tokenizer unset?)")
-    return [float(p) if i % 2 == 0 else str(base / p if base else p) for i, p in enumerate(parts)]
-
-
-def _data_module(name: str, stage: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(f"curate.train.{name}")
-    except ModuleNotFoundError as err:
-        if err.name != f"curate.train.{name}":
-            raise
-        raise RuntimeError(f"stage '{stage}' needs curate/train/{name}.py, which is missing") from None
-
-
-def _pretrain_data(cfg: TrainConfig) -> StageData:
-    t = cfg.train
-    if t.seq_length is None:
-        raise RecipeError("[pretrain] needs seq_length")
-    if t.train_iters is None and t.train_tokens is None:
-        raise RecipeError("[pretrain] trains by train_iters or train_tokens (Megatron samples have no epochs)")
-    blend = pretrain_blend(cfg)
-    megatron_data = _data_module("megatron_data", cfg.stage)
-    num = {"train": t.iterations(t.seq_length) * t.global_batch_size,
-           "valid": t.eval_iters * t.global_batch_size if t.eval_interval else 0, "test": 0}
-    sets = megatron_data.build_pretrain_datasets(blend, t.split, t.seq_length, t.seed, num)
-    collate = megatron_data.collate_causal
-    if t.objective == "glm":
-        from tokenizers import Tokenizer
-
-        tok = Tokenizer.from_file(str(cfg.tokenizer_dir / "tokenizer.json"))
-        ids = {name: tok.token_to_id(name) for name in ("[MASK]", "<|startofpiece|>", "<|endofpiece|>", "<|pad|>")}
-        if None in ids.values():
-            raise ValueError(f"{cfg.tokenizer_dir}: the GLM objective needs tokens {sorted(ids)} in the vocabulary")
-        collate = _data_module("glm", cfg.stage).GLMCollator(
-            mask_id=ids["[MASK]"], sop_id=ids["<|startofpiece|>"], eop_id=ids["<|endofpiece|>"],
-            pad_id=ids["<|pad|>"], mask_ratio=t.glm_mask_ratio, poisson_lambda=t.glm_poisson_lambda, seed=t.seed)
-    return StageData(sets["train"], collate, t.seq_length, sets.get("valid"), shuffle=False)
-
-
-def _packed_data(cfg: TrainConfig) -> StageData:
-    t = cfg.train
-    packed = _data_module("data", cfg.stage)
-    train = packed.PackedDataset(t.data, split="train")
-    info = train.info
-    if t.seq_length is not None and t.seq_length != info["seq_len"]:
-        raise RecipeError(f"[{cfg.stage}] seq_length {t.seq_length} but {t.data} is packed to {info['seq_len']}: "
-                          f"drop seq_length or repack")
-    try:
-        valid = packed.PackedDataset(t.data, split="valid")
-    except (FileNotFoundError, ValueError):  # the valid split is optional
-        valid = None
-    # flash-attention takes the packs as varlen sequences (cu_seqlens), with no L x L mask to build.
-    flash = cfg.model.attn_implementation == "flash_attention_2"
-    collate = functools.partial(packed.collate_packed, pad_id=info["pad_id"], dense_mask=not flash)
-    return StageData(train, collate, info["seq_len"], valid, shuffle=True, tasks=info.get("tasks"))
-
-
-def stage_data(cfg: TrainConfig) -> StageData:
-    """The datasets of ``cfg.stage``: blended Megatron shards (pretrain) or packed Parquet (instruct, adapt)."""
-    return _pretrain_data(cfg) if cfg.stage == "pretrain" else _packed_data(cfg)
-
-
-class GlobalBatches:
-    """Sample indices by global position: a seeded permutation per epoch (or identity), cut per rank."""
-
-    def __init__(self, size: int, global_batch: int, micro_batch: int, *, shuffle: bool, seed: int):
-        if size == 0:
-            raise ValueError("the training set is empty: check the build (packed/ or tokens/) and the split")
-        self.size, self.global_batch, self.micro_batch = size, global_batch, micro_batch
-        self.shuffle, self.seed = shuffle, seed
-        self._perm: tuple[int, np.ndarray] | None = None
-
-    def index(self, position: int) -> int:
-        """The dataset index of the sample at global ``position`` (0 = first sample of the run)."""
-        epoch, offset = divmod(position, self.size)
-        if not self.shuffle:
-            return offset
-        if self._perm is None or self._perm[0] != epoch:
-            self._perm = (epoch, np.random.default_rng([self.seed, epoch]).permutation(self.size))
-        return int(self._perm[1][offset])
-
-    def micro_batches(self, consumed: int, env: Dist) -> list[list[int]]:
-        """This rank's micro-batches of the global batch that starts at sample ``consumed``."""
-        per_rank = self.global_batch // env.world
-        start = consumed + env.rank * per_rank
-        mine = [self.index(p) for p in range(start, start + per_rank)]
-        return [mine[i:i + self.micro_batch] for i in range(0, per_rank, self.micro_batch)]
+from curate.train.stagedata import (  # noqa: F401  (StageData and the batches are part of this module's API)
+    EpochBatches,
+    GlobalBatches,
+    StageData,
+    batches_for,
+    data_module,
+    iterations,
+    stage_data,
+)
 
 
 def forward_loss(model: nn.Module, batch: dict[str, Any], device: torch.device, routed: bool) -> torch.Tensor:
@@ -165,12 +65,25 @@ def forward_loss(model: nn.Module, batch: dict[str, Any], device: torch.device, 
         return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100, reduction="sum")
 
 
-def train_step(model: nn.Module, micros: list[dict[str, Any]], env: Dist, routed: bool) -> tuple[float, int]:
-    """Forward and backward over this rank's micro-batches; returns (global-batch loss, global tokens)."""
+@dataclass(frozen=True)
+class StepStats:
+    """What one optimiser step saw, summed over ranks: loss (the global token mean) and its counts."""
+
+    loss: float
+    examples: int
+    tokens: int
+    loss_tokens: int
+
+
+def train_step(model: nn.Module, micros: list[dict[str, Any]], env: Dist, routed: bool) -> StepStats:
+    """Forward and backward over this rank's micro-batches; the loss is normalised over the global batch."""
     local = torch.tensor([sum(int((b["labels"] != -100).sum()) for b in micros),
-                          sum(int(b.get("num_tokens", b["input_ids"].numel())) for b in micros)], dtype=torch.float64)
-    count, tokens = engine.all_reduce_sum(local.to(env.device)).tolist()
-    # FSDP averages gradients over ranks; scaling by the world size turns that into the global sum.
+                          sum(int(b.get("num_tokens", b["input_ids"].numel())) for b in micros),
+                          sum(int(b.get("num_examples", b["input_ids"].shape[0])) for b in micros)],
+                         dtype=torch.float64)
+    count, tokens, examples = engine.all_reduce_sum(local.to(env.device)).tolist()
+    # FSDP divides the reduced gradients by the world size (set explicitly in engine.parallelize); scaling each
+    # rank's summed loss by world / count makes the result the gradient of the global token mean.
     scale = env.world / max(count, 1.0)
     total = torch.zeros((), dtype=torch.float64, device=env.device)
     for i, batch in enumerate(micros):
@@ -179,7 +92,13 @@ def train_step(model: nn.Module, micros: list[dict[str, Any]], env: Dist, routed
         loss_sum = forward_loss(model, batch, env.device, routed)
         (loss_sum * scale).backward()
         total += loss_sum.detach().double()
-    return engine.all_reduce_sum(total).item() / max(count, 1.0), int(tokens)
+    loss = engine.all_reduce_sum(total).item() / max(count, 1.0)
+    return StepStats(loss, int(examples), int(tokens), int(count))
+
+
+def idle_batch(batch: dict[str, Any]) -> dict[str, Any]:
+    """``batch`` with no targets and no counted tokens: what a rank without samples runs in a short batch."""
+    return {**batch, "labels": torch.full_like(batch["labels"], -100), "num_tokens": 0, "num_examples": 0}
 
 
 def clip_gradients(model: nn.Module, max_norm: float) -> float:
@@ -201,7 +120,7 @@ def evaluate(model: nn.Module, data: StageData, env: Dist, cfg: TrainConfig, rou
     model.eval()
     total = torch.zeros(2, dtype=torch.float64, device=env.device)
     for k in range(t.eval_iters):
-        for idx in batches.micro_batches(k * t.global_batch_size, env):
+        for idx in batches.micro_batches(k, env):
             batch = data.collate([data.valid[i] for i in idx])
             total[0] += forward_loss(model, batch, env.device, routed).double()
             total[1] += (batch["labels"] != -100).sum()
@@ -210,20 +129,74 @@ def evaluate(model: nn.Module, data: StageData, env: Dist, cfg: TrainConfig, rou
     return loss_sum / max(count, 1.0)
 
 
-def build_stage_model(cfg: TrainConfig, data: StageData) -> tuple[nn.Module, Any]:
-    """The unsharded model of a stage: the init weights, wrapped with the stage's adapter if any."""
+def _plan(cfg: TrainConfig, data: StageData, iters: int, accum: int, env: Dist) -> str:
     t = cfg.train
-    model = engine.build_model(cfg.model, cfg.init_dir(), t.seed)
-    if t.method == "full":
-        return model, None
-    module = _data_module(t.method, cfg.stage)
+    what = {"sample": f"samples of {data.seq_length} tokens", "pack": f"packs of {data.seq_length} tokens",
+            "example": "examples"}[data.unit]
+    line = (f"{cfg.stage}: {iters} iterations of {t.global_batch_size} {what}, {accum} micro-batch(es) of "
+            f"{t.micro_batch_size} per rank x {env.world} rank(s)")
+    if data.unit == "example":
+        per_epoch = math.ceil(len(data.train) / t.global_batch_size)
+        line += f"; {len(data.train):,} examples: {per_epoch} steps per epoch, {iters / per_epoch:g} epochs"
+    return line
+
+
+def build_stage_model(cfg: TrainConfig, data: StageData) -> tuple[nn.Module, Any, weights.Plan]:
+    """The stage's model on the meta device (wrapped with its adapter, if any) and how to fill its weights."""
+    t = cfg.train
+    base = weights.build_meta(cfg.model, cfg.init_dir())
+    names = weights.checkpoint_names(base)
+    model, adapter_cfg = base, None
     if t.method == "lora":
-        return module.apply_lora(model, r=t.lora_r, alpha=t.lora_alpha, dropout=t.lora_dropout,
-                                 target_modules=t.target_modules), None
-    tasks = data.tasks or {"default": 0}
-    adapter_cfg = module.CPolyConfig.from_tasks(tasks, n_shared=t.cpoly_shared_skills, rank=t.cpoly_rank,
-                                                n_task_skills=t.cpoly_task_skills, target_modules=t.target_modules)
-    return module.apply_cpoly(model, adapter_cfg), adapter_cfg
+        model = data_module("lora", cfg.stage).apply_lora(base, r=t.lora_r, alpha=t.lora_alpha,
+                                                            dropout=t.lora_dropout, target_modules=t.target_modules)
+    elif t.method == "cpoly":
+        module = data_module("cpoly", cfg.stage)
+        tasks = data.tasks or {"default": 0}
+        adapter_cfg = module.CPolyConfig.from_tasks(tasks, n_shared=t.cpoly_shared_skills, rank=t.cpoly_rank,
+                                                    n_task_skills=t.cpoly_task_skills,
+                                                    target_modules=t.target_modules, combine=t.cpoly_combine)
+        model = module.apply_cpoly(base, adapter_cfg)
+    plan = weights.Plan(cfg.init_dir(), names, weights.adapter_presets(model, t.seed), hf_model=base)
+    return model, adapter_cfg, plan
+
+
+def adapter_budget(cfg: TrainConfig, data: StageData) -> str:
+    """Trainable parameters of the recipe's LoRA and C-Poly side by side, for the stage's targets and tasks."""
+    from curate.train import cpoly
+
+    t = cfg.train
+    shapes = cpoly.target_shapes(weights.build_meta(cfg.model, cfg.init_dir()), t.target_modules)
+    tasks = len(data.tasks or {"default": 0})
+    lora = cpoly.count_lora_parameters(t.lora_r, shapes)
+    poly = cpoly.count_adapter_parameters(
+        cpoly.CPolyConfig(n_tasks=tasks, n_shared=t.cpoly_shared_skills, rank=t.cpoly_rank,
+                          n_task_skills=t.cpoly_task_skills), shapes)
+    return (f"trainable parameters over {len(shapes)} target layers: LoRA r {t.lora_r}: {lora:,}; C-Poly "
+            f"{t.cpoly_shared_skills} shared + {t.cpoly_task_skills} per task x {tasks} task(s), r {t.cpoly_rank}: "
+            f"{poly:,} ({poly / max(lora, 1):.2f}x LoRA; training {t.method})")
+
+
+def setup_model(cfg: TrainConfig, data: StageData, env: Dist) -> nn.Module:
+    """Build on meta, shard, then allocate and fill this rank's shard only (``curate.train.weights``)."""
+    t = cfg.train
+    model, _, plan = build_stage_model(cfg, data)
+    engine.require_masked_attention(model)
+    model = engine.parallelize(model, env, bf16=t.bf16, activation_checkpointing=t.activation_checkpointing)
+    weights.materialise(model, env.device, plan, t.seed)
+    weights.tie_if_needed(model, engine.sharded(model))
+    return model
+
+
+def _announce(cfg: TrainConfig, data: StageData, plan: str) -> None:
+    """What rank 0 says before a stage: the blend's epochs and warnings, the adapters' sizes, the plan."""
+    for note in data.notes:
+        print(note, flush=True)
+    for warning in data.warnings:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    if cfg.train.method != "full":
+        print(adapter_budget(cfg, data), flush=True)
+    print(plan, flush=True)
 
 
 def train(cfg: TrainConfig, env: Dist, *, resume: bool = False, stop_after: int | None = None,
@@ -231,12 +204,14 @@ def train(cfg: TrainConfig, env: Dist, *, resume: bool = False, stop_after: int 
     """Run one stage on this rank; return the loss of every iteration run (``stop_after`` simulates a kill)."""
     t = cfg.train
     data = data or stage_data(cfg)
-    iters = t.iterations(data.seq_length, len(data.train))
-    accum = t.grad_accum(env.world)
-    model, _ = build_stage_model(cfg, data)
+    iters = iterations(cfg, data)
+    batches = batches_for(data, t)
+    accum = len(batches.micro_batches(0, env))  # checks that the global batch splits over the ranks
+    if env.main:
+        _announce(cfg, data, _plan(cfg, data, iters, accum, env))
+    model = setup_model(cfg, data, env)
     flops = metrics.flops_per_token(model.get_base_model() if hasattr(model, "get_base_model") else model,
                                     data.seq_length)
-    model = engine.parallelize(model, env, bf16=t.bf16, activation_checkpointing=t.activation_checkpointing)
     optimizer, scheduler = optim.build(model, t, iters)
     position = checkpoint.Position()
     last = checkpoint.latest(cfg.save_dir) if resume else None
@@ -244,28 +219,30 @@ def train(cfg: TrainConfig, env: Dist, *, resume: bool = False, stop_after: int 
         position = checkpoint.load(last, env, model, optimizer, scheduler)
     log = metrics.Metrics(cfg.save_dir, enabled=env.main, flops_per_token=flops, world=env.world, total_iters=iters,
                           peak=metrics.peak_flops(env.device, t.peak_flops))
-    if env.main:
-        print(f"{cfg.stage}: {iters} iterations of {t.global_batch_size} x {data.seq_length} tokens, "
-              f"{accum} micro-batch(es) of {t.micro_batch_size} per rank x {env.world} rank(s)"
-              + (f", resumed from {last}" if last else ""), flush=True)
-    batches = GlobalBatches(len(data.train), t.global_batch_size, t.micro_batch_size, shuffle=data.shuffle,
-                            seed=t.seed)
+    if env.main and last:
+        print(f"{cfg.stage}: resumed from {last}", flush=True)
     routed = t.method == "cpoly"
     losses: list[float] = []
+    idle = None
     model.train()
     for it in range(position.iteration, iters):
         start = time.perf_counter()
-        micros = [data.collate([data.train[i] for i in idx]) for idx in batches.micro_batches(position.consumed, env)]
-        loss, tokens = train_step(model, micros, env, routed)
+        micros = []
+        for idx in batches.micro_batches(it, env):
+            if not idx:  # a short batch left this micro-batch empty: run one without targets
+                idle = idle or idle_batch(data.collate([data.train[0]]))
+            micros.append(data.collate([data.train[i] for i in idx]) if idx else idle)
+        step = train_step(model, micros, env, routed)
         grad_norm = clip_gradients(model, t.clip_grad)
         lr = optimizer.param_groups[0]["lr"]
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        position = checkpoint.Position(it + 1, position.consumed + t.global_batch_size)
-        losses.append(loss)
+        position = checkpoint.Position(it + 1, position.consumed + len(batches.global_batch_at(it)))
+        losses.append(step.loss)
         if (it + 1) % t.log_interval == 0 or it + 1 == iters:
-            log.log(it + 1, loss=loss, lr=lr, grad_norm=grad_norm, tokens=tokens, seconds=time.perf_counter() - start)
+            log.log(it + 1, loss=step.loss, lr=lr, grad_norm=grad_norm, tokens=step.tokens,
+                    seconds=time.perf_counter() - start, examples=step.examples, loss_tokens=step.loss_tokens)
         if t.eval_interval and (it + 1) % t.eval_interval == 0:
             eval_loss = evaluate(model, data, env, cfg, routed)
             if eval_loss is not None:
@@ -277,7 +254,7 @@ def train(cfg: TrainConfig, env: Dist, *, resume: bool = False, stop_after: int 
             return losses
     log.close()
     export(model, env, cfg.save_dir / "export", tokenizer_dir=cfg.tokenizer_dir, method=t.method,
-           rebuild=lambda: build_stage_model(cfg, data), merge=t.merge,
+           rebuild=lambda: build_stage_model(cfg, data)[:2], merge=t.merge,
            dtype=torch.bfloat16 if t.bf16 and env.device.type == "cuda" else torch.float32)
     return losses
 

@@ -77,6 +77,16 @@ def _check_splits(prefixes: list[str], split: str, wanted: list[bool]) -> None:
                                  f"tokens; ask for 0 {name} samples or give {name} a larger share")
 
 
+def split_tokens(prefixes: Sequence[str], split: str, which: str = "train") -> list[int]:
+    """Tokens in each prefix's documents of split ``which`` (Megatron's contiguous document ranges)."""
+    out = []
+    for prefix in prefixes:
+        lengths = indexed.read_index(indexed.idx_path(prefix)).lengths
+        lo, hi = _split_bounds(split, len(lengths))[SPLITS.index(which)]
+        out.append(int(lengths[lo:hi].sum()))
+    return out
+
+
 class PretrainSamples(torch.utils.data.Dataset):
     """One split of the blend: item ``i`` is ``{"tokens": LongTensor[seq_length + 1], "index": i}``."""
 

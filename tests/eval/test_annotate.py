@@ -34,9 +34,10 @@ class ByQuestion:
         out = []
         for p in prompts:
             decision = self.answers[_question(p)]
-            if "Think about why" in p.splitlines()[-1]:
+            last = p.splitlines()[-1]
+            if "Think about why" in last:
                 out.append("An explanation.")
-            elif "Please judge" in p:
+            elif last.startswith("Please judge"):
                 out.append(f"The {decision} explanation is consistent with the context.")
             else:
                 out.append(f"Answer: {LETTER[decision]}" if decision else "I cannot tell.")
@@ -130,3 +131,38 @@ def test_annotation_accuracy_on_labelled_items() -> None:
     assert test["n"] == 10 and {r["pmid"] for r in test["items"]} <= test_pmids
     with pytest.raises(AnnotationError, match="split needs ids"):
         annotation_accuracy(PQAL, ByQuestion(answers), split="test")
+
+
+def test_unparsed_answers_fall_back_to_the_options_perplexity_with_a_local_model(tiny_export: Path,
+                                                                                 tmp_path: Path) -> None:
+    from curate.eval.backends import HFBackend
+    from curate.eval.cache import CachedBackend
+    from curate.eval.score import Request, choose, score
+    from curate.eval.strategies import StrategyConfig, answer
+
+    local = HFBackend(tiny_export)
+    backend = CachedBackend(local, tmp_path / "cache", progress=False)
+    cfg = StrategyConfig(reasoning_tokens=3, answer_tokens=3)  # a random model: nothing it writes parses
+    plain = annotate_pqa_u(PQAU, tmp_path / "plain.json", backend, "long-answer+voc", test_ids=TEST, limit=3, cfg=cfg)
+    assert plain["annotated"] == 0 and plain["reasons"] == {"unparseable": 3}
+    ranked = annotate_pqa_u(PQAU, tmp_path / "ppl.json", backend, "long-answer+voc", test_ids=TEST, limit=3, cfg=cfg,
+                            fallback_to_ppl=True)
+    assert ranked["annotated"] == ranked["by_ppl"] == 3
+    out = json.loads((tmp_path / "ppl.json").read_text())
+    pmid, row = next(iter(out.items()))
+    assert row["annotation"]["answered_by"] == "ppl"
+    # the label is the option whose "Answer: X" is most likely after VoC's last prompt (explanations + judgement)
+    item = next(i for i in load_pubmedqa(PQAU) if i["meta"]["pmid"] == pmid)
+    final = answer(item, "long-answer+voc", backend, cfg=cfg)["steps"][-1]["prompt"]
+    scores = score(local.model, local.tokenizer, Request(local.format(final), ("Answer: A", "Answer: B", "Answer: C"),
+                                                         delimiter="", move_whitespace=False))
+    assert row["final_decision"] == ("yes", "no", "maybe")[choose(scores, "ppl")]
+    accuracy = annotation_accuracy(PQAL, backend, "long-answer", 4, ids=TEST, split="test", cfg=cfg,
+                                   fallback_to_ppl=True)
+    assert accuracy["unparsed"] == 0 and accuracy["by_ppl"] == 4
+
+
+def test_the_perplexity_fallback_needs_a_local_model(tmp_path: Path) -> None:
+    _, answers = _scripted_pqau()
+    with pytest.raises(AnnotationError, match="scores the options with a local model"):
+        annotate_pqa_u(PQAU, tmp_path / "o.json", ByQuestion(answers), test_ids=TEST, fallback_to_ppl=True)

@@ -93,3 +93,14 @@ def test_a_cpoly_adapter_generates_per_task(tiny_export: Path, tmp_path: Path) -
     assert outputs["pubmedqa"] != outputs["medqa"]
     again = HFBackend(tiny_export, tmp_path / "cpoly", task="medqa", batch_size=1)
     assert again.generate(PROMPTS[:2], max_new_tokens=6) == outputs["medqa"]
+
+
+def test_a_prompt_longer_than_the_model_is_refused_with_its_size(tmp_path: Path) -> None:
+    from curate.eval.backends import BackendError, HFBackend
+
+    from .conftest import write_export
+
+    backend = HFBackend(write_export(tmp_path / "short", max_position_embeddings=64))
+    assert len(backend.generate(["a short question"], max_new_tokens=4)) == 1
+    with pytest.raises(BackendError, match=r"exceeds the model's 64 positions.*--shots"):
+        backend.generate(["word " * 80], max_new_tokens=4)

@@ -47,3 +47,15 @@ def test_errors_are_one_line_messages(tmp_path: Path, pqal_files: tuple[Path, Pa
     assert result.exit_code == 1 and "lr_typo" in result.output
     result = runner.invoke(main, ["report", "stages", "no-equals-sign"])
     assert result.exit_code == 2 and "LABEL=PATH" in result.output
+
+
+def test_experiment_needs_an_experiments_table(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[model]\nconfig = { vocab_size = 64 }\n[adapt]\ndata = "x"\nsave = "y"\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["experiment", "table8", "--config", str(recipe)])
+    assert result.exit_code == 1 and "no [experiments] table" in result.output
+    recipe.write_text(recipe.read_text() + '[experiments]\nout = "o"\npqal = "p"\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["experiment", "table8", "--config", str(recipe)])
+    assert result.exit_code == 1 and "test_ids is required" in result.output
+    result = CliRunner().invoke(main, ["experiment", "table9", "--config", str(recipe)])
+    assert result.exit_code == 2 and "table9" in result.output

@@ -29,6 +29,15 @@ EXPLANATIONS = [
     {"label": "C", "text": "maybe", "explanation": "C) Maybe. It depends on the conditions studied."},
 ]
 JUDGEMENT = "The answer is A) Yes. The thinking process is logically complete and takes the context into account."
+SHOTS = [
+    {**prompts.item_vars({"question": "Does aspirin reduce the risk of a second stroke?",
+                          "context": "RESULTS: Recurrent stroke occurred in 4% with aspirin and 7% with placebo.",
+                          "options": ITEM["options"], "id": "s1"}),
+     "answer": {"label": "A", "text": "yes"}, "explanation": "Recurrence fell from 7% to 4% with aspirin."},
+    {**prompts.item_vars({"question": "Is vitamin C effective against the common cold?", "context": "RESULTS: Cold "
+                          "duration did not differ between the groups.", "options": ITEM["options"], "id": "s2"}),
+     "answer": {"label": "B", "text": "no"}, "explanation": "The durations did not differ."},
+]
 CHECKS = [{"question": "Do the 31-180 day data corroborate the 30-day data?", "answer": "Yes, they do."},
           {"question": "Was the ranking of hospitals stable?", "answer": "Largely."}]
 
@@ -38,11 +47,16 @@ def _steps(strategy: str, lang: str) -> list[tuple[str, str]]:
     item = prompts.item_vars(ITEM)
     if strategy == "direct":
         return [("answer", prompts.render("direct", "answer", lang, item))]
-    if strategy == "cot":
-        return [("reason", prompts.render("cot", "reason", lang, item))]
+    if strategy == "cot":  # zero-shot
+        return [("reason", prompts.render("cot", "reason", lang, item, shots=[]))]
+    if strategy == "cot-fewshot":
+        return [("explain", prompts.render("cot", "explain", lang, item, answer=ITEM["options"][0])),
+                ("reason", prompts.render("cot", "reason", lang, item, shots=SHOTS))]
+    annotated = prompts.item_vars(ITEM, long_answer=True)
     if strategy == "long-answer":
-        return [("answer", prompts.render("long-answer", "answer", lang,
-                                          prompts.item_vars(ITEM, context=False, long_answer=True)))]
+        return [("answer", prompts.render("direct", "answer", lang, annotated))]
+    if strategy == "long-answer+voc":
+        return [("explain A", prompts.render("voc", "explain", lang, annotated, option=annotated["options"][0]))]
     if strategy == "cove":
         return [("draft", prompts.render("cove", "draft", lang, item)),
                 ("plan", prompts.render("cove", "plan", lang, item, draft="A) yes", max_checks=3)),
@@ -59,7 +73,8 @@ def _document(strategy: str, lang: str) -> str:
 
 
 @pytest.mark.parametrize("lang", prompts.LANGS)
-@pytest.mark.parametrize("strategy", ["direct", "cot", "cove", "voc", "long-answer"])
+@pytest.mark.parametrize("strategy", ["direct", "cot", "cot-fewshot", "cove", "voc", "long-answer",
+                                      "long-answer+voc"])
 def test_prompts_match_snapshots(strategy: str, lang: str) -> None:
     path = SNAPSHOTS / f"{strategy}_{lang}.txt"
     rendered = _document(strategy, lang)
@@ -73,8 +88,22 @@ def test_voc_follows_table_9_wording() -> None:
     steps = dict(_steps("voc", "en"))
     assert steps["explain B"].endswith("Step-1: Plan Multi-Choice Verification\nThink about why the answer is B) no.")
     assert "Think about why the answer is C) maybe.\nC) Maybe. It depends" in steps["judge"]
-    assert "Step-2: Execute Multi-Choice Verification\nPlease judge the A/B/C thinking process" in steps["judge"]
-    assert steps["final"].index(JUDGEMENT) < steps["final"].index("Step-3: Generate Final Response")
+    table_9 = ("Step-2: Execute Multi-Choice Verification\nPlease judge the yes/no/maybe thinking process according "
+               "to its logical completeness and context.")
+    assert steps["judge"].endswith(table_9)
+    assert steps["final"].endswith(f"{table_9}\n{JUDGEMENT}\n\nStep-3: Generate Final Response")
+
+
+def test_few_shot_cot_shows_the_models_own_explanations_before_the_item() -> None:
+    steps = dict(_steps("cot-fewshot", "en"))
+    assert steps["explain"].endswith("The answer is A) yes. Explain step by step why this is the answer.")
+    reason = steps["reason"]
+    first, second, item = reason.index(SHOTS[0]["question"]), reason.index(SHOTS[1]["question"]), reason.index(
+        ITEM["question"])
+    assert first < second < item
+    assert "Let's think step by step. The durations did not differ.\nAnswer: B" in reason
+    zero = dict(_steps("cot", "en"))["reason"]
+    assert reason.endswith(zero) and SHOTS[0]["question"] not in zero
 
 
 def test_cove_verification_does_not_see_the_draft_or_options() -> None:
@@ -84,9 +113,13 @@ def test_cove_verification_does_not_see_the_draft_or_options() -> None:
         assert CHECKS[0]["question"] in verify and "30-day and 180-day" in verify
 
 
-def test_long_answer_prompt_shows_the_conclusion_not_the_abstract() -> None:
-    text = dict(_steps("long-answer", "en"))["answer"]
-    assert ITEM["meta"]["long_answer"] in text and "OBJECTIVE" not in text
+@pytest.mark.parametrize("lang", prompts.LANGS)
+def test_both_annotation_strategies_show_the_same_item(lang: str) -> None:
+    direct = dict(_steps("long-answer", lang))["answer"]
+    voc = dict(_steps("long-answer+voc", lang))["explain A"]
+    shared = prompts.render("direct", "answer", lang, prompts.item_vars(ITEM, long_answer=True)).split("\n\n")[0]
+    assert direct.startswith(shared) and voc.startswith(shared)
+    assert ITEM["meta"]["long_answer"] in shared and "OBJECTIVE" in shared  # abstract and long answer, both
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -180,6 +180,19 @@ def test_generate_parses_answers_and_falls_back_to_ppl(tiny_export, pqal_files, 
     assert json.loads((tmp_path / "strict" / "metrics.json").read_text())["unparsed"] == 6
 
 
+def test_few_shot_cot_draws_its_examples_from_the_training_items(pqal_files, tmp_path):
+    data, truth = pqal_files
+    backend = ScriptedBackend(["Answer: A"])
+    metrics = evaluate_pubmedqa("served", data, truth, tmp_path / "cot", method="generate", strategy="cot",
+                                backend=backend, shots=2)
+    _, rows, _ = _read(tmp_path / "cot")
+    test = set(json.loads(truth.read_text()))
+    shots = rows[0]["generation"]["shots"]
+    assert metrics["shots"] == 2 and len(shots) == 2 and all(s.startswith("pubmedqa/train#") for s in shots)
+    assert not {s.split("#")[1] for s in shots} & test and all(r["generation"]["shots"] == shots for r in rows)
+    assert len(backend.prompts) == 2 + 6  # two explanations, once, then one prompt per test item
+
+
 def test_a_served_model_generates_without_a_local_export(pqal_files, tmp_path):
     pytest.importorskip("curate.eval.strategies")
     data, truth = pqal_files

@@ -98,18 +98,51 @@ def test_cove_without_verification_questions_goes_straight_to_the_final_step() -
 ])
 def test_single_step_strategies(strategy: str, reply: str, label: str | None) -> None:
     backend = Scripted(lambda p: reply)
-    result = answer(item(), strategy, backend, lang="zh")
+    result = answer(item(), strategy, backend, lang="zh", cfg=StrategyConfig(shots=0))
     assert result["label"] == label and len(result["steps"]) == 1
     assert "error" not in result
 
 
-def test_long_answer_strategies_show_the_conclusion() -> None:
+def test_annotation_strategies_see_the_same_item_and_differ_only_by_voc() -> None:
     backend = Scripted(lambda p: "Answer: A")
     plain = answer(item(), "long-answer", backend)["steps"][0]["prompt"]
-    assert "Conclusion: The drug worked." in plain and "RESULTS" not in plain
     with_voc = answer(item(), "long-answer+voc", Scripted(voc_reply))
-    assert all("Conclusion: The drug worked." in s["prompt"] and "RESULTS: trial 0." in s["prompt"]
-               for s in with_voc["steps"])
+    block = plain.split("\n\n")[0]
+    assert "Conclusion: The drug worked." in block and "RESULTS: trial 0." in block
+    assert all(s["prompt"].startswith(block + "\n\n") for s in with_voc["steps"])
+    assert plain == answer(item(), "direct", backend)["steps"][0]["prompt"].replace(
+        "RESULTS: trial 0.\n", "RESULTS: trial 0.\nConclusion: The drug worked.\n")
+
+
+def cot_reply(prompt: str) -> str:
+    last = prompt.splitlines()[-1]
+    if last.startswith("The answer is"):
+        return f"The trial {prompt.split('RESULTS: trial ')[1].split('.')[0]} showed it."
+    return "Answer: A"
+
+
+def test_few_shot_cot_explains_its_examples_once_and_never_shows_an_answered_item(tmp_path: Path) -> None:
+    pool = [item(n) | {"answer": "AB"[n % 2]} for n in range(10)]
+    items = [item(3), item(4)]
+    backend = Scripted(cot_reply)
+    cached = CachedBackend(backend, tmp_path / "cache", progress=False)
+    with pytest.raises(PromptError, match="needs a pool"):
+        answer_many(items, "cot", cached)
+    results = answer_many(items, "cot", cached, cfg=StrategyConfig(shots=4), pool=pool)
+    shots = results[0]["shots"]
+    assert len(shots) == 4 and not {"pubmedqa/test#3", "pubmedqa/test#4"} & set(shots)
+    assert [len(p) for p, _ in backend.calls] == [4, 2]  # the explanations once, then the items
+    reason = results[0]["steps"][0]["prompt"]
+    for shot in shots:
+        n = shot.split("#")[1]
+        assert f"Let's think step by step. The trial {n} showed it.\nAnswer: " in reason
+    assert reason.index("Does drug 3 work?") > max(reason.index(f"Does drug {s.split('#')[1]} work?") for s in shots)
+    again = answer_many(items, "cot", cached, cfg=StrategyConfig(shots=4), pool=pool)
+    assert again == results and len(backend.calls) == 2  # all cached
+    zero = answer_many(items, "cot", backend, cfg=StrategyConfig(shots=0))
+    assert "Let's think step by step. The trial" not in zero[0]["steps"][0]["prompt"] and "shots" not in zero[0]
+    with pytest.raises(PromptError, match="needs 12 labelled examples"):
+        answer_many(items, "cot", backend, cfg=StrategyConfig(shots=12), pool=pool)
 
 
 def test_items_are_run_in_lockstep_and_bad_items_are_reported() -> None:

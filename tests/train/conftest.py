@@ -59,7 +59,8 @@ def write_packed_build(root: Path, *, seq_len: int = 64, train_packs: int = 64, 
         rows = [_pack(rng, seq_len, int(rng.integers(2, 6))) for _ in range(count)]
         table = pa.Table.from_pylist(rows, schema=schema)
         pq.write_table(table, out / f"{split}-00000.parquet")
-    info = {"seq_len": seq_len, "pad_id": PAD, "eod_id": EOD, "tasks": TASKS}
+    info = {"seq_len": seq_len, "pad_id": PAD, "eod_id": EOD, "tasks": TASKS,
+            "splits": {"train": {"files": ["train-00000.parquet"]}, "valid": {"files": ["valid-00000.parquet"]}}}
     (out / "info.json").write_text(json.dumps(info), encoding="utf-8")
     return root
 
@@ -92,8 +93,8 @@ def write_recipe(path: Path, stage1: Path, stage2: Path, save: Path, **extra: di
         "instruct": {**common, "data": str(stage2), "save": str(save / "instruct")},
         "adapt": {**common, "data": str(stage2), "save": str(save / "adapt"), "method": "lora", "lr": 1e-2},
     }
-    for table, values in extra.items():
-        tables[table] = {**tables[table], **values}
+    for table, values in extra.items():  # a value of None removes the key
+        tables[table] = {k: v for k, v in {**tables[table], **values}.items() if v is not None}
     lines = []
     for table, values in tables.items():
         lines.append(f"[{table}]")

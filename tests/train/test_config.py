@@ -50,11 +50,11 @@ def test_unknown_override_is_an_error(tmp_path: Path) -> None:
 
 def test_paths_resolve_against_the_recipe_and_overrides_against_cwd(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path.parent)
-    overrides = ["lr=0.5", "save=elsewhere", "model.attn_implementation=eager"]
+    overrides = ["lr=0.5", "save=elsewhere", "model.model_type=mistral"]
     cfg = load_config(_write(tmp_path, BASE), "pretrain", overrides)
     assert cfg.train.data == str(tmp_path / "b1")
     assert cfg.train.save == str(tmp_path.parent / "elsewhere")
-    assert cfg.train.lr == 0.5 and cfg.model.attn_implementation == "eager"
+    assert cfg.train.lr == 0.5 and cfg.model.model_type == "mistral"
 
 
 def test_next_stage_starts_from_previous_export(tmp_path: Path) -> None:
@@ -73,12 +73,19 @@ def test_objective_and_method_are_checked(tmp_path: Path) -> None:
 
 
 def test_grad_accum_is_global_over_micro_times_world() -> None:
-    cfg = StageConfig(micro_batch_size=2, global_batch_size=16)
-    assert cfg.grad_accum(1) == 8
-    assert cfg.grad_accum(2) == 4
-    assert cfg.grad_accum(8) == 1
+    from curate.train.engine import Dist
+    from curate.train.stagedata import EpochBatches, GlobalBatches
+
+    cpu = __import__("torch").device("cpu")
+    batches = GlobalBatches(100, 16, 2, shuffle=False, seed=0)
+    assert [len(batches.micro_batches(0, Dist(0, w, 0, cpu))) for w in (1, 2, 8)] == [8, 4, 1]
     with pytest.raises(RecipeError, match="not a multiple"):
-        cfg.grad_accum(3)
+        batches.micro_batches(0, Dist(0, 3, 0, cpu))
+    # Examples (stage 3): 12 on 8 ranks of micro-batch 3 are 2 per rank, the last two ranks idle.
+    examples = EpochBatches(100, 12, 3, shuffle=False, seed=0)
+    per_rank = [examples.micro_batches(0, Dist(r, 8, r, cpu)) for r in range(8)]
+    assert [len(m) for m in per_rank] == [1] * 8 and [len(m[0]) for m in per_rank] == [2] * 6 + [0, 0]
+    assert sorted(i for m in per_rank for i in m[0]) == examples.global_batch_at(0)
 
 
 def test_iterations_from_iters_tokens_or_epochs() -> None:

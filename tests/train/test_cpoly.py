@@ -275,6 +275,7 @@ def test_cpoly_beats_a_budget_matched_lora_on_conflicting_tasks():
     finally:
         torch.set_num_threads(threads)
     assert r["lora"]["params"] >= r["cpoly"]["params"] > 0.95 * r["lora"]["params"]
+    assert r["cpoly_weights"]["params"] == r["cpoly"]["params"]
     assert r["cpoly"]["mean"] < r["lora"]["mean"]
     # Below what any task-blind model can reach: C-Poly really uses the task ids.
     assert r["cpoly"]["mean"] < r["mixture_floor"]
@@ -357,3 +358,58 @@ def test_eval_context_clears_the_ids():
         model(x)
     with pytest.raises(RuntimeError, match="task_context"):
         model(x)
+
+
+def test_weights_combine_averages_skill_parameters_into_one_module_per_task():
+    cfg = CPolyConfig(n_tasks=3, n_shared=4, rank=2, n_task_skills=1, combine="weights")
+    layer = single_layer(cfg).eval()
+    x = torch.randn(3, 5, 16)
+    ids = torch.tensor([0, 2, 1])
+    set_task_ids(nn.Sequential(layer), ids)
+    out = layer(x)
+    w = torch.sigmoid(layer.logits.detach())
+    w = w / w.sum(-1, keepdim=True)
+    for b, t in enumerate(ids.tolist()):
+        row = torch.cat([w[t], torch.eye(3)[t]])  # shared weights, then one task skill per task
+        u = row / row.sum()  # a weighted average over all of the task's skills
+        a_bank = torch.cat([layer.shared_A, layer.task_A.flatten(0, 1)]).detach()
+        b_bank = torch.cat([layer.shared_B, layer.task_B.flatten(0, 1)]).detach()
+        a_t, b_t = torch.einsum("k,kri->ri", u, a_bank), torch.einsum("k,kor->or", u, b_bank)
+        expected = layer.base(x[b]) + cfg.scaling * (x[b] @ a_t.T) @ b_t.T
+        torch.testing.assert_close(out[b], expected, rtol=1e-5, atol=1e-5)
+    # not Eq. 1: the product of averages is not the average of products
+    outputs = CPolyLinear(layer.base, CPolyConfig(n_tasks=3, n_shared=4, rank=2))
+    outputs.load_state_dict(layer.state_dict())
+    set_task_ids(nn.Sequential(outputs), ids)
+    assert (outputs.eval()(x) - out).abs().max() > 1e-3
+
+
+def test_weights_combine_keeps_tasks_apart_and_the_parameter_budget():
+    cfg = CPolyConfig(n_tasks=2, n_shared=2, rank=2, combine="weights")
+    layer = single_layer(cfg).train()
+    set_task_ids(nn.Sequential(layer), torch.tensor([[0, 0, 0]]))
+    layer(torch.randn(1, 3, 16)).sum().backward()
+    assert layer.task_A.grad[1].abs().sum() == 0 and layer.task_B.grad[1].abs().sum() == 0
+    assert layer.task_B.grad[0].abs().sum() > 0 and layer.logits.grad[1].abs().sum() == 0
+    counts = {c: sum(p.numel() for p in CPolyLinear(nn.Linear(16, 12), CPolyConfig(n_tasks=2, combine=c))
+                     .parameters() if p is not None) for c in ("outputs", "weights")}
+    assert counts["outputs"] == counts["weights"]
+
+
+def test_weights_combine_saves_loads_and_merges(tmp_path: Path):
+    model = apply_cpoly(tiny_llama(), CPolyConfig(n_tasks=2, target_modules=("q_proj", "v_proj"), combine="weights",
+                                                  task_names=("a", "b")))
+    randomize_b(model)
+    model.eval()
+    ids = torch.randint(0, VOCAB, (1, 9))
+    with task_context(model, torch.tensor([1])):
+        expected = model(input_ids=ids).logits
+    save_cpoly(model, model.cpoly_config, tmp_path)
+    loaded = load_cpoly(tiny_llama(), tmp_path).eval()
+    assert loaded.cpoly_config.combine == "weights"
+    with task_context(loaded, torch.tensor([1])):
+        torch.testing.assert_close(loaded(input_ids=ids).logits, expected, rtol=1e-5, atol=1e-5)
+    merged = merge_task(loaded, 1)
+    torch.testing.assert_close(merged(input_ids=ids).logits, expected, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="combine must be"):
+        CPolyConfig(n_tasks=1, combine="sum")

@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from curate.tokens import packed
-from curate.train.data import PackedDataset, additive_mask, collate_packed, varlen_kwargs
+from curate.train.data import (
+    ExampleDataset,
+    PackedDataset,
+    additive_mask,
+    collate_examples,
+    collate_packed,
+    varlen_kwargs,
+)
 
 PAD = 1
 
@@ -33,8 +40,10 @@ def _build(root: Path, rows_per_file: list[int], seq_len: int = 16, split: str =
         rows = [packed.pack_row(_examples(rng, int(rng.integers(1, 4))), seq_len, PAD) for _ in range(count)]
         packed.write(rows, directory / f"{split}-{fi:05d}.parquet")
         written += rows
+    files = sorted(p.name for p in directory.glob(f"{split}-*.parquet"))
     packed.write_info(directory / "info.json", {"seq_len": seq_len, "pad_id": PAD, "eod_id": 0,
-                                                "tasks": {"a": 0, "b": 1, "c": 2}})
+                                                "tasks": {"a": 0, "b": 1, "c": 2},
+                                                "splits": {split: {"files": files}}})
     return written
 
 
@@ -48,8 +57,40 @@ def test_reads_every_pack_across_files_and_row_groups(tmp_path: Path):
         assert ds[i]["example_id"] == written[i]["example_id"]
     with pytest.raises(IndexError):
         ds[607]
-    files = sorted((tmp_path / "packed").glob("train-*.parquet"))
-    assert len(PackedDataset(files[1:])) == 7
+
+
+def test_reads_the_files_info_json_lists_and_no_others(tmp_path: Path):
+    _build(tmp_path, [5, 7])
+    directory = tmp_path / "packed"
+    (directory / "train-00099.parquet").write_bytes(b"half-written")  # a stray file a glob would pick up
+    assert len(PackedDataset(tmp_path)) == 12
+    info = packed.read_info(directory)
+    info["splits"]["train"]["files"] = ["train-00001.parquet"]
+    packed.write_info(directory / "info.json", info)
+    assert len(PackedDataset(directory)) == 7
+    info["splits"]["train"]["files"].append("train-00002.parquet")
+    packed.write_info(directory / "info.json", info)
+    with pytest.raises(FileNotFoundError, match=r"train-00002\.parquet: listed in .* but missing"):
+        PackedDataset(tmp_path)
+
+
+def test_examples_are_cut_out_of_their_packs_and_repacked_per_micro_batch(tmp_path: Path):
+    written = _build(tmp_path, [9])
+    examples = ExampleDataset(PackedDataset(tmp_path))
+    flat = [(r["input_ids"][b0:b1], r["task_id"][j], r["example_id"][j]) for r in written
+            for j, (b0, b1) in enumerate(zip(r["boundaries"][:-1], r["boundaries"][1:], strict=True))]
+    assert len(examples) == len(flat)
+    for i, (ids, task, eid) in enumerate(flat):
+        np.testing.assert_array_equal(examples[i]["input_ids"], ids)
+        assert examples[i]["task_id"].tolist() == [task] and examples[i]["example_id"] == [eid]
+    rows = [examples[i] for i in range(len(examples))]
+    batch = collate_examples(rows, pad_id=PAD, seq_len=16)
+    assert batch["num_examples"] == len(rows) and batch["num_tokens"] == sum(len(f[0]) for f in flat)
+    assert batch["input_ids"].shape[1] <= 16 and batch["attention_mask"].shape[-1] == batch["input_ids"].shape[1]
+    # every example keeps its own positions and its loss targets, whichever pack it lands in
+    assert int((batch["position_ids"] == 0).sum()) >= len(rows)
+    alone = collate_examples(rows[:1], pad_id=PAD, seq_len=16)
+    assert alone["input_ids"].shape == (1, len(flat[0][0]))
 
 
 def test_missing_split_says_what_to_do(tmp_path: Path):
