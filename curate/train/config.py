@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate.build.recipes import RecipeError, load_toml, make_config, path_option
+from curate.core.config import RecipeError, load_toml, make_config, parse_overrides, path_option
 
 STAGES = ("pretrain", "instruct", "adapt")
 PREVIOUS = {"instruct": "pretrain", "adapt": "instruct"}
@@ -220,26 +220,6 @@ def _check(stage: str, cfg: StageConfig) -> None:
         raise RecipeError(f"[{stage}] set min_lr or min_lr_ratio, not both")
     if cfg.data is None and not cfg.data_path:
         raise RecipeError(f"[{stage}] needs data = \"<build dir>\" (or data_path = [w1, prefix1, ...] for pretrain)")
-
-
-def parse_overrides(items: list[str] | tuple[str, ...] | dict[str, Any] | None) -> dict[str, Any]:
-    """``["lr=1e-3", "model.tokenizer=x"]`` -> ``{"lr": 1e-3, ...}``; values parse as TOML when they can."""
-    import tomllib
-
-    if items is None:
-        return {}
-    if isinstance(items, dict):
-        return dict(items)
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise RecipeError(f"override {item!r}: expected KEY=VALUE")
-        try:
-            out[key.strip()] = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key.strip()] = raw
-    return out
 
 
 def _absolute_paths(cls: type, values: dict[str, Any]) -> dict[str, Any]:
