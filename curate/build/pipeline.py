@@ -46,7 +46,7 @@ from curate.core.tasks import (
 )
 from curate.dedup import exact, near
 from curate.filters import clean, quality
-from curate.readers import ReadConfig, discover, read_task, reader_module, versions
+from curate.readers import ReadConfig, discover, read_task, reader_module
 from curate.tokens import indexed, tokenize, tokenizer
 
 

@@ -42,6 +42,7 @@ silently falls back to a default.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

@@ -78,7 +78,8 @@ def exact_dedup(ex: Executor, root: Path, maps: list[str], exclude: list[str], o
     rows = sum(Tables(Read(tuple(maps))).rows())
     parts = partitions(rows, override)
     reads = (Read(tuple(maps)), Read(tuple(exclude)))
-    out = _run_tables(ex, root, "dedup", "reduce", [(exact_partition, Partition(p, parts), reads) for p in range(parts)])
+    jobs = [(exact_partition, Partition(p, parts), reads) for p in range(parts)]
+    out = _run_tables(ex, root, "dedup", "reduce", jobs)
     return [str(p) for p, _ in out]
 
 
