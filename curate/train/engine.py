@@ -124,7 +124,7 @@ def parallelize(model: nn.Module, env: Dist, *, bf16: bool, activation_checkpoin
     """Activation checkpointing, then FSDP2 per decoder layer and at the root (the plain model on one CPU)."""
     if activation_checkpointing:
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
-        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        base.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     if env.world == 1 and env.device.type == "cpu":
         return model
     from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard

@@ -340,7 +340,7 @@ def test_activation_checkpointing_recomputes_with_the_same_routing():
         model = apply_cpoly(tiny_llama(), CPolyConfig(n_tasks=3)).train()
         randomize_b(model)
         if checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         torch.manual_seed(11)  # same Gumbel noise in both runs; the recompute replays the RNG state
         with task_context(model, ids):
             loss = model(x).logits.float().pow(2).mean()
