@@ -160,7 +160,7 @@ def _server_message(body: bytes) -> str:
         error = data.get("error", data) if isinstance(data, dict) else data
         message = error.get("message") if isinstance(error, dict) else error
         return str(message or text)[:300]
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return text.strip()[:300] or "(empty body)"
 
 
@@ -252,6 +252,8 @@ class OpenAIBackend:
             data = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise BackendError(f"openai: {self.url}: malformed JSON in the response ({err}): {shown}") from None
+        except RecursionError:  # a body nested deeper than any real reply: hostile or broken, never parsed
+            raise BackendError(f"openai: {self.url}: the response's JSON is nested too deeply to read: {shown}") from None
         choices = data.get("choices") if isinstance(data, dict) else None
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise BackendError(f"openai: {self.url}: the response has no choices: {shown}")

@@ -2,7 +2,7 @@
 
 The server answers scripted completions, chosen by the prompt: ``FAIL500-ONCE`` (500, then success),
 ``FAIL500`` (always 500), ``SLOW-ONCE`` / ``SLOW`` (sleeps past the client timeout once / always),
-``CUT-ONCE`` (the body is cut short once), ``BADJSON``, ``NOCHOICES``, ``BAD400``, ``LIMIT429-ONCE``,
+``CUT-ONCE`` (the body is cut short once), ``BADJSON``, ``DEEPJSON`` (nested 200,000 deep), ``NOCHOICES``, ``BAD400``, ``LIMIT429-ONCE``,
 ``DRIP-HEAD`` / ``DRIP-BODY`` (the status line / the body one byte every 0.2 s, 12 s in all), ``HUGE`` /
 ``HUGE-UNSIZED`` (400 MB of body, with / without a Content-Length); anything else is echoed back after
 ``delay``. Each log entry counts the body bytes the server managed to send before the client hung up.
@@ -152,6 +152,8 @@ class Handler(BaseHTTPRequestHandler):
             return None
         if prompt == "BADJSON":
             return self._send(200, b'{"choices": [{"message": ')
+        if prompt == "DEEPJSON":
+            return self._send(200, b'{"choices": ' + b"[" * 200_000 + b"]" * 200_000 + b"}")
         if prompt == "NOCHOICES":
             return self._send(200, {"object": "chat.completion", "choices": []})
         text = f"echo:{prompt}"
@@ -242,6 +244,8 @@ def test_a_4xx_is_not_retried(server: ScriptedServer) -> None:
 def test_malformed_json_and_missing_choices_are_clear_errors(server: ScriptedServer) -> None:
     with pytest.raises(BackendError, match=r"/v1/chat/completions: malformed JSON in the response"):
         _client(server).generate(["BADJSON"], max_new_tokens=4)
+    with pytest.raises(BackendError, match=r"/v1/chat/completions: the response's JSON is nested too deeply"):
+        _client(server).generate(["DEEPJSON"], max_new_tokens=4)
     with pytest.raises(BackendError, match="the response has no choices"):
         _client(server).generate(["NOCHOICES"], max_new_tokens=4)
     assert server.seen("BADJSON") == 1 and server.seen("NOCHOICES") == 1
