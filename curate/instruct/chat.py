@@ -9,7 +9,9 @@ generation prompt is a prefix of the rendering of ``messages[:i + 1]``, and the 
 are the assistant's reply and the template's end-of-turn marker (trailing whitespace excluded). A
 token carries loss when it starts inside such a span; ``labels`` is then the token id itself (labels are
 not shifted: the trainer shifts). A template that is not prefix-stable this way (one that rewrites
-earlier turns) fails the example with ``ChatTemplateError`` rather than guessing.
+earlier turns) fails the example with ``ChatTemplateError`` rather than guessing. A template the Jinja
+sandbox refuses (one that reaches for Python internals) or cannot parse fails the build with
+``UnusableChatTemplate`` naming the tokenizer, since it would fail every example alike.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from jinja2 import TemplateError, TemplateSyntaxError
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from tokenizers import Tokenizer
 
@@ -32,6 +36,10 @@ PROJECT_TEMPLATE = "chat/chatml.j2"
 
 class ChatTemplateError(ValueError):
     """A conversation whose assistant spans cannot be located in the rendered template."""
+
+
+class UnusableChatTemplate(ValueError):
+    """A tokenizer's chat template that can render no conversation: refused by the sandbox, or unparsable."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,7 @@ class _Backend:
     """
 
     def __init__(self, tokenizer_dir: str):
+        self.dir = tokenizer_dir
         self.source = "tokenizer" if own_template(tokenizer_dir) else "project"
         if self.source == "tokenizer":
             from transformers import AutoTokenizer
@@ -71,9 +80,19 @@ class _Backend:
             self.tok = Tokenizer.from_file(str(Path(tokenizer_dir) / "tokenizer.json"))
 
     def render(self, messages: Sequence[dict], generation: bool) -> str:
-        if self.source == "tokenizer":
+        if self.source == "project":
+            return self.template.render(messages=list(messages), add_generation_prompt=generation)
+        try:
             return self.hf.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=generation)
-        return self.template.render(messages=list(messages), add_generation_prompt=generation)
+        except SecurityError as err:
+            raise UnusableChatTemplate(
+                f"tokenizer {self.dir}: its chat template reaches outside the Jinja sandbox ({err}); nothing was "
+                "rendered with it: use a tokenizer whose chat_template only formats messages") from None
+        except TemplateSyntaxError as err:
+            raise UnusableChatTemplate(f"tokenizer {self.dir}: its chat template does not parse ({err}, line "
+                                       f"{err.lineno}): fix chat_template or remove it to use ChatML") from None
+        except TemplateError as err:  # e.g. the template's raise_exception("roles must alternate"): this example
+            raise ChatTemplateError(f"the tokenizer's chat template refused the conversation: {err}") from None
 
     def tokenize(self, texts: list[str]) -> list[tuple[list[int], list[int]]]:
         if self.source == "tokenizer":

@@ -97,3 +97,32 @@ def test_template_that_rewrites_earlier_turns_is_refused(tmp_path: Path) -> None
     (d / "tokenizer_config.json").write_text(json.dumps(config))
     (out,) = chat.encode(str(d), [DIALOG])
     assert isinstance(out, chat.ChatTemplateError) and "prefix-stable" in str(out)
+
+
+def _with_template(tmp_path: Path, template: str) -> str:
+    d = tmp_path / "tok"
+    shutil.copytree(BUNDLED, d)
+    config = json.loads((d / "tokenizer_config.json").read_text())
+    config["chat_template"] = template
+    (d / "tokenizer_config.json").write_text(json.dumps(config))
+    return str(d)
+
+
+def test_template_that_leaves_the_sandbox_fails_the_build_naming_the_tokenizer(tmp_path: Path) -> None:
+    ran = tmp_path / "template-code-ran"
+    escape = ("{{ cycler.__init__.__globals__.os.mkdir(" + repr(str(ran)) + ") }}"
+              "{% for m in messages %}{{ m.content }}{% endfor %}")
+    tok = _with_template(tmp_path, escape)
+    with pytest.raises(chat.UnusableChatTemplate, match=r"tokenizer .*tok: its chat template reaches outside"):
+        chat.encode(tok, [DIALOG])
+    assert not ran.exists()
+
+
+def test_template_raising_for_one_conversation_fails_only_that_example(tmp_path: Path) -> None:
+    strict = ("{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('no system turns') }}"
+              "{% endif %}{{ m['role'] + ': ' + m['content'] + '\\n' }}{% endfor %}"
+              "{% if add_generation_prompt %}assistant: {% endif %}")
+    tok = _with_template(tmp_path, strict)
+    out = chat.encode(tok, [DIALOG, DIALOG[1:]])
+    assert isinstance(out[0], chat.ChatTemplateError) and "no system turns" in str(out[0])
+    assert isinstance(out[1], chat.Encoded)
