@@ -18,10 +18,11 @@ the raw character code, which the reader asks for so that the glyph can still be
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pymupdf
@@ -216,6 +217,39 @@ def raw_code(code: int) -> bool:
     if 0xE000 <= code <= 0xF8FF or code >= 0xF0000:
         return True
     return unicodedata.category(chr(code)) == "Cn"
+
+
+def char_class(codes: Iterable[int]) -> str:
+    """A regular-expression character class of code points, runs written as ranges."""
+    out: list[str] = []
+    start = prev = -2
+    for code in [*sorted(set(codes)), -2]:
+        if code == prev + 1:
+            prev = code
+            continue
+        if start >= 0:
+            out.append(re.escape(chr(start)) + (f"-{re.escape(chr(prev))}" if prev > start else ""))
+        start = prev = code
+    return "[" + "".join(out) + "]" if out else "(?!)"
+
+
+BEYOND_BMP = re.compile("[\U00010000-\U0010fffd\U0010ffff]")  # all but U+10FFFE, which joins text blocks
+
+
+@functools.cache
+def _raw_bmp() -> re.Pattern[str]:
+    """The code points of the basic plane that ``raw_code`` accepts: controls, private use, unassigned
+    (a class of the basic plane alone is matched by a bitmap: fast)."""
+    unassigned = (c for c in range(0x370, 0x10000) if unicodedata.category(chr(c)) == "Cn")
+    return re.compile(char_class(c for c in (*range(0x20), *range(0x7F, 0xA0), *range(0xE000, 0xF900), *unassigned)
+                                 if not chr(c).isspace()))
+
+
+def has_raw_code(text: str) -> bool:
+    """Whether ``text`` holds a code point that can only be a glyph's raw code (``raw_code``)."""
+    if _raw_bmp().search(text) is not None:
+        return True
+    return BEYOND_BMP.search(text) is not None and any(raw_code(ord(ch)) for ch in set(BEYOND_BMP.findall(text)))
 
 
 def _type0(doc: pymupdf.Document, font: Font) -> None:
