@@ -261,7 +261,7 @@ _build_command("kg", "Knowledge graphs (RDF, TSV/CSV triples, JSON/CSV entity re
               help="Source recipe whose [clean], [quality] and [scrub] tables the steps use.")
 @click.option("--id-field", default="", help="Field holding a unique record id to keep [default: ids from the "
               "position, <file>#L<line>].")
-@click.option("--part-size", type=click.IntRange(min=0), default=8, show_default=True, metavar="MIB",
+@click.option("--part-size", type=click.IntRange(min=0), default=4, show_default=True, metavar="MIB",
               help="Files larger than this are read in parts of this size by parallel tasks (0: whole).")
 @_with_common
 @_fail_cleanly

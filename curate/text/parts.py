@@ -22,7 +22,7 @@ from pathlib import Path
 from curate.text import textio
 
 CHUNK = 1 << 23
-DEFAULT_PART_BYTES = 8 << 20
+DEFAULT_PART_BYTES = 4 << 20
 
 
 def record_parts(path: Path, part_bytes: int = DEFAULT_PART_BYTES, fmt: str | None = None) -> list[dict] | None:
