@@ -336,16 +336,57 @@ def _simple(doc: pymupdf.Document, font: Font) -> None:
         font.draw = None
 
 
+_REFS = re.compile(r"(\d+) 0 R")
+_ESCAPE = re.compile(r"#([0-9A-Fa-f]{2})")
+
+
+def _dict_refs(doc: pymupdf.Document, kind: str, value: str) -> list[int] | None:
+    """The objects a dictionary value (inline or indirect) refers to; None when it is neither."""
+    if kind == "xref":
+        value, kind = doc.xref_object(int(value.split()[0]), compressed=True), "dict"
+    return [int(r) for r in _REFS.findall(value)] if kind == "dict" else None
+
+
+def page_fonts(doc: pymupdf.Document, pno: int, cache: dict[int, tuple[str, str]]) -> list[tuple[int, str, str]]:
+    """``(xref, kind, base font)`` of the fonts a page uses, as ``get_page_fonts`` gives them, read from
+    the page's own resources (several times faster); pages whose fonts may sit elsewhere (inherited
+    resources, form XObjects, Type 3 fonts) go through ``get_page_fonts``. ``cache`` keeps what was
+    read of each object across the pages of one book."""
+    xref = doc.page_xref(pno)
+    refs = _dict_refs(doc, *doc.xref_get_key(xref, "Resources/Font"))
+    kind, value = doc.xref_get_key(xref, "Resources/XObject")
+    others = [] if kind == "null" else _dict_refs(doc, kind, value)
+    found = []
+    for ref in [] if refs is None or others is None else others:
+        if ref not in cache:
+            cache[ref] = (doc.xref_get_key(ref, "Subtype")[1], "")
+        if cache[ref][0] != "/Image":
+            refs = None  # a form XObject may draw with fonts of its own
+    for ref in refs or ():
+        if ref not in cache:
+            kind, base = doc.xref_get_key(ref, "Subtype")[1].lstrip("/"), doc.xref_get_key(ref, "BaseFont")
+            cache[ref] = (kind, _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), base[1].lstrip("/"))
+                          if base[0] == "name" else "")
+        if not cache[ref][1]:
+            refs = None  # no base font name (Type 3): as get_page_fonts names it
+            break
+        found.append((ref, *cache[ref]))
+    if refs is None:
+        return [(x, kind, base) for x, _, kind, base, *_ in doc.get_page_fonts(pno)]
+    return found
+
+
 def survey(doc: pymupdf.Document) -> list[Font]:
     """Every font the pages use, with its unknown codes (cheap: fonts are read, no page is)."""
     fonts: list[Font] = []
     seen: set[int] = set()
+    cache: dict[int, tuple[str, str]] = {}
     for pno in range(doc.page_count):
         try:
-            listed = doc.get_page_fonts(pno)
+            listed = page_fonts(doc, pno, cache)
         except Exception:  # a damaged page: its fonts are not surveyed, its text comes out as it can
             continue
-        for xref, _, kind, base, *_ in listed:
+        for xref, kind, base in listed:
             if xref in seen or xref <= 0:
                 continue
             seen.add(xref)
