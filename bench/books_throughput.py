@@ -120,7 +120,7 @@ def reader(files: list[Path]) -> int:
 
     cfg, n = books.Config(), 0
     for f in files:
-        gen = books.read(FileRef(f, f.name, "books"), cfg, Ledger("books", "read"))
+        gen = books.read_whole(FileRef(f, f.name, "books"), cfg, Ledger("books", "read"))
         try:
             while True:
                 next(gen)

@@ -89,7 +89,7 @@ def test_scanned_pages_are_counted_and_ledgered(tmp_path):
     from curate.readers import FileRef
 
     ledger = Ledger("books", "read")
-    gen = books.read(FileRef(p, p.name, "books"), books.Config(), ledger)
+    gen = books.read_whole(FileRef(p, p.name, "books"), books.Config(), ledger)
     docs = []
     try:
         while True:

@@ -75,12 +75,21 @@ class Plan:
     overrides: dict[int, str] = field(default_factory=dict)
     inferred: bool = False
 
+    held: str = ""  # MuPDF warnings of the page being read when the map was inferred
+
     def infer(self) -> GlyphMap:
         """The book's whole glyph map (inferred once)."""
         if not self.inferred:
+            held = pymupdf.TOOLS.mupdf_warnings()
             self.glyphs = glyph_map(self.doc, self.overrides)
-            self.inferred = True
+            pymupdf.TOOLS.reset_mupdf_warnings()  # the sample pages' complaints are theirs, not the page's
+            self.held, self.inferred = held, True
         return self.glyphs
+
+    def held_warnings(self) -> str:
+        """MuPDF warnings of the current page set aside while the map was inferred (then forgotten)."""
+        held, self.held = self.held, ""
+        return held + "\n" if held else ""
 
     def span_tables(self, page: pymupdf.Page, texts: list[str]) -> dict[str, dict[int, str]] | None:
         """Per-font tables to extract ``page`` with span by span when it draws a dingbat font's glyph
