@@ -33,13 +33,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import pymupdf
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "samples" / "books"))
 
-from typeset import Book, Style  # noqa: E402
+from curate.readers.pdf import pymupdf  # noqa: E402  # as the reader imports it (without its layout model)
 
 EN_WORDS = ("patients treatment blood pressure kidney heart failure insulin glucose therapy dose clinical "
             "diagnosis infection chronic acute risk mortality cardiovascular renal hepatic serum assessment "
@@ -71,6 +69,8 @@ def make_book(path: Path, seed: int, pages: int) -> int:
     """Typeset one generated book of about ``pages`` pages; return its page count."""
     rng = random.Random(seed)
     cjk = seed % 4 == 3
+    from typeset import Book, Style  # only here: spawned build workers import this file again
+
     style = Style(columns=1, size=10.5, leading=17.0, indent=21.0) if cjk else Style()
     book = Book(cjk=cjk, style=style, heads=("Generated Handbook", f"Chapter {seed}") if not cjk
                 else ("内科学", f"第{seed}章"), first_number=1 + seed)
@@ -178,6 +178,18 @@ def compare(folder: Path, out: Path, runs: int) -> dict:
     return manifest["sources"]["books"]["stats"]
 
 
+def _mix(folder: Path) -> bool:
+    """One long book and several papers from ``../shared/realdata`` (False when it is absent)."""
+    data = ROOT.parent / "shared" / "realdata"
+    files = sorted(data.glob("books-zh/*/main.pdf")) + sorted(data.glob("pdfs/**/*.pdf"))
+    if not files:
+        return False
+    folder.mkdir()
+    for pdf in files:
+        shutil.copy(pdf, folder / (f"{pdf.parent.name}.pdf" if pdf.name == "main.pdf" else pdf.name))
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--books", type=int, default=12)
@@ -186,6 +198,8 @@ def main() -> None:
     parser.add_argument("--real", type=int, default=20, help="copies of ../shared/realdata's PDF to time too "
                         "(0 to skip; skipped when absent)")
     parser.add_argument("--textbooks", type=int, default=1, help="time the shared XeLaTeX textbooks too (0: skip)")
+    parser.add_argument("--mix", type=int, default=1, help="time a mix of one long book and several papers from "
+                        "../shared/realdata (its 417-page textbook, the other textbook, its papers; 0: skip)")
     parser.add_argument("--rss", default="10,100", help="book counts for the memory check ('' to skip)")
     parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -195,12 +209,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="curate-books-bench-") as tmp:
         tmp = Path(tmp)
         t = time.perf_counter()
-        pages = generate(tmp / "generated", args.books, args.pages)
-        print(f"generated {args.books} books, {pages:,} pages in {time.perf_counter() - t:.1f}s")
-        stats = compare(tmp / "generated", tmp / "out-generated", args.runs)
-        print("  removed: " + ", ".join(f"{k} {stats[k]:,}" for k in
-                                         ("tables_removed", "figures_removed", "running_heads_removed",
-                                          "page_numbers_removed", "back_matter_cut") if k in stats))
+        if args.mix and _mix(tmp / "mix"):
+            compare(tmp / "mix", tmp / "out-mix", args.runs)
+        if args.books:
+            pages = generate(tmp / "generated", args.books, args.pages)
+            print(f"generated {args.books} books, {pages:,} pages in {time.perf_counter() - t:.1f}s")
+            stats = compare(tmp / "generated", tmp / "out-generated", args.runs)
+            print("  removed: " + ", ".join(f"{k} {stats[k]:,}" for k in
+                                             ("tables_removed", "figures_removed", "running_heads_removed",
+                                              "page_numbers_removed", "back_matter_cut") if k in stats))
         real = ROOT.parent / "shared" / "realdata" / "pdfs"
         if args.real and real.is_dir():
             (tmp / "realdata").mkdir()

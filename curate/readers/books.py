@@ -43,14 +43,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pymupdf
-
 from curate.core.ledger import Ledger
 from curate.core.textbalance import characters
 from curate.readers import FileRef
 from curate.readers.pdf import layout as pdflayout
 from curate.readers.pdf import pages as pdfpages
 from curate.readers.pdf import plan as pdfplan
+from curate.readers.pdf import pymupdf  # without its layout model (see readers/pdf/__init__.py)
 from curate.readers.pdf import text as pdftext
 from curate.readers.pdf.headings import bare, starts, title_key
 from curate.readers.pdf.sections import Cut, Doc, Sections
