@@ -119,3 +119,23 @@ def test_damaged_content_stream_gives_a_damaged_page_row(tmp_path):
     assert "nothing could be read" in damaged[0]["detail"] and "syntax error" in damaged[0]["detail"]
     clean, _, rows = run_reader("books", SAMPLES / "hypertension_en.pdf")
     assert clean and not [r for r in rows if r["reason"] in ("damaged_page", "damaged_font")]
+
+
+def test_finish_adds_up_what_each_page_range_saw():
+    from curate.core.ledger import Ledger
+    from curate.readers import FileRef
+    from curate.readers.pdf import pages as pdfpages
+
+    ref = FileRef(SAMPLES / "hypertension_en.pdf", "book.pdf", "books")
+    pieces = [pdfpages.Start([], "A book", 40, False), pdfpages.End({0xE001: [3, "first"]}),
+              pdfpages.Skipped(21), pdfpages.End({0xE001: [2, "second"], 0xE002: [1, "other"]})]
+    ledger = Ledger("books", "read")
+    gen = books.finish(ref, books.Config(), ledger, iter(pieces))
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        stats = stop.value
+    assert stats["pages_in"] == 40 and stats["pages_unreadable"] == 1
+    (row,) = [r for r in ledger.rows if r[4] == "unmapped_glyph"]
+    assert "U+E001×5 (e.g. 'first')" in row[5] and "U+E002×1 (e.g. 'other')" in row[5]
