@@ -188,8 +188,8 @@ def curate_text(pdf: Path) -> str:
     from curate.core.ledger import Ledger
     from curate.readers import FileRef, books
 
-    return "\n\n".join(r["text"] for r in books.read(FileRef(pdf, pdf.name, "books"), books.Config(),
-                                                     Ledger("books", "read")))
+    return "\n\n".join(r["text"] for r in books.read_whole(FileRef(pdf, pdf.name, "books"), books.Config(),
+                                                           Ledger("books", "read")))
 
 
 def pymupdf4llm_text(pdf: Path) -> str:

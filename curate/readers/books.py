@@ -1,27 +1,27 @@
 """Books: PDF (and EPUB, MOBI, XPS, FB2) into clean running text, one record per chapter or section.
 
-A book is read in two passes:
+A book is read in two phases (the readers' ``read``/``finish`` form, so that a long book can be
+cut into page ranges read by parallel tasks, with the same records whatever the cut):
 
-0. ``pdfplan.build`` (the whole book, cheap): the outline and the glyph map, which recovers the
-   text of glyphs the PDF gives no Unicode for (``readers/pdf/fonts.py``, ``glyphs.py``).
-
-then page by page, each page on its own (a page range could be read by another worker):
-
-1. ``pdflayout.read_page``: text blocks (raw codes for glyphs without Unicode, never U+FFFD), each
-   through ``pdftext.Chars`` (glyph map, radicals, ``pua_map``, ftfy, NFKC; ``text_in`` counted);
-   images; text inside figures and figure captions marked.
-2. ``pdftables.mark``: tables (ruling lines, cell grids, rows; prose kept), table notes, captions
-   and vector-figure labels; ``pdfmatter.mark``: front matter, footnotes, headless reference lists.
-3. ``pdflayout.Running``: running headers, footers and page numbers, by comparing each page with up
-   to ``header_window`` pages on either side; then ``reading_order`` (columns).
-
-and in order (cheap): ``booksections.Sections`` places headings from the outline (or the type),
-cuts back matter and tables of contents, joins paragraphs across columns and pages (hyphens with a
-word list), and makes one ``Doc`` per chapter or section, split before ``max_chars``; citation and
-footnote markers are stripped last.
+1. ``read``: the pages of the book, or of one page range (``parts``: ranges of ``part_pages``),
+   each on its own (``readers/pdf/pages.py``): ``pdfplan.build`` (the outline; the glyph map that
+   recovers the text of glyphs the PDF gives no Unicode for, inferred once a page needs it:
+   ``readers/pdf/fonts.py``, ``glyphs.py``); ``pdflayout.read_page`` (text blocks, raw codes for
+   glyphs without Unicode, never U+FFFD, through ``pdftext.Chars``: glyph map, radicals,
+   ``pua_map``, ftfy, NFKC, ``text_in`` counted; images, text inside figures and figure captions);
+   ``pdftables.mark`` (tables: ruling lines, cell grids, rows, prose kept; table notes, captions,
+   vector-figure labels); ``pdfmatter.mark`` (front matter, footnotes, headless reference lists).
+   Each page becomes a piece; MuPDF's warnings about a page become a ``damaged_page`` row.
+2. ``finish``: the pieces of every range in page order: ``pdflayout.Running`` (running headers,
+   footers and page numbers, each page compared with up to ``header_window`` pages on either
+   side), ``reading_order`` (columns), then ``booksections.Sections`` (headings from the outline or
+   the type, back matter and tables of contents cut, paragraphs joined across columns and pages,
+   hyphens decided with a word list, one ``Doc`` per chapter or section, split before
+   ``max_chars``); citation and footnote markers are stripped last.
 
 Every character of every page is counted: the statistics ``text_in``, ``text_out`` and
-``text_removed_<reason>`` balance (``curate.core.textbalance``; ``curate audit`` checks them).
+``text_removed_<reason>`` balance (``curate.core.textbalance``; ``curate audit`` checks them). Pages
+are the reader's input units: ``pages`` counts those read; every other page has a ledger row.
 
 Ids are ``books/<file>#ch3.2`` (outline or heading numbering), ``#ch3.2-part2`` for later parts of a
 long section and ``#front`` for the text before the first heading. The ledger gets a ``drop`` row
@@ -29,28 +29,27 @@ for every cut-out part (``back_matter``, ``table_of_contents``) and every run of
 (``no_text_layer``); ``modify`` rows for the glyph map of each font (``glyph_map``, with its
 evidence, or ``glyph_map_conflict``), for glyphs that stay unmapped (``unmapped_glyph``, per font
 and code point with a count and an example), for pages that lose most of their text as table
-(``table_share``) and for repaired files; and a ``quarantine`` row for unreadable pages. Files that
-cannot be opened (encrypted, empty, truncated beyond repair, not a PDF) are quarantined whole, with
-a message that says what to do.
+(``table_share``), for pages MuPDF reports damaged (``damaged_page``) and for repaired files; and a
+``quarantine`` row for unreadable pages. Files that cannot be opened (encrypted, empty, truncated
+beyond repair, not a PDF) are quarantined whole, with a message that says what to do.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import pymupdf
 
 from curate.core.ledger import Ledger
 from curate.core.textbalance import characters
 from curate.readers import FileRef
 from curate.readers.pdf import layout as pdflayout
-from curate.readers.pdf import matter as pdfmatter
+from curate.readers.pdf import pages as pdfpages
 from curate.readers.pdf import plan as pdfplan
-from curate.readers.pdf import tables as pdftables
+from curate.readers.pdf import pymupdf  # without its layout model (see readers/pdf/__init__.py)
 from curate.readers.pdf import text as pdftext
 from curate.readers.pdf.headings import bare, starts, title_key
 from curate.readers.pdf.sections import Cut, Doc, Sections
@@ -84,6 +83,7 @@ class Config:
     header_window: int = 6  # pages on each side a header must repeat on
     table_warning: float = 0.5  # a page that loses more than this share of its characters as table is ledgered
     pua_map: tuple[str, ...] = ()  # private-use code points to map, e.g. "U+E000..U+E009=0123456789"
+    part_pages: int = 150  # a book of twice this many pages or more is read in page ranges of about this many
 
     def __post_init__(self) -> None:
         if self.table_finder not in ("rules", "pymupdf", "off"):
@@ -103,20 +103,59 @@ def units(path: Path, cfg: Config) -> int:
         return 1
 
 
-def read(ref: FileRef, cfg: Config, ledger: Ledger) -> Iterator[dict]:
-    """One record per chapter or section of one book."""
+def parts(path: Path, cfg: Config, part_bytes: int) -> list[dict] | None:
+    """Page ranges of a long book (``part_pages`` pages or so each), read by parallel tasks; ``None``
+    (read it whole) for a shorter book, one that cannot be opened, or when the build does not cut
+    files (``part_bytes`` 0). A PDF is cut by pages, the unit its cost follows, not by bytes."""
+    if part_bytes <= 0 or cfg.part_pages <= 0 or path.suffix.lower() not in SUFFIXES:
+        return None
+    try:
+        with pymupdf.open(path) as doc:
+            if doc.needs_pass and not (cfg.pdf_password and doc.authenticate(cfg.pdf_password)):
+                return None
+            n = doc.page_count
+    except Exception:  # the whole-file read reports what is wrong with it
+        return None
+    count = n // cfg.part_pages
+    if count < 2:
+        return None
+    cuts = [round(k * n / count) for k in range(count + 1)]
+    return [{"start": a, "stop": b} for a, b in itertools.pairwise(cuts)]
+
+
+def read(ref: FileRef, cfg: Config, ledger: Ledger) -> Iterator[pdfpages.Start | pdfpages.PageOut]:
+    """The pieces of one book, or of its page range ``ref.part`` (``readers/pdf/pages.py``)."""
     shown = pymupdf.TOOLS.mupdf_display_errors()
     pymupdf.TOOLS.mupdf_display_errors(False)  # MuPDF's complaints go to the ledger, not the terminal
     try:
-        doc = _open(ref, cfg, ledger)
+        first = ref.part is None or ref.part["start"] == 0
+        doc = _open(ref, cfg, ledger, report=first)
         with doc:
-            return (yield from _read_book(ref, cfg, ledger, doc))
+            pages = range(ref.part["start"], ref.part["stop"]) if ref.part is not None else range(doc.page_count)
+            stats: Counter[str] = Counter()
+            opts = pdfpages.Options(starts(cfg), cfg.table_finder, pdftext.parse_char_map(cfg.pua_map))
+            yield from pdfpages.extract(doc, pages, opts, ledger, ref.id, ref.relpath, stats)
+            return dict(sorted(stats.items()))
     finally:
         pymupdf.TOOLS.mupdf_display_errors(shown)
 
 
-def _open(ref: FileRef, cfg: Config, ledger: Ledger) -> pymupdf.Document:
-    """Open a book or raise ``NotText`` saying what is wrong and what to do."""
+def read_whole(ref: FileRef, cfg: Config, ledger: Ledger) -> Iterator[dict]:
+    """Both phases on a whole book in this process: its records (the statistics of both returned)."""
+    stats: dict[str, int] = {}
+
+    def pieces() -> Iterator[pdfpages.Start | pdfpages.PageOut]:
+        stats.update((yield from read(ref, cfg, ledger)) or {})
+
+    second = yield from finish(ref, cfg, ledger, pieces())
+    for k, v in second.items():
+        stats[k] = stats.get(k, 0) + v
+    return dict(sorted(stats.items()))
+
+
+def _open(ref: FileRef, cfg: Config, ledger: Ledger, report: bool = True) -> pymupdf.Document:
+    """Open a book or raise ``NotText`` saying what is wrong and what to do (a repaired file gets a
+    ledger row when ``report``: once per book, from its first page range)."""
     path, suffix = ref.path, ref.path.suffix.lower()
     if suffix not in SUFFIXES:
         raise NotText(f"unsupported book format {suffix or '(no suffix)'!r}; expected {', '.join(SUFFIXES)}",
@@ -143,80 +182,118 @@ def _open(ref: FileRef, cfg: Config, ledger: Ledger) -> pymupdf.Document:
     if doc.page_count == 0:
         doc.close()
         raise NotText("the file has no pages; it is damaged or truncated", "corrupt_file")
-    if doc.is_repaired:
+    if doc.is_repaired and report:
         warnings = " ".join(pymupdf.TOOLS.mupdf_warnings().split())[:300]
         ledger.modify(ref.id(), "repaired_file", f"books: '{ref.relpath}' is damaged (truncated or a broken "
                       f"cross-reference table) and was repaired; check its records ({warnings})")
     return doc
 
 
-def _read_book(ref: FileRef, cfg: Config, ledger: Ledger, doc: pymupdf.Document) -> Iterator[dict]:
+@dataclass
+class _Book:
+    """What ``finish`` learns of the book from its pieces."""
+
+    start: pdfpages.Start | None = None
+    seen: dict[int, list] = field(default_factory=dict)
+    glyphs: pdfplan.GlyphMap | None = None
+    skipped: int = 0
+    damaged_empty: int = 0  # pages MuPDF could read nothing from (each has a ``damaged_page`` row)
+    scanned: list[int] = field(default_factory=list)
+    font_warnings: set[str] = field(default_factory=set)
+
+    def end(self, piece: pdfpages.End) -> None:
+        """Add what one page range saw: counts add up, the first example stays."""
+        for code, (count, example) in piece.seen.items():
+            entry = self.seen.setdefault(code, [0, example])
+            entry[0] += count
+        self.glyphs = self.glyphs or piece.glyphs
+        self.font_warnings |= piece.font_warnings
+
+
+def finish(ref: FileRef, cfg: Config, ledger: Ledger, pieces: Iterator) -> Iterator[dict]:
+    """One record per chapter or section, from the pieces of every page range in order."""
     stats: Counter[str] = Counter()
     rows_before = len(ledger.rows)
-    plan = pdfplan.build(doc, pdftext.parse_char_map(cfg.pua_map))
-    sections = Sections(cfg, plan.outline, stats)
-    titles = {k for h in plan.outline for k in (title_key(h.title), title_key(bare(h.title))) if len(k) >= 2}
-    titles |= {title_key(t) for t in [(doc.metadata or {}).get("title") or ""] if len(title_key(t)) >= 2}
+    book = _Book()
+    pieces = iter(pieces)
+    for piece in pieces:  # the first page range starts with the book's outline and title
+        if isinstance(piece, pdfpages.Start):
+            book.start = piece
+            break
+        _note(piece, book)
+    if book.start is None:  # no page could be read
+        book.start = pdfpages.Start([], None, book.skipped, False)
+    outline, title = book.start.outline, book.start.title
+    sections = Sections(cfg, outline, stats)
+    titles = {k for h in outline for k in (title_key(h.title), title_key(bare(h.title))) if len(k) >= 2}
+    titles |= {title_key(t) for t in [title or ""] if len(title_key(t)) >= 2}
     running = pdflayout.Running(pdflayout.RunningConfig(
         cfg.header_band, cfg.header_window, is_title=lambda s: _is_title(s, titles)))
-    chars = pdftext.Chars(plan.glyphs, pdftext.char_map(cfg.pua_map), stats)
-    per_font = plan.glyphs.per_font if plan.glyphs.font_aware else None
-    unit_starts = starts(cfg)
-    scanned: list[int] = []
-    meta = {"file": ref.relpath, "format": Path(ref.relpath).suffix.lower().lstrip("."),
-            "book_title": (doc.metadata or {}).get("title") or None, "outline": bool(plan.outline)}
-
-    def events(pages: Iterator[pdflayout.Page]) -> Iterator[dict]:
-        for page in pages:
-            as_table = 0
-            for block in page.blocks:
-                if block.kind in pdflayout.REASONS:
-                    n = characters(block.text)
-                    stats[_REMOVED[block.kind]] += 1
-                    stats["text_removed_" + pdflayout.REASONS[block.kind]] += n
-                    as_table += n if block.kind == pdflayout.TABLE else 0
-            on_page = sum(characters(b.text) for b in page.blocks) if as_table else 0
-            if as_table and as_table > cfg.table_warning * on_page:
-                stats["pages_table_warning"] += 1
-                ledger.modify(ref.id(f"p{page.number + 1}"), "table_share", f"books: '{ref.relpath}' page "
-                              f"{page.number + 1}: {as_table:,} of its {on_page:,} characters removed as table; "
-                              f"check the page (table_finder = \"off\" keeps tables)")
-            page.blocks = pdflayout.reading_order(page.body())
-            for event in sections.page(page):
-                yield from _emit(event, ref, ledger, meta, stats)
-
-    for n in range(doc.page_count):
-        try:
-            page = doc.load_page(n)
-            layout = pdflayout.read_page(page, n, unit_starts, chars, per_font)
-            layout.tables, figures = pdftables.mark(page, layout.blocks, cfg.table_finder)
-            pdfmatter.mark(layout.blocks, n, layout.height)
-        except Exception as err:  # one damaged page must not lose the book
-            ledger.quarantine(ref.id(f"p{n + 1}"), "page_error", f"books: '{ref.relpath}' page {n + 1} cannot "
-                              f"be read ({type(err).__name__}: {err}); the other pages are kept")
+    meta = {"file": ref.relpath, "format": Path(ref.relpath).suffix.lower().lstrip("."), "book_title": title,
+            "outline": bool(outline)}
+    for piece in pieces:
+        if not isinstance(piece, pdfpages.PageOut):
+            _note(piece, book)
             continue
-        stats["pages"] += 1
-        stats["tables_removed"] += layout.tables
-        stats["figures_removed"] += layout.images + figures
+        layout = piece.page
         if not layout.has_text:
-            if layout.images or page.get_images():
-                scanned.append(n + 1)
+            if piece.scanned:
+                book.scanned.append(layout.number + 1)
+            elif piece.damaged:
+                book.damaged_empty += 1
             else:
                 stats["pages_blank"] += 1
-        elif scanned:
-            _scanned(ref, ledger, scanned, stats)
-        yield from events(running.push(layout))
-    if scanned:
-        _scanned(ref, ledger, scanned, stats)
-    yield from events(running.flush())
+        elif book.scanned:
+            _scanned(ref, ledger, book.scanned, stats)
+        yield from _events(running.push(layout), sections, ref, cfg, ledger, meta, stats)
+    if book.scanned:
+        _scanned(ref, ledger, book.scanned, stats)
+    yield from _events(running.flush(), sections, ref, cfg, ledger, meta, stats)
     for event in sections.finish():
         yield from _emit(event, ref, ledger, meta, stats)
-    if not stats["records"] and not any(row[3] != "modify" for row in ledger.rows[rows_before:]):
-        _nothing_read(ref, ledger, doc, stats)
-    _glyph_rows(ref, ledger, plan.glyphs, chars.seen, stats)
+    if not stats["records"] and not book.skipped and not any(row[3] != "modify" for row in ledger.rows[rows_before:]):
+        _nothing_read(ref, ledger, book, stats)
+    if book.font_warnings:
+        ledger.modify(ref.id("fonts"), "damaged_font", f"books: '{ref.relpath}': MuPDF reported problems with "
+                      f"its fonts ({'; '.join(sorted(book.font_warnings))[:300]}); text set in them may be wrong")
+    if book.glyphs is not None:
+        _glyph_rows(ref, ledger, book.glyphs, book.seen, stats)
+    elif book.seen:
+        _glyph_rows(ref, ledger, pdfplan.GlyphMap(), book.seen, stats)
     stats.update(sections.stats)
+    stats["pages_in"] += book.start.pages  # every page is read (``pages``) or has a ledger row (``pages_unreadable``)
+    stats["pages_unreadable"] += book.skipped
     stats["text_out"] += 0  # present even for a book that gave no record
     return dict(sorted(stats.items()))
+
+
+def _note(piece: object, book: _Book) -> None:
+    if isinstance(piece, pdfpages.Skipped):
+        book.skipped += 1
+    elif isinstance(piece, pdfpages.End):
+        book.end(piece)
+
+
+def _events(pages: Iterator[pdflayout.Page], sections: Sections, ref: FileRef, cfg: Config, ledger: Ledger,
+            meta: dict, stats: Counter[str]) -> Iterator[dict]:
+    """Count what each page lost, read its body in order into sections, and emit what they close."""
+    for page in pages:
+        as_table = 0
+        for block in page.blocks:
+            if block.kind in pdflayout.REASONS:
+                n = characters(block.text)
+                stats[_REMOVED[block.kind]] += 1
+                stats["text_removed_" + pdflayout.REASONS[block.kind]] += n
+                as_table += n if block.kind == pdflayout.TABLE else 0
+        on_page = sum(characters(b.text) for b in page.blocks) if as_table else 0
+        if as_table and as_table > cfg.table_warning * on_page:
+            stats["pages_table_warning"] += 1
+            ledger.modify(ref.id(f"p{page.number + 1}"), "table_share", f"books: '{ref.relpath}' page "
+                          f"{page.number + 1}: {as_table:,} of its {on_page:,} characters removed as table; "
+                          f"check the page (table_finder = \"off\" keeps tables)")
+        page.blocks = pdflayout.reading_order(page.body())
+        for event in sections.page(page):
+            yield from _emit(event, ref, ledger, meta, stats)
 
 
 def _is_title(text: str, titles: set[str]) -> bool:
@@ -247,13 +324,14 @@ def _glyph_rows(ref: FileRef, ledger: Ledger, gm: pdfplan.GlyphMap, seen: dict[i
                       f"pua_map option (e.g. pua_map = [\"U+E000..U+E009=0123456789\"])")
 
 
-def _nothing_read(ref: FileRef, ledger: Ledger, doc: pymupdf.Document, stats: Counter[str]) -> None:
+def _nothing_read(ref: FileRef, ledger: Ledger, book: _Book, stats: Counter[str]) -> None:
     """A book that gave no record and no cut-out part is still accounted for."""
-    if doc.is_repaired:
+    pages = book.start.pages
+    if book.start.repaired or book.damaged_empty:
         ledger.quarantine(ref.id(), "corrupt_file", f"books: cannot read '{ref.relpath}': it is damaged "
-                          f"(truncated?) and none of its {doc.page_count} pages could be read after repair")
+                          f"and none of its {pages} pages gave text ({book.damaged_empty} reported damaged)")
     else:
-        ledger.drop(ref.id(), "no_text", f"books: '{ref.relpath}': none of its {doc.page_count} pages has "
+        ledger.drop(ref.id(), "no_text", f"books: '{ref.relpath}': none of its {pages} pages has "
                     f"text ({stats['pages_blank']} blank)")
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 SNIFF_BYTES = 1 << 20
+MAX_RECORD_BYTES = 8 << 20  # a longer line, record or document is ledgered, not read (``oversized``)
 
 
 class NotText(Exception):
@@ -102,11 +103,13 @@ def read_text(path: Path) -> tuple[str, str]:
         raise NotText(_decode_error(err, encoding), "undecodable") from None
 
 
-def iter_lines(path: Path, keep_ends: bool = False) -> Iterator[tuple[int, str | Problem]]:
+def iter_lines(path: Path, keep_ends: bool = False, part: dict | None = None) -> Iterator[tuple[int, str | Problem]]:
     """Yield ``(line number, text or Problem)`` for each non-blank line; raise ``NotText`` up front.
 
     With ``keep_ends`` every line comes with its line ending, blank ones included (for parsers that
-    need the physical lines, such as CSV with quoted newlines).
+    need the physical lines, such as CSV with quoted newlines). ``part`` (``{"start", "end", "line"}``,
+    from ``text.parts``) reads only the lines of that byte range, numbered from its first line; the
+    encoding is still sniffed from the head of the file, so a part reads as the whole file would.
     """
     with open_binary(path) as f:
         head = f.read(SNIFF_BYTES)
@@ -119,8 +122,14 @@ def iter_lines(path: Path, keep_ends: bool = False) -> Iterator[tuple[int, str |
                 if keep_ends or line.strip():
                     yield n, line
             return
-        stream = io.BufferedReader(_Prefixed(head, f), buffer_size=1 << 16)
-        for n, raw in enumerate(stream, 1):
+        if part is not None:
+            f.seek(part["start"])
+            raw_stream: io.RawIOBase = _Limited(f, part["end"] - part["start"])
+        else:
+            raw_stream = _Prefixed(head, f)
+        stream = io.BufferedReader(raw_stream, buffer_size=1 << 16)
+        first = part["line"] if part is not None else 1
+        for n, raw in enumerate(stream, first):
             if not keep_ends and not raw.strip():
                 continue
             try:
@@ -129,6 +138,22 @@ def iter_lines(path: Path, keep_ends: bool = False) -> Iterator[tuple[int, str |
                 yield n, Problem("undecodable", f"line {n}: {_decode_error(err, encoding)}")
                 continue
             yield n, line if keep_ends else line.rstrip("\r\n")
+
+
+class _Limited(io.RawIOBase):
+    """A raw stream over the next ``size`` bytes of ``f``."""
+
+    def __init__(self, f: IO[bytes], size: int):
+        self._f, self._left = f, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._f.read(min(len(b), self._left))
+        self._left -= len(data)
+        b[: len(data)] = data
+        return len(data)
 
 
 class _Prefixed(io.RawIOBase):
@@ -155,8 +180,8 @@ def _json_problem(n: int, err: json.JSONDecodeError) -> Problem:
     return Problem("malformed_json", f"line {n}: invalid JSON: {err.msg} at column {err.colno}")
 
 
-def _iter_jsonl(path: Path) -> Iterator[tuple[str, dict | Problem]]:
-    for n, line in iter_lines(path):
+def _iter_jsonl(path: Path, part: dict | None = None) -> Iterator[tuple[str, dict | Problem]]:
+    for n, line in iter_lines(path, part=part):
         if isinstance(line, Problem):
             yield f"L{n}", line
             continue
@@ -198,30 +223,36 @@ def _iter_json(path: Path) -> Iterator[tuple[str, dict | Problem]]:
         raise NotText(f"expected a JSON array or object, got {type(value).__name__}")
 
 
-def iter_csv_rows(path: Path, delimiter: str = ",") -> Iterator[tuple[int, list[str] | Problem]]:
-    """``(first line number, fields or Problem)`` per row of a CSV file; quoted newlines are kept and
-    blank rows skipped. Undecodable lines come first, as problems."""
-    lines: list[str] = []
-    numbers: list[int] = []
-    for n, line in iter_lines(path, keep_ends=True):
-        if isinstance(line, Problem):
-            yield n, line
-            continue
-        lines.append(line)
-        numbers.append(n)
-    # csv handles quoted newlines itself, so rows are parsed from the decoded physical lines.
-    reader = csv.reader(lines, delimiter=delimiter)
-    consumed = 0
-    for row in reader:
-        n = numbers[min(consumed, len(numbers) - 1)]
-        consumed = reader.line_num
-        if any(field.strip() for field in row):
-            yield n, row
+def iter_csv_rows(path: Path, delimiter: str = ",",
+                  part: dict | None = None) -> Iterator[tuple[int, list[str] | Problem]]:
+    """``(first line number, fields or Problem)`` per row of a CSV file (or of one part of it), by the
+    dialect's record boundaries (``text.csvrows``: quoted newlines kept, rows a stray quote swallowed
+    recovered); blank rows skipped."""
+    from curate.text import csvrows
+
+    for numbers, row in csvrows.rows(path, delimiter, part):
+        yield numbers[0], row
 
 
-def _iter_csv(path: Path, delimiter: str) -> Iterator[tuple[str, dict | Problem]]:
+def _csv_header(path: Path, delimiter: str) -> list[str] | None:
+    from curate.text import csvrows
+
+    for _, row in csvrows.rows(path, delimiter):
+        if not isinstance(row, Problem):
+            return row
+    return None
+
+
+def _iter_csv(path: Path, delimiter: str, part: dict | None = None,
+              spans: dict[str, int] | None = None) -> Iterator[tuple[str, dict | Problem]]:
+    from curate.text import csvrows
+
     header: list[str] | None = None
-    for n, row in iter_csv_rows(path, delimiter):
+    if part is not None and part["start"] > 0:  # a later part: the header is the file's first row
+        header = [h.strip() for h in _csv_header(path, delimiter) or []]
+    width = len(header) if header else None
+    for numbers, row in csvrows.rows(path, delimiter, part, width):
+        n = numbers[0]
         if isinstance(row, Problem):
             yield f"L{n}", row
             continue
@@ -232,18 +263,21 @@ def _iter_csv(path: Path, delimiter: str) -> Iterator[tuple[str, dict | Problem]
             yield f"L{n}", Problem("malformed_record",
                                    f"line {n}: {len(row)} fields, header has {len(header)}")
             continue
+        if spans is not None and len(numbers) > 1:  # a quoted field across lines: one row, several lines
+            spans[f"L{n}"] = len(numbers)
         yield f"L{n}", dict(zip(header, row, strict=True))
 
 
-def _iter_parquet(path: Path) -> Iterator[tuple[str, dict | Problem]]:
+def _iter_parquet(path: Path, part: dict | None = None) -> Iterator[tuple[str, dict | Problem]]:
     import pyarrow.parquet as pq
 
     try:
         pf = pq.ParquetFile(path)
     except Exception as err:  # pyarrow raises several types for corrupt files
         raise NotText(f"not a readable Parquet file: {err}", "corrupt_file") from None
-    i = 0
-    for batch in pf.iter_batches(batch_size=4096):
+    groups = None if part is None else list(range(part["groups"][0], part["groups"][1]))
+    i = 0 if part is None else part["row"]
+    for batch in pf.iter_batches(batch_size=4096, row_groups=groups):
         for row in batch.to_pylist():
             yield f"row{i}", row
             i += 1
@@ -293,17 +327,22 @@ def record_format(path: Path) -> str:
     return fmt
 
 
-def iter_records(path: Path, fmt: str | None = None) -> Iterator[tuple[str, dict | Problem]]:
+def iter_records(path: Path, fmt: str | None = None, part: dict | None = None,
+                 spans: dict[str, int] | None = None) -> Iterator[tuple[str, dict | Problem]]:
     """Yield ``(locator, record or Problem)`` for a structured file; raise ``NotText`` if unreadable.
-    ``fmt`` (``jsonl``, ``json``, ``csv``, ``tsv``, ``parquet``) overrides the suffix and the content."""
+    ``fmt`` (``jsonl``, ``json``, ``csv``, ``tsv``, ``parquet``) overrides the suffix and the content;
+    ``part`` (from ``text.parts.record_parts``) reads one part, with the locators of a whole-file read;
+    ``spans`` receives the number of physical lines of each record that spans several (CSV)."""
     fmt = fmt or record_format(path)
+    if part is not None and part.get("format") != fmt:
+        raise ValueError(f"{path}: a {part.get('format')} part given for a {fmt} file")
     if fmt == "jsonl":
-        yield from _iter_jsonl(path)
+        yield from _iter_jsonl(path, part)
     elif fmt == "json":
         yield from _iter_json(path)
     elif fmt in ("csv", "tsv"):
-        yield from _iter_csv(path, "\t" if fmt == "tsv" else ",")
+        yield from _iter_csv(path, "\t" if fmt == "tsv" else ",", part, spans)
     elif fmt == "parquet":
-        yield from _iter_parquet(path)
+        yield from _iter_parquet(path, part)
     else:
         raise NotText(f"unknown record format {fmt!r}; one of jsonl, json, csv, tsv, parquet", "unsupported_format")

@@ -18,7 +18,10 @@ def run_reader(name: str, path: Path, cfg=None, source: str | None = None):
     ref = FileRef(path, path.name, source)
     records, deletes = [], []
     try:
-        for item in module.read(ref, cfg, ledger):
+        items = module.read(ref, cfg, ledger)
+        if hasattr(module, "finish"):  # a two-phase reader: its pieces, assembled
+            items = module.finish(ref, cfg, ledger, items)
+        for item in items:
             (deletes if isinstance(item, Delete) else records).append(item)
     except NotText as err:
         ledger.quarantine(ref.id(), err.reason, str(err))

@@ -20,7 +20,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "books"
 
 def read_stats(path: Path, cfg: books.Config | None = None) -> tuple[list[dict], dict]:
     """Records and returned statistics of the books reader on one file."""
-    gen = books.read(FileRef(path, path.name, "books"), cfg or books.Config(), Ledger("books", "read"))
+    gen = books.read_whole(FileRef(path, path.name, "books"), cfg or books.Config(), Ledger("books", "read"))
     records = []
     while True:
         try:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -89,7 +92,7 @@ def test_scanned_pages_are_counted_and_ledgered(tmp_path):
     from curate.readers import FileRef
 
     ledger = Ledger("books", "read")
-    gen = books.read(FileRef(p, p.name, "books"), books.Config(), ledger)
+    gen = books.read_whole(FileRef(p, p.name, "books"), books.Config(), ledger)
     docs = []
     try:
         while True:
@@ -181,3 +184,12 @@ def test_build_books_from_the_recipe(tmp_path):
     assert not [r for r in ledger if r["action"] == "quarantine"]
     assert {r["reason"] for r in ledger if r["step"] == "read" and r["action"] == "drop"} == {
         "back_matter", "table_of_contents"}
+
+
+def test_reader_imports_pymupdf_without_its_layout_model():
+    if importlib.util.find_spec("pymupdf.layout") is None:
+        pytest.skip("pymupdf's layout package is not installed")
+    code = ("import sys, curate.readers.books, pymupdf; print({'pymupdf.layout', 'pymupdf4llm'} & set(sys.modules)); "
+            "import pymupdf4llm, pymupdf.layout; print(callable(pymupdf._get_layout))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["set()", "True"]  # not loaded by the reader, still there for who asks

@@ -1,0 +1,141 @@
+"""Books in page ranges (parallel read tasks, one finish) and damaged pages, on generated PDFs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pymupdf
+
+from curate.build import pipeline, recipes
+from curate.core.audit import audit
+from curate.readers import books
+from tests.readers.helpers import run_reader
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "books"
+WORDS = ("patients treatment blood pressure kidney insulin glucose therapy dose clinical diagnosis infection "
+         "chronic acute risk renal serum symptoms disease management monitoring follow-up long-term").split()
+
+
+def _typeset():
+    spec = importlib.util.spec_from_file_location("typeset", SAMPLES / "typeset.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("typeset", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _book(path: Path, pages: int = 14) -> Path:
+    """A two-column book with an outline, running heads, page numbers, tables, a figure and references."""
+    typeset = _typeset()
+    rng = random.Random(5)
+    book = typeset.Book(heads=("Generated Handbook", "Chapter"), first_number=1)
+    chapter = 0
+    while book.doc.page_count < pages:
+        chapter += 1
+        book.chapter(f"Chapter {chapter} Disorder {chapter}")
+        for section in range(1, 4):
+            book.heading(f"{chapter}.{section} Clinical features", level=2)
+            for k in range(4):
+                book.paragraph(" ".join(" ".join(rng.choices(WORDS, k=14)).capitalize() + "." for _ in range(5)))
+                if k == 1 and section == 2:
+                    book.table(f"Table {chapter}-{section} Doses", [["Drug", "Dose", "Unit"], ["Aspirin", "75", "mg"],
+                                                                   ["Heparin", "5000", "u"]])
+                if k == 2 and section == 3:
+                    book.figure(f"Figure {chapter}-{section} Course", ["axis", "time"])
+    book.heading("References", level=1)
+    for i in range(6):
+        book.paragraph(f"[{i + 1}] Author A. Title of a reference {i}. Journal. 2020;{i}:1-9.", size=8.0)
+    book.save(str(path), "Generated book")
+    return path
+
+
+def _build(tmp: Path, name: str, folder: Path, part_bytes: int, workers: int = 2) -> Path:
+    src = recipes.source_from_dict({"reader": "books", "inputs": [str(folder)], "options": {"part_pages": 2}},
+                                   None, "test")
+    root = tmp / name
+    pipeline.run(recipes.CorpusSpec(name="books", sources=(src,)), root, workers=workers, tokenize_docs=False,
+                 progress=False, part_bytes=part_bytes)
+    return root
+
+
+def _records(root: Path) -> list[dict]:
+    flow = json.loads((root / "flow.json").read_text())
+    return pa.concat_tables([pq.read_table(root / p) for p in flow["books"]["passes"][-1]["shards"]]).to_pylist()
+
+
+def test_parts_cover_the_book_in_ranges_only_when_long():
+    path = SAMPLES / "hypertension_en.pdf"  # 6 pages
+    assert books.parts(path, books.Config(part_pages=2), 1 << 20) == [
+        {"start": 0, "stop": 2}, {"start": 2, "stop": 4}, {"start": 4, "stop": 6}]
+    assert books.parts(path, books.Config(part_pages=4), 1 << 20) is None  # fewer than twice part_pages
+    assert books.parts(path, books.Config(part_pages=2), 0) is None  # the build does not cut files
+
+
+def test_a_book_read_in_page_ranges_gives_the_same_build(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _book(folder / "handbook.pdf")
+    for name in ("hypertension_en.pdf", "tangniaobing_zh.pdf"):  # the second needs its glyph map inferred
+        (folder / name).write_bytes((SAMPLES / name).read_bytes())
+    assert len(books.parts(folder / "handbook.pdf", books.Config(part_pages=2), 1)) >= 6
+    whole = _build(tmp_path, "whole", folder, part_bytes=0, workers=1)
+    cut = _build(tmp_path, "cut", folder, part_bytes=1)
+    assert len(list((cut / "sources" / "books" / "read" / ".pieces").glob("handbook*.pkl"))) >= 6  # ranges read apart
+    assert (whole / "ledger.parquet").read_bytes() == (cut / "ledger.parquet").read_bytes()
+    assert _records(whole) == _records(cut) and len(_records(cut)) > 5
+    manifest = [json.loads((r / "manifest.json").read_text())["sources"]["books"]["stats"] for r in (whole, cut)]
+    assert manifest[0] == manifest[1] and manifest[1]["pages"] == manifest[1]["pages_in"]
+    assert manifest[1]["running_heads_removed"] > 0 and manifest[1]["tables_removed"] > 0
+    assert audit(cut).ok and audit(whole).ok
+    reasons = pq.read_table(cut / "ledger.parquet").column("reason").to_pylist()
+    assert {"glyph_map", "unmapped_glyph", "back_matter"} <= set(reasons)
+
+
+def _damaged(path: Path) -> Path:
+    doc = pymupdf.open()
+    for word in ("first", "second", "third"):
+        page = doc.new_page()
+        page.insert_text((72, 300), f"The {word} page begins with this sentence of body text.", fontsize=11)
+    xref = doc[1].get_contents()[0]
+    stream = doc.xref_stream(xref)
+    cut = len(stream) // 3
+    doc.update_stream(xref, stream[:cut] + b" ) ] >> <</Broken [[[ " + b"\x00\xff" * 9 + stream[cut:])
+    doc.save(path)
+    return path
+
+
+def test_damaged_content_stream_gives_a_damaged_page_row(tmp_path):
+    docs, _, rows = run_reader("books", _damaged(tmp_path / "damaged.pdf"))
+    text = "\n".join(d["text"] for d in docs)
+    assert "The first page begins" in text and "The third page" in text and "The second page" not in text
+    damaged = [r for r in rows if r["reason"] == "damaged_page"]
+    assert [r["id"].split("#")[1] for r in damaged] == ["p2"]
+    assert "nothing could be read" in damaged[0]["detail"] and "syntax error" in damaged[0]["detail"]
+    clean, _, rows = run_reader("books", SAMPLES / "hypertension_en.pdf")
+    assert clean and not [r for r in rows if r["reason"] in ("damaged_page", "damaged_font")]
+
+
+def test_finish_adds_up_what_each_page_range_saw():
+    from curate.core.ledger import Ledger
+    from curate.readers import FileRef
+    from curate.readers.pdf import pages as pdfpages
+
+    ref = FileRef(SAMPLES / "hypertension_en.pdf", "book.pdf", "books")
+    pieces = [pdfpages.Start([], "A book", 40, False), pdfpages.End({0xE001: [3, "first"]}),
+              pdfpages.Skipped(21), pdfpages.End({0xE001: [2, "second"], 0xE002: [1, "other"]})]
+    ledger = Ledger("books", "read")
+    gen = books.finish(ref, books.Config(), ledger, iter(pieces))
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        stats = stop.value
+    assert stats["pages_in"] == 40 and stats["pages_unreadable"] == 1
+    (row,) = [r for r in ledger.rows if r[4] == "unmapped_glyph"]
+    assert "U+E001×5 (e.g. 'first')" in row[5] and "U+E002×1 (e.g. 'other')" in row[5]
