@@ -77,7 +77,7 @@ def test_clean_errors(runner, tmp_path):
     result = runner.invoke(main, ["build", "qa", "--recipe", str(bad), "--out", str(tmp_path)])
     assert result.exit_code == 1 and "options.templat: unknown key 'templat'; did you mean 'template'?" in result.output
     result = runner.invoke(main, ["corpus", str(bad)])
-    assert result.exit_code == 1 and "reader: unknown key 'reader'" in result.output
+    assert result.exit_code == 1 and "a source recipe (reader = 'qa'), not a mixture recipe" in result.output
     result = runner.invoke(main, ["inspect", str(tmp_path / "missing_text_document")])
     assert result.exit_code == 1 and "Traceback" not in result.output
 

@@ -173,12 +173,19 @@ def source_problems(data: Any, prefix: list | tuple = ()) -> list[str]:
 
 def check_source(data: Any, where: str) -> None:
     """Raise every problem of a source recipe (``where``: its file) at once."""
+    if isinstance(data, dict) and "sources" in data and "reader" not in data:
+        raise s.SchemaError([f"{where}: a mixture recipe (it lists [[sources]]), not a source recipe: build it with "
+                             f"`curate corpus {where}`"])
     if found := source_problems(data):
         raise s.SchemaError([f"{where}: {line}" for line in found])
 
 
 def check_corpus(data: Any, path: Path) -> None:
     """Raise every problem of a corpus recipe and of the source recipes it lists, at once."""
+    if isinstance(data, dict) and "reader" in data and "sources" not in data:
+        raise s.SchemaError([f"{path}: a source recipe (reader = {data['reader']!r}), not a mixture recipe: build it "
+                             f"with `curate build {data['reader']} --recipe {path}`, or list it under [[sources]] of "
+                             "a mixture recipe"])
     if isinstance(data, dict) and "kind" in data:  # not "instruct", or it would not be read as a corpus
         raise s.SchemaError([f"{path}: kind: expected 'instruct' (an instruction recipe) or no kind (a corpus "
                              f"recipe), got {s.shown(data['kind'])}"])

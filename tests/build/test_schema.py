@@ -125,6 +125,20 @@ def test_corpus_reports_its_source_recipes_problems_with_their_files(tmp_path: P
         '"question"']
 
 
+def test_a_recipe_of_the_other_kind_says_which_command_builds_it(tmp_path: Path) -> None:
+    source = _source(tmp_path, 'template = "qa"')
+    result = CliRunner().invoke(main, ["corpus", str(source), "--out", str(tmp_path / "out")])
+    assert result.output.splitlines() == [
+        f"Error: {source}: a source recipe (reader = 'qa'), not a mixture recipe: build it with `curate build qa "
+        f"--recipe {source}`, or list it under [[sources]] of a mixture recipe"]
+    mix = ROOT / "recipes" / "stage1.toml"
+    result = CliRunner().invoke(main, ["build", "qa", "--recipe", str(mix), "--out", str(tmp_path / "out")])
+    assert result.output.splitlines() == [
+        f"Error: {mix}: a mixture recipe (it lists [[sources]]), not a source recipe: build it with `curate corpus "
+        f"{mix}`"]
+    assert not (tmp_path / "out").exists()
+
+
 def test_every_reader_and_step_option_is_checked() -> None:
     for reader, options, line in [
         ("books", {"table_finder": "fast"}, "options.table_finder: expected one of 'rules', 'pymupdf', 'off'"),
