@@ -13,7 +13,7 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from curate.benchmarks import decontam, evalsets, mcq
 from curate.core import schema as s
@@ -22,6 +22,7 @@ from curate.dedup import minhash, near
 from curate.filters import clean, phi, quality
 from curate.kg import relations, sample
 from curate.readers import READERS, reader_module
+from curate.text import templates
 
 Pos, NonNeg, Frac = s.at_least(1), s.at_least(0), s.fraction()
 
@@ -56,6 +57,18 @@ class RelationTable(s.Table):
     template: s.Str | None = None
 
 
+def _template(name: str) -> str:
+    """A template id (``<name>.j2``) or a template family (``<name>/``) under the templates directory."""
+    root = templates.templates_dir()
+    if (root / f"{name}.j2").is_file() or (root / name).is_dir():
+        return name
+    known = sorted({p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.j2")}
+                   | {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_dir()})
+    raise ValueError(f"no template or template family {name!r} under {root}{s.closest(name, known)}")
+
+
+Template = s.Annotated[s.Str, AfterValidator(_template)]
+
 _SAMPLE = {"scales": list[s.one_of(sample.SCALES)], "seed_fraction": Frac, "budget": Pos, "k": Pos,
            "walk_length": Pos, "restart": s.fraction(upper_open=True), "hub_cap": Pos}
 # Per reader: the ranges and enums of its options (types come from its Config).
@@ -64,7 +77,10 @@ READER_RULES: dict[str, dict[str, Any]] = {
               "table_finder": s.one_of(("rules", "pymupdf", "off")), "header_window": NonNeg, "table_warning": Frac},
     "kg": {**_SAMPLE, "lang": s.one_of(("zh", "en", "auto")), "min_doc_chars": NonNeg, "max_doc_chars": NonNeg,
            "relations": dict[s.Str, s.Str | RelationTable]},
-    "exams": {"fields": McqFields},
+    "exams": {"fields": McqFields, "templates": Template},
+    "qa": {"template": Template},
+    "articles": {"template": Template},
+    "promptcblue": {"template": Template},
 }
 
 

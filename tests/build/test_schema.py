@@ -150,6 +150,9 @@ def test_every_reader_and_step_option_is_checked() -> None:
         ("articles", {"exclude_pmids": 1}, "options.exclude_pmids: expected a string, got the integer 1"),
         ("documents", {"text_field": ["t"]}, "options.text_field: expected a string, got a list of 1 item"),
         ("promptcblue", {"template": None}, "options.template: expected a string"),
+        ("qa", {"template": "qaa"}, "options.template: no template or template family 'qaa' under "),
+        ("articles", {"template": "articles/pubmd"}, "options.template: no template or template family"),
+        ("exams", {"templates": "exam"}, "options.templates: no template or template family 'exam'"),
     ]:
         found = build_schema.source_problems({"reader": reader, "options": options})
         assert len(found) == 1 and found[0].startswith(line), (reader, found)
