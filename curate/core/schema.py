@@ -32,6 +32,7 @@ from pydantic import (
     StrictStr,
     ValidationError,
     create_model,
+    model_validator,
 )
 
 from curate.core.config import RecipeError
@@ -137,7 +138,24 @@ def _dataclass_model(cls: type, rules: tuple[tuple[str, Any], ...], name: str) -
             tp = _apply(tp, given[f.name])
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         fields[f.name] = (tp, ... if required else None)
-    return create_model(name, __base__=Table, **fields)
+    return create_model(name, __base__=Table, __validators__={"_constructs": _constructs(cls)}, **fields)
+
+
+def _constructs(cls: type) -> Any:
+    """A check that the dataclass accepts the values: its own cross-field rules (``__post_init__``)."""
+
+    names = {f.name for f in dataclasses.fields(cls)}
+
+    def constructs(self: Table) -> Table:  # a model that extends the table (with more keys) passes only its own
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in self.model_dump(exclude_unset=True).items()
+                  if k in names}
+        try:
+            cls(**values)
+        except (TypeError, ValueError) as err:
+            raise ValueError(str(err)) from None
+        return self
+
+    return model_validator(mode="after")(constructs)
 
 
 def from_dataclass(cls: type, rules: Mapping[str, Any] | None = None, name: str | None = None) -> type[Table]:

@@ -125,6 +125,19 @@ def test_corpus_reports_its_source_recipes_problems_with_their_files(tmp_path: P
         '"question"']
 
 
+def test_cross_field_rules_stop_curate_corpus_with_one_line_each(tmp_path: Path) -> None:
+    source = _source(tmp_path, 'template = "qa"')
+    corpus = tmp_path / "mix.toml"
+    corpus.write_text(f'[[sources]]\nrecipe = "{source.name}"\n[near_dedup]\nkeep = ["rank"]\n[decontam]\n'
+                      'min_short_words = 20\n[[decontam.benchmarks]]\nname = "m"\nloader = "medqa"\npath = "m.jsonl"\n')
+    result = CliRunner().invoke(main, ["corpus", str(corpus), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.output.splitlines() == [
+        f"Error: {corpus}: near_dedup: near_dedup.keep must list distinct keys of rank, quality, length, id, "
+        "including 'id' (the tie-breaker); got ['rank']",
+        f"{corpus}: decontam: decontam: min_short_words must be in 1..ngram_words, got 20"]
+
+
 def test_a_recipe_of_the_other_kind_says_which_command_builds_it(tmp_path: Path) -> None:
     source = _source(tmp_path, 'template = "qa"')
     result = CliRunner().invoke(main, ["corpus", str(source), "--out", str(tmp_path / "out")])
@@ -153,6 +166,10 @@ def test_every_reader_and_step_option_is_checked() -> None:
         ("qa", {"template": "qaa"}, "options.template: no template or template family 'qaa' under "),
         ("articles", {"template": "articles/pubmd"}, "options.template: no template or template family"),
         ("exams", {"templates": "exam"}, "options.templates: no template or template family 'exam'"),
+        # the option dataclasses' own cross-field rules, reported with the others
+        ("books", {"pua_map": ["garbage"]}, "options: pua_map: bad character map entry 'garbage'"),
+        ("kg", {"values": {"remove": ["("]}}, "options.values: values.remove: invalid regular expression"),
+        ("kg", {"max_doc_chars": 100}, "options: kg: min_doc_chars and max_doc_chars must be >= 0, and max_doc"),
     ]:
         found = build_schema.source_problems({"reader": reader, "options": options})
         assert len(found) == 1 and found[0].startswith(line), (reader, found)
