@@ -194,16 +194,19 @@ def _build_command(reader: str, summary: str, extra: list[Callable] | None = Non
         import dataclasses
 
         from curate.build import pipeline, recipes
+        from curate.build.schema import check_options
 
         options = {k: v for k, v in reader_options.items() if v is not None}
         options.update(_parse_set(sets))
         if recipe:
             src = recipes.load_source(recipe)
+            check_options(src.reader, options)
             merged = {**{f.name: getattr(src.options, f.name)
                          for f in dataclasses.fields(src.options)}, **options}
             src = dataclasses.replace(src, options=recipes.make_config(
                 type(src.options), merged, Path.cwd(), "--set"))
         else:
+            check_options(reader, options)
             src = recipes.source_from_dict({"reader": reader, "options": options}, Path.cwd(), "--set")
         if inputs:
             src = dataclasses.replace(src, inputs=tuple(i if "://" in i else os.path.abspath(i) for i in inputs))

@@ -114,6 +114,9 @@ class CorpusSpec:
 
 def source_from_dict(data: dict[str, Any], base: Path | None, where: str, weight: float = 1.0) -> SourceSpec:
     """Build a ``SourceSpec`` from a parsed source recipe."""
+    from curate.build.schema import check_source
+
+    check_source(data, where)  # every type, range and enum problem at once, before any work
     known = {"name", "reader", "inputs", "options", "clean", "quality", "scrub"}
     if unknown := sorted(set(data) - known):
         raise RecipeError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -186,6 +189,9 @@ def load_source(path: Path, weight: float = 1.0) -> SourceSpec:
 def load_corpus(path: Path) -> CorpusSpec:
     """Load a corpus recipe file and the source recipes it lists."""
     data = load_toml(path)
+    from curate.build.schema import check_corpus
+
+    check_corpus(data, path)  # this recipe and every source recipe it lists, before any work
     known = {"name", "seed", "tokenizer", "eod_token", "shard_records", "exact_dedup", "near_dedup", "decontam",
              "sources", "partitions", "blend"}
     if unknown := sorted(set(data) - known):

@@ -48,7 +48,10 @@ def make_config(cls: type, values: dict[str, Any], base: Path | None, where: str
         if fields[key].metadata.get("path") and isinstance(value, str) and base is not None:
             value = resolve(base, value)
         kwargs[key] = value
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:  # the dataclass's own cross-field rules: one line, not a traceback
+        raise RecipeError(f"{where}: {err}") from None
 
 
 def load_toml(path: Path) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from typing import Any
 from curate.build.recipes import DecontamSpec, decontam_spec
 from curate.core.config import RecipeError, load_toml
 from curate.core.config import resolve as _resolve
+from curate.instruct import schema
 from curate.instruct.sources import LOADERS
 
 OVERLONG = ("truncate", "drop")
@@ -119,6 +120,7 @@ def _source(entry: dict[str, Any], base: Path, where: str) -> InstructSource:
 def load(path: Path) -> InstructSpec:
     """Load an instruction recipe file."""
     data = load_toml(path)
+    schema.check(data, path)  # every type, range and enum problem at once, before any work
     if unknown := sorted(set(data) - _KEYS):
         raise RecipeError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_KEYS))}")
     sources = tuple(_source(e, path.parent, f"{path}: sources[{i}]") for i, e in enumerate(data.get("sources", [])))

@@ -241,6 +241,9 @@ def load_config(path: str | Path, stage: str, overrides: Any = None) -> TrainCon
     if stage not in raw:
         raise RecipeError(f"{path}: no [{stage}] table")
     extra = parse_overrides(overrides)
+    from curate.train import schema
+
+    schema.check(raw, path, stage, extra)  # the recipe with its overrides: every problem at once
     model_over = {k.removeprefix("model."): v for k, v in extra.items() if k.startswith("model.")}
     stage_over = {k.removeprefix(f"{stage}."): v for k, v in extra.items() if not k.startswith("model.")}
     base = path.resolve().parent
@@ -270,6 +273,9 @@ def load_experiments(path: str | Path) -> ExperimentsConfig:
     """The ``[experiments]`` table of a training recipe (paths resolved against the recipe's directory)."""
     path = Path(path)
     raw = load_toml(path)
+    from curate.train import schema
+
+    schema.check(raw, path, "experiments")
     if "experiments" not in raw:
         raise RecipeError(f"{path}: no [experiments] table (out, pqal, test_ids, pqau, table7, table8, ...)")
     exp = make_config(ExperimentsConfig, raw["experiments"], path.resolve().parent, f"{path} [experiments]")

@@ -121,7 +121,7 @@ def test_valid_split_and_pack_by_task(inputs: Path, tmp_path: Path) -> None:
 def test_recipe_errors_are_specific(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('kind = "instruct"\n[[sources]]\nname = "a"\nloader = "nope"\ninputs = ["x"]\n')
-    with pytest.raises(ValueError, match="unknown loader 'nope'"):
+    with pytest.raises(ValueError, match=r"sources\[0\]\.loader: expected one of 'medqa'.*got the string \"nope\""):
         recipe.load(bad)
     bad.write_text('kind = "instruct"\nseq_lenn = 5\n')
     with pytest.raises(ValueError, match="unknown key"):
