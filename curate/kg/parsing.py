@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from xml.parsers import expat
-from xml.sax import handler
+from xml.sax import SAXParseException, handler
 from xml.sax.expatreader import ExpatParser
 
 import rdflib
@@ -202,7 +202,14 @@ def _parse_xml(data: bytes | str, kind: str, base: str, graph: rdflib.Graph) -> 
         content.setDocumentLocator(source)  # as rdflib's create_parser does
         reader.setErrorHandler(rdfxml.ErrorHandler())
     reader.setContentHandler(content)
-    reader.parse(source)
+    try:
+        reader.parse(source)
+    except SAXParseException as err:
+        # expat (2.4+) stops entity amplification on its own, sometimes before our budget does.
+        if "amplification" in str(err):
+            raise NotText(f"XML entity expansion beyond expat's amplification limit ({err}; an entity-expansion "
+                          "attack or a broken DTD); not parsed", "entity_expansion") from None
+        raise
 
 
 # --- JSON-LD -----------------------------------------------------------------------------------

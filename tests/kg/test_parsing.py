@@ -139,6 +139,17 @@ def test_billion_laughs_is_one_quarantine_row_at_once(tmp_path) -> None:
     assert docs == []
 
 
+def test_one_entity_under_its_limit_used_everywhere_is_one_quarantine_row(tmp_path) -> None:
+    """Each use within the per-entity limit; the file's total is what is refused (by expat or our budget)."""
+    line = '<rdf:Description rdf:about="http://example.org/c{}"><rdfs:label>&a;</rdfs:label></rdf:Description>\n'
+    text = _dtd(f'<!ENTITY a "{"x" * 60_000}">', "".join(line.format(i) for i in range(13_000)))
+    assert len(text) > 1_250_000
+    docs, ledger = _read(tmp_path, "wide.owl", text)
+    [row] = ledger.rows
+    assert row[0] == "kg/wide.owl" and row[4] == "entity_expansion" and "not parsed" in row[5]
+    assert docs == []
+
+
 def test_entities_expanding_past_the_budget_stop_the_parse(tmp_path, monkeypatch) -> None:
     """Entities small enough each, used often enough to exceed the characters a file of its size may give."""
     monkeypatch.setattr(parsing, "EXPANSION_FLOOR", 0)
