@@ -328,8 +328,20 @@ def verify(doc: np.ndarray, entry: Entry, th: Thresholds) -> Match | None:
     order = np.argsort(entry.stem)
     sorted_stem, sorted_w = entry.stem[order], entry.weights[order]
     at = np.minimum(np.searchsorted(sorted_stem, doc), s - 1)
-    per_token = np.where(sorted_stem[at] == doc, sorted_w[at], 0.0)
     width = min(len(doc), s + WINDOW_SLACK)
+    # A token counts in a window as often as the question has it, no more: options that repeat the
+    # question's words ("社会学男女, 生物学男女, 文化学男女") must not outweigh the question itself.
+    distinct, times = np.unique(entry.stem, return_counts=True)
+    where = np.minimum(np.searchsorted(distinct, doc), distinct.size - 1)
+    times = np.where(distinct[where] == doc, times[where], 0)
+    by_hash = np.argsort(doc, kind="stable")  # positions, ascending within each token
+    group = np.flatnonzero(np.diff(doc[by_hash], prepend=~doc[by_hash][:1]))
+    rank = np.arange(len(doc)) - np.repeat(group, np.diff(np.append(group, len(doc))))
+    back = times[by_hash]  # the earlier copy that a copy beyond the question's count would displace
+    fresh = np.ones(len(doc), bool)
+    late = np.flatnonzero((back > 0) & (rank >= back))
+    fresh[by_hash[late]] = by_hash[late] - by_hash[late - back[late]] >= width
+    per_token = np.where((times > 0) & fresh, sorted_w[at], 0.0)
     sums = np.convolve(per_token, np.ones(width), "valid")
     total = float(entry.weights.sum())
     need = min(th.with_options, th.stem_alone) * total

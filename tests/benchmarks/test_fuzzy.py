@@ -43,9 +43,15 @@ OTHERS = [{"id": f"gen#{i}", "question": f"Which of the following is the most co
            "answer": "A"} for i, w in enumerate(CAUSES)]
 
 
+# Options that repeat the question's own words: the question, not the options, is where it is found.
+ECHO = {"id": "cmmlu/test/human_sexuality#13", "question": "社会生活中的生物学男女最终反映为社会文化设定的",
+        "meta": {}, "answer": "A", "options": [{"label": k, "text": t} for k, t in zip(
+            "ABCD", ("社会学男女", "生物学男女", "文化学男女", "人类学男女"), strict=True)]}
+
+
 @pytest.fixture(scope="module")
 def indexes() -> dict[str, decontam.Index]:
-    sets = {"medmcqa": [MEDMCQA, SHORT], "cmmlu": [CMMLU], "pubmedqa": [YESNO], "other": OTHERS}
+    sets = {"medmcqa": [MEDMCQA, SHORT], "cmmlu": [CMMLU, ECHO], "pubmedqa": [YESNO], "other": OTHERS}
     return {"fuzzy": decontam.build_index(sets, FUZZY), "plain": decontam.build_index(sets, PLAIN)}
 
 
@@ -79,6 +85,14 @@ def test_reformatted_copies_of_a_short_item_are_caught(indexes) -> None:
     texts = [paper, paper.upper(), paper.replace(" ", "\n"), _paper(SHORT, order="DBCA"),
              _paper(SHORT, "Chief cells of the stomach produce"), "Q: " + _paper(SHORT, sep="  ")]
     assert len(_hits(texts, indexes["fuzzy"], FUZZY)) == len(texts)
+
+
+def test_a_question_whose_options_repeat_its_words_is_found_in_its_place(indexes) -> None:
+    edited = ECHO["question"].replace("生物学", "生勿学")
+    texts = [f"课后练习：\n{_paper(ECHO, edited, order='BADC')}\n答案见书后。", f"摘抄：{edited}。"]
+    hits = _hits(texts, indexes["fuzzy"], FUZZY)
+    assert len(hits) == 2 and all("item=cmmlu/test/human_sexuality#13 match=fuzzy" in h for h in hits)
+    assert all("ngram='社会生活中的生勿学男女最终反映为社会文化设定的'" in h for h in hits)
 
 
 def test_prose_naming_the_options_and_generic_phrasing_are_kept(indexes) -> None:
