@@ -86,6 +86,9 @@ class DecontamConfig:
     fuzzy: bool = True
     fuzzy_with_options: float = 0.7
     fuzzy_stem_alone: float = 0.85
+    # A question of a few words with one changed keeps little of itself (2 of 3 tokens: 0.67); when every
+    # one of its three or more specific options stands beside it, they say which item it is.
+    fuzzy_all_options: float = 0.4
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_short_words <= self.ngram_words:
@@ -95,7 +98,7 @@ class DecontamConfig:
                              f"got {self.min_short_cjk_chars}")
         if self.min_matches < 1:
             raise ValueError(f"decontam: min_matches must be at least 1, got {self.min_matches}")
-        for name in ("fuzzy_with_options", "fuzzy_stem_alone"):
+        for name in ("fuzzy_with_options", "fuzzy_stem_alone", "fuzzy_all_options"):
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"decontam: {name} must be in (0, 1], got {getattr(self, name)}")
 
@@ -378,7 +381,7 @@ def _fuzzy_scan(tokens: Tokens, count: int, index: Index, cfg: DecontamConfig, s
     """Ledger detail of every text (by position, not in ``skip``) that leaks a short item (``fuzzy``)."""
     fz = index.fuzzy
     assert fz is not None
-    th = fuzzy.Thresholds(cfg.fuzzy_with_options, cfg.fuzzy_stem_alone)
+    th = fuzzy.Thresholds(cfg.fuzzy_with_options, cfg.fuzzy_stem_alone, cfg.fuzzy_all_options)
     docs = tokens.sequences(count)
     details: dict[int, str] = {}
     for doc, e in fuzzy.candidates(tokens, fz, skip):

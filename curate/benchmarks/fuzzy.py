@@ -18,16 +18,19 @@ line breaks do not matter):
 A document is checked against the items with which it shares at least half of their anchors (a
 vectorised pass: a one-hash Bloom filter, then ``searchsorted`` over the sorted anchors). For each
 candidate the best window of about the question's length is found (token weights summed over a
-sliding window), and the question is aligned to it (longest common subsequence): ``u`` is the share
-of the question's tokens matched, ``w`` the share of its weight. Options are looked for, verbatim
-and in any order, around that window. A document leaks the item when
+sliding window, each token as often as the question has it), and the question is aligned to it
+(longest common subsequence): ``u`` is the share of the question's tokens matched, ``w`` the share
+of its weight. Options are looked for, verbatim and in any order, around that window. A document
+leaks the item when
 
 - with options: the options stand together as a list (their tokens fill at least half of the stretch
   they span, option labels aside) and at least two specific options, all but one of them, are among
   them, or, for an item of generic options, all of them right after the question; and ``u`` and
   ``w`` reach ``fuzzy_with_options``; or
 - on its question alone: the question is long enough to count whole (``min_short_words`` words or
-  ``min_short_cjk_chars`` characters) and ``u`` and ``w`` reach ``fuzzy_stem_alone``.
+  ``min_short_cjk_chars`` characters) and ``u`` and ``w`` reach ``fuzzy_stem_alone``; or
+- with every option: three or more options, all specific, all in the list, and ``u`` and ``w`` reach
+  ``fuzzy_all_options`` (a question of two or three words with one changed keeps half of itself).
 
 One word changed in a 14-token question leaves ``u`` = 13/14; a generic question that shares only
 its framing with the item, or a textbook sentence that names the options in running prose, does not
@@ -208,6 +211,7 @@ class Thresholds:
 
     with_options: float
     stem_alone: float
+    all_options: float  # every one of three or more specific options found
 
 
 def candidates(tokens: Tokens, fz: FuzzyIndex, skip: set[int]) -> list[tuple[int, int]]:
@@ -274,30 +278,32 @@ def _last(region: bytes, option: bytes) -> int:
     return at // 8 if at != -1 else -1
 
 
-def _options(doc: np.ndarray, lo: int, hi: int, entry: Entry) -> bool:
-    """Whether the item's options stand as a list next to the question at ``doc[lo:hi]`` (see the module doc)."""
+def _options(doc: np.ndarray, lo: int, hi: int, entry: Entry) -> tuple[int, int]:
+    """How the item's options stand as a list next to the question at ``doc[lo:hi]`` (see the module doc): 0 not,
+    1 enough of them, 2 every one of three or more specific options; and where the first option starts."""
     total = sum(len(o) for o in entry.options)
     a, b = max(0, lo - 2 * total - 8), min(len(doc), hi + 2 * total + 4 * len(entry.options) + 8)
-    after, before = doc[hi:b].tobytes(), doc[a:lo].tobytes()
+    # After the question's first token: its alignment may have taken a word of an option as its last.
+    after, before = doc[lo + 1:b].tobytes(), doc[a:lo].tobytes()
     spans = {}
     for k, option in enumerate(entry.options):  # the nearest copy after the question, else before it
         raw = option.tobytes()
         if (at := _find(after, raw)) >= 0:
-            spans[k] = (hi + at, hi + at + len(option))
+            spans[k] = (lo + 1 + at, lo + 1 + at + len(option))
         elif (at := _last(before, raw)) >= 0:
             spans[k] = (a + at, a + at + len(option))
     if len(spans) < 2:
-        return False
+        return 0, hi
     first, last = min(s for s, _ in spans.values()), max(e for _, e in spans.values())
     stretch = doc[first:last]
     filled = sum(e - s for s, e in spans.values())
     if filled < 0.5 * (len(stretch) - int(np.isin(stretch, _label_hashes()).sum())):
-        return False  # named in running prose, not listed
+        return 0, hi  # named in running prose, not listed
     specific = [k for k, flag in enumerate(entry.specific) if flag]
     if len(specific) >= 2 and sum(k in spans for k in specific) >= max(2, len(specific) - 1):
-        return True
+        return (2 if len(spans) == len(specific) == len(entry.options) >= 3 else 1), first
     # Generic options (yes / no / maybe) say which item it is only as the item's whole list, right after it.
-    return len(spans) == len(entry.options) and first <= hi + 8
+    return int(len(spans) == len(entry.options) and first <= hi + 8), first
 
 
 def _best_windows(sums: np.ndarray, need: float, width: int, count: int = 3) -> list[int]:
@@ -344,7 +350,7 @@ def verify(doc: np.ndarray, entry: Entry, th: Thresholds) -> Match | None:
     per_token = np.where((times > 0) & fresh, sorted_w[at], 0.0)
     sums = np.convolve(per_token, np.ones(width), "valid")
     total = float(entry.weights.sum())
-    need = min(th.with_options, th.stem_alone) * total
+    need = min(th.with_options, th.stem_alone, th.all_options) * total
     stem, weights = entry.stem.tolist(), entry.weights.tolist()
     for start in _best_windows(sums, need, width):
         lo, hi = max(0, start - WINDOW_SLACK // 2), min(len(doc), start + width + WINDOW_SLACK // 2)
@@ -354,8 +360,14 @@ def verify(doc: np.ndarray, entry: Entry, th: Thresholds) -> Match | None:
             lo, hi = lo + first, lo + last + 1
         if entry.long and sim >= th.stem_alone:
             return Match(sim, False, lo, hi)
-        if len(entry.options) >= 2 and sim >= th.with_options and _options(doc, lo, hi, entry):
-            return Match(sim, True, lo, hi)
+        if len(entry.options) >= 2 and sim >= min(th.with_options, th.all_options):
+            found, first = _options(doc, lo, hi, entry)
+            if (found and sim >= th.with_options) or (found == 2 and sim >= th.all_options):
+                if lo < first < hi:  # the question ends where its options begin, labels aside
+                    hi = first
+                    while hi - 1 > lo and np.isin(doc[hi - 1], _label_hashes()):
+                        hi -= 1
+                return Match(sim, True, lo, hi)
     return None
 
 

@@ -43,6 +43,11 @@ OTHERS = [{"id": f"gen#{i}", "question": f"Which of the following is the most co
            "answer": "A"} for i, w in enumerate(CAUSES)]
 
 
+# Three words: one changed leaves two (0.67), and the options say which item it is.
+VIRCHOW = {"id": "medmcqa/dev#c3", "question": "Virchow node is", "meta": {}, "answer": "B",
+           "options": [{"label": k, "text": t} for k, t in zip("ABCD", (
+               "Right axillary lymph node", "Left supraclavicular lymph node", "Periumbilical nodule",
+               "Left inguinal lymph node"), strict=True)]}
 # Options that repeat the question's own words: the question, not the options, is where it is found.
 ECHO = {"id": "cmmlu/test/human_sexuality#13", "question": "社会生活中的生物学男女最终反映为社会文化设定的",
         "meta": {}, "answer": "A", "options": [{"label": k, "text": t} for k, t in zip(
@@ -51,7 +56,7 @@ ECHO = {"id": "cmmlu/test/human_sexuality#13", "question": "社会生活中的�
 
 @pytest.fixture(scope="module")
 def indexes() -> dict[str, decontam.Index]:
-    sets = {"medmcqa": [MEDMCQA, SHORT], "cmmlu": [CMMLU, ECHO], "pubmedqa": [YESNO], "other": OTHERS}
+    sets = {"medmcqa": [MEDMCQA, SHORT, VIRCHOW], "cmmlu": [CMMLU, ECHO], "pubmedqa": [YESNO], "other": OTHERS}
     return {"fuzzy": decontam.build_index(sets, FUZZY), "plain": decontam.build_index(sets, PLAIN)}
 
 
@@ -93,6 +98,18 @@ def test_a_question_whose_options_repeat_its_words_is_found_in_its_place(indexes
     hits = _hits(texts, indexes["fuzzy"], FUZZY)
     assert len(hits) == 2 and all("item=cmmlu/test/human_sexuality#13 match=fuzzy" in h for h in hits)
     assert all("ngram='社会生活中的生勿学男女最终反映为社会文化设定的'" in h for h in hits)
+
+
+def test_a_few_words_with_one_changed_count_with_every_option_beside_them(indexes) -> None:
+    edited = "Virchow gland is"
+    caught = [_paper(VIRCHOW, edited, order="DCAB"), _paper(VIRCHOW, edited, sep=" ").upper()]
+    kept = [  # some of the options, or none
+        "\n".join([edited, "A. Left supraclavicular lymph node", "B. Right axillary lymph node", "C. Spleen"]),
+        f"{edited} not a term used in this atlas. Left supraclavicular lymph node: see page 12.",
+    ]
+    hits = _hits(caught + kept, indexes["fuzzy"], FUZZY)
+    assert len(hits) == 2 and all("item=medmcqa/dev#c3 match=fuzzy similarity=0.67 with_options=true "
+                                  "ngram='virchow gland is'" in h for h in hits)
 
 
 def test_prose_naming_the_options_and_generic_phrasing_are_kept(indexes) -> None:
