@@ -19,7 +19,9 @@ options alone), in five forms:
 Hosts are clean medical QA: ``../shared/realdata/chinese_qa`` (1,000 Chinese ShareGPT conversations) and
 ``promptcblue``, and the bundled QA samples (``samples/qa``, ``samples/instruct/qa``: English alpaca,
 Huatuo, Wuma, ShareGPT; ``samples/instruct/promptcblue``).
-Recall is the share of planted documents flagged for the planted item's benchmark. The false-positive
+Paragraphs of the two Chinese textbooks in ``../shared/realdata/books-zh`` (psychiatry, pharmacology;
+from their LaTeX sources) are clean documents too. Recall is the share of planted documents flagged
+for the planted item's benchmark. The false-positive
 rate is the share of clean documents flagged: the hosts themselves, and the non-test splits of the same
 sets rendered the same way (MedQA train and dev, MedMCQA train, MMLU dev, CMMLU dev, PubMedQA's
 labelled items outside the test split, with their abstracts), which share the exams' phrasing and
@@ -117,6 +119,17 @@ def hosts() -> dict[str, list[str]]:
     return out
 
 
+def textbook() -> list[str]:
+    """Paragraphs of the Chinese textbooks' LaTeX sources in ``../shared/realdata/books-zh`` (clean text)."""
+    paragraphs = []
+    for path in sorted(REAL.glob("books-zh/*/content/chap*.tex")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        text = re.sub(r"(?m)%.*$", "", text)  # comments
+        text = re.sub(r"\\[a-zA-Z]+\*?(\[[^\]]*\])?", "", text).replace("{", "").replace("}", "")
+        paragraphs += [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if len(CJK.findall(p)) >= 40]
+    return paragraphs
+
+
 def render(item: dict, *, context: bool, options: bool = True) -> str:
     """An item as an exam paper prints it."""
     parts = [item["question"]]
@@ -207,6 +220,7 @@ def run(seed: int, cfg: DecontamConfig, show: int) -> dict:
                          "caught": sum(by_kind.values()), "planted": len(docs)})
     fp = []
     for name, texts in (("clean QA (en)", clean["en"]), ("clean QA (zh)", clean["zh"]),
+                        ("textbook paragraphs (zh)", textbook()),
                         *((n, [render(i, context=True) for i in items]) for n, items in controls().items())):
         hit = flagged(texts, index, cfg)
         fp.append({"set": name, "documents": len(texts), "flagged": len(hit), "texts": texts,
