@@ -11,7 +11,7 @@ line breaks do not matter):
   of the above", 以上都是) says nothing about which item it is;
 - anchors: the question's token bigrams and the specific options' bigrams, each pointing at its
   items. An anchor shared by more than ``anchor_cap(items)`` items is generic ("which of", "the
-  following", 下列) and left out;
+  following", 下列) and left out, and an item keeps its ``MAX_ANCHORS`` rarest;
 - a weight per token, ``log(1 + items / df)`` over the items' questions and options: exam framing
   ("which of the following is", 下列哪项) weighs little, the words that make an item itself much.
 
@@ -50,6 +50,7 @@ from curate.benchmarks.ngrams import Tokens, tokenize
 from curate.dedup.minhash import P, fmix
 
 MAX_STEM = 64  # longer questions keep an intact n-gram after a few edits
+MAX_ANCHORS = 16  # the rarest anchors an entry keeps
 ANCHOR_SHARE = 0.5  # of an item's anchors a document must share to be checked against it
 WINDOW_SLACK = 4  # tokens beside the question's length in the window it is aligned to
 _BIGRAM, _OPTION, _OWNER = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0x5851F42D4C957F2D),
@@ -189,7 +190,12 @@ def build(items: Sequence[tuple[int, str, Sequence[str]]], min_words: int, min_c
     once = _once_per_owner(grams, owner)
     grams, owner = grams[once], owner[once]
     _, inverse, df = np.unique(grams, return_inverse=True, return_counts=True)
-    common = df[inverse.ravel()] <= anchor_cap(n)
+    counts = df[inverse.ravel()]
+    # Each entry keeps its MAX_ANCHORS rarest: they say most about it, and fewer anchors are fewer lookups.
+    by_rarity = np.lexsort((grams, counts, owner))
+    starts = np.searchsorted(owner[by_rarity], owner[by_rarity], "left")
+    rarest = by_rarity[np.arange(by_rarity.size) - starts < MAX_ANCHORS]
+    common = rarest[counts[rarest] <= anchor_cap(n)]
     anchor_entry = (np.cumsum(keep) - 1)[owner[common]].astype(np.int32)
     anchor_hash = grams[common]
     order = np.lexsort((anchor_entry, anchor_hash))
