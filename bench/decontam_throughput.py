@@ -8,12 +8,14 @@ Documents are 1-2 KB of sentences remixed from the bundled sample articles and P
 context on half of them, four options, the answer; words drawn at random from the same texts, one in
 ten Chinese), plus PubMedQA's 1,000 labelled items when ``../shared/realdata`` is present: a few
 million n-gram hashes, the size MedQA, MedMCQA and PubMedQA together give. ``decontaminate`` runs
-over tables of 10,000 documents in one process (one core); the figure is the median of ``--runs``.
+over tables of 10,000 documents in one process (one core); the figure is the median of ``--runs``, with
+and without the short-item matching (``fuzzy``), the two alternating.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import re
@@ -102,13 +104,18 @@ def main() -> None:
     docs = documents(args.docs, en, zh, sets["generated"])
     tables = [records.to_table(docs[i:i + 10000], records.DOCUMENT) for i in range(0, len(docs), 10000)]
     size = sum(len(d["text"].encode()) for d in docs)
-    times, dropped = [], 0
+    # The same index without its short-item part, scanned in alternation with it (n-grams alone).
+    plain = (dataclasses.replace(index, fuzzy=None, settings={**index.settings, "fuzzy": False}),
+             dataclasses.replace(cfg, fuzzy=False))
+    times, plain_times, dropped, plain_dropped = [], [], 0, 0
     for _ in range(args.runs):
-        ctx = Context("bench", "decontam", resources={decontam.INDEX: index})
-        start = time.perf_counter()
-        dropped = sum(decontam.decontaminate(table, cfg, ctx).ledger.num_rows for table in tables)
-        times.append(time.perf_counter() - start)
-    median = statistics.median(times)
+        for idx, conf, out in ((index, cfg, times), (*plain, plain_times)):
+            ctx = Context("bench", "decontam", resources={decontam.INDEX: idx})
+            start = time.perf_counter()
+            n = sum(decontam.decontaminate(table, conf, ctx).ledger.num_rows for table in tables)
+            out.append(time.perf_counter() - start)
+            dropped, plain_dropped = (n, plain_dropped) if conf is cfg else (dropped, n)
+    median, plain_median = statistics.median(times), statistics.median(plain_times)
     print(json.dumps({
         "index_items": sum(len(v) for v in sets.values()), "index_ngrams": int(index.hashes.size),
         "index_build_s": round(built, 2), "index_file_mb": round(index_mb, 1),
@@ -116,6 +123,10 @@ def main() -> None:
         "docs": len(docs), "mean_doc_bytes": round(size / len(docs)), "planted": (len(docs) + 199) // 200,
         "dropped": dropped, "median_s": round(median, 3), "docs_per_s": round(len(docs) / median),
         "mb_per_s": round(size / median / 1e6, 2), "runs_s": [round(t, 3) for t in times],
+        "fuzzy_entries": len(index.fuzzy) if index.fuzzy else 0,
+        "ngrams_only": {"dropped": plain_dropped, "median_s": round(plain_median, 3),
+                        "docs_per_s": round(len(docs) / plain_median), "runs_s": [round(t, 3) for t in plain_times]},
+        "time_ratio_with_short_items": round(median / plain_median, 2),
     }, indent=1))
 
 

@@ -15,10 +15,16 @@ scanned for n-grams of n and of those short lengths. Each hash remembers the fir
 
 Lookups go through a one-hash Bloom filter, then ``searchsorted`` on the index's sorted hash array.
 
-On disk (``Index.save``) the index is one Parquet file of two row sets side by side (the shorter one
-padded with nulls): n-gram rows ``hash`` (uint64, sorted) and ``item`` (int32); item rows
-``item_id``, ``benchmark`` and ``pmid``. The schema metadata ``curate.benchmarks.decontam`` holds the n-gram
-settings and the short lengths present, as JSON.
+Items too short for n-grams, or edited by a word, are matched whole with ``fuzzy`` (on by default):
+each question of up to 64 tokens and its options, by ``curate.benchmarks.fuzzy`` (similarity of the
+aligned question, options standing as a list beside it). Its ledger detail reads
+``benchmark=... item=... match=fuzzy similarity=0.93 with_options=true ngram='<the question as found>'``.
+
+On disk (``Index.save``) the index is one Parquet file of row sets side by side (each padded with
+nulls to the longest): n-gram rows ``hash`` (uint64, sorted) and ``item`` (int32); item rows
+``item_id``, ``benchmark`` and ``pmid``; and, with ``fuzzy``, the ``fz_*`` columns of
+``fuzzy.columns``, each a row set of its own. The schema metadata ``curate.decontam`` holds the n-gram
+settings, the short lengths present and the row counts, as JSON.
 """
 
 from __future__ import annotations
@@ -38,7 +44,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curate.benchmarks.ngrams import STREAMS, ngrams, tokenize
+from curate.benchmarks import fuzzy
+from curate.benchmarks.ngrams import STREAMS, Tokens, ngrams, tokenize
 from curate.core import records
 from curate.core.executor import atomic_path
 from curate.core.step import Context, Out
@@ -73,6 +80,15 @@ class DecontamConfig:
     index_answers: bool = True
     min_matches: int = 1  # distinct matching n-grams of one benchmark that make a document a hit
     exclude_pmids: bool = True
+    # Short or lightly edited items (curate.benchmarks.fuzzy): the question's similarity to the document
+    # (share of its tokens and of its weight, aligned) needed with the item's options found beside it, and
+    # on its own (questions of min_short_* tokens and up). One changed word in a 14-token question: 0.93.
+    fuzzy: bool = True
+    fuzzy_with_options: float = 0.7
+    fuzzy_stem_alone: float = 0.85
+    # A question of a few words with one changed keeps little of itself (2 of 3 tokens: 0.67); when every
+    # one of its three or more specific options stands beside it, they say which item it is.
+    fuzzy_all_options: float = 0.4
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_short_words <= self.ngram_words:
@@ -82,6 +98,9 @@ class DecontamConfig:
                              f"got {self.min_short_cjk_chars}")
         if self.min_matches < 1:
             raise ValueError(f"decontam: min_matches must be at least 1, got {self.min_matches}")
+        for name in ("fuzzy_with_options", "fuzzy_stem_alone", "fuzzy_all_options"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"decontam: {name} must be in (0, 1], got {getattr(self, name)}")
 
     def lengths(self) -> dict[str, tuple[int, int]]:
         """(shortest whole text, n) per token stream."""
@@ -103,6 +122,7 @@ class Index:
     item_benchmarks: list[str]
     item_pmids: list[str | None]
     settings: dict[str, Any]  # the n-gram settings of DecontamConfig and the short lengths present
+    fuzzy: fuzzy.FuzzyIndex | None = None  # short items' questions and options (``fuzzy: true``)
     pmids: dict[str, int] = field(init=False)  # PMID -> its first item
     benchmark_names: list[str] = field(init=False)
     item_codes: np.ndarray = field(init=False, repr=False)  # each item's index in benchmark_names
@@ -147,19 +167,18 @@ class Index:
     def save(self, path: Path | str) -> None:
         """Write the index as one Parquet file (layout in the module doc), atomically."""
         n, m = self.hashes.size, len(self.item_ids)
-        rows = max(n, m)
-
-        def padded(values: Any, type_: pa.DataType, count: int) -> pa.Array:
-            return pa.concat_arrays([pa.array(values, type_), pa.nulls(rows - count, type_)])
-
-        table = pa.table({
-            "hash": padded(self.hashes, pa.uint64(), n),
-            "item": padded(self.items.astype(np.int32), pa.int32(), n),
-            "item_id": padded(self.item_ids, pa.string(), m),
-            "benchmark": padded(self.item_benchmarks, pa.string(), m),
-            "pmid": padded(self.item_pmids, pa.string(), m),
-        })
+        columns = {"hash": (pa.array(self.hashes, pa.uint64()), n),
+                   "item": (pa.array(self.items.astype(np.int32), pa.int32()), n),
+                   "item_id": (pa.array(self.item_ids, pa.string()), m),
+                   "benchmark": (pa.array(self.item_benchmarks, pa.string()), m),
+                   "pmid": (pa.array(self.item_pmids, pa.string()), m)}
         meta = {**self.settings, "ngrams": n, "items": m}
+        if self.fuzzy is not None:
+            columns.update(fuzzy.columns(self.fuzzy))
+            meta["fuzzy_rows"] = fuzzy.sizes(self.fuzzy)
+        rows = max(count for _, count in columns.values())
+        table = pa.table({name: pa.concat_arrays([values, pa.nulls(rows - count, values.type)])
+                          for name, (values, count) in columns.items()})
         table = table.replace_schema_metadata({_META_KEY: json.dumps(meta, sort_keys=True).encode()})
         with atomic_path(Path(path)) as tmp:
             pq.write_table(table, tmp, compression="zstd")
@@ -173,15 +192,17 @@ class Index:
             raise ValueError(f"decontam: {path} is not a decontamination index (no {_META_KEY.decode()} metadata)")
         meta = json.loads(raw)
         n, m = meta.pop("ngrams"), meta.pop("items")
+        fuzzy_rows = meta.pop("fuzzy_rows", None)
         col = lambda name, count: table.column(name).slice(0, count)  # noqa: E731
         return cls(col("hash", n).to_numpy().astype(np.uint64), col("item", n).to_numpy().astype(np.int32),
                    col("item_id", m).to_pylist(), col("benchmark", m).to_pylist(), col("pmid", m).to_pylist(),
-                   meta)
+                   meta, fuzzy.from_table(table, fuzzy_rows) if fuzzy_rows else None)
 
 
 def _settings(cfg: DecontamConfig) -> dict[str, Any]:
     return {k: v for k, v in asdict(cfg).items()
-            if k in ("ngram_words", "ngram_cjk_chars", "min_short_words", "min_short_cjk_chars", "index_answers")}
+            if k in ("ngram_words", "ngram_cjk_chars", "min_short_words", "min_short_cjk_chars", "index_answers",
+                     "fuzzy")}
 
 
 def _meta(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -221,6 +242,7 @@ class _Builder:
         self.ids: list[str] = []
         self.benchmarks: list[str] = []
         self.pmids: list[str | None] = []
+        self.questions: list[tuple[int, str, list[str]]] = []  # for the fuzzy index
 
     def add(self, benchmark: str, item: Mapping[str, Any]) -> None:
         n = len(self.ids)
@@ -228,6 +250,8 @@ class _Builder:
         self.benchmarks.append(benchmark)
         pmid = _meta(item).get("pmid")
         self.pmids.append(str(pmid) if pmid not in (None, "") else None)
+        if self.cfg.fuzzy and item.get("question"):
+            self.questions.append((n, item["question"], [o["text"] for o in item.get("options") or []]))
         for body, whole in item_texts(item, self.cfg):
             self.texts.append(body)
             self.owners.append(n)
@@ -263,7 +287,9 @@ class _Builder:
         items = np.concatenate(self.items) if self.items else np.zeros(0, np.int32)
         hashes, first = np.unique(hashes, return_index=True)  # first occurrence: the first item keeps it
         settings = {**_settings(self.cfg), "short": {s: sorted(v) for s, v in self.short.items()}}
-        return Index(hashes, items[first].astype(np.int32), self.ids, self.benchmarks, self.pmids, settings)
+        fz = fuzzy.build(self.questions, self.cfg.min_short_words, self.cfg.min_short_cjk_chars) \
+            if self.cfg.fuzzy else None
+        return Index(hashes, items[first].astype(np.int32), self.ids, self.benchmarks, self.pmids, settings, fz)
 
 
 def build_index(items_by_benchmark: Mapping[str, Iterable[Mapping[str, Any]]], cfg: DecontamConfig) -> Index:
@@ -279,9 +305,8 @@ def build_index(items_by_benchmark: Mapping[str, Iterable[Mapping[str, Any]]], c
 # Scanning documents
 
 
-def _scan(texts: list[str], index: Index, min_matches: int) -> dict[int, str]:
+def _scan(tokens: Tokens, index: Index, min_matches: int) -> dict[int, str]:
     """Ledger detail of every text (by position) with at least ``min_matches`` n-grams of one benchmark."""
-    tokens = tokenize(texts)
     found: list[tuple[np.ndarray, ...]] = []
     for si, stream in enumerate(STREAMS):
         hashes, text, glob = tokens.streams[stream]
@@ -341,8 +366,33 @@ def hits(table: pa.Table, cfg: DecontamConfig, index: Index) -> dict[int, str]:
     details = _pmid_hits(table["meta"], index) if cfg.exclude_pmids else {}
     texts = [t or "" for t in table["text"].to_pylist()]
     for start in range(0, len(texts), BATCH_DOCS):
-        for row, detail in _scan(texts[start:start + BATCH_DOCS], index, cfg.min_matches).items():
+        batch = texts[start:start + BATCH_DOCS]
+        tokens = tokenize(batch)
+        found = _scan(tokens, index, cfg.min_matches)
+        if cfg.fuzzy and index.fuzzy is not None:
+            skip = {*found, *(row - start for row in details if start <= row < start + len(batch))}
+            found.update(_fuzzy_scan(tokens, len(batch), index, cfg, skip))
+        for row, detail in found.items():
             details.setdefault(start + row, detail)
+    return details
+
+
+def _fuzzy_scan(tokens: Tokens, count: int, index: Index, cfg: DecontamConfig, skip: set[int]) -> dict[int, str]:
+    """Ledger detail of every text (by position, not in ``skip``) that leaks a short item (``fuzzy``)."""
+    fz = index.fuzzy
+    assert fz is not None
+    th = fuzzy.Thresholds(cfg.fuzzy_with_options, cfg.fuzzy_stem_alone, cfg.fuzzy_all_options)
+    docs = tokens.sequences(count)
+    details: dict[int, str] = {}
+    for doc, e in fuzzy.candidates(tokens, fz, skip):
+        if doc in details:
+            continue
+        entry = fz.entry(e)
+        m = fuzzy.verify(docs[doc], entry, th)
+        if m is not None:
+            details[doc] = (f"benchmark={index.item_benchmarks[entry.item]} item={index.item_ids[entry.item]} "
+                            f"match=fuzzy similarity={m.similarity:.2f} with_options={str(m.with_options).lower()} "
+                            f"ngram='{fuzzy.words(tokens, doc, m.lo, m.hi)}'")
     return details
 
 

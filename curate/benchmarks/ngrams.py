@@ -69,6 +69,14 @@ class Tokens:
     start: np.ndarray  # first code point of each token
     length: np.ndarray  # code points per token
     streams: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # hashes, text, global token index
+    hashes: np.ndarray  # every token's hash, both streams, in text order
+    text: np.ndarray  # the text of each token, in the same order
+    is_cjk: np.ndarray  # whether each token is a CJK ideograph
+
+    def sequences(self, count: int) -> list[np.ndarray]:
+        """Each text's token hashes in order (Latin words and CJK characters together)."""
+        cuts = np.searchsorted(self.text, np.arange(1, count))
+        return np.split(self.hashes, cuts)
 
     def words(self, tokens: np.ndarray, stream: str) -> str:
         """The readable, normalised text of some tokens (joined by spaces, CJK without)."""
@@ -90,7 +98,8 @@ def tokenize(texts: list[str]) -> Tokens:
     begins = np.flatnonzero(cjk[pos] | ~np.concatenate(([False], word[:-1]))[pos])
     if pos.size == 0:
         empty = np.zeros(0, np.int64)
-        return Tokens(cp, empty, empty, {s: (np.zeros(0, np.uint64), empty, empty) for s in STREAMS})
+        return Tokens(cp, empty, empty, {s: (np.zeros(0, np.uint64), empty, empty) for s in STREAMS},
+                      np.zeros(0, np.uint64), empty, np.zeros(0, bool))
     lengths = np.diff(np.append(begins, len(pos)))
     offsets = np.arange(len(pos)) - np.repeat(begins, lengths)  # place of each character in its token
     with np.errstate(over="ignore"):
@@ -103,7 +112,7 @@ def tokenize(texts: list[str]) -> Tokens:
     for name, mask in (("latin", ~is_cjk), ("cjk", is_cjk)):
         which = np.flatnonzero(mask)
         streams[name] = (hashes[which], text[which], which)
-    return Tokens(cp, starts, lengths, streams)
+    return Tokens(cp, starts, lengths, streams, hashes, text, is_cjk)
 
 
 def _mix(acc: np.ndarray, k: int) -> np.ndarray:

@@ -155,15 +155,21 @@ def test_answers_are_indexed_with_their_question(index_answers: bool, caught: bo
         assert "item=mmlu/test/nutrition#L7 ngram='which vitamin deficiency causes scurvy" in ledger.rows[0][5]
 
 
-def test_short_texts_count_whole_from_the_minimum_length() -> None:
+@pytest.mark.parametrize("fuzzy", [False, True])
+def test_short_texts_count_whole_from_the_minimum_length(fuzzy: bool) -> None:
     items = [{"id": "q#9", "question": "Do statins lower the risk of recurrent ischaemic stroke?", "meta": {}},
              {"id": "q#5", "question": "Does coffee raise blood pressure?", "meta": {}}]
-    index = decontam.build_index({"b": items}, CFG)
+    cfg = DecontamConfig(fuzzy=fuzzy)
+    index = decontam.build_index({"b": items}, cfg)
     assert index.settings["short"]["latin"] == [9]
     _, ledger = run(["Title: do statins lower the risk of recurrent ischaemic stroke. Abstract follows.",
                      "Does coffee raise blood pressure? A common question.",
-                     "do statins lower the risk of recurrent stroke"], index)
-    assert [r[0] for r in ledger.rows] == ["corpus/f.jsonl#L1"]
+                     "do statins lower the risk of recurrent stroke"], index, cfg)
+    # The third lacks one word of nine: an edited copy, which only the fuzzy match sees.
+    assert [r[0] for r in ledger.rows] == ["corpus/f.jsonl#L1", *(["corpus/f.jsonl#L3"] if fuzzy else [])]
+    if fuzzy:
+        assert "match=fuzzy similarity=0.89 with_options=false ngram='do statins lower the risk of recurrent stroke'" \
+            in ledger.rows[1][5]
 
 
 ZH = {"id": "cmmlu/test/clinical_medicine#3",
