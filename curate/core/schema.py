@@ -144,7 +144,9 @@ def _dataclass_model(cls: type, rules: tuple[tuple[str, Any], ...], name: str) -
 def _constructs(cls: type) -> Any:
     """A check that the dataclass accepts the values: its own cross-field rules (``__post_init__``)."""
 
-    names = {f.name for f in dataclasses.fields(cls)}
+    # Path fields are left to their defaults here: they are resolved against the recipe's folder only when
+    # the options are built (``make_config``), which checks them again with the real paths.
+    names = {f.name for f in dataclasses.fields(cls) if not f.metadata.get("path")}
 
     def constructs(self: Table) -> Table:  # a model that extends the table (with more keys) passes only its own
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in self.model_dump(exclude_unset=True).items()
