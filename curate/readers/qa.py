@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from curate.core.ledger import Ledger
-from curate.readers import FileRef, record_parts, rows
+from curate.readers import FileRef, record_parts, record_units, rows
 from curate.text import normalise as text
 from curate.text import templates
 
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".txt")
 parts = record_parts  # large files are read in parts by parallel tasks
+count_units = record_units  # lines, rows or items, for the audit
 
 # Common (question, answer) field pairs of public QA and consultation sets, most specific first.
 PAIRS = (("问", "答"), ("问题", "回答"), ("问题", "答案"), ("提问", "回答"), ("问句", "答句"), ("病人", "医生"),
