@@ -47,7 +47,7 @@ def test_hostile_record_files_balance_unit_by_unit(tmp_path):
     ledger = pl.read_parquet(root / "ledger.parquet")
     reasons = dict(zip(ledger["id"].to_list(), ledger["reason"].to_list(), strict=True))
     assert reasons["src/a.jsonl#L2"] == "malformed_json"
-    assert reasons["src/b.csv#L10"] == "malformed_record"  # the stray quote's own line, not the rows after it
+    assert not any(k.startswith("src/b.csv") for k in reasons)  # a quote that never closes swallows no row
     assert reasons["src/c.json#item2"] == "malformed_record" and reasons["src/c.json#trailing@line2"] == "trailing_data"
     assert reasons["src/sub/d.jsonl"] == "unreadable_input"
     report = audit(root)
