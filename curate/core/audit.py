@@ -123,6 +123,14 @@ def _audit_units(name: str, stats: dict, report: AuditReport) -> None:
 def audit(root: Path) -> AuditReport:
     """Audit the build in ``root``."""
     report = AuditReport()
+    manifest_path = root / "manifest.json"
+    if manifest_path.is_file() and (root / "ledger.parquet").is_file():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("kind") == "instruct":  # stages 2 and 3: loaded, guarded, selected, packed
+            from curate.core import audit_instruct
+
+            report.lines, report.problems = audit_instruct.audit(root, manifest)
+            return report
     for name in ("flow.json", "manifest.json", "ledger.parquet"):
         if not (root / name).is_file():
             report.problems.append(f"{root}: missing {name}; is this a curate build directory?")

@@ -85,3 +85,17 @@ def test_globs_end_on_link_loops_and_report_broken_links(tmp_path):
     assert [rel for _, rel in files] == ["e/x.jsonl"]
     assert [(rel, msg.split(" (")[0]) for _, rel, msg in problems] == [("gone.jsonl", "broken symbolic link")]
     assert os.path.islink(tmp_path / "d" / "e" / "back")
+
+
+def test_qa_lists_are_lines_and_objects_or_numbers_are_ledgered(tmp_path):
+    path = tmp_path / "a.jsonl"
+    rows = [{"question": ["第一问", "第二问"], "answer": "答"}, {"question": {"k": 1}, "answer": "x"},
+            {"question": "q", "answer": 42}]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    root = _build(tmp_path, "qa", [path], QAConfig())
+    ledger = pl.read_parquet(root / "ledger.parquet")
+    assert ledger["id"].to_list() == ["src/a.jsonl#L2", "src/a.jsonl#L3"]
+    assert ledger["reason"].to_list() == ["non_text_field"] * 2
+    flow = json.loads((root / "flow.json").read_text())
+    text = pl.read_parquet(root / flow["src"]["passes"][0]["shards"][0])["text"][0]
+    assert "第一问\n第二问" in text and "[" not in text
