@@ -184,7 +184,9 @@ def iter_lines(path: Path, keep_ends: bool = False,
         if encoding == "utf-16":  # cannot split UTF-16 on b"\n"; such files are small in practice
             text = (head + f.read()).decode("utf-16", "replace")
             for n, line in enumerate(text.splitlines(keepends=keep_ends), 1):
-                if keep_ends or line.strip():
+                if 2 * len(line) > MAX_RECORD_BYTES:  # its UTF-16 size, as for the bytes of other files
+                    yield n, _oversized(n, 2 * len(line))
+                elif keep_ends or line.strip():
                     yield n, line
             return
         if part is not None:

@@ -99,3 +99,25 @@ def test_qa_lists_are_lines_and_objects_or_numbers_are_ledgered(tmp_path):
     flow = json.loads((root / "flow.json").read_text())
     text = pl.read_parquet(root / flow["src"]["passes"][0]["shards"][0])["text"][0]
     assert "第一问\n第二问" in text and "[" not in text
+
+
+def test_a_line_over_the_record_limit_is_ledgered_and_the_rest_read(tmp_path):
+    """The default limit (CURATE_MAX_RECORD_BYTES, 8 MiB): one line above it, in UTF-8 and in UTF-16."""
+    from curate.text import textio
+
+    big = "x" * (textio.MAX_RECORD_BYTES + 1000)
+    lines = [json.dumps({"question": "Huge?", "answer": big}),
+             *(json.dumps({"question": f"What treats case {k}?", "answer": f"Rest {k}."}) for k in (2, 3))]
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "a.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (data / "b.jsonl").write_text("\n".join(lines[:1] * 2 + lines[1:]) + "\n", encoding="utf-16")
+    root = _build(tmp_path, "qa", [data], QAConfig())
+    stats = _stats(root)
+    assert (stats["units_raw"], stats["units_records"], stats["units_ledger"]) == (7, 4, 3)
+    ledger = pl.read_parquet(root / "ledger.parquet")
+    assert sorted(zip(ledger["id"].to_list(), ledger["reason"].to_list(), strict=True)) == [
+        ("src/a.jsonl#L1", "oversized_record"), ("src/b.jsonl#L1", "oversized_record"),
+        ("src/b.jsonl#L2", "oversized_record")]
+    assert all("CURATE_MAX_RECORD_BYTES" in d for d in ledger["detail"].to_list())
+    assert audit(root).ok
