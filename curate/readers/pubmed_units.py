@@ -15,6 +15,7 @@ PMIDs a file repeats), so its records are those of a whole-file read.
 from __future__ import annotations
 
 import gzip
+import mmap
 import re
 import zlib
 from collections.abc import Iterator
@@ -226,11 +227,12 @@ class _Planner:
 def plan(path: Path, part_bytes: int) -> list[dict] | None:
     """Parts of a large PubMed XML file (``None``: read it whole): an uncompressed file cut at unit start
     tags, a gzip file at member starts."""
-    if path.stat().st_size <= part_bytes:
+    size = path.stat().st_size
+    if size == 0 or (path.suffix != ".gz" and size <= part_bytes):  # gzip: the decompressed size counts
         return None
     with open(path, "rb") as f:
         if path.suffix == ".gz":
-            return _plan_gzip(f, part_bytes)
+            return _plan_gzip(f, part_bytes) if _more_members(f) else None
         if root_tag(f.read(1 << 16)) != "PubmedArticleSet":
             return None
         f.seek(0)
@@ -239,6 +241,17 @@ def plan(path: Path, part_bytes: int) -> list[dict] | None:
             planner.feed(chunk)
             size += len(chunk)
         return planner.finish(size)
+
+
+# A gzip member header (RFC 1952): magic, deflate, no reserved flag bits, any time, a defined XFL and OS.
+_MEMBER = re.compile(rb"\x1f\x8b\x08[\x00-\x1f].{4}[\x00\x02\x04][\x00-\x0d\xff]", re.DOTALL)
+
+
+def _more_members(f: IO[bytes]) -> bool:
+    """Whether a gzip file may hold a member after its first: something that looks like a member header.
+    A file without one (NCBI's files are one member) is read whole without being decompressed here."""
+    with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return _MEMBER.search(data, 1) is not None
 
 
 def _plan_gzip(f: IO[bytes], part_bytes: int) -> list[dict] | None:

@@ -98,6 +98,18 @@ def test_gzip_members_are_parts_and_read_as_whole(tmp_path):
     assert articles.parts(truncated, articles.Config(), 1000) is None  # the reader reports it, read whole
 
 
+def test_one_member_gzip_is_not_decompressed_to_plan(tmp_path, monkeypatch):
+    data = corpus().encode()
+    single, multi = tmp_path / "single.xml.gz", tmp_path / "multi.xml.gz"
+    single.write_bytes(gzip.compress(data))
+    multi.write_bytes(gzip_members(data, [len(data) // 2]))
+    calls = []
+    plan_gzip = pubmed_units._plan_gzip
+    monkeypatch.setattr(pubmed_units, "_plan_gzip", lambda f, n: calls.append(f.name) or plan_gzip(f, n))
+    assert pubmed_units.plan(single, 1000) is None and calls == []
+    assert len(pubmed_units.plan(multi, 1000)) == 2 and calls == [str(multi)]
+
+
 def test_a_member_boundary_inside_an_article_keeps_it_in_its_part(tmp_path):
     data = corpus(40).encode()
     mid = data.index(b"<AbstractText", len(data) // 2)
