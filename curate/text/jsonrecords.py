@@ -61,6 +61,17 @@ def _decode(text: str, pos: int) -> tuple[object, int] | Problem:
         return Problem("malformed_json", f"JSON nested deeper than the parser allows at line {_line(text, pos)}")
 
 
+def _checked(value: object, size: int, what: str) -> dict | Problem:
+    """An item of a JSON document, or the problem with it: not an object, or over the record size limit
+    (as a line of JSON lines would be; the document itself is already in memory)."""
+    if not isinstance(value, dict):
+        return Problem("malformed_record", f"{what}: expected an object, got {type(value).__name__}")
+    if size > textio.MAX_RECORD_BYTES:
+        return Problem("oversized_record", f"{what}: {size:,} characters, over the limit of "
+                       f"{textio.MAX_RECORD_BYTES:,} (CURATE_MAX_RECORD_BYTES); split the record or raise the limit")
+    return value
+
+
 def _array(text: str, pos: int) -> Iterator[tuple[str, dict | Problem]]:
     """Items of the array opening at ``pos``, each decoded alone; returns where the array ends."""
     i, pos = 0, _WS.match(text, pos + 1).end()
@@ -76,9 +87,9 @@ def _array(text: str, pos: int) -> Iterator[tuple[str, dict | Problem]]:
                 return len(text)
             pos = nxt.end() - 1
             continue
-        value, pos = got
-        yield f"item{i}", value if isinstance(value, dict) else Problem(
-            "malformed_record", f"item {i}: expected an object, got {type(value).__name__}")
+        value, end = got
+        yield f"item{i}", _checked(value, end - pos, f"item {i} (line {_line(text, pos)})")
+        pos = end
         i += 1
         pos = _WS.match(text, pos).end()
         if text.startswith(",", pos):
@@ -113,10 +124,13 @@ def iter_json(path: Path) -> Iterator[tuple[str, dict | Problem]]:
             yield from iter_jsonl(path)  # JSON lines under a .json name
             return
         if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            big = end - start > textio.MAX_RECORD_BYTES  # then an item may be too: measure each
             for key, item in value.items():  # keyed collections, e.g. PMID -> item
-                yield f"key={key}", {"_key": key, **item}
+                size = len(json.dumps(item, ensure_ascii=False)) if big else 0
+                got = _checked(item, size, f"item {key!r}")
+                yield f"key={key}", {"_key": key, **got} if isinstance(got, dict) else got
         elif isinstance(value, dict):
-            yield "item0", value
+            yield "item0", _checked(value, end - start, "the document's object")
         else:
             raise NotText(f"expected a JSON array or object, got {type(value).__name__}")
     rest = _WS.match(text, end).end()

@@ -74,3 +74,19 @@ def test_quoted_newlines_stay_one_row_over_several_lines(tmp_path):
     items = list(textio.iter_records(p, spans=spans))
     assert items[0] == ("L2", {"q": "line one\nline two", "a": "answer"}) and spans == {"L2": 2}
     assert textio.count_units(p) == 3  # physical lines: the row over two lines holds two
+
+
+def test_json_document_items_over_the_record_limit_are_problems(tmp_path, monkeypatch):
+    monkeypatch.setattr(textio, "MAX_RECORD_BYTES", 1000)
+    big = "x" * 2000
+    arr = tmp_path / "a.json"
+    arr.write_text(json.dumps([{"q": 1}, {"q": big}, {"q": 3}], indent=1))
+    assert _reasons(textio.iter_records(arr)) == [("item0", "ok"), ("item1", "oversized_record"), ("item2", "ok")]
+    keyed = tmp_path / "k.json"
+    keyed.write_text(json.dumps({"7": {"q": 1}, "8": {"q": big}}))
+    assert _reasons(textio.iter_records(keyed)) == [("key=7", "ok"), ("key=8", "oversized_record")]
+    one = tmp_path / "o.json"
+    one.write_text(json.dumps({"q": big}))
+    ((_, problem),) = textio.iter_records(one)
+    assert problem.reason == "oversized_record" and "CURATE_MAX_RECORD_BYTES" in problem.message
+    assert textio.count_units(arr) == 3
