@@ -183,3 +183,20 @@ def test_corrupt_gzip_member_keeps_the_articles_before_it(tmp_path):
     assert items and rows[-1][4] == "corrupt_file" and rows[-1][0].endswith("#gzip")
     with pytest.raises((OSError, EOFError, zlib.error)):
         gzip.decompress(bytes(blob))
+
+
+def test_real_article_repeated_reads_the_same_split_or_whole(realdata, tmp_path):
+    """The real NCBI file (its DOCTYPE, character references such as &#946;) as a set of 30 articles."""
+    src = (realdata / "pubmed_xml" / "pubmed-29768149.xml").read_text(encoding="utf-8")
+    head, rest = src.split("<PubmedArticle>", 1)
+    one = "<PubmedArticle>" + rest.rsplit("</PubmedArticleSet>", 1)[0]
+    path = tmp_path / "real.xml.gz"
+    data = (head + "".join(one.replace("29768149", str(29768149 + k % 7)) for k in range(30))
+            + "</PubmedArticleSet>\n").encode()
+    path.write_bytes(gzip_members(data, list(range(len(data) // 9, len(data), len(data) // 9))))
+    parts = pubmed_units.plan(path, len(data) // 9)
+    assert parts and len(parts) >= 8
+    whole = read(path)
+    assert len(whole[0]) == 30 and whole[1] == [] and whole[3] == 30
+    assert split_read(path, parts) == whole[:2]
+    assert "β" in whole[0][0][1] and whole[0][7][0].endswith("#PMID29768149.2")
