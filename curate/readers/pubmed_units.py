@@ -116,7 +116,7 @@ def units(f: IO[bytes], start: int = 0, end: int | None = None, line: int = 1,
             s = m.start()
             at = mark_line + buf.count(b"\n", mark, s)
             if cur is not None:
-                yield cur_line, Oversized(skipped + s - cur, *big) if skipped else buf[cur:s]
+                yield cur_line, Oversized(skipped + s - cur, *big) if skipped else _body(buf, cur, s)
             if end is not None and base + s >= end:
                 return  # this unit belongs to the next part
             cur, cur_line, mark, mark_line, scan, skipped = s, at, s, at, s + 1, 0
@@ -138,9 +138,14 @@ def units(f: IO[bytes], start: int = 0, end: int | None = None, line: int = 1,
         cur = None if cur is None else 0
         scan = max(0 if cur is None else 1, rest - 24)
     if cur is not None:
-        close = buf.find(ROOT_END, cur)
-        stop = close if close >= 0 else len(buf)
-        yield cur_line, Oversized(skipped + stop - cur, *big) if skipped else buf[cur:stop]
+        yield cur_line, Oversized(skipped + len(buf) - cur, *big) if skipped else _body(buf, cur, len(buf))
+
+
+def _body(buf: bytes, start: int, stop: int) -> bytes:
+    """The unit in ``buf[start:stop]``, up to the root's end tag (after which may come the header of the
+    next document of files joined together: ``cat a.xml b.xml``, or gzip files concatenated)."""
+    close = buf.find(ROOT_END, start, stop)
+    return buf[start:close if close >= 0 else stop]
 
 
 def count_articles(path: Path, part: dict | None = None) -> int:

@@ -200,3 +200,17 @@ def test_real_article_repeated_reads_the_same_split_or_whole(realdata, tmp_path)
     assert len(whole[0]) == 30 and whole[1] == [] and whole[3] == 30
     assert split_read(path, parts) == whole[:2]
     assert "β" in whole[0][0][1] and whole[0][7][0].endswith("#PMID29768149.2")
+
+
+def test_joined_files_read_as_one(tmp_path):
+    """Whole PubMed files joined (``cat a.xml.gz b.xml.gz``): the second header is no part of an article."""
+    first, second = xml(article(1), article(2)), xml(article(3), DELETE, article(4))
+    doctype = '<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle//EN" "pubmed.dtd">\n'
+    second = second.replace("<PubmedArticleSet>", doctype + "<PubmedArticleSet>")
+    path = tmp_path / "joined.xml.gz"
+    path.write_bytes(gzip.compress(first.encode()) + gzip.compress(second.encode()))
+    items, rows, _, raw = read(path)
+    assert [i[2] if i[0] != "delete" else i[1] for i in items] == ["1", "2", "3", "pmid:900", "pmid:901", "4"]
+    assert rows == [] and raw == 4
+    parts = pubmed_units.plan(path, 10)
+    assert len(parts) == 2 and split_read(path, parts) == (items, rows)
