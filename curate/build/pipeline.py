@@ -47,7 +47,7 @@ from curate.core.tasks import (
 )
 from curate.dedup import exact, near
 from curate.filters import clean, quality
-from curate.readers import ReadConfig, discover, finish_task, read_task, reader_module
+from curate.readers import ReadConfig, discover_all, finish_task, read_task, reader_module
 from curate.text.parts import DEFAULT_PART_BYTES
 from curate.tokens import indexed, tokenize, tokenizer
 
@@ -111,16 +111,20 @@ def _stem(path: Path) -> str:
 def _read_tasks(root: Path, src: SourceSpec, shard_records: int, part_bytes: int) -> list[Task]:
     """The read tasks of one source, in (file, part) order, and the finish tasks of two-phase readers."""
     module = reader_module(src.reader)
-    files = discover(src.inputs, module.SUFFIXES)
+    files, problems = discover_all(src.inputs, module.SUFFIXES)
     side = tuple(getattr(src.options, "side_inputs", tuple)())
     taken: set[str] = set()
     out_dir = str(root / "sources" / src.name / "read")
+    # Inputs that cannot be listed or opened: one task each, whose quarantine row says why.
+    unreadable = [Task(f"{src.name}/read/{rel}", read_task, (), out_dir, safe_name(rel, taken),
+                       ReadConfig(src.name, src.reader, src.options, (rel,), shard_records, problem=message))
+                  for _, rel, message in problems]
     if hasattr(module, "read_all"):  # one task over every file (e.g. a graph split over files)
         rels = tuple(rel for _, rel in files)
-        return [Task(f"{src.name}/read/*", read_task, (*(str(p) for p, _ in files), *side), out_dir, "all",
-                     ReadConfig(src.name, src.reader, src.options, rels, shard_records))]
+        return [*unreadable, Task(f"{src.name}/read/*", read_task, (*(str(p) for p, _ in files), *side), out_dir,
+                                  "all", ReadConfig(src.name, src.reader, src.options, rels, shard_records))]
     size = getattr(module, "units", None)  # progress in the reader's own unit (pages) when it has one
-    tasks = []
+    tasks = unreadable
     for path, rel in files:
         name = safe_name(rel, taken)
         cfg = ReadConfig(src.name, src.reader, src.options, (rel,), shard_records)

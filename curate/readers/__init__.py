@@ -15,6 +15,18 @@ A reader is a module with:
 A reader may define ``UNIT`` (e.g. ``"page"``) and ``units(path, cfg) -> int`` (cheap: a page count) so
 that the read step's progress bar counts pages rather than files.
 
+**Accounting from the raw input.** A reader defines ``count_units(ref, cfg) -> int``: the physical
+input units of the file (or ``ref.part``), counted from the raw input before parsing and independently
+of it (non-blank lines of JSON lines, CSV lines, Parquet rows, top-level JSON items, PubMed articles,
+pages). Every unit must end in a record or in a ledger row: a record holds one unit, or
+``record["units"]`` (a chapter that absorbed pages; ``ref.spans[id]`` for a CSV row over several
+lines, set by ``rows``); the ledger (``core.ledger.Ledger.units``) counts one unit per ``drop`` or
+``quarantine`` row, ``units=n`` for more, ``units=None`` for the rest of a file that broke off, and
+none per ``modify`` row. The read task reports ``units_raw``, ``units_records`` and ``units_ledger``
+in the reader statistics, and ``curate audit`` fails when raw != records + ledger: a reader that
+lets a line vanish (a parser stopping at a bad line, quoting that swallows rows) is caught there.
+``record_units`` does this for readers of record files.
+
 The generator may ``return`` a dict of numbers (pages read, triples covered, ...): the build sums
 them per source into the manifest's ``stats``.
 
@@ -44,10 +56,8 @@ shards; ``finish_task`` runs the second phase.
 
 from __future__ import annotations
 
-import glob
 import importlib
-import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -116,6 +126,14 @@ def rows(ref: FileRef, ledger: Ledger) -> Iterator[tuple[str, str, dict]]:
         yield rid, locator, row
 
 
+def record_units(ref: FileRef, cfg: Any) -> int:
+    """Raw input units of a record file or part, for readers that read through ``rows``
+    (``textio.count_units``: lines, CSV lines without the header, Parquet rows, JSON items)."""
+    from curate.text.textio import count_units
+
+    return count_units(ref.path, part=ref.part)
+
+
 def record_parts(path: Path, cfg: Any, part_bytes: int) -> list[dict] | None:
     """Parts of a record file for readers that read through ``rows`` (``text.parts.record_parts``)."""
     from curate.text.parts import record_parts as cut
@@ -123,41 +141,5 @@ def record_parts(path: Path, cfg: Any, part_bytes: int) -> list[dict] | None:
     return cut(path, part_bytes)
 
 
-class InputError(ValueError):
-    """The inputs named on the command line or in a recipe do not exist."""
-
-
-def _has_suffix(path: Path, suffixes: Iterable[str]) -> bool:
-    name = path.name.lower()
-    name = name[:-3] if name.endswith(".gz") else name
-    return any(name.endswith(s) for s in suffixes)
-
-
-def discover(inputs: Iterable[str | Path], suffixes: Iterable[str]) -> list[tuple[Path, str]]:
-    """Expand files, directories and globs into sorted ``(path, relpath)`` pairs.
-
-    Directories are walked recursively for files with one of ``suffixes``, skipping hidden files and
-    folders (a build keeps its ledger parts and markers there); files named explicitly
-    are taken whatever their suffix, so that the reader can report an unsupported one.
-    """
-    suffixes = tuple(suffixes)
-    found: set[Path] = set()
-    for spec in inputs:
-        spec = str(spec)
-        matches = sorted(glob.glob(spec, recursive=True)) if glob.has_magic(spec) else [spec]
-        if not matches or not all(os.path.exists(m) for m in matches):
-            raise InputError(f"no input matches {spec!r}")
-        for m in map(Path, matches):
-            if m.is_dir():
-                found.update(p for p in m.rglob("*") if p.is_file() and _has_suffix(p, suffixes)
-                             and not any(part.startswith(".") for part in p.relative_to(m).parts))
-            elif m.is_file():
-                found.add(m)
-    files = sorted(p.resolve() for p in found)
-    if not files:
-        raise InputError(f"no input files with suffix {', '.join(suffixes)} in {', '.join(map(str, inputs))}")
-    root = Path(os.path.commonpath([p.parent for p in files]))
-    return [(p, p.relative_to(root).as_posix()) for p in files]
-
-
+from curate.readers.inputs import InputError, discover, discover_all  # noqa: E402,F401 - input files
 from curate.readers.readtask import KEYS, ReadConfig, finish_task, read_task  # noqa: E402,F401 - the read pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from curate.core.config import path_option
 from curate.core.ledger import Ledger
@@ -29,6 +30,18 @@ class Config:
     def side_inputs(self) -> tuple[str, ...]:
         """Files whose content the output depends on, besides the input file."""
         return (self.exclude_pmids,) if self.exclude_pmids else ()
+
+
+def count_units(ref: FileRef, cfg: Config) -> int:
+    """PubMed articles of an XML file or part (counted from the bytes); one for a text, Markdown or HTML file."""
+    if base_suffix(ref.path) == ".xml":
+        return pubmed.count_articles(ref.path, ref.part)
+    return 1
+
+
+def parts(path: Path, cfg: Config, part_bytes: int) -> list[dict] | None:
+    """A large uncompressed PubMed XML file in parts at article boundaries; other files whole."""
+    return pubmed.parts(path, cfg, part_bytes) if base_suffix(path) == ".xml" else None
 
 
 def read(ref: FileRef, cfg: Config, ledger: Ledger) -> Iterator[dict | Delete]:

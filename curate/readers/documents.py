@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 from curate.core import records
 from curate.core.ledger import Ledger
-from curate.readers import FileRef, record_parts, rows
+from curate.readers import FileRef, record_parts, record_units, rows
 from curate.text import normalise as text
 
 SUFFIXES = (".parquet", ".jsonl", ".json", ".csv", ".tsv")
 parts = record_parts  # large files are read in parts by parallel tasks
+count_units = record_units  # lines, rows or items, for the audit
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,11 @@
 """PubMed XML (``PubmedArticleSet``, plain or ``.xml.gz``) into abstract documents, streamed.
 
-- Parsed with ``iterparse``; each ``PubmedArticle`` is cleared once read and the root emptied, so
-  memory stays bounded by one article whatever the file size.
+- Cut into its units (``PubmedArticle``, ``PubmedBookArticle``, ``DeleteCitation``) by
+  ``pubmed_units`` and each unit parsed alone, so memory stays bounded by one article whatever the
+  file size, a malformed or truncated article is one ledger row (``malformed_xml``) and the next one
+  is read, and no entity declared in the header reaches an article (no DTD, entity or external
+  reference is ever resolved). A large file is read in parts (``parts``) with the records of a
+  whole-file read: an uncompressed one cut at article boundaries, a gzip one at its members.
 - The title is prepended; structured abstracts keep their section labels (``BACKGROUND: ...``);
   inline markup (``<i>``, ``<sup>``) is flattened to its text. The layout is the template
   ``articles/pubmed``.
@@ -11,7 +15,7 @@
   (``malformed_date``).
 - Each record carries the key ``pmid:<PMID>`` and ``DeleteCitation`` entries become ``Delete``
   events, so that update files supersede and delete earlier versions (``readers.versions``).
-- A truncated or malformed file keeps the articles read before the break and quarantines the rest.
+- A gzip stream that breaks off keeps the articles read before the break and quarantines the rest.
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ from __future__ import annotations
 import functools
 import re
 import xml.etree.ElementTree as ET
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 from curate.core.ledger import Ledger
-from curate.readers import Delete, FileRef
+from curate.readers import Delete, FileRef, pubmed_units
 from curate.text import normalise as text
-from curate.text import templates
+from curate.text import templates, textio
 from curate.text.textio import NotText, open_binary
 
 _YEAR = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
@@ -43,6 +48,11 @@ def load_pmid_list(path: str) -> frozenset[str]:
         value = json.loads(raw)
         return frozenset(str(k).strip() for k in value)
     return frozenset(line.split("#", 1)[0].strip() for line in raw.splitlines()) - {""}
+
+
+def count_articles(path: Path, part: dict | None = None) -> int:
+    """Articles in the file or part, counted from the bytes (``pubmed_units.count_articles``)."""
+    return pubmed_units.count_articles(path, part)
 
 
 def _text(elem: ET.Element | None) -> str:
@@ -82,16 +92,35 @@ def _sections(abstract: ET.Element) -> list[dict[str, str]]:
     return sections
 
 
-def _article(elem: ET.Element, ref: FileRef, cfg, ledger: Ledger, seen: dict[str, int]) -> dict | Delete | None:
+class _Seen:
+    """PMIDs read so far in the file (a part starts from the counts before it), for ids of repeats."""
+
+    def __init__(self, part: dict | None):
+        self.before: dict[str, int] = dict(part["seen"]) if part else {}
+        self.counts: dict[str, int] = {}
+        self.distinct = part["distinct"] if part else 0
+
+    def add(self, pmid: str) -> int:
+        if pmid not in self.counts and pmid not in self.before:
+            self.distinct += 1
+        self.counts[pmid] = self.counts.get(pmid, self.before.get(pmid, 0)) + 1
+        return self.counts[pmid]
+
+    def rid(self, ref: FileRef, pmid: str | None) -> str:
+        """The id of the next unit: ``PMID<n>`` (``.2``, ``.3`` for repeats), ``item<k>`` without a PMID."""
+        if not pmid:
+            return ref.id(f"item{self.distinct}")
+        n = self.add(pmid)
+        return ref.id(f"PMID{pmid}" + (f".{n}" if n > 1 else ""))
+
+
+def _article(elem: ET.Element, rid: str, pmid: str | None, ref: FileRef, cfg, ledger: Ledger) -> dict | Delete | None:
     citation = elem.find("MedlineCitation")
     if citation is None:
         citation = elem.find("BookDocument")  # PubmedBookArticle
-    pmid = (citation.findtext("PMID") or "").strip() if citation is not None else ""
-    if not pmid:
-        ledger.quarantine(ref.id(f"item{len(seen)}"), "malformed_record", "article without a PMID")
+    if not pmid or citation is None:
+        ledger.quarantine(rid, "malformed_record", "article without a PMID")
         return None
-    seen[pmid] = seen.get(pmid, 0) + 1
-    rid = ref.id(f"PMID{pmid}" + (f".{seen[pmid]}" if seen[pmid] > 1 else ""))
     article = citation.find("Article")
     article = citation if article is None else article
     if cfg.exclude_pmids and pmid in load_pmid_list(cfg.exclude_pmids):
@@ -121,38 +150,82 @@ def _article(elem: ET.Element, ref: FileRef, cfg, ledger: Ledger, seen: dict[str
             "key": f"pmid:{pmid}"}
 
 
+def parts(path: Path, cfg, part_bytes: int) -> list[dict] | None:
+    """Parts of a large PubMed XML file at article boundaries, or gzip members (``pubmed_units.plan``)."""
+    return pubmed_units.plan(path, part_bytes)
+
+
+_DECLARED = re.compile(rb"<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
+
+
 def read(ref: FileRef, cfg, ledger: Ledger) -> Iterator[dict | Delete]:
-    """Stream articles and deletions from one PubMed XML file."""
-    with open_binary(ref.path) as f:
-        if not f.read(1):
-            raise NotText("empty file", "empty_file")
-        f.seek(0)
-        seen: dict[str, int] = {}
-        root = None
+    """Articles and deletions of one PubMed XML file (or of ``ref.part``), unit by unit."""
+    part = ref.part
+    head = _head(ref.path)
+    if not head.strip():
+        raise NotText("empty file", "empty_file")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise NotText("UTF-16 XML; convert the file to UTF-8 (e.g. iconv -f UTF-16 -t UTF-8)", "unsupported_format")
+    root = pubmed_units.root_tag(head)
+    if root != "PubmedArticleSet":
+        raise NotText(f"root element is <{root}>, not <PubmedArticleSet>" if root else
+                      "no XML element found; not PubMed XML", "unsupported_format" if root else "malformed_xml")
+    declared = _DECLARED.match(head.lstrip(b"\xef\xbb\xbf"))
+    encoding = declared.group(1).decode().lower() if declared else "utf-8"
+    # Each unit is parsed alone: one in another encoding than UTF-8 carries the file's declaration.
+    prolog = b"" if encoding in ("utf-8", "utf8", "us-ascii", "ascii") else declared.group(0) + b"?>"
+    seen = _Seen(part)
+    with pubmed_units.open_part(ref.path, part) as f:
         try:
-            for event, elem in ET.iterparse(f, events=("start", "end")):
-                if root is None:
-                    root = elem
-                    if elem.tag != "PubmedArticleSet":
-                        raise NotText(f"root element is <{elem.tag}>, not <PubmedArticleSet>",
-                                      "unsupported_format")
-                if event != "end":
-                    continue
-                if elem.tag in ("PubmedArticle", "PubmedBookArticle"):
-                    record = _article(elem, ref, cfg, ledger, seen)
-                    if record is not None:
-                        yield record
-                    root.clear()
-                elif elem.tag == "DeleteCitation":
-                    for pmid in elem.iter("PMID"):
-                        yield Delete(f"pmid:{(pmid.text or '').strip()}")
-                    root.clear()
-        except ET.ParseError as err:
-            line, col = err.position
-            ledger.quarantine(ref.id(f"rest@line{line}"), "malformed_xml",
-                              f"articles: '{ref.relpath}' is truncated or malformed at line {line}, "
-                              f"column {col} ({err}); {len(seen)} articles before it were read, "
-                              "the rest of the file is lost")
-        except (OSError, EOFError) as err:  # gzip: truncated stream or bad CRC
+            span = (part["start"], part["end"], part["line"]) if part else ()
+            for line, unit in pubmed_units.units(f, *span):
+                yield from _unit(unit, prolog, line, ref, cfg, ledger, seen)
+        except (OSError, EOFError, zlib.error) as err:  # gzip: truncated stream or bad CRC
             ledger.quarantine(ref.id("gzip"), "corrupt_file",
-                              f"articles: '{ref.relpath}': {err}; {len(seen)} articles before it were read")
+                              f"articles: '{ref.relpath}': {err}; the articles before the break were read, "
+                              "the rest of the file is lost", units=None)
+
+
+def _head(path: Path) -> bytes:
+    """The first 64 KiB of the decompressed bytes, or what comes before a break in a gzip stream."""
+    head = b""
+    with open_binary(path) as f:
+        try:
+            while len(head) < 1 << 16 and (chunk := f.read(1 << 12)):
+                head += chunk
+        except (OSError, EOFError, zlib.error):  # the break itself is reported by the read
+            pass
+    return head
+
+
+def _unit(unit: bytes | pubmed_units.Oversized, prolog: bytes, line: int, ref: FileRef, cfg, ledger: Ledger,
+          seen: _Seen) -> Iterator[dict | Delete]:
+    """The record or deletions of one unit; a unit that does not parse is one quarantine row."""
+    if isinstance(unit, pubmed_units.Oversized):
+        pmid = unit.pmid.decode("utf-8", "replace").strip() if unit.pmid else None
+        rid = seen.rid(ref, pmid) if unit.article else ref.id(f"delete@line{line}")
+        ledger.quarantine(rid, "oversized_record", f"articles: '{ref.relpath}' line {line}: an element of "
+                          f"{unit.size:,} bytes, over the limit of {textio.MAX_RECORD_BYTES:,} "
+                          "(CURATE_MAX_RECORD_BYTES); not read", units=1 if unit.article else 0)
+        return
+    deletion = unit.startswith(b"<DeleteCitation")
+    found = None if deletion else pubmed_units.PMID.search(unit)
+    pmid = found.group(1).decode("utf-8", "replace").strip() if found else None
+    rid = None if deletion else seen.rid(ref, pmid)
+    try:
+        elem = ET.fromstring(prolog + unit)
+    except ET.ParseError as err:
+        at, col = line + err.position[0] - 1, err.position[1]
+        what = "a DeleteCitation" if deletion else f"PMID {pmid}" if pmid else "an article"
+        ledger.quarantine(rid or ref.id(f"delete@line{line}"), "malformed_xml",
+                          f"articles: '{ref.relpath}': {what} is truncated or malformed at line {at}, column {col} "
+                          f"({str(err).split(':')[0]}); it is left out, the other articles are read",
+                          units=0 if deletion else 1)
+        return
+    if deletion:
+        for p in elem.iter("PMID"):
+            yield Delete(f"pmid:{(p.text or '').strip()}")
+        return
+    record = _article(elem, rid, pmid, ref, cfg, ledger)
+    if record is not None:
+        yield record

@@ -44,10 +44,21 @@ class ReadConfig:
     part: dict | None = None
     part_index: int = 0
     pieces: int = 0
+    problem: str = ""  # the input cannot be opened or listed: one quarantine row says why
 
     def code_modules(self) -> tuple[str, ...]:
         """The reader's module, chosen by name: its code (and what it imports) is fingerprinted."""
         return (READERS[self.reader],)
+
+
+def _count(module: Any, ref: FileRef, options: Any) -> int | None:
+    """The raw input units of a file or part, counted before parsing (None: the reader counts none)."""
+    if not hasattr(module, "count_units"):
+        return None
+    try:
+        return int(module.count_units(ref, options))
+    except (NotText, OSError, ValueError):  # unreadable as a whole: the file is one unit, quarantined
+        return 1
 
 
 class _Writer:
@@ -63,6 +74,7 @@ class _Writer:
         self.batch_bytes = 0
         self.keys: list[tuple[str, str, str, str, str, int]] = []
         self.n = 0
+        self.units = 0  # input units the records hold
 
     def add(self, item: dict | Delete) -> None:
         if isinstance(item, Delete):
@@ -71,6 +83,8 @@ class _Writer:
             return
         if (key := item.pop("key", None)) is not None:
             self.keys.append((key, item["id"], "record", "", self.ref.relpath, self.base + len(self.keys)))
+        units = item.pop("units", None)
+        self.units += units if units is not None else self.ref.spans.get(item["id"], 1)
         self.batch.append(item)
         self.batch_bytes += len(item["text"])
         self.n += 1
@@ -84,8 +98,11 @@ class _Writer:
             self.outputs["records"].append(name)
             self.batch, self.batch_bytes = [], 0
 
-    def result(self, stats: dict[str, float], extra: dict[str, list[str]] | None = None) -> Result:
+    def result(self, stats: dict[str, float], extra: dict[str, list[str]] | None = None,
+               raw: int | None = None) -> Result:
         self.flush()
+        if raw is not None:
+            stats = {**stats, **_balance(raw, self.units, self.ledger)}
         if self.ledger.rows:
             self.outputs["ledger"].append(shards.write_ledger(self.task, self.ledger))
         if self.keys:
@@ -97,6 +114,15 @@ class _Writer:
                       {"in": self.n + removed, "out": self.n, "removed": removed, "reader": stats})
 
 
+def _balance(raw: int, in_records: int, ledger: Ledger) -> dict[str, int]:
+    """``units_raw``, ``units_records``, ``units_ledger``; the units left over go to the ``None`` rows."""
+    units = ledger.units
+    known = sum(u for u in units if u is not None)
+    if None in units:  # rows for the rest of a file that broke off: whatever is left (maybe nothing countable)
+        known += max(0, raw - in_records - known)
+    return {"units_raw": raw, "units_records": in_records, "units_ledger": known}
+
+
 def _guarded(items: Iterator, writer: _Writer, spec: ReadConfig) -> None:
     """Write a reader's items; a file that fails as a whole becomes one quarantine row, never a crash."""
     ref = writer.ref
@@ -104,10 +130,12 @@ def _guarded(items: Iterator, writer: _Writer, spec: ReadConfig) -> None:
         for item in items:
             writer.add(item)
     except NotText as err:
-        writer.ledger.quarantine(ref.id(), err.reason, f"{spec.source}: cannot read '{ref.relpath}': {err}")
+        writer.ledger.quarantine(ref.id(), err.reason, f"{spec.source}: cannot read '{ref.relpath}': {err}",
+                                 units=None)
     except Exception as err:  # an input nobody foresaw must not take the build down
         writer.ledger.quarantine(ref.id(), "reader_error", f"{spec.source}: '{ref.relpath}': "
-                                 f"{type(err).__name__}: {err} (after {writer.n} records)")
+                                 f"{type(err).__name__}: {err} (after {writer.n} records; the rest of the "
+                                 "file is lost)", units=None)
 
 
 def read_task(task: Task) -> Result:
@@ -119,20 +147,26 @@ def read_task(task: Task) -> Result:
     ledger = Ledger(spec.source, "read")
     writer = _Writer(task, ref, ledger)
     stats: dict[str, float] = {}
+    if spec.problem:
+        ref = FileRef(Path(spec.relpaths[0]), spec.relpaths[0], spec.source)
+        ledger.quarantine(ref.id(), "unreadable_input", f"{spec.source}: cannot read '{ref.relpath}': {spec.problem}")
+        return writer.result(stats, raw=1 if hasattr(module, "count_units") else None)
+    raw = None if hasattr(module, "read_all") else _count(module, ref, spec.options)
     if hasattr(module, "read_all"):
         items: Iterator = _collect(module.read_all(refs, spec.options, ledger), stats)
     elif hasattr(module, "finish") and spec.part is not None:  # first phase of a split file: keep the pieces
-        return _pieces(task, module, ref, ledger, writer, stats)
+        return _pieces(task, module, ref, ledger, writer, stats, raw)
     elif hasattr(module, "finish"):
         pieces = _collect(module.read(ref, spec.options, ledger), stats)
         items = _collect(module.finish(ref, spec.options, ledger, pieces), stats)
     else:
         items = _collect(module.read(ref, spec.options, ledger), stats)
     _guarded(items, writer, spec)
-    return writer.result(stats)
+    return writer.result(stats, raw=raw)
 
 
-def _pieces(task: Task, module: Any, ref: FileRef, ledger: Ledger, writer: _Writer, stats: dict) -> Result:
+def _pieces(task: Task, module: Any, ref: FileRef, ledger: Ledger, writer: _Writer, stats: dict,
+            raw: int | None) -> Result:
     name = f".pieces/{task.name}.pkl"
     path = Path(task.out_dir) / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +183,7 @@ def _pieces(task: Task, module: Any, ref: FileRef, ledger: Ledger, writer: _Writ
 
         _guarded(_collect(module.read(ref, task.config.options, ledger), stats), _Sink(), task.config)  # type: ignore[arg-type]
     tmp.replace(path)
-    return writer.result(stats, {"pieces": [name]})
+    return writer.result(stats, {"pieces": [name]}, raw)
 
 
 def _load_pieces(paths: list[str]) -> Iterator[Any]:
@@ -172,7 +206,8 @@ def finish_task(task: Task) -> Result:
     stats: dict[str, float] = {}
     pieces = _load_pieces(list(task.inputs[1:1 + spec.pieces]))
     _guarded(_collect(module.finish(ref, spec.options, ledger, pieces), stats), writer, spec)
-    return writer.result(stats)
+    # The parts counted the file's units; the records and rows here hold their share of them.
+    return writer.result(stats, raw=0 if hasattr(module, "count_units") else None)
 
 
 def _collect(items: Iterator, stats: dict) -> Iterator:

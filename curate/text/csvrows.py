@@ -6,9 +6,10 @@ next quote, losing those rows. Here the physical lines are grouped into records 
 quoting rules (``parts.quote_open``), then:
 
 - a record of one line is parsed as it is;
-- a record of several lines is kept when it has the width of the file's first row; otherwise its
-  quoting swallowed rows, and each of its lines is parsed on its own, so that the rows inside come
-  back as rows and only the line with the stray quote is reported (by the caller, for its width);
+- a record of several lines is kept when it has the width of the file's first row and its inner
+  lines do not all read as rows of that width; otherwise its quoting swallowed rows, and each of its
+  lines is parsed on its own, so that the rows inside come back as rows and only the line with the
+  stray quote is reported (``unbalanced_quote``);
 - a quote still open after ``MAX_RECORD_LINES`` lines, ``textio.MAX_RECORD_BYTES`` bytes or at the
   end of the file is a stray quote on the record's first line: that line stands alone and grouping
   starts again on the next one.
@@ -54,6 +55,14 @@ def _parse(lines: list[str], delimiter: str) -> list[list[str]] | None:
         return None
 
 
+def _rows_inside(group: list[tuple[int, str]], delimiter: str, width: int | None) -> bool:
+    """Whether every inner line of a multi-line record reads as a row of its own (no quote, the file's
+    width): then a stray quote swallowed rows, which a quoted paragraph never looks like."""
+    inner = [text for _, text in group[1:-1] if text.strip()]
+    return bool(inner) and width is not None and all(
+        '"' not in text and text.count(delimiter) == width - 1 for text in inner)
+
+
 def rows(path: Path, delimiter: str = ",", part: dict | None = None,
          width: int | None = None) -> Iterator[tuple[list[int], list[str] | Problem]]:
     """``(line numbers, fields or Problem)`` per non-blank record of a CSV file or part of it.
@@ -96,7 +105,8 @@ def rows(path: Path, delimiter: str = ",", part: dict | None = None,
             group = group[:1]
         numbers = [k for k, text in group if text.strip()]
         parsed = _parse([text for _, text in group], delimiter)
-        if parsed is not None and len(parsed) == 1 and (len(group) == 1 or width in (None, len(parsed[0]))):
+        if parsed is not None and len(parsed) == 1 and (len(group) == 1 or (
+                width in (None, len(parsed[0])) and not _rows_inside(group, delimiter, width))):
             width = width if width is not None else len(parsed[0])
             yield numbers, parsed[0]
             continue

@@ -87,7 +87,21 @@ def test_truncated_xml_keeps_articles_before_the_break(tmp_path):
     assert [d["meta"]["pmid"] for d in docs] == ["20", "21"]
     (row,) = rows
     assert row["action"] == "quarantine" and row["reason"] == "malformed_xml"
-    assert "truncated or malformed" in row["detail"] and "2 articles before it were read" in row["detail"]
+    assert "truncated or malformed at line 17" in row["detail"] and "the other articles are read" in row["detail"]
+    assert row["id"] == "articles/cut.xml#item2"
+
+
+def test_a_malformed_article_is_one_row_and_the_rest_is_read(tmp_path):
+    p = tmp_path / "bad.xml"
+    broken = article(31).replace("</ArticleTitle>", "</ArticleTitl>")
+    p.write_text(xml(article(30), broken, article(32), article(31)))
+    docs, _, rows = run_reader("articles", p)
+    assert [d["id"] for d in docs] == ["articles/bad.xml#PMID30", "articles/bad.xml#PMID32",
+                                       "articles/bad.xml#PMID31.2"]
+    (row,) = rows
+    assert (row["id"], row["reason"]) == ("articles/bad.xml#PMID31", "malformed_xml")
+    assert "PMID 31 is truncated or malformed at line 12, column 70" in row["detail"]
+    assert "mismatched tag" in row["detail"]
 
 
 def test_not_pubmed_and_empty_and_binary(tmp_path):
