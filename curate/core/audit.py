@@ -14,7 +14,6 @@ manifest's own figures):
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import polars as pl
 
 from curate.core import ledger as ledger_mod
 from curate.core import shards, textbalance
+from curate.core.errors import load_json
 from curate.core.executor import digest
 from curate.tokens import indexed
 
@@ -110,8 +110,8 @@ def audit(root: Path) -> AuditReport:
         if not (root / name).is_file():
             report.problems.append(f"{root}: missing {name}; is this a curate build directory?")
             return report
-    flow = json.loads((root / "flow.json").read_text())
-    manifest = json.loads((root / "manifest.json").read_text())
+    flow = load_json(root / "flow.json", "the build's flow.json")
+    manifest = load_json(root / "manifest.json", "the build's manifest.json")
     table = pl.from_arrow(ledger_mod.read([root / "ledger.parquet"]))
     removals = table.filter(pl.col("action").is_in(list(ledger_mod.REMOVALS)))
     report.lines.append(f"audit {root}")

@@ -1,0 +1,51 @@
+"""Limits around a build: one-line errors naming the file instead of tracebacks."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from curate.cli import main
+
+
+def _qa_recipe(tmp_path):
+    qa = tmp_path / "qa"
+    qa.mkdir(exist_ok=True)
+    (qa / "a.jsonl").write_text(json.dumps({"question": "What lowers blood pressure?",
+                                            "answer": "Less salt, exercise and, when needed, medicines."}) + "\n")
+    (tmp_path / "qa.toml").write_text(f'reader = "qa"\ninputs = ["{qa}"]\n')
+    (tmp_path / "mix.toml").write_text('name = "mix"\n[[sources]]\nrecipe = "qa.toml"\n')
+    return tmp_path / "mix.toml"
+
+
+def test_errors_are_one_line_naming_the_file_and_debug_shows_the_trace(tmp_path):
+    recipe = _qa_recipe(tmp_path)
+    out = tmp_path / "out"
+    assert CliRunner().invoke(main, ["corpus", str(recipe), "--out", str(out), "--workers", "1"]).exit_code == 0
+    manifest = out / "mix" / "manifest.json"
+    manifest.write_text(manifest.read_text()[:50])  # half-written
+    for command in (["audit", str(out / "mix")], ["report", str(out / "mix")]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and str(manifest) in lines[0] and "not valid JSON" in lines[0], result.output
+    debug = CliRunner().invoke(main, ["audit", str(out / "mix"), "--debug"])
+    assert debug.exit_code == 1 and type(debug.exception).__name__ == "BadFile"  # raised for the traceback
+    (tmp_path / "file").write_text("")
+    result = CliRunner().invoke(main, ["corpus", str(recipe), "--out", str(tmp_path / "file" / "x")])
+    assert result.exit_code == 1 and "Not a directory" in result.output and str(tmp_path / "file") in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_an_unexpected_error_is_one_line_pointing_to_debug(tmp_path, monkeypatch):
+    from curate.build import pipeline
+
+    def broken(*args, **kwargs):
+        raise TypeError("unsupported operand")
+
+    monkeypatch.setattr(pipeline, "run", broken)
+    result = CliRunner().invoke(main, ["corpus", str(_qa_recipe(tmp_path)), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip() == ("Error: internal error: TypeError: unsupported operand (rerun with --debug for "
+                                     "the traceback, and please report it)")
