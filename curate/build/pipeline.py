@@ -35,6 +35,7 @@ from curate.build.recipes import CorpusSpec, SourceSpec
 from curate.core import manifest as manifest_mod
 from curate.core import shards, storage
 from curate.core.executor import Done, Executor, Task, make_executor, write_json
+from curate.core.lock import build_lock
 from curate.core.step import ANNOTATE, Listed, Step, drop_listed
 from curate.core.tasks import (
     ArtifactConfig,
@@ -328,7 +329,12 @@ def run(spec: CorpusSpec, root: Path | str, *, workers: int | None = None, token
         storage.publish(local, url)
         return result
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    with build_lock(root):
+        return _run_locked(spec, root, workers, tokenize_docs, progress, executor, address)
+
+
+def _run_locked(spec: CorpusSpec, root: Path, workers: int | None, tokenize_docs: bool, progress: bool | None,
+                executor: str, address: str | None) -> BuildResult:
     flows = {s.name: SourceFlow() for s in spec.sources}
     tok = tokenizer.prepare(spec.tokenizer, root / "tokenizer", spec.eod_token) if tokenize_docs else None
     with make_executor(executor, workers, progress, address) as ex:

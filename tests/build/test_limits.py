@@ -1,9 +1,10 @@
-"""Limits around a build: one-line errors naming the file instead of tracebacks."""
+"""Limits around a build: one build per directory, and one-line errors naming the file instead of tracebacks."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from curate.cli import main
@@ -17,6 +18,24 @@ def _qa_recipe(tmp_path):
     (tmp_path / "qa.toml").write_text(f'reader = "qa"\ninputs = ["{qa}"]\n')
     (tmp_path / "mix.toml").write_text('name = "mix"\n[[sources]]\nrecipe = "qa.toml"\n')
     return tmp_path / "mix.toml"
+
+
+def test_a_second_build_of_the_same_directory_fails_at_once(tmp_path):
+    from curate.core.lock import BuildLocked, build_lock
+
+    recipe = _qa_recipe(tmp_path)
+    root = tmp_path / "out" / "mix"
+    with build_lock(root):
+        with pytest.raises(BuildLocked, match="in use by another curate build"), build_lock(root):
+            pass
+        result = CliRunner().invoke(main, ["corpus", str(recipe), "--out", str(tmp_path / "out"), "--workers", "1"])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert f"Error: {root} is in use by another curate build (pid " in result.output
+        assert "wait for it to finish, or choose another --out" in result.output
+        assert not (root / "manifest.json").exists()
+    result = CliRunner().invoke(main, ["corpus", str(recipe), "--out", str(tmp_path / "out"), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert (root / ".lock").read_bytes() == b""  # released and emptied: nothing machine-specific is left
 
 
 def test_errors_are_one_line_naming_the_file_and_debug_shows_the_trace(tmp_path):
