@@ -23,6 +23,7 @@ parts and per-step record counts, so ``curate audit`` can recount the build.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -33,13 +34,14 @@ from curate.build import reduces as global_steps
 from curate.build import report as report_mod
 from curate.build.recipes import CorpusSpec, SourceSpec
 from curate.core import manifest as manifest_mod
-from curate.core import shards, storage
+from curate.core import records, shards, storage
 from curate.core.executor import Done, Executor, Task, make_executor, write_json
 from curate.core.lock import build_lock
 from curate.core.step import ANNOTATE, Listed, Step, drop_listed
 from curate.core.tasks import (
     ArtifactConfig,
     ChainConfig,
+    Quarantined,
     Resource,
     artifact_task,
     chain_task,
@@ -126,9 +128,23 @@ def _read_tasks(root: Path, src: SourceSpec, shard_records: int) -> list[Task]:
     ]
 
 
+def _bounded(src: SourceSpec, tasks: list[Task]) -> list[Task]:
+    """Read tasks with the source's time limit: a file that takes longer is quarantined, named."""
+    bounded = []
+    for t in tasks:
+        rels = t.config.relpaths
+        files = list(t.inputs[:len(rels)])
+        what = f"reading '{rels[0]}'" if len(rels) == 1 else f"reading its {len(rels)} files together"
+        ids = tuple(records.record_id(src.name, rel) for rel in rels) if len(rels) == 1 else (
+            records.record_id(src.name, "*"),)
+        bounded.append(dataclasses.replace(t, timeout=src.timeout_for(files),
+                                           on_timeout=Quarantined(src.name, "read", ids, what)))
+    return bounded
+
+
 def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow]) -> dict[str, tuple[str, ...]]:
     """Run every reader; returns the versions drop tables of each keyed source."""
-    read_tasks = {s.name: _read_tasks(root, s, spec.shard_records) for s in spec.sources}
+    read_tasks = {s.name: _bounded(s, _read_tasks(root, s, spec.shard_records)) for s in spec.sources}
     units = {getattr(reader_module(s.reader), "UNIT", "file") for s in spec.sources}
     results = ex.run([t for tasks in read_tasks.values() for t in tasks], "read",
                      unit=units.pop() if len(units) == 1 else "unit")

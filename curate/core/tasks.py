@@ -133,6 +133,30 @@ def chain_task(task: Task) -> Result:
 
 
 @dataclass(frozen=True)
+class Quarantined:
+    """The result a task writes when it runs out of time (``Task.on_timeout``): one quarantine row per input
+    record id it stood for (a file's), naming what it was doing and what to do."""
+
+    source: str
+    step: str
+    ids: tuple[str, ...]
+    what: str  # e.g. "reading 'atlas.pdf'"
+    setting: str = "read_timeout"  # the recipe key that raises the limit
+
+    def __call__(self, task: Task, seconds: float) -> Result:
+        """Write the quarantine rows; no records."""
+        from curate.core.ledger import Ledger
+
+        ledger = Ledger(self.source, self.step)
+        for rid in self.ids:
+            ledger.quarantine(rid, "timeout", f"{self.source}: {self.what} took longer than {seconds:g} s; the file "
+                              f"is quarantined (raise {self.setting} in the source recipe, or split the file)")
+        name = shards.write_ledger(task, ledger)
+        n = len(self.ids)
+        return Result({"records": [], "ledger": [name]}, {"in": n, "out": 0, "removed": n, "timed_out": n})
+
+
+@dataclass(frozen=True)
 class ArtifactConfig:
     """A shared artefact: ``build(spec) -> (value, stats)``, saved by ``save(value, path)``."""
 

@@ -1,13 +1,37 @@
-"""Limits around a build: one build per directory, and one-line errors naming the file instead of tracebacks."""
+"""Limits around a build: bounded time per input file (quarantined, named, the build goes on), one build per
+directory, and one-line errors naming the file instead of tracebacks."""
 
 from __future__ import annotations
 
 import json
 
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
 from curate.cli import main
+from curate.core.audit import audit
+
+
+def test_a_file_past_the_read_timeout_is_quarantined_and_the_build_completes(tmp_path):
+    qa = tmp_path / "qa"
+    qa.mkdir()
+    pair = {"question": "How is iron-deficiency anaemia treated?", "answer": "With oral iron and a better diet."}
+    (qa / "small.jsonl").write_text(json.dumps(pair) + "\n")
+    (qa / "huge.jsonl").write_text("".join(json.dumps({**pair, "answer": f"{pair['answer']} {i}"}) + "\n"
+                                           for i in range(300_000)))
+    # 2.5 s: the small file reads in time, 300,000 records cannot (the reader is imported before the clock starts).
+    (tmp_path / "qa.toml").write_text(f'reader = "qa"\ninputs = ["{qa}"]\nread_timeout = 2.5\n'
+                                      "read_timeout_per_mb = 0\n")
+    result = CliRunner().invoke(main, ["build", "qa", "--recipe", str(tmp_path / "qa.toml"), "--out",
+                                       str(tmp_path / "out"), "--workers", "2", "--strict"])
+    assert result.exit_code == 3, result.output  # --strict: something was quarantined
+    root = tmp_path / "out" / "qa"
+    rows = [r for r in pq.read_table(root / "ledger.parquet").to_pylist() if r["reason"] == "timeout"]
+    assert [(r["id"], r["action"]) for r in rows] == [("qa/huge.jsonl", "quarantine")]
+    assert "reading 'huge.jsonl' took longer than" in rows[0]["detail"] and "read_timeout" in rows[0]["detail"]
+    assert audit(root).ok
+    assert json.loads((root / "manifest.json").read_text())["sources"]["qa"]["records_out"] == 1
 
 
 def _qa_recipe(tmp_path):
