@@ -46,6 +46,10 @@ class _Main(click.Group):
 
     def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
         global _DEBUG
+        if args is None:  # the real command line: this process runs curate alone
+            from curate.core.workers import skip_unused_imports
+
+            skip_unused_imports()
         args = list(sys.argv[1:] if args is None else args)
         end = args.index("--") if "--" in args else len(args)
         _DEBUG = "--debug" in args[:end] or bool(os.environ.get("CURATE_DEBUG"))

@@ -13,6 +13,8 @@
   the alarm; a task stuck where no Python code runs (a C library) is killed by the parent at
   ``hard_limit(timeout)`` and its fallback written by the parent (in a pool, not for a task the
   executor runs in its own process: one worker, or a single task).
+- **Lean workers.** A worker imports only what its tasks need, and never the modules pymupdf would load for
+  features curate does not use (``skip_unused_imports``).
 - **Lost workers.** A worker that dies (killed, out of memory) breaks the pool: the pool is replaced
   and the tasks that were not finished are submitted again; a task that was running in
   ``MAX_ATTEMPTS`` pools that broke fails the build, named.
@@ -97,12 +99,27 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+# Modules that pymupdf imports when they are installed (pymupdf 2 depends on both) and that curate never uses:
+# the layout analyser loads an ONNX model at import, pymupdf4llm pulls in onnxruntime and numpy. Seconds per
+# process, paid by every worker that opens a PDF.
+UNUSED_IMPORTS = ("pymupdf.layout", "pymupdf4llm")
+
+
+def skip_unused_imports() -> None:
+    """Make later imports of ``UNUSED_IMPORTS`` fail (pymupdf then goes without them), in a process that runs
+    curate alone: a worker, or the command line."""
+    for name in UNUSED_IMPORTS:
+        if name not in sys.modules:
+            sys.modules[name] = None  # type: ignore[assignment]
+
+
 _NOTICES: Any = None
 
 
 def _init_worker(parent: int, notices: Any) -> None:
     global _NOTICES
     _die_with_parent(parent)
+    skip_unused_imports()
     _NOTICES = notices
     # Each worker is one of N parallel processes; keep libraries from each spawning N threads too.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

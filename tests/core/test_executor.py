@@ -215,3 +215,27 @@ def test_workers_die_with_their_parent(tmp_path):
     for p in alive:  # leave nothing behind when the test fails
         p.kill()
     assert not alive, [p.pid for p in alive]
+
+
+def imports_task(task: Task) -> Result:
+    import sys
+
+    import pymupdf  # noqa: F401
+
+    loaded = sorted(m for m in ("pymupdf.layout", "pymupdf4llm", "onnxruntime") if sys.modules.get(m) is not None)
+    with atomic_path(task.out(".json")) as tmp:
+        tmp.write_text(json.dumps(loaded))
+    return Result({"out": [f"{task.name}.json"]}, {"in": 1})
+
+
+def test_workers_skip_what_pymupdf_would_import_for_nothing(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("pymupdf4llm") is None and importlib.util.find_spec("pymupdf.layout") is None:
+        pytest.skip("pymupdf imports neither here")
+    src = tmp_path / "in.txt"
+    src.write_text("x")
+    tasks = [Task(f"imp/{i}", imports_task, (str(src),), str(tmp_path / "out"), f"i{i}", i) for i in range(2)]
+    with Executor(2, progress=False) as ex:
+        done = ex.run(tasks, "t")
+    assert all(json.loads(d.files("out")[0].read_text()) == [] for d in done.values())
