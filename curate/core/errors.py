@@ -63,7 +63,9 @@ def describe(err: BaseException) -> str:
     if isinstance(err, AssertionError):  # an on-disk format's invariant (e.g. a Megatron index) does not hold
         return (f"invalid data: {_first_line(str(err)) or 'a check failed'} (the file may be truncated or corrupt: "
                 "rebuild it; --debug shows where)")
-    if isinstance(err, (ValueError, OSError, RuntimeError, LookupError)) and _first_line(str(err)):
+    # A KeyError's message is only the missing key: a bug, not something the user can act on.
+    if isinstance(err, (ValueError, OSError, RuntimeError, LookupError)) and not isinstance(err, KeyError) \
+            and _first_line(str(err)):
         return _first_line(str(err))
     return (f"internal error: {type(err).__name__}: {_first_line(str(err))} (rerun with --debug for the traceback, "
             "and please report it)")
