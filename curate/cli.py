@@ -17,29 +17,54 @@ import click
 
 from curate import __version__
 
+_DEBUG = bool(os.environ.get("CURATE_DEBUG"))
+
 
 def _fail_cleanly(fn: Callable) -> Callable:
-    """Turn the library's expected errors into one-line messages instead of tracebacks."""
+    """Turn any error into one line naming the file and what to do (``core.errors.describe``); with
+    ``--debug`` (or ``CURATE_DEBUG=1``) the traceback instead."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from curate.build.recipes import RecipeError
-        from curate.core.executor import TaskError
-        from curate.instruct.sources import SourceError
-        from curate.readers import InputError
-        from curate.tokens.tokenizer import TokenizerError
-
         try:
             return fn(*args, **kwargs)
-        except (RecipeError, InputError, TokenizerError, TaskError, FileNotFoundError, SourceError) as err:
-            raise click.ClickException(str(err)) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as err:
+            if _DEBUG:
+                raise
+            from curate.core.errors import describe
+
+            raise click.ClickException(describe(err)) from None
 
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Main(click.Group):
+    """The ``curate`` group: ``--debug`` is accepted anywhere on the command line, and no command's error
+    reaches the user as a traceback without it."""
+
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        global _DEBUG
+        if args is None:  # the real command line: this process runs curate alone
+            from curate.core.workers import skip_unused_imports
+
+            skip_unused_imports()
+        args = list(sys.argv[1:] if args is None else args)
+        end = args.index("--") if "--" in args else len(args)
+        _DEBUG = "--debug" in args[:end] or bool(os.environ.get("CURATE_DEBUG"))
+        args = [a for i, a in enumerate(args) if not (a == "--debug" and i < end)]
+        return super().main(args, *rest, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return _fail_cleanly(super().invoke)(ctx)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="curate")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error (accepted anywhere on the command "
+              "line; or set CURATE_DEBUG=1).")
+def main(debug: bool) -> None:
     """curate: turn raw medical sources into training corpora for LLM adaptation.
 
     \b

@@ -34,12 +34,14 @@ from curate.build import reduces as global_steps
 from curate.build import report as report_mod
 from curate.build.recipes import CorpusSpec, SourceSpec
 from curate.core import manifest as manifest_mod
-from curate.core import shards, storage
+from curate.core import records, shards, storage
 from curate.core.executor import Done, Executor, Task, make_executor, write_json
+from curate.core.lock import build_lock
 from curate.core.step import ANNOTATE, Listed, Step, drop_listed
 from curate.core.tasks import (
     ArtifactConfig,
     ChainConfig,
+    Quarantined,
     Resource,
     artifact_task,
     chain_task,
@@ -165,11 +167,34 @@ def _finish_tasks(root: Path, src: SourceSpec, tasks: list[Task], results: dict[
     return out
 
 
+def _bounded(src: SourceSpec, tasks: list[Task]) -> list[Task]:
+    """Read tasks with the source's time limit: a file (or a byte range of one) that takes longer is
+    quarantined, named. The page ranges of a two-phase reader are not bounded one by one: their finish needs
+    every range's pieces, so a cut book is bounded only by the pool's hard limits."""
+    two_phase = hasattr(reader_module(src.reader), "finish")
+    bounded = []
+    for t in tasks:
+        rels, part = t.config.relpaths, t.config.part
+        if part is not None and two_phase:
+            bounded.append(t)
+            continue
+        files = list(t.inputs[:len(rels)])
+        what = f"reading '{rels[0]}'" if len(rels) == 1 else f"reading its {len(rels)} files together"
+        timeout = src.timeout_for(files)
+        if part is not None and "start" in part and timeout is not None:  # a byte range: its own size counts
+            what = f"reading '{rels[0]}' from line {part.get('line', '?')} (bytes {part['start']}-{part['end']})"
+            timeout = src.timeout_for([]) + src.read_timeout_per_mb * (part["end"] - part["start"]) / 1e6
+        ids = tuple(records.record_id(src.name, rel) for rel in rels) if len(rels) == 1 else (
+            records.record_id(src.name, "*"),)
+        bounded.append(dataclasses.replace(t, timeout=timeout, on_timeout=Quarantined(src.name, "read", ids, what)))
+    return bounded
+
+
 def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow],
           part_bytes: int = DEFAULT_PART_BYTES) -> dict[str, tuple[str, ...]]:
     """Run every reader (large files in parts, in parallel); returns the versions drop tables of each
     keyed source."""
-    read_tasks = {s.name: _read_tasks(root, s, spec.shard_records, part_bytes) for s in spec.sources}
+    read_tasks = {s.name: _bounded(s, _read_tasks(root, s, spec.shard_records, part_bytes)) for s in spec.sources}
     units = {getattr(reader_module(s.reader), "UNIT", "file") for s in spec.sources}
     results = ex.run([t for tasks in read_tasks.values() for t in tasks], "read",
                      unit=units.pop() if len(units) == 1 else "unit")
@@ -231,7 +256,9 @@ def _prepare_steps(spec: CorpusSpec, src: SourceSpec, has_versions: bool) -> lis
 
         steps.append(Step("scrub", phi.scrub, src.scrub))
     if spec.runs("quality"):
-        steps.append(Step("signals", quality.signals_step, quality.SignalsConfig(), ANNOTATE))
+        near_on = spec.near_dedup is not None and spec.runs("near_dedup")
+        columns = quality.needed(src.quality, score=near_on and "quality" in spec.near_dedup.keep)
+        steps.append(Step("signals", quality.signals_step, quality.SignalsConfig(columns), ANNOTATE))
     if spec.exact_dedup and spec.runs("dedup"):
         steps.append(Step("hashes", exact.hash_step, exact.ExactDedupConfig(), ANNOTATE))
     if spec.near_dedup is not None and spec.runs("near_dedup"):
@@ -239,6 +266,9 @@ def _prepare_steps(spec: CorpusSpec, src: SourceSpec, has_versions: bool) -> lis
     return steps
 
 
+# Rows per slice of the prepare chain: the signals' and signatures' batch, so that the token hashes both
+# need are computed once per slice (``Context.memo``) and held for one slice only.
+PREPARE_BATCH = 2048
 _SIDES = {"signals": "../signals", "hashes": "../../../dedup/map/{src}", "signatures": "../../../near_dedup/map/{src}"}
 
 
@@ -254,7 +284,7 @@ def _prepare(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, Source
                      if src.name in version_drops else ())
         return ChainConfig(src.name, tuple(steps), rank, spec.seed, resources,
                            tuple((s.name, _SIDES[s.name].format(src=src.name)) for s in steps if s.kind == ANNOTATE),
-                           records=any(s.kind != ANNOTATE for s in steps))
+                           records=any(s.kind != ANNOTATE for s in steps), batch_rows=PREPARE_BATCH)
 
     tasks, inputs = _per_shard(root, spec, flows, "prepare", config_of)
     done = ex.run(tasks, "prepare")
@@ -388,7 +418,14 @@ def run(spec: CorpusSpec, root: Path | str, *, workers: int | None = None, token
         storage.publish(local, url)
         return result
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    with build_lock(root):
+        return _run_locked(spec, root, workers, tokenize_docs, progress, executor, address, part_bytes, eod,
+                           names)
+
+
+def _run_locked(spec: CorpusSpec, root: Path, workers: int | None, tokenize_docs: bool, progress: bool | None,
+                executor: str, address: str | None, part_bytes: int, eod: tokenize.EodRule,
+                names: dict[str, str] | None) -> BuildResult:
     flows = {s.name: SourceFlow() for s in spec.sources}
     tok = tokenizer.prepare(spec.tokenizer, root / "tokenizer", spec.eod_token) if tokenize_docs else None
     with make_executor(executor, workers, progress, address) as ex:

@@ -43,6 +43,7 @@ silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,17 @@ class SourceSpec:
     quality: QualityConfig = field(default_factory=QualityConfig)
     scrub: Any = None  # filters.phi.ScrubConfig when the recipe has a [scrub] table
     weight: float = 1.0
+    # Time allowed to read one input file: ``read_timeout`` seconds plus ``read_timeout_per_mb`` per MB of
+    # the file (a read task over several files: of all of them); then the file is quarantined.
+    read_timeout: float | None = 120.0
+    read_timeout_per_mb: float = 5.0
+
+    def timeout_for(self, paths: list[str]) -> float | None:
+        """Seconds one read task over ``paths`` may run (None: no limit)."""
+        if self.read_timeout is None:
+            return None
+        size = sum(os.path.getsize(p) for p in paths if os.path.isfile(p))
+        return self.read_timeout + self.read_timeout_per_mb * size / 1e6
 
 
 @dataclass(frozen=True)
@@ -117,7 +129,7 @@ def source_from_dict(data: dict[str, Any], base: Path | None, where: str, weight
     from curate.build.schema import check_source
 
     check_source(data, where)  # every type, range and enum problem at once, before any work
-    known = {"name", "reader", "inputs", "options", "clean", "quality", "scrub"}
+    known = {"name", "reader", "inputs", "options", "clean", "quality", "scrub", "read_timeout", "read_timeout_per_mb"}
     if unknown := sorted(set(data) - known):
         raise RecipeError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     if "reader" not in data:
@@ -138,6 +150,7 @@ def source_from_dict(data: dict[str, Any], base: Path | None, where: str, weight
         quality=make_config(QualityConfig, data.get("quality", {}), base, f"{where} [quality]"),
         scrub=_scrub(data["scrub"], base, where) if "scrub" in data else None,
         weight=weight,
+        **{k: data[k] for k in ("read_timeout", "read_timeout_per_mb") if k in data},
     )
 
 

@@ -110,6 +110,8 @@ class SourceRecipe(s.Table):
     clean: Clean | None = None  # type: ignore[valid-type]
     quality: Quality | None = None  # type: ignore[valid-type]
     scrub: Scrub | None = None  # type: ignore[valid-type]
+    read_timeout: s.Annotated[s.Float, s.above(0)] | None = None  # seconds per file, plus per MB below
+    read_timeout_per_mb: s.Annotated[s.Float, s.at_least(0)] | None = None
 
 
 class Benchmark(s.Table):

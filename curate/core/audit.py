@@ -17,7 +17,6 @@ manifest's own figures):
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ import polars as pl
 
 from curate.core import ledger as ledger_mod
 from curate.core import shards, textbalance
+from curate.core.errors import load_json
 from curate.core.executor import digest
 from curate.tokens import indexed
 
@@ -125,7 +125,7 @@ def audit(root: Path) -> AuditReport:
     report = AuditReport()
     manifest_path = root / "manifest.json"
     if manifest_path.is_file() and (root / "ledger.parquet").is_file():
-        manifest = json.loads(manifest_path.read_text())
+        manifest = load_json(manifest_path, "manifest.json")
         if manifest.get("kind") == "instruct":  # stages 2 and 3: loaded, guarded, selected, packed
             from curate.core import audit_instruct
 
@@ -135,8 +135,8 @@ def audit(root: Path) -> AuditReport:
         if not (root / name).is_file():
             report.problems.append(f"{root}: missing {name}; is this a curate build directory?")
             return report
-    flow = json.loads((root / "flow.json").read_text())
-    manifest = json.loads((root / "manifest.json").read_text())
+    flow = load_json(root / "flow.json", "the build's flow.json")
+    manifest = load_json(root / "manifest.json", "the build's manifest.json")
     table = pl.from_arrow(ledger_mod.read([root / "ledger.parquet"]))
     removals = table.filter(pl.col("action").is_in(list(ledger_mod.REMOVALS)))
     report.lines.append(f"audit {root}")

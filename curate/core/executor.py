@@ -23,12 +23,11 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import importlib
 import json
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from tqdm import tqdm
 
 import curate
 from curate.core import fingerprint as fp_mod
+from curate.core import workers as workers_mod
 
 MARKERS = ".done"
 
@@ -60,6 +60,11 @@ class Task:
     name: str
     config: Any = None
     size: int = field(default=1, compare=False)  # progress units (pages of a book, ...); not fingerprinted
+    # Seconds the task may run, and the result it writes instead when it runs out (e.g. a quarantine row
+    # naming the file): ``on_timeout(task, seconds) -> Result``. Not fingerprinted; a marker written by the
+    # fallback is redone when the timeout changes.
+    timeout: float | None = field(default=None, compare=False)
+    on_timeout: Callable[[Task, float], Result] | None = field(default=None, compare=False, repr=False)
 
     def out(self, suffix: str) -> Path:
         """Path of an output file of this task: ``<out_dir>/<name><suffix>``."""
@@ -180,6 +185,8 @@ def _load_done(task: Task, fp: str) -> Done | None:
         return None
     if data.get("fingerprint") != fp:
         return None
+    if data.get("timed_out") is not None and data["timed_out"] != task.timeout:
+        return None  # ran out of time before: try again under the new limit
     outputs: dict[str, list[Path]] = {}
     for role, entries in data["outputs"].items():
         paths = []
@@ -208,9 +215,35 @@ def _clear_previous(task: Task) -> None:
 
 
 def execute(task: Task, fp: str) -> dict[str, Any]:
-    """Run one task and write its done-marker; returns the marker's content. Runs in a worker."""
+    """Run one task and write its done-marker; returns the marker's content. Runs in a worker.
+
+    A task with a ``timeout`` that runs out writes its ``on_timeout`` result instead (or fails)."""
     _clear_previous(task)
-    result = task.fn(task)
+    if task.timeout:  # the deadline counts the task's work, not a fresh worker importing the task's code
+        modules: set[str] = set()
+        _code(task.config, modules)
+        for name in sorted(modules):
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+        workers_mod.warm_pyarrow()
+    try:
+        with workers_mod.deadline(task.timeout):
+            result = task.fn(task)
+    except workers_mod.TaskTimeout:
+        return execute_timed_out(task, fp)
+    return _finish(task, fp, result)
+
+
+def execute_timed_out(task: Task, fp: str) -> dict[str, Any]:
+    """Write the fallback result of a task that ran out of time, and its marker (in a worker, or in the
+    parent when the worker had to be killed)."""
+    if task.on_timeout is None:
+        raise TaskError(f"task {task.key} ran longer than its limit of {task.timeout:g} s")
+    _clear_previous(task)
+    return _finish(task, fp, task.on_timeout(task, task.timeout), timed_out=task.timeout)
+
+
+def _finish(task: Task, fp: str, result: Result, timed_out: float | None = None) -> dict[str, Any]:
     outputs = {}
     for role, names in result.outputs.items():
         entries = []
@@ -220,6 +253,8 @@ def execute(task: Task, fp: str) -> dict[str, Any]:
             entries.append({"name": name, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest(p)})
         outputs[role] = entries
     marker = {"key": task.key, "fingerprint": fp, "outputs": outputs, "stats": result.stats}
+    if timed_out is not None:
+        marker["timed_out"] = timed_out
     write_json(_marker_path(task), marker)
     return marker
 
@@ -235,12 +270,6 @@ def _done_from_marker(task: Task, marker: dict[str, Any]) -> Done:
     return Done(outputs, marker["stats"], skipped=False)
 
 
-def _init_worker() -> None:
-    # Each worker is one of N parallel processes; keep libraries from each spawning N threads too.
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("POLARS_MAX_THREADS", "1")
-
-
 class Executor:
     """Runs task lists locally: in this process (one worker) or a shared pool of spawned processes.
 
@@ -253,7 +282,7 @@ class Executor:
     def __init__(self, workers: int | None = None, progress: bool | None = None):
         self.workers = max(1, workers or len(os.sched_getaffinity(0)))
         self.progress = progress
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: workers_mod.Pool | None = None
         self.ran = 0
         self.skipped = 0
         self.seconds: dict[str, float] = {}  # wall time per task list, by its description
@@ -267,15 +296,8 @@ class Executor:
     def close(self) -> None:
         """Shut the worker pool down."""
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            self._pool.close()
             self._pool = None
-
-    def _get_pool(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
-            )
-        return self._pool
 
     def run(self, tasks: Sequence[Task], desc: str, unit: str = "shard") -> dict[str, Done]:
         """Run ``tasks`` (skipping finished ones) and return their results by task key."""
@@ -311,6 +333,9 @@ class Executor:
 
     def _dispatch(self, pending: list[tuple[Task, str]], desc: str) -> Iterator[tuple[Task, dict[str, Any]]]:
         """Run pending tasks; yield each with its marker as it finishes. A failure raises ``TaskError``."""
+        # One task, or one worker, runs here: no process to start. Its deadline is the alarm alone (Python
+        # code, regular expressions and parsers that call back into Python stop at it); the parent's hard
+        # limit needs a worker process to kill.
         if self.workers == 1 or len(pending) <= 1:
             for task, fp in pending:
                 try:
@@ -319,20 +344,15 @@ class Executor:
                     raise TaskError(f"{desc}: task {task.key} failed: {err}") from err
                 yield task, marker
             return
-        pool = self._get_pool()
-        futures: dict[Future, Task] = {pool.submit(execute, t, fp): t for t, fp in pending}
-        waiting = set(futures)
-        while waiting:
-            finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                task = futures[fut]
-                try:
-                    marker = fut.result()
-                except Exception as err:
-                    for other in waiting:
-                        other.cancel()
-                    raise TaskError(f"{desc}: task {task.key} failed: {err}") from err
-                yield task, marker
+        if self._pool is None:  # one pool for the whole build, started on first need
+            self._pool = workers_mod.Pool(self.workers)
+        try:
+            yield from self._pool.run(pending, execute, execute_timed_out)
+        except workers_mod.WorkerLost as err:
+            raise TaskError(f"{desc}: {err}") from err
+        except Exception as err:
+            task = getattr(err, "job", None)
+            raise TaskError(f"{desc}: task {task.key if task else '?'} failed: {err}") from err
 
 
 EXECUTORS = ("local", "ray")

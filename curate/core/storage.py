@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from curate.core.lock import LOCK  # the build lock: local to the machine that builds, never published
+
 T = TypeVar("T")
 RETRIES = 8
 
@@ -134,7 +136,7 @@ def publish(local: Path, url: str, last: tuple[str, ...] = ("manifest.json",)) -
     already there with the same size and content are skipped; returns the number uploaded."""
     fs, root = filesystem(url)
     remote = _files(fs, root) if retry(lambda: fs.exists(root), f"stat {url}") else {}
-    files = sorted(p for p in local.rglob("*") if p.is_file() and ".part" not in p.name)
+    files = sorted(p for p in local.rglob("*") if p.is_file() and ".part" not in p.name and p.name != LOCK)
     rel = [p.relative_to(local).as_posix() for p in files]
     order = sorted(range(len(files)), key=lambda i: (rel[i] in last, ".done" in rel[i].split("/"), rel[i]))
     sent = 0

@@ -253,7 +253,8 @@ class OpenAIBackend:
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise BackendError(f"openai: {self.url}: malformed JSON in the response ({err}): {shown}") from None
         except RecursionError:  # a body nested deeper than any real reply: hostile or broken, never parsed
-            raise BackendError(f"openai: {self.url}: the response's JSON is nested too deeply to read: {shown}") from None
+            raise BackendError(f"openai: {self.url}: the response's JSON is nested too deeply to read: "
+                               f"{shown}") from None
         choices = data.get("choices") if isinstance(data, dict) else None
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise BackendError(f"openai: {self.url}: the response has no choices: {shown}")

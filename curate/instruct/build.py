@@ -38,6 +38,7 @@ from curate.build.pipeline import BuildResult
 from curate.core import records, shards
 from curate.core.executor import Done, Executor, Result, Task, make_executor
 from curate.core.ledger import Ledger
+from curate.core.lock import build_lock
 from curate.core.step import EXPAND, Context, Listed, Out, Step, drop_listed
 from curate.core.tasks import (
     ArtifactConfig,
@@ -316,10 +317,7 @@ def run(spec: InstructSpec, root: Path | str, *, workers: int | None = None, pro
         executor: str = "local", address: str | None = None) -> BuildResult:
     """Run every step of an instruction build into ``root`` (resuming finished work) with the named
     executor (``local`` or ``ray`` at ``address``)."""
-    from curate.build import report
     from curate.core import storage
-    from curate.core.executor import write_json
-    from curate.instruct import outputs
 
     spec = storage.localize(spec)  # inputs on object storage: staged local copies
     if storage.is_url(root):
@@ -328,8 +326,16 @@ def run(spec: InstructSpec, root: Path | str, *, workers: int | None = None, pro
         result = run(spec, local, workers=workers, progress=progress, executor=executor, address=address)
         storage.publish(local, url)
         return result
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    with build_lock(Path(root)):  # one build per directory at a time
+        return _run_locked(spec, Path(root), workers, progress, executor, address)
+
+
+def _run_locked(spec: InstructSpec, root: Path, workers: int | None, progress: bool | None, executor: str,
+                address: str | None) -> BuildResult:
+    from curate.build import report
+    from curate.core.executor import write_json
+    from curate.instruct import outputs
+
     flows = {s.name: Flow() for s in spec.sources}
     tok = tokenizer.prepare(spec.tokenizer, root / "tokenizer")
     pad = outputs.pad_id(tok)

@@ -14,10 +14,10 @@ from tests.conftest import ROOT
 
 
 def data(root: Path) -> dict[str, bytes]:
-    """Every data file of a build (not its done-markers, which hold times); the manifest without its
-    config, which names the inputs relative to where the build is."""
+    """Every data file of a build (not its done-markers, which hold times, nor its lock file, which is not
+    published); the manifest without its config, which names the inputs relative to where the build is."""
     files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-             if p.is_file() and ".done" not in p.parts}
+             if p.is_file() and ".done" not in p.parts and p.name != ".lock"}
     manifest = json.loads(files.pop("manifest.json"))
     manifest.pop("config")
     files["manifest.json"] = json.dumps(manifest, sort_keys=True).encode()

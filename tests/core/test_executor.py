@@ -94,3 +94,148 @@ def test_output_edited_in_place_is_redone(tmp_path):
         os.utime(out, ns=(1, 1))  # only touched: content still matches the marker
         ex.run(_tasks(tmp_path, n=1), "t")
         assert ex.ran == 2 and ex.skipped == 1
+
+
+@dataclass(frozen=True)
+class Slow:
+    seconds: float
+    block_alarm: bool = False  # stuck where no Python runs: only the parent's hard limit stops it
+    die_once: str = ""  # a flag file: the first run kills its own worker
+    die_always: bool = False
+
+
+def slow_task(task: Task) -> Result:
+    import os
+    import signal
+    import time
+
+    cfg = task.config
+    if cfg.die_always or (cfg.die_once and not Path(cfg.die_once).exists()):
+        if cfg.die_once:
+            Path(cfg.die_once).write_text("died")
+        os._exit(9)
+    if cfg.block_alarm:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    time.sleep(cfg.seconds)
+    with atomic_path(task.out(".txt")) as tmp:
+        tmp.write_text("done")
+    return Result({"out": [f"{task.name}.txt"]}, {"in": 1})
+
+
+def fallback(task: Task, seconds: float) -> Result:
+    with atomic_path(task.out(".late")) as tmp:
+        tmp.write_text(f"late after {seconds}")
+    return Result({"late": [f"{task.name}.late"]}, {"in": 1, "timed_out": 1})
+
+
+def _slow(tmp_path, cfg, timeout, name="s", on_timeout=fallback):
+    src = tmp_path / "in.txt"
+    src.write_text("x")
+    return Task(f"slow/{name}", slow_task, (str(src),), str(tmp_path / "out"), name, cfg, timeout=timeout,
+                on_timeout=on_timeout)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_task_past_its_deadline_writes_its_fallback(tmp_path, workers):
+    with Executor(workers, progress=False) as ex:
+        done = ex.run([_slow(tmp_path, Slow(30), 0.5)], "t")["slow/s"]
+        assert done.stats == {"in": 1, "timed_out": 1} and done.files("late")[0].read_text() == "late after 0.5"
+        assert json.loads((tmp_path / "out" / ".done" / "s.json").read_text())["timed_out"] == 0.5
+        ex.run([_slow(tmp_path, Slow(30), 0.5)], "t")
+        assert ex.skipped == 1  # the same limit: the fallback stands
+        done = ex.run([_slow(tmp_path, Slow(0.1), 20)], "t")["slow/s"]  # a new limit: tried again
+        assert done.files("out")[0].read_text() == "done" and ex.ran == 2
+
+
+def test_a_task_ignoring_its_alarm_is_killed_by_the_parent(tmp_path, monkeypatch):
+    import time
+
+    from curate.core import workers
+
+    monkeypatch.setattr(workers, "hard_limit", lambda timeout: timeout + 1.0)
+    start = time.monotonic()
+    with Executor(2, progress=False) as ex:
+        done = ex.run([_slow(tmp_path, Slow(60, block_alarm=True), 0.5), _slow(tmp_path, Slow(0.2), None, "ok")], "t")
+        assert "timed_out" in done["slow/s"].stats and done["slow/ok"].files("out")
+        assert ex.run([_slow(tmp_path, Slow(0.1), None, "after")], "t")["slow/after"].files("out")  # pool replaced
+    assert time.monotonic() - start < 30
+
+
+def test_a_deadline_without_fallback_fails_the_build_named(tmp_path):
+    with Executor(2, progress=False) as ex, pytest.raises(TaskError, match=r"slow/s.*longer than its limit of 0\.3 s"):
+        ex.run([_slow(tmp_path, Slow(30), 0.3, on_timeout=None)], "t")
+
+
+def test_a_lost_worker_costs_only_its_tasks(tmp_path):
+    flag = tmp_path / "died"
+    with Executor(2, progress=False) as ex:
+        done = ex.run([_slow(tmp_path, Slow(0.1, die_once=str(flag)), None, "d"),
+                       *(_slow(tmp_path, Slow(0.1), None, f"k{i}") for i in range(4))], "t")
+        assert flag.exists() and all(d.files("out") for d in done.values())
+        with pytest.raises(TaskError, match=r"died 3 times while running task slow/x"):
+            ex.run([_slow(tmp_path, Slow(0.1, die_always=True), None, "x"), _slow(tmp_path, Slow(5), None, "y")],
+                   "t")
+
+
+_ORPHAN_SCRIPT = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from tests.core.test_executor import Slow, _slow
+from curate.core.executor import Executor
+tmp = Path({tmp!r})
+with Executor(2, progress=False) as ex:
+    ex.run([_slow(tmp, Slow(120), None, "a"), _slow(tmp, Slow(120), None, "b")], "t")
+"""
+
+
+def test_workers_die_with_their_parent(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    root = str(Path(__file__).resolve().parents[2])
+    parent = subprocess.Popen([sys.executable, "-c", _ORPHAN_SCRIPT.format(root=root, tmp=str(tmp_path))])
+    try:
+        deadline = time.monotonic() + 60
+        workers = []
+        while time.monotonic() < deadline and len(workers) < 2:
+            time.sleep(0.2)
+            workers = [p for p in psutil.Process(parent.pid).children(recursive=True)
+                       if "spawn_main" in " ".join(p.cmdline())]
+        assert len(workers) == 2
+    finally:
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    for p in alive:  # leave nothing behind when the test fails
+        p.kill()
+    assert not alive, [p.pid for p in alive]
+
+
+def imports_task(task: Task) -> Result:
+    import sys
+
+    import pymupdf  # noqa: F401
+
+    loaded = sorted(m for m in ("pymupdf.layout", "pymupdf4llm", "onnxruntime") if sys.modules.get(m) is not None)
+    with atomic_path(task.out(".json")) as tmp:
+        tmp.write_text(json.dumps(loaded))
+    return Result({"out": [f"{task.name}.json"]}, {"in": 1})
+
+
+def test_workers_skip_what_pymupdf_would_import_for_nothing(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("pymupdf4llm") is None and importlib.util.find_spec("pymupdf.layout") is None:
+        pytest.skip("pymupdf imports neither here")
+    src = tmp_path / "in.txt"
+    src.write_text("x")
+    tasks = [Task(f"imp/{i}", imports_task, (str(src),), str(tmp_path / "out"), f"i{i}", i) for i in range(2)]
+    with Executor(2, progress=False) as ex:
+        done = ex.run(tasks, "t")
+    assert all(json.loads(d.files("out")[0].read_text()) == [] for d in done.values())

@@ -2,7 +2,8 @@
 
 The server answers scripted completions, chosen by the prompt: ``FAIL500-ONCE`` (500, then success),
 ``FAIL500`` (always 500), ``SLOW-ONCE`` / ``SLOW`` (sleeps past the client timeout once / always),
-``CUT-ONCE`` (the body is cut short once), ``BADJSON``, ``DEEPJSON`` (nested 200,000 deep), ``NOCHOICES``, ``BAD400``, ``LIMIT429-ONCE``,
+``CUT-ONCE`` (the body is cut short once), ``BADJSON``, ``DEEPJSON`` (nested 200,000 deep), ``NOCHOICES``,
+``BAD400``, ``LIMIT429-ONCE``,
 ``DRIP-HEAD`` / ``DRIP-BODY`` (the status line / the body one byte every 0.2 s, 12 s in all), ``HUGE`` /
 ``HUGE-UNSIZED`` (400 MB of body, with / without a Content-Length); anything else is echoed back after
 ``delay``. Each log entry counts the body bytes the server managed to send before the client hung up.

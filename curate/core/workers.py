@@ -1,0 +1,231 @@
+"""The local executor's worker processes: one pool per build, dying with it, supervised.
+
+- **One pool per build.** The executor spawns its workers once, on the first task list with work for
+  more than one process, and keeps them for every later pass; a worker imports what its tasks need
+  once.
+- **Workers die with their parent.** Each worker asks the kernel for SIGKILL when its parent dies
+  (``PR_SET_PDEATHSIG`` on Linux; elsewhere a thread that watches the parent's pid), so a killed build
+  leaves no process behind.
+- **Deadlines.** A task with a ``timeout`` runs under an alarm (``deadline``) that raises
+  ``TaskTimeout`` in the task (a ``BaseException``: no ``except Exception`` in a reader swallows it);
+  the executor then writes the task's fallback result (``Task.on_timeout``: e.g. a quarantine row
+  naming the file). Python code, regular expressions and parsers that call back into Python stop at
+  the alarm; a task stuck where no Python code runs (a C library) is killed by the parent at
+  ``hard_limit(timeout)`` and its fallback written by the parent (in a pool, not for a task the
+  executor runs in its own process: one worker, or a single task).
+- **Lean workers.** A worker imports only what its tasks need, and never the modules pymupdf would load for
+  features curate does not use (``skip_unused_imports``).
+- **Lost workers.** A worker that dies (killed, out of memory) breaks the pool: the pool is replaced
+  and the tasks that were not finished are submitted again; a task that was running in
+  ``MAX_ATTEMPTS`` pools that broke fails the build, named.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+MAX_ATTEMPTS = 3
+_PR_SET_PDEATHSIG = 1
+
+
+# A BaseException, like KeyboardInterrupt: raised into a task, never caught by its ``except Exception``.
+class TaskTimeout(BaseException):
+    """A task ran past its deadline (raised inside it by the alarm)."""
+
+
+class WorkerLost(RuntimeError):
+    """A worker process died while running a task, more than once."""
+
+
+def hard_limit(timeout: float) -> float:
+    """Seconds after which the parent kills a worker whose task ignored its alarm."""
+    return timeout + max(10.0, 0.25 * timeout)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Raise ``TaskTimeout`` in the block after ``seconds`` (only in the main thread; elsewhere, and
+    without a limit, the block runs unbounded here and the parent's hard limit applies)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _expired(signum: int, frame: Any) -> None:
+        raise TaskTimeout(seconds)
+
+    previous = signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@functools.cache
+def warm_pyarrow() -> None:
+    """Make pyarrow load what it loads on its first conversion of Python values (it imports pandas, when
+    installed, to check for pandas objects: about a second in a fresh process), outside a task's deadline."""
+    import pyarrow as pa
+
+    pa.array([""])
+
+
+def _die_with_parent(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    else:  # no pdeathsig: poll the parent's pid
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1.0)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+# Modules that pymupdf imports when they are installed (pymupdf 2 depends on both) and that curate never uses:
+# the layout analyser loads an ONNX model at import, pymupdf4llm pulls in onnxruntime and numpy. Seconds per
+# process, paid by every worker that opens a PDF.
+UNUSED_IMPORTS = ("pymupdf.layout", "pymupdf4llm")
+
+
+def skip_unused_imports() -> None:
+    """Make later imports of ``UNUSED_IMPORTS`` fail (pymupdf then goes without them), in a process that runs
+    curate alone: a worker, or the command line."""
+    for name in UNUSED_IMPORTS:
+        if name not in sys.modules:
+            sys.modules[name] = None  # type: ignore[assignment]
+
+
+_NOTICES: Any = None
+
+
+def _init_worker(parent: int, notices: Any) -> None:
+    global _NOTICES
+    _die_with_parent(parent)
+    skip_unused_imports()
+    _NOTICES = notices
+    # Each worker is one of N parallel processes; keep libraries from each spawning N threads too.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
+
+
+def _started(fn: Callable, key: str, *args: Any) -> Any:
+    """Tell the parent which process runs ``key`` (for its hard limit), then run ``fn(*args)``."""
+    if _NOTICES is not None:
+        _NOTICES.put((key, os.getpid(), time.time()))
+    return fn(*args)
+
+
+class Pool:
+    """A spawned process pool that survives lost workers and enforces hard deadlines."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._notices: Any = None
+
+    def _get(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            import multiprocessing
+
+            ctx = multiprocessing.get_context("spawn")
+            self._notices = ctx.SimpleQueue()  # written through at once: a worker may die right after
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                             initargs=(os.getpid(), self._notices))
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the workers."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _drain(self, running: dict[str, tuple[int, float]]) -> None:
+        with contextlib.suppress(OSError, EOFError, ValueError):
+            while not self._notices.empty():
+                key, pid, start = self._notices.get()
+                running[key] = (pid, start)
+
+    def run(self, jobs: list[tuple[Any, Any]], fn: Callable, timed_out: Callable) -> Iterator[tuple[Any, Any]]:
+        """Run ``fn(job, arg)`` for every ``(job, arg)`` (a job has ``key`` and ``timeout``); yield each job with
+        its result as it finishes, or with ``timed_out(job, arg)`` when the parent had to kill its worker. A
+        job that raises stops the run: the exception propagates with ``.job`` set."""
+        todo = list(jobs)
+        attempts: dict[str, int] = {}
+        while todo:
+            pool = self._get()
+            futures: dict[Future, tuple[Any, Any]] = {pool.submit(_started, fn, job.key, job, arg): (job, arg)
+                                                      for job, arg in todo}
+            todo, running, killed = [], {}, set()
+            waiting = set(futures)
+            while waiting:
+                finished, waiting = wait(waiting, timeout=1.0, return_when=FIRST_COMPLETED)
+                self._drain(running)
+                for fut in finished:
+                    job, arg = futures[fut]
+                    try:
+                        result = fut.result()
+                    except BrokenProcessPool:
+                        if job.key in killed:
+                            yield job, timed_out(job, arg)
+                        else:
+                            todo.append((job, arg))
+                        continue
+                    except BaseException as err:
+                        for other in waiting:
+                            other.cancel()
+                        err.job = job  # type: ignore[attr-defined]
+                        raise
+                    running.pop(job.key, None)
+                    yield job, result
+                killed |= self._kill_overdue([futures[f][0] for f in waiting], running)
+            if todo:  # the pool broke: start a new one
+                procs = dict(getattr(self._pool, "_processes", None) or {})  # pid -> Process, to tell who died
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+                # The pool terminates the other workers when one dies: the one that died otherwise is the culprit.
+                died = {pid for pid, p in procs.items() if p.exitcode not in (None, -signal.SIGTERM)}
+                self._charge(todo, {k: v for k, v in running.items() if not died or v[0] in died}, killed, attempts)
+
+    @staticmethod
+    def _charge(todo: list[tuple[Any, Any]], running: dict[str, tuple[int, float]], killed: set[str],
+                attempts: dict[str, int]) -> None:
+        """Count a lost worker against the tasks that were running (not when the parent killed one for its
+        deadline); fail once a task has been running in ``MAX_ATTEMPTS`` broken pools, or the pool broke
+        that often before any task started (workers that cannot start)."""
+        if killed:
+            return
+        keys = [job.key for job, _ in todo if job.key in running] or ["(starting workers)"]
+        for key in keys:
+            attempts[key] = attempts.get(key, 0) + 1
+            if attempts[key] >= MAX_ATTEMPTS:
+                what = f"while running task {key}" if key in running else "before running any task"
+                raise WorkerLost(f"a worker process died {attempts[key]} times {what} (killed, or out of memory?)")
+
+    def _kill_overdue(self, jobs: list[Any], running: dict[str, tuple[int, float]]) -> set[str]:
+        now, killed = time.time(), set()
+        for job in jobs:
+            if job.timeout and job.key in running:
+                pid, start = running[job.key]
+                if now - start > hard_limit(job.timeout):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                    killed.add(job.key)
+        return killed
