@@ -243,6 +243,55 @@ _build_command("kg", "Knowledge graphs (RDF, TSV/CSV triples, JSON/CSV entity re
                              help="Language of the verbalised text [default: auto, from the labels].")])
 
 
+@build.command("documents")
+@click.option("--input", "inputs", multiple=True, required=True,
+              help="JSON lines, Parquet (or CSV) file, directory or glob (repeatable).")
+@click.option("--json-keys", "json_keys", multiple=True, default=("text",), show_default=True,
+              help="Field(s) holding text, one Megatron dataset each (repeatable, or space/comma separated).")
+@click.option("--output-prefix", default="build/documents", show_default=True,
+              help="Megatron-style prefix DIR/NAME: the build goes to DIR/NAME/ and the token files to "
+              "DIR/NAME/tokens/NAME_<key>_document.{bin,idx}.")
+@click.option("--tokenizer", "tokenizer_path", default="bundled", show_default=True,
+              help="Local Hugging Face tokenizer directory, or 'bundled'.")
+@click.option("--append-eod", is_flag=True, help="Append the tokenizer's EOD token after each document that "
+              "has tokens (as Megatron's --append-eod).")
+@click.option("--steps", default="", metavar="STEP,...", help="Curation to run before tokenizing (default none: "
+              "the text is written as it is): clean, scrub, quality, dedup, near_dedup.")
+@click.option("--recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Source recipe whose [clean], [quality] and [scrub] tables the steps use.")
+@click.option("--id-field", default="", help="Field holding a unique record id to keep [default: ids from the "
+              "position, <file>#L<line>].")
+@click.option("--part-size", type=click.IntRange(min=0), default=4, show_default=True, metavar="MIB",
+              help="Files larger than this are read in parts of this size by parallel tasks (0: whole).")
+@_with_common
+@_fail_cleanly
+def build_documents(inputs: tuple[str, ...], json_keys: tuple[str, ...], output_prefix: str,
+                    tokenizer_path: str, append_eod: bool, steps: str, recipe: Path | None, id_field: str,
+                    part_size: int, **run: Any) -> None:
+    """Tokenize already-clean documents into Megatron shards, like Megatron-LM's preprocess_data.py.
+
+    The text is not changed unless --steps asks for it, so the .bin/.idx files are byte-identical to
+    preprocess_data.py's with the same --json-keys, --append-eod and tokenizer. Every record that is
+    not written (a broken line, a missing or non-text field) is in ledger.parquet.
+
+    \b
+    Example (Megatron: --input corpus.jsonl --json-keys text --output-prefix data/corpus --append-eod):
+      curate build documents --input corpus.jsonl --json-keys text --output-prefix data/corpus --append-eod \\
+          --tokenizer /models/qwen --workers 16     # -> data/corpus/tokens/corpus_text_document.bin
+    """
+    from curate.build import documents
+
+    keys = tuple(k for item in json_keys for k in item.replace(",", " ").split())
+    out, _, prefix = output_prefix.rstrip("/").rpartition("/")
+    tok = None if tokenizer_path == "bundled" else str(Path(tokenizer_path).resolve())
+    options = _run_options(run)
+    strict = options.pop("strict")
+    result = documents.run(tuple(i if "://" in i else os.path.abspath(i) for i in inputs), keys, out or ".", prefix,
+                           tok, append_eod, tuple(s for s in steps.replace(",", " ").split()), recipe,
+                           id_field, part_bytes=part_size << 20, **options)
+    _report(result, strict)
+
+
 def _standalone(inputs: tuple[str, ...], out: str, name: str, steps: tuple[str, ...], text_field: str,
                 run: dict[str, Any], scrub: object = None, **spec: object) -> None:
     """Run one or two build steps alone over record files with a text field."""

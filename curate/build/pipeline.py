@@ -23,6 +23,7 @@ parts and per-step record counts, so ``curate audit`` can recount the build.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -46,7 +47,8 @@ from curate.core.tasks import (
 )
 from curate.dedup import exact, near
 from curate.filters import clean, quality
-from curate.readers import ReadConfig, discover, read_task, reader_module
+from curate.readers import ReadConfig, discover_all, finish_task, read_task, reader_module
+from curate.text.parts import DEFAULT_PART_BYTES
 from curate.tokens import indexed, tokenize, tokenizer
 
 
@@ -106,35 +108,79 @@ def _stem(path: Path) -> str:
     return path.name.removesuffix(".parquet")
 
 
-def _read_tasks(root: Path, src: SourceSpec, shard_records: int) -> list[Task]:
+def _read_tasks(root: Path, src: SourceSpec, shard_records: int, part_bytes: int) -> list[Task]:
+    """The read tasks of one source, in (file, part) order, and the finish tasks of two-phase readers."""
     module = reader_module(src.reader)
-    files = discover(src.inputs, module.SUFFIXES)
+    files, problems = discover_all(src.inputs, module.SUFFIXES)
     side = tuple(getattr(src.options, "side_inputs", tuple)())
     taken: set[str] = set()
     out_dir = str(root / "sources" / src.name / "read")
+    # Inputs that cannot be listed or opened: one task each, whose quarantine row says why.
+    unreadable = [Task(f"{src.name}/read/{rel}", read_task, (), out_dir, safe_name(rel, taken),
+                       ReadConfig(src.name, src.reader, src.options, (rel,), shard_records, problem=message))
+                  for _, rel, message in problems]
     if hasattr(module, "read_all"):  # one task over every file (e.g. a graph split over files)
         rels = tuple(rel for _, rel in files)
-        return [Task(f"{src.name}/read/*", read_task, (*(str(p) for p, _ in files), *side), out_dir, "all",
-                     ReadConfig(src.name, src.reader, src.options, rels, shard_records))]
+        return [*unreadable, Task(f"{src.name}/read/*", read_task, (*(str(p) for p, _ in files), *side), out_dir,
+                                  "all", ReadConfig(src.name, src.reader, src.options, rels, shard_records))]
     size = getattr(module, "units", None)  # progress in the reader's own unit (pages) when it has one
-    return [
-        Task(f"{src.name}/read/{rel}", read_task, (str(path), *side), out_dir, safe_name(rel, taken),
-             ReadConfig(src.name, src.reader, src.options, (rel,), shard_records),
-             size=size(path, src.options) if size else 1)
-        for path, rel in files
-    ]
+    tasks = unreadable
+    for path, rel in files:
+        name = safe_name(rel, taken)
+        cfg = ReadConfig(src.name, src.reader, src.options, (rel,), shard_records)
+        parts = _parts(module, path, src.options, part_bytes)
+        if not parts:
+            tasks.append(Task(f"{src.name}/read/{rel}", read_task, (str(path), *side), out_dir, name, cfg,
+                              size=size(path, src.options) if size else 1))
+            continue
+        tasks += [Task(f"{src.name}/read/{rel}@{k}", read_task, (str(path), *side), out_dir, f"{name}@{k:04d}",
+                       dataclasses.replace(cfg, part=part, part_index=k)) for k, part in enumerate(parts)]
+    return tasks
 
 
-def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow]) -> dict[str, tuple[str, ...]]:
-    """Run every reader; returns the versions drop tables of each keyed source."""
-    read_tasks = {s.name: _read_tasks(root, s, spec.shard_records) for s in spec.sources}
+def _parts(module: Any, path: Path, options: Any, part_bytes: int) -> list[dict] | None:
+    """The reader's parts of one file (None: read it whole); a file it cannot cut is read whole."""
+    if not hasattr(module, "parts") or part_bytes <= 0:
+        return None
+    try:
+        parts = module.parts(path, options, part_bytes)
+    except OSError:  # the read task reports what is wrong with the file
+        return None
+    return parts if parts and len(parts) > 1 else None
+
+
+def _finish_tasks(root: Path, src: SourceSpec, tasks: list[Task], results: dict[str, Done]) -> list[Task]:
+    """For a two-phase reader, one finish task per split file over its parts' pieces, in part order."""
+    by_file: dict[str, list[Task]] = {}
+    for t in tasks:
+        if t.config.part is not None:
+            by_file.setdefault(t.config.relpaths[0], []).append(t)
+    out = []
+    for rel, parts in by_file.items():
+        pieces = [str(p) for t in parts for p in results[t.key].files("pieces")]
+        first = parts[0]
+        cfg = dataclasses.replace(first.config, part=None, part_index=0, pieces=len(pieces))
+        out.append(Task(f"{src.name}/read/{rel}@finish", finish_task, (first.inputs[0], *pieces, *first.inputs[1:]),
+                        first.out_dir, first.name.rsplit("@", 1)[0], cfg))
+    return out
+
+
+def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow],
+          part_bytes: int = DEFAULT_PART_BYTES) -> dict[str, tuple[str, ...]]:
+    """Run every reader (large files in parts, in parallel); returns the versions drop tables of each
+    keyed source."""
+    read_tasks = {s.name: _read_tasks(root, s, spec.shard_records, part_bytes) for s in spec.sources}
     units = {getattr(reader_module(s.reader), "UNIT", "file") for s in spec.sources}
     results = ex.run([t for tasks in read_tasks.values() for t in tasks], "read",
                      unit=units.pop() if len(units) == 1 else "unit")
+    finishes = {s.name: _finish_tasks(root, s, read_tasks[s.name], results)
+                for s in spec.sources if hasattr(reader_module(s.reader), "finish")}
+    if any(finishes.values()):
+        results.update(ex.run([t for tasks in finishes.values() for t in tasks], "read: finish", unit="file"))
     reduces = {}
     for src in spec.sources:
         flow = flows[src.name]
-        reads = [results[t.key] for t in read_tasks[src.name]]
+        reads = _in_file_order(read_tasks[src.name], finishes.get(src.name, []), results)
         flow.records_in = sum(d.stats["in"] for d in reads)
         for d in reads:
             for k, v in d.stats.get("reader", {}).items():
@@ -144,6 +190,19 @@ def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlo
         if keys:
             reduces[src.name] = tuple(global_steps.versions(ex, root, src.name, keys, spec.partitions))
     return reduces
+
+
+def _in_file_order(tasks: list[Task], finishes: list[Task], results: dict[str, Done]) -> list[Done]:
+    """Results in (file, part) order, a split file's finish right after its parts."""
+    after = {t.key.rsplit("@", 1)[0]: t for t in finishes}
+    out = []
+    for i, t in enumerate(tasks):
+        out.append(results[t.key])
+        file_key = t.key.rsplit("@", 1)[0] if t.config.part is not None else None
+        last_part = i + 1 == len(tasks) or tasks[i + 1].key.rsplit("@", 1)[0] != file_key
+        if file_key in after and last_part:
+            out.append(results[after[file_key].key])
+    return out
 
 
 def _per_shard(root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow], name: str,
@@ -284,9 +343,10 @@ def _global(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceF
 
 
 def _tokenize(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow],
-              tok: tokenizer.TokenizerInfo) -> None:
+              tok: tokenizer.TokenizerInfo, eod: tokenize.EodRule, names: dict[str, str]) -> None:
     cfg = tokenize.TokenizeConfig(str(Path(tok.path) / "tokenizer.json"), tok.fingerprint, tok.eod_id,
-                                  str(indexed.dtype_for_vocab(tok.vocab_size)))
+                                  str(indexed.dtype_for_vocab(tok.vocab_size)), append_eod=eod.append,
+                                  empty=eod.empty)
     tasks = []
     for src in spec.sources:
         out_dir = str(root / "tokens" / "parts" / src.name)
@@ -299,27 +359,32 @@ def _tokenize(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, Sourc
         prefixes = tuple(str(d.files("bin")[0].with_suffix("")) for d in mine)
         inputs = tuple(str(p) for d in mine for role in ("bin", "idx", "ids") for p in d.files(role))
         merges.append(Task(f"{src.name}/merge", tokenize.merge_task, inputs, str(root / "tokens"),
-                           f"{src.name}_text_document", tokenize.MergeConfig(prefixes)))
+                           names.get(src.name, f"{src.name}_text_document"), tokenize.MergeConfig(prefixes)))
     merged = ex.run(merges, "merge", unit="source")
     for src, task in zip(spec.sources, merges, strict=True):
         done = merged[task.key]
-        flows[src.name].tokens = {"prefix": f"tokens/{src.name}_text_document", **done.stats,
+        flows[src.name].tokens = {"prefix": f"tokens/{task.name}", **done.stats,
                                   "files": [p for role in ("bin", "idx", "docs") for p in done.files(role)]}
 
 
 def run(spec: CorpusSpec, root: Path | str, *, workers: int | None = None, tokenize_docs: bool = True,
-        progress: bool | None = None, executor: str = "local", address: str | None = None) -> BuildResult:
+        progress: bool | None = None, executor: str = "local", address: str | None = None,
+        part_bytes: int = DEFAULT_PART_BYTES, eod: tokenize.EodRule = tokenize.CURATE_EOD,
+        names: dict[str, str] | None = None) -> BuildResult:
     """Run every pass of a build into ``root`` (resuming finished work) and write its manifest.
 
     ``executor`` is ``local`` (processes on this machine) or ``ray`` (the Ray cluster at ``address``);
     it chooses nothing else: the tasks, markers and outputs are the same. Inputs and ``root`` may be
-    URLs of any fsspec filesystem (``s3://``, ``gs://``, ...; ``core.storage``)."""
+    URLs of any fsspec filesystem (``s3://``, ``gs://``, ...; ``core.storage``). Input files larger
+    than ``part_bytes`` are read in parts by parallel tasks when their reader can cut them (0: never);
+    the outputs do not depend on it. ``eod`` is the EOD rule of the token files and ``names`` their
+    names per source (default ``<source>_text_document``)."""
     spec = storage.localize(spec)
     if storage.is_url(root):
         url = str(root)
         local = storage.working_copy(url)
         result = run(spec, local, workers=workers, tokenize_docs=tokenize_docs, progress=progress,
-                     executor=executor, address=address)
+                     executor=executor, address=address, part_bytes=part_bytes, eod=eod, names=names)
         storage.publish(local, url)
         return result
     root = Path(root)
@@ -327,11 +392,11 @@ def run(spec: CorpusSpec, root: Path | str, *, workers: int | None = None, token
     flows = {s.name: SourceFlow() for s in spec.sources}
     tok = tokenizer.prepare(spec.tokenizer, root / "tokenizer", spec.eod_token) if tokenize_docs else None
     with make_executor(executor, workers, progress, address) as ex:
-        version_drops = _read(ex, root, spec, flows)
+        version_drops = _read(ex, root, spec, flows, part_bytes)
         _prepare(ex, root, spec, flows, version_drops)
         reports = _global(ex, root, spec, flows)
         if tok is not None:
-            _tokenize(ex, root, spec, flows, tok)
+            _tokenize(ex, root, spec, flows, tok, eod, names or {})
         ran, skipped, seconds = ex.ran, ex.skipped, dict(ex.seconds)
     ledger_parts = [p for f in flows.values() for ps in f.passes for p in ps["ledger"]]
     shards.write(shards.concat_ledgers(ledger_parts), root / "ledger.parquet")

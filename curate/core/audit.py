@@ -9,6 +9,9 @@ manifest's own figures):
   records the step's ledger rows remove, and the steps of a pass chain (out of one = into the next);
 - the source balances: records read (kept + removed at read) = final documents + all removals;
 - ids balance: every id read is either in the final output or removed, exactly once;
+- the raw input balances, for readers that count their input units (``readers`` docstring): units
+  counted from the raw files before parsing (lines, rows, items, articles, pages) = units held by
+  records + units accounted for by ledger rows, so that nothing vanished inside a reader;
 - final output files match the checksums in ``manifest.json``.
 """
 
@@ -103,9 +106,31 @@ def _audit_source(root: Path, name: str, flow: dict, removals: pl.DataFrame, rep
                         f"  (read ids {len(read_ids):,})  {status}")
 
 
+def _audit_units(name: str, stats: dict, report: AuditReport) -> None:
+    """Raw input units = units in records + units in the ledger (the reader's statistics)."""
+    if "units_raw" not in stats:
+        report.lines.append(f"  {name:<14} input units: not counted by this reader")
+        return
+    raw, kept, ledgered = (int(stats[k]) for k in ("units_raw", "units_records", "units_ledger"))
+    status = "ok" if raw == kept + ledgered else "MISMATCH"
+    report.lines.append(f"  {name:<14} input units {raw:>9,} = {kept:,} in records + {ledgered:,} in the ledger"
+                        f"  {status}")
+    if status != "ok":
+        report.problems.append(f"{name}: {raw:,} input units read but {kept:,} in records + {ledgered:,} in the "
+                               f"ledger: {raw - kept - ledgered:,} vanished inside the reader")
+
+
 def audit(root: Path) -> AuditReport:
     """Audit the build in ``root``."""
     report = AuditReport()
+    manifest_path = root / "manifest.json"
+    if manifest_path.is_file() and (root / "ledger.parquet").is_file():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("kind") == "instruct":  # stages 2 and 3: loaded, guarded, selected, packed
+            from curate.core import audit_instruct
+
+            report.lines, report.problems = audit_instruct.audit(root, manifest)
+            return report
     for name in ("flow.json", "manifest.json", "ledger.parquet"):
         if not (root / name).is_file():
             report.problems.append(f"{root}: missing {name}; is this a curate build directory?")
@@ -117,6 +142,7 @@ def audit(root: Path) -> AuditReport:
     report.lines.append(f"audit {root}")
     for name, source_flow in flow.items():
         _audit_source(root, name, source_flow, removals, report)
+        _audit_units(name, manifest.get("sources", {}).get(name, {}).get("stats", {}), report)
     text_lines, text_problems = textbalance.audit(root, flow, manifest)  # characters, for sources that cut text
     report.lines += text_lines
     report.problems += text_problems

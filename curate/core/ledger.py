@@ -45,17 +45,20 @@ class Ledger:
     source: str
     step: str
     rows: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
+    # Raw input units each row accounts for (read step; ``readers`` docstring): None = the rest of a file.
+    units: list[int | None] = field(default_factory=list)
 
-    def _add(self, id_: str, action: str, reason: str, detail: str) -> None:
+    def _add(self, id_: str, action: str, reason: str, detail: str, units: int | None = 0) -> None:
         self.rows.append((id_, self.source, self.step, action, reason, detail))
+        self.units.append(units)
 
-    def drop(self, id_: str, reason: str, detail: str = "") -> None:
+    def drop(self, id_: str, reason: str, detail: str = "", units: int | None = 1) -> None:
         """Record that a readable record was removed by rule ``reason``."""
-        self._add(id_, DROP, reason, detail)
+        self._add(id_, DROP, reason, detail, units)
 
-    def quarantine(self, id_: str, reason: str, detail: str) -> None:
+    def quarantine(self, id_: str, reason: str, detail: str, units: int | None = 1) -> None:
         """Record input that could not be read, with the error message."""
-        self._add(id_, QUARANTINE, reason, detail)
+        self._add(id_, QUARANTINE, reason, detail, units)
 
     def modify(self, id_: str, reason: str, detail: str = "") -> None:
         """Record that a kept record was changed or flagged."""

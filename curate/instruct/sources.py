@@ -152,8 +152,12 @@ def _message(role: str, content: Any) -> dict[str, str]:
 def _promptcblue(spec: Any, problems: Problems) -> Iterator[tuple[dict, str]]:
     for rid, locator, row in _rows(spec.name, spec.inputs, problems):
         prompt, target = row.get("input"), row.get("target")
-        if not isinstance(prompt, str) or not isinstance(target, str):
+        if prompt is None or target is None:
             problems.append((rid, "malformed_record", f"{locator}: needs string 'input' and 'target'"))
+            continue
+        if not isinstance(prompt, str) or not isinstance(target, str):
+            problems.append((rid, "non_text_field", f"{locator}: 'input' and 'target' must be text, got "
+                             f"{type(prompt).__name__} and {type(target).__name__}"))
             continue
         meta = {k: row.get(k) for k in ("sample_id", "task_type", "task_dataset")}
         yield {"id": rid, "messages": [_message("user", prompt), _message("assistant", target)],
@@ -167,6 +171,9 @@ def _qa(spec: Any, problems: Problems) -> Iterator[tuple[dict, str]]:
             turns = qa_reader.turns_of(row, cfg)
         except qa_reader.UnknownShape as err:
             problems.append((rid, "unrecognised_record", f"{locator}: {err}"))
+            continue
+        except qa_reader.NonText as err:
+            problems.append((rid, "non_text_field", f"{locator}: {err}"))
             continue
         meta = {f"orig_{k}": row[k] for k in ("id", "department", "title") if isinstance(row.get(k), (str, int))}
         yield {"id": rid, "messages": [_message(t["role"], t["content"]) for t in turns], "meta": meta}, "example"

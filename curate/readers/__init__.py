@@ -15,29 +15,57 @@ A reader is a module with:
 A reader may define ``UNIT`` (e.g. ``"page"``) and ``units(path, cfg) -> int`` (cheap: a page count) so
 that the read step's progress bar counts pages rather than files.
 
+**Accounting from the raw input.** A reader defines ``count_units(ref, cfg) -> int``: the physical
+input units of the file (or ``ref.part``), counted from the raw input before parsing and independently
+of it (non-blank lines of JSON lines, CSV lines, Parquet rows, top-level JSON items, PubMed articles,
+pages). Every unit must end in a record or in a ledger row: a record holds one unit, or
+``record["units"]`` (a chapter that absorbed pages; ``ref.spans[id]`` for a CSV row over several
+lines, set by ``rows``); the ledger (``core.ledger.Ledger.units``) counts one unit per ``drop`` or
+``quarantine`` row, ``units=n`` for more, ``units=None`` for the rest of a file that broke off, and
+none per ``modify`` row. The read task reports ``units_raw``, ``units_records`` and ``units_ledger``
+in the reader statistics, and ``curate audit`` fails when raw != records + ledger: a reader that
+lets a line vanish (a parser stopping at a bad line, quoting that swallows rows) is caught there.
+``record_units`` does this for readers of record files.
+
 The generator may ``return`` a dict of numbers (pages read, triples covered, ...): the build sums
 them per source into the manifest's ``stats``.
 
-``read_task`` runs one reader over one file inside the executor and writes bounded-size shards.
+**Parts of a large file.** A reader may define ``parts(path, cfg, part_bytes) -> list[dict] | None``:
+descriptors (JSON-serialisable dicts, in file order) of parts of one file that workers read in
+parallel, or ``None`` to read it whole. The build then runs one read task per part with
+``ref.part`` set, and ``read`` reads only that part. The contract: the records of all parts, in part
+order, are those of a whole-file read, with the same ids and order, and so are the ledger rows and
+key events; shards are ordered by (file, part), so every output after the read pass is
+byte-identical whatever the cut. Readers of record files (JSON lines, CSV, Parquet) get this by
+setting ``parts = record_parts`` and reading through ``rows``, which honours ``ref.part``
+(``text.parts``: byte ranges at record boundaries numbered from their first line, Parquet row
+groups).
+
+**Two phases, for records that span parts** (a book's chapters across page ranges). A reader that
+also defines ``finish(ref, cfg, ledger, pieces) -> Iterator[dict]`` is read in two phases: ``read``
+on each part yields intermediate pieces (any picklable values, e.g. one per page) instead of
+records; one finish task per file then receives the pieces of every part, in part order, as one
+iterator, and yields the records (and may ``return`` statistics, which are added to those the parts
+returned). Both phases may write ledger rows. ``ref.part`` is ``None`` in ``finish``, and also in
+``read`` when the file is read whole, in which case ``read``'s pieces go straight to ``finish`` in
+the same task.
+
+``read_task`` runs one reader over one file (or part) inside the executor and writes bounded-size
+shards; ``finish_task`` runs the second phase.
 """
 
 from __future__ import annotations
 
-import glob
 import importlib
-import os
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import pyarrow as pa
-
-from curate.core import records, shards
-from curate.core.executor import Result, Task
+from curate.core import records
 from curate.core.ledger import Ledger
-from curate.text.textio import NotText, Problem, iter_records
+from curate.text.textio import Problem, iter_records
 
 READERS = {
     "articles": "curate.readers.articles",
@@ -59,11 +87,15 @@ def reader_module(name: str) -> ModuleType:
 
 @dataclass(frozen=True)
 class FileRef:
-    """One input file: absolute path, path relative to the input root (used in ids), source name."""
+    """One input file (or one part of it: ``part``, see ``parts``): absolute path, path relative to the
+    input root (used in ids), source name. ``spans`` collects, per record id, the input units (lines)
+    of records that took more than one."""
 
     path: Path
     relpath: str
     source: str
+    part: dict | None = None
+    spans: dict[str, int] = field(default_factory=dict, compare=False)
 
     def id(self, locator: str | None = None) -> str:
         """Record id for a position or key inside this file."""
@@ -81,124 +113,33 @@ class Delete:
 
 
 def rows(ref: FileRef, ledger: Ledger) -> Iterator[tuple[str, str, dict]]:
-    """``(id, locator, row)`` for each readable record of a structured file; the rest is quarantined."""
-    for locator, row in iter_records(ref.path):
+    """``(id, locator, row)`` for each readable record of a structured file (or of ``ref.part``); the
+    rest is quarantined."""
+    spans: dict[str, int] = {}
+    for locator, row in iter_records(ref.path, part=ref.part, spans=spans):
         rid = ref.id(locator)
         if isinstance(row, Problem):
             ledger.quarantine(rid, row.reason, f"{ref.source}: '{ref.relpath}' {row.message}")
             continue
+        if locator in spans:
+            ref.spans[rid] = spans.pop(locator)
         yield rid, locator, row
 
 
-class InputError(ValueError):
-    """The inputs named on the command line or in a recipe do not exist."""
+def record_units(ref: FileRef, cfg: Any) -> int:
+    """Raw input units of a record file or part, for readers that read through ``rows``
+    (``textio.count_units``: lines, CSV lines without the header, Parquet rows, JSON items)."""
+    from curate.text.textio import count_units
+
+    return count_units(ref.path, part=ref.part)
 
 
-def _has_suffix(path: Path, suffixes: Iterable[str]) -> bool:
-    name = path.name.lower()
-    name = name[:-3] if name.endswith(".gz") else name
-    return any(name.endswith(s) for s in suffixes)
+def record_parts(path: Path, cfg: Any, part_bytes: int) -> list[dict] | None:
+    """Parts of a record file for readers that read through ``rows`` (``text.parts.record_parts``)."""
+    from curate.text.parts import record_parts as cut
+
+    return cut(path, part_bytes)
 
 
-def discover(inputs: Iterable[str | Path], suffixes: Iterable[str]) -> list[tuple[Path, str]]:
-    """Expand files, directories and globs into sorted ``(path, relpath)`` pairs.
-
-    Directories are walked recursively for files with one of ``suffixes``, skipping hidden files and
-    folders (a build keeps its ledger parts and markers there); files named explicitly
-    are taken whatever their suffix, so that the reader can report an unsupported one.
-    """
-    suffixes = tuple(suffixes)
-    found: set[Path] = set()
-    for spec in inputs:
-        spec = str(spec)
-        matches = sorted(glob.glob(spec, recursive=True)) if glob.has_magic(spec) else [spec]
-        if not matches or not all(os.path.exists(m) for m in matches):
-            raise InputError(f"no input matches {spec!r}")
-        for m in map(Path, matches):
-            if m.is_dir():
-                found.update(p for p in m.rglob("*") if p.is_file() and _has_suffix(p, suffixes)
-                             and not any(part.startswith(".") for part in p.relative_to(m).parts))
-            elif m.is_file():
-                found.add(m)
-    files = sorted(p.resolve() for p in found)
-    if not files:
-        raise InputError(f"no input files with suffix {', '.join(suffixes)} in {', '.join(map(str, inputs))}")
-    root = Path(os.path.commonpath([p.parent for p in files]))
-    return [(p, p.relative_to(root).as_posix()) for p in files]
-
-
-@dataclass(frozen=True)
-class ReadConfig:
-    """Config of one read task: source, reader and its options, the files' relpaths, shard limits."""
-
-    source: str
-    reader: str
-    options: Any
-    relpaths: tuple[str, ...]
-    shard_records: int = 50_000
-    shard_bytes: int = 128 << 20
-
-    def code_modules(self) -> tuple[str, ...]:
-        """The reader's module, chosen by name: its code (and what it imports) is fingerprinted."""
-        return (READERS[self.reader],)
-
-
-KEYS = pa.schema([("key", pa.string()), ("id", pa.string()), ("kind", pa.string()), ("reason", pa.string()),
-                  ("file", pa.string()), ("pos", pa.int64())])
-
-
-def read_task(task: Task) -> Result:
-    """Run a reader over its input file(s), writing shards ``<name>-NNNNN.parquet`` and a ledger."""
-    spec: ReadConfig = task.config
-    module = reader_module(spec.reader)
-    refs = [FileRef(Path(p), rel, spec.source) for p, rel in zip(task.inputs, spec.relpaths, strict=False)]
-    ref = refs[0] if len(refs) == 1 else FileRef(Path(task.out_dir), "*", spec.source)
-    ledger = Ledger(spec.source, "read")
-    outputs: dict[str, list[str]] = {"records": [], "ledger": [], "keys": []}
-    batch: list[dict] = []
-    batch_bytes = 0
-    keys: list[tuple[str, str, str, str, str, int]] = []
-    reader_stats: dict[str, float] = {}
-    n = 0
-
-    def flush() -> None:
-        nonlocal batch, batch_bytes
-        if batch:
-            name = f"{task.name}-{len(outputs['records']):05d}.parquet"
-            shards.write(records.to_table(batch, records.DOCUMENT), Path(task.out_dir) / name)
-            outputs["records"].append(name)
-            batch, batch_bytes = [], 0
-
-    try:
-        items = (module.read_all(refs, spec.options, ledger) if hasattr(module, "read_all")
-                 else module.read(ref, spec.options, ledger))
-        for item in _collect(items, reader_stats):
-            if isinstance(item, Delete):
-                keys.append((item.key, "", "delete", f"{item.reason}|{item.note}", ref.relpath, len(keys)))
-                continue
-            if (key := item.pop("key", None)) is not None:
-                keys.append((key, item["id"], "record", "", ref.relpath, len(keys)))
-            batch.append(item)
-            batch_bytes += len(item["text"])
-            n += 1
-            if len(batch) >= spec.shard_records or batch_bytes >= spec.shard_bytes:
-                flush()
-    except NotText as err:
-        ledger.quarantine(ref.id(), err.reason, f"{spec.source}: cannot read '{ref.relpath}': {err}")
-    except Exception as err:  # an input nobody foresaw must not take the build down
-        ledger.quarantine(ref.id(), "reader_error", f"{spec.source}: '{ref.relpath}': "
-                          f"{type(err).__name__}: {err} (after {n} records)")
-    flush()
-    if ledger.rows:
-        outputs["ledger"].append(shards.write_ledger(task, ledger))
-    if keys:
-        shards.write(pa.Table.from_arrays([pa.array(c) for c in zip(*keys, strict=True)], schema=KEYS),
-                     Path(task.out_dir) / ".keys" / f"{task.name}.parquet")
-        outputs["keys"].append(f".keys/{task.name}.parquet")
-    removed = ledger.removed()
-    return Result(outputs, {"in": n + removed, "out": n, "removed": removed, "reader": reader_stats})
-
-
-def _collect(items: Iterator, stats: dict) -> Iterator:
-    """Yield from a reader generator, keeping the statistics it returns."""
-    stats.update((yield from items) or {})
+from curate.readers.inputs import InputError, discover, discover_all  # noqa: E402,F401 - input files
+from curate.readers.readtask import KEYS, ReadConfig, finish_task, read_task  # noqa: E402,F401 - the read pass

@@ -31,6 +31,13 @@ class Config:
         return (self.exclude_pmids,) if self.exclude_pmids else ()
 
 
+def count_units(ref: FileRef, cfg: Config) -> int:
+    """PubMed articles of an XML file (counted from the bytes); one for a text, Markdown or HTML file."""
+    if base_suffix(ref.path) == ".xml":
+        return pubmed.count_articles(ref.path)
+    return 1
+
+
 def read(ref: FileRef, cfg: Config, ledger: Ledger) -> Iterator[dict | Delete]:
     """Documents from one article file."""
     suffix = base_suffix(ref.path)

@@ -1,8 +1,11 @@
 """Documents that are already text: Parquet shards of another build, or JSONL/CSV with a text field.
 
-This is how ``curate dedup``, ``curate decontam`` and ``curate scrub`` read their input. Record ids
+This is how ``curate build documents`` (Megatron-style preprocessing), ``curate dedup``,
+``curate decontam`` and ``curate scrub`` read their input. The text is taken as it is. Record ids
 are kept when the file has an id field (so the ledger names the records a user already knows),
-else derived from the position; ``meta`` is kept when present.
+else derived from the position; ``meta`` is kept when present. A text field that is missing is
+ledgered ``malformed_record``; one that holds a list, an object or a number (not text) is ledgered
+``non_text_field``, never written as its Python form. Large files are read in parts, in parallel.
 """
 
 from __future__ import annotations
@@ -12,18 +15,22 @@ from dataclasses import dataclass
 
 from curate.core import records
 from curate.core.ledger import Ledger
-from curate.readers import FileRef, rows
+from curate.readers import FileRef, record_parts, record_units, rows
 from curate.text import normalise as text
 
 SUFFIXES = (".parquet", ".jsonl", ".json", ".csv", ".tsv")
+parts = record_parts  # large files are read in parts by parallel tasks
+count_units = record_units  # lines, rows or items, for the audit
 
 
 @dataclass(frozen=True)
 class Config:
-    """Which fields hold the text and the id."""
+    """Which fields hold the text and the id; whether to detect each document's language (else
+    ``lang`` is the file's ``lang`` field or ``und``: a plain tokenization needs none)."""
 
     text_field: str = "text"
     id_field: str = "id"
+    detect_lang: bool = True
 
 
 def read(ref: FileRef, cfg: Config, ledger: Ledger) -> Iterator[dict]:
@@ -31,12 +38,28 @@ def read(ref: FileRef, cfg: Config, ledger: Ledger) -> Iterator[dict]:
     for rid, locator, row in rows(ref, ledger):
         body = row.get(cfg.text_field)
         doc_id = str(row[cfg.id_field]) if row.get(cfg.id_field) not in (None, "") else rid
-        if not isinstance(body, str):
-            ledger.quarantine(doc_id, "malformed_record", f"{ref.source}: '{ref.relpath}' {locator}: no string "
-                              f"field {cfg.text_field!r} (fields: {', '.join(sorted(row)) or 'none'})")
+        if rid in ref.spans and doc_id != rid:  # a record over several lines, known by its own id
+            ref.spans[doc_id] = ref.spans.pop(rid)
+        if body is None or cfg.text_field not in row:
+            ledger.quarantine(doc_id, "malformed_record", f"{ref.source}: '{ref.relpath}' {locator}: no field "
+                              f"{cfg.text_field!r} (fields: {', '.join(sorted(map(str, row))) or 'none'})")
             continue
-        meta = row.get("meta")
-        meta = records.load_meta(meta) if isinstance(meta, str) else (meta if isinstance(meta, dict) else {})
+        if not isinstance(body, str):
+            ledger.quarantine(doc_id, "non_text_field", f"{ref.source}: '{ref.relpath}' {locator}: field "
+                              f"{cfg.text_field!r} holds {type(body).__name__}, not text; convert it to a string")
+            continue
+        meta = _meta(row.get("meta"))
+        lang = row.get("lang") if isinstance(row.get("lang"), str) and row.get("lang") else None
         yield {"id": doc_id, "source": ref.source, "text": body,
-               "lang": row.get("lang") or text.detect_lang(body),
+               "lang": lang or (text.detect_lang(body) if cfg.detect_lang else "und"),
                "meta": {**meta, "file": meta.get("file", ref.relpath)}}
+
+
+def _meta(value: object) -> dict:
+    """A record's ``meta`` field as a dict (JSON text, an object, or nothing usable)."""
+    if isinstance(value, str):
+        try:
+            value = records.load_meta(value)
+        except ValueError:
+            return {"meta": value}
+    return value if isinstance(value, dict) else {}

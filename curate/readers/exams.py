@@ -19,11 +19,13 @@ from typing import Any
 
 from curate.benchmarks import mcq
 from curate.core.ledger import Ledger
-from curate.readers import FileRef, knowledge, rows
+from curate.readers import FileRef, knowledge, record_parts, record_units, rows
 from curate.text import normalise as text
 from curate.text import templates
 
 SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
+parts = record_parts  # large files are read in parts by parallel tasks
+count_units = record_units  # lines, rows or items, for the audit
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from curate.core.ledger import Ledger
-from curate.readers import FileRef, rows
+from curate.readers import FileRef, record_parts, record_units, rows
 from curate.text import normalise as text
 from curate.text import templates
 
 SUFFIXES = (".jsonl", ".json", ".ndjson")
+parts = record_parts  # large files are read in parts by parallel tasks
+count_units = record_units  # lines, rows or items, for the audit
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from curate.text import normalise as text
 from curate.text import templates
 from curate.text.textio import NotText, open_binary
 
+_ARTICLE = re.compile(rb"<Pubmed(?:Book)?Article[\s>]")
 _YEAR = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
 _MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
@@ -43,6 +44,21 @@ def load_pmid_list(path: str) -> frozenset[str]:
         value = json.loads(raw)
         return frozenset(str(k).strip() for k in value)
     return frozenset(line.split("#", 1)[0].strip() for line in raw.splitlines()) - {""}
+
+
+def count_articles(path: Path) -> int:
+    """``PubmedArticle`` and ``PubmedBookArticle`` start tags in the (decompressed) bytes, without parsing:
+    the units the reader must account for, also when the XML breaks off."""
+    count, carry = 0, b""
+    try:
+        with open_binary(path) as f:
+            while chunk := f.read(1 << 22):
+                data = carry + chunk
+                count += len(_ARTICLE.findall(data, 0, max(0, len(data) - 24)))
+                carry = data[max(0, len(data) - 24):]
+    except (OSError, EOFError):  # a truncated gzip stream: count what it held
+        pass
+    return count + len(_ARTICLE.findall(carry))
 
 
 def _text(elem: ET.Element | None) -> str:
@@ -152,7 +168,8 @@ def read(ref: FileRef, cfg, ledger: Ledger) -> Iterator[dict | Delete]:
             ledger.quarantine(ref.id(f"rest@line{line}"), "malformed_xml",
                               f"articles: '{ref.relpath}' is truncated or malformed at line {line}, "
                               f"column {col} ({err}); {len(seen)} articles before it were read, "
-                              "the rest of the file is lost")
+                              "the rest of the file is lost", units=None)
         except (OSError, EOFError) as err:  # gzip: truncated stream or bad CRC
             ledger.quarantine(ref.id("gzip"), "corrupt_file",
-                              f"articles: '{ref.relpath}': {err}; {len(seen)} articles before it were read")
+                              f"articles: '{ref.relpath}': {err}; {len(seen)} articles before it were read",
+                              units=None)

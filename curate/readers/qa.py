@@ -15,8 +15,10 @@ which the build prints:
   input/output, medical_case/doctor_diagnosis, 病情描述/医生建议, ...), matched case-insensitively; a
   ``title`` leads an ``ask`` or 病情描述 question (cMedQA, webMedQA) when there is one.
 
-Turns become ``[{role, content}]`` and are rendered by ``templates/<template>/<lang>.j2``. A record of no
-known shape is quarantined with the fields it has, so that the fix (``question_fields``) is plain.
+A turn that holds a list of strings is one line per string; one that holds an object or a number is
+ledgered ``non_text_field``. Turns become ``[{role, content}]`` and are rendered by
+``templates/<template>/<lang>.j2``. A record of no known shape is quarantined with the fields it
+has, so that the fix (``question_fields``) is plain.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from curate.core.ledger import Ledger
-from curate.readers import FileRef, rows
+from curate.readers import FileRef, record_parts, record_units, rows
 from curate.text import normalise as text
 from curate.text import templates
 
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".txt")
+parts = record_parts  # large files are read in parts by parallel tasks
+count_units = record_units  # lines, rows or items, for the audit
 
 # Common (question, answer) field pairs of public QA and consultation sets, most specific first.
 PAIRS = (("问", "答"), ("问题", "回答"), ("问题", "答案"), ("提问", "回答"), ("问句", "答句"), ("病人", "医生"),
@@ -70,6 +74,21 @@ class Config:
 
 class UnknownShape(ValueError):
     """A record whose fields match none of the QA shapes."""
+
+
+class NonText(ValueError):
+    """A question, answer or turn that holds an object, a number or a boolean instead of text."""
+
+
+def text_of(value: Any, where: str) -> str:
+    """The text of a field: a string as it is, nothing as empty, a list of strings one per line (the
+    stated rule for lists, e.g. Huatuo's answer lists); anything else raises ``NonText``, so that no
+    Python form (``['a', 'b']``, ``{'k': 1}``) is ever written as text."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "\n".join(v for v in value if v.strip())
+    raise NonText(f"{where} holds {type(value).__name__} {str(value)[:60]!r}, not text")
 
 
 def _role(speaker: Any) -> str:
@@ -126,14 +145,20 @@ def _pair(row: Mapping[str, Any], cfg: Config) -> tuple[str, Any, Any] | None:
 
 
 def parse(row: dict[str, Any], cfg: Config) -> tuple[str, list[dict[str, Any]]]:
-    """``(shape, turns)`` of one QA record; raises ``UnknownShape``."""
+    """``(shape, turns)`` of one QA record, contents as text; raises ``UnknownShape`` or ``NonText``."""
+    shape, turns = _parse(row, cfg)
+    return shape, [{"role": t["role"], "content": text_of(t["content"], f"the {t['role']} turn")} for t in turns]
+
+
+def _parse(row: dict[str, Any], cfg: Config) -> tuple[str, list[dict[str, Any]]]:
     keys = _lookup(row)
     for name in TURN_LISTS:
         value = row.get(keys.get(name, name))
         if isinstance(value, list) and value:
             return name, _turns_list(value)
     if "instruction" in keys and "output" in keys:
-        prompt = "\n".join(str(p) for p in (row[keys["instruction"]], row.get(keys.get("input", "input"))) if p)
+        prompt = "\n".join(text_of(p, "instruction/input") for p in (row[keys["instruction"]],
+                                                                     row.get(keys.get("input", "input"))) if p)
         return "instruction/output", [{"role": "user", "content": prompt},
                                       {"role": "assistant", "content": row[keys["output"]]}]
     questions, answers = row.get(keys.get("questions", "")), row.get(keys.get("answers", ""))
@@ -164,8 +189,11 @@ def read(ref: FileRef, cfg: Config, ledger: Ledger) -> Iterator[dict]:
         except UnknownShape as err:
             ledger.quarantine(rid, "unrecognised_record", f"qa: '{ref.relpath}' {locator}: {err}")
             continue
+        except NonText as err:
+            ledger.quarantine(rid, "non_text_field", f"qa: '{ref.relpath}' {locator}: {err}")
+            continue
         shapes[f"shape {shape}"] += 1
-        turns = [{"role": t["role"], "content": text.fix(str(t["content"] or "")).strip()} for t in turns]
+        turns = [{"role": t["role"], "content": text.fix(t["content"]).strip()} for t in turns]
         if not any(t["role"] == "assistant" and t["content"] for t in turns):
             ledger.drop(rid, "empty_answer", f"{locator}: no non-empty answer")
             continue

@@ -19,12 +19,15 @@ import csv
 import gzip
 import io
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 SNIFF_BYTES = 1 << 20
+# A longer line or text document is ledgered (``oversized_record``), never read into memory whole.
+MAX_RECORD_BYTES = int(os.environ.get("CURATE_MAX_RECORD_BYTES", 8 << 20))
 
 
 class NotText(Exception):
@@ -89,10 +92,15 @@ def _decode_error(err: UnicodeDecodeError, encoding: str) -> str:
     return f"invalid {encoding} bytes {err.object[err.start:err.end]!r} at byte {err.start}"
 
 
-def read_text(path: Path) -> tuple[str, str]:
-    """Read a whole file as text; return ``(text, encoding)`` or raise ``NotText``."""
+def read_text(path: Path, limit: int | None = None) -> tuple[str, str]:
+    """Read a whole file as text; return ``(text, encoding)`` or raise ``NotText`` (also for a file
+    over ``limit`` bytes, default ``MAX_RECORD_BYTES``: one text document of that size is not read)."""
+    limit = MAX_RECORD_BYTES if limit is None else limit
     with open_binary(path) as f:
-        data = f.read()
+        data = f.read(limit + 1)
+        if len(data) > limit:
+            raise NotText(f"{limit:,}+ bytes of text, over the limit of {limit:,} (CURATE_MAX_RECORD_BYTES); split "
+                          "the file or raise the limit", "oversized_record")
     if not data.strip():
         raise NotText("empty file", "empty_file")
     encoding = sniff_encoding(data[:SNIFF_BYTES])
@@ -102,11 +110,71 @@ def read_text(path: Path) -> tuple[str, str]:
         raise NotText(_decode_error(err, encoding), "undecodable") from None
 
 
-def iter_lines(path: Path, keep_ends: bool = False) -> Iterator[tuple[int, str | Problem]]:
+def _raw_lines(stream: IO[bytes], sep: bytes, limit: int) -> Iterator[bytes | int]:
+    """Physical lines of a binary stream, each with its separator; a line longer than ``limit``
+    comes as its length (an int) and is never held in memory whole."""
+    pieces: list[bytes] = []
+    held = 0  # bytes in ``pieces``; -1 while skipping an over-long line
+    skipped = 0
+    while chunk := stream.read(1 << 20):
+        start = 0
+        while (i := chunk.find(sep, start)) >= 0:
+            piece = chunk[start:i + 1]
+            if held < 0:
+                yield skipped + len(piece)
+            elif held + len(piece) > limit:
+                yield held + len(piece)
+            else:
+                yield b"".join(pieces) + piece if pieces else piece
+            pieces, held, skipped = [], 0, 0
+            start = i + 1
+        rest = chunk[start:]
+        if held < 0:
+            skipped += len(rest)
+        elif held + len(rest) > limit:
+            held, skipped, pieces = -1, held + len(rest), []
+        elif rest:
+            pieces.append(rest)
+            held += len(rest)
+    if held < 0:
+        yield skipped
+    elif pieces:
+        yield b"".join(pieces)
+
+
+def _line_separator(head: bytes) -> bytes:
+    """``\\r`` for files with CR-only line endings (old Mac exports), else ``\\n``."""
+    return b"\r" if b"\n" not in head and b"\r" in head.rstrip(b"\r") else b"\n"
+
+
+def _decode_line(raw: bytes, encoding: str, n: int) -> str | Problem:
+    try:
+        return raw.decode(encoding).lstrip("\ufeff")
+    except UnicodeDecodeError as err:
+        if encoding.startswith("utf-8"):
+            try:  # one GBK/GB18030 line in a UTF-8 file (rows pasted from another export)
+                return raw.decode("gb18030")
+            except UnicodeDecodeError:
+                pass
+        return Problem("undecodable", f"line {n}: {_decode_error(err, encoding)}")
+
+
+def _oversized(n: int, size: int) -> Problem:
+    return Problem("oversized_record", f"line {n}: {size:,} bytes, over the limit of {MAX_RECORD_BYTES:,} "
+                   "(CURATE_MAX_RECORD_BYTES); split the record or raise the limit")
+
+
+def iter_lines(path: Path, keep_ends: bool = False,
+               part: dict | None = None) -> Iterator[tuple[int, str | Problem]]:
     """Yield ``(line number, text or Problem)`` for each non-blank line; raise ``NotText`` up front.
 
     With ``keep_ends`` every line comes with its line ending, blank ones included (for parsers that
-    need the physical lines, such as CSV with quoted newlines).
+    need the physical lines, such as CSV with quoted newlines). ``part`` (``{"start", "end", "line"}``,
+    from ``text.parts``) reads only the lines of that byte range, numbered from its first line; the
+    encoding is still sniffed from the head of the file, so a part reads as the whole file would.
+    Lines end at ``\\n`` (or ``\\r`` in files with CR-only endings); a line over ``MAX_RECORD_BYTES``
+    is a problem (``oversized_record``) and is never read into memory; an undecodable line is a
+    problem, except a GB18030 line in a UTF-8 file, which is decoded as such.
     """
     with open_binary(path) as f:
         head = f.read(SNIFF_BYTES)
@@ -119,16 +187,55 @@ def iter_lines(path: Path, keep_ends: bool = False) -> Iterator[tuple[int, str |
                 if keep_ends or line.strip():
                     yield n, line
             return
-        stream = io.BufferedReader(_Prefixed(head, f), buffer_size=1 << 16)
-        for n, raw in enumerate(stream, 1):
+        if part is not None:
+            f.seek(part["start"])
+            stream: IO[bytes] = io.BufferedReader(_Limited(f, part["end"] - part["start"]), buffer_size=1 << 16)
+        else:
+            stream = io.BufferedReader(_Prefixed(head, f), buffer_size=1 << 16)
+        first = part["line"] if part is not None else 1
+        for n, raw in enumerate(_raw_lines(stream, _line_separator(head), MAX_RECORD_BYTES), first):
+            if isinstance(raw, int):
+                yield n, _oversized(n, raw)
+                continue
             if not keep_ends and not raw.strip():
                 continue
-            try:
-                line = raw.decode(encoding).lstrip("\ufeff")
-            except UnicodeDecodeError as err:
-                yield n, Problem("undecodable", f"line {n}: {_decode_error(err, encoding)}")
-                continue
-            yield n, line if keep_ends else line.rstrip("\r\n")
+            line = _decode_line(raw, encoding, n)
+            yield n, line if keep_ends or isinstance(line, Problem) else line.rstrip("\r\n")
+
+
+def count_lines(path: Path, part: dict | None = None) -> int:
+    """Non-blank physical lines of a text file (or of one part), counted from the bytes alone; raises
+    ``NotText`` for a file that ``iter_lines`` refuses whole (empty, binary)."""
+    with open_binary(path) as f:
+        head = f.read(SNIFF_BYTES)
+        if not head.strip():
+            raise NotText("empty file", "empty_file")
+        sniff_encoding(head)
+        if part is not None:
+            f.seek(part["start"])
+            stream: IO[bytes] = io.BufferedReader(_Limited(f, part["end"] - part["start"]), buffer_size=1 << 16)
+        else:
+            stream = io.BufferedReader(_Prefixed(head, f), buffer_size=1 << 16)
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return sum(1 for line in (head + f.read()).decode("utf-16", "replace").splitlines() if line.strip())
+        return sum(1 for raw in _raw_lines(stream, _line_separator(head), MAX_RECORD_BYTES)
+                   if isinstance(raw, int) or raw.strip())
+
+
+class _Limited(io.RawIOBase):
+    """A raw stream over the next ``size`` bytes of ``f``."""
+
+    def __init__(self, f: IO[bytes], size: int):
+        self._f, self._left = f, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._f.read(min(len(b), self._left))
+        self._left -= len(data)
+        b[: len(data)] = data
+        return len(data)
 
 
 class _Prefixed(io.RawIOBase):
@@ -151,77 +258,36 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
-def _json_problem(n: int, err: json.JSONDecodeError) -> Problem:
-    return Problem("malformed_json", f"line {n}: invalid JSON: {err.msg} at column {err.colno}")
+def iter_csv_rows(path: Path, delimiter: str = ",",
+                  part: dict | None = None) -> Iterator[tuple[int, list[str] | Problem]]:
+    """``(first line number, fields or Problem)`` per row of a CSV file (or of one part of it), by the
+    dialect's record boundaries (``text.csvrows``: quoted newlines kept, rows a stray quote swallowed
+    recovered); blank rows skipped."""
+    from curate.text import csvrows
+
+    for numbers, row in csvrows.rows(path, delimiter, part):
+        yield numbers[0], row
 
 
-def _iter_jsonl(path: Path) -> Iterator[tuple[str, dict | Problem]]:
-    for n, line in iter_lines(path):
-        if isinstance(line, Problem):
-            yield f"L{n}", line
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as err:
-            yield f"L{n}", _json_problem(n, err)
-            continue
-        if isinstance(value, dict):
-            yield f"L{n}", value
-        else:
-            yield f"L{n}", Problem("malformed_record", f"line {n}: expected a JSON object, got "
-                                   f"{type(value).__name__}")
+def _csv_header(path: Path, delimiter: str) -> list[str] | None:
+    from curate.text import csvrows
+
+    for _, row in csvrows.rows(path, delimiter):
+        if not isinstance(row, Problem):
+            return row
+    return None
 
 
-def _iter_json(path: Path) -> Iterator[tuple[str, dict | Problem]]:
-    text, _ = read_text(path)
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        if err.msg == "Extra data" or (text.lstrip().startswith("{") and "\n{" in text):
-            # JSON lines under a .json name (PromptCBLUE ships its splits this way).
-            yield from _iter_jsonl(path)
-            return
-        raise NotText(f"invalid JSON: {err.msg} at line {err.lineno}, column {err.colno}",
-                      "malformed_json") from None
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            if isinstance(item, dict):
-                yield f"item{i}", item
-            else:
-                yield f"item{i}", Problem("malformed_record", f"item {i}: expected an object")
-    elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
-        for key, item in value.items():  # keyed collections, e.g. PMID -> item
-            yield f"key={key}", {"_key": key, **item}
-    elif isinstance(value, dict):
-        yield "item0", value
-    else:
-        raise NotText(f"expected a JSON array or object, got {type(value).__name__}")
+def _iter_csv(path: Path, delimiter: str, part: dict | None = None,
+              spans: dict[str, int] | None = None) -> Iterator[tuple[str, dict | Problem]]:
+    from curate.text import csvrows
 
-
-def iter_csv_rows(path: Path, delimiter: str = ",") -> Iterator[tuple[int, list[str] | Problem]]:
-    """``(first line number, fields or Problem)`` per row of a CSV file; quoted newlines are kept and
-    blank rows skipped. Undecodable lines come first, as problems."""
-    lines: list[str] = []
-    numbers: list[int] = []
-    for n, line in iter_lines(path, keep_ends=True):
-        if isinstance(line, Problem):
-            yield n, line
-            continue
-        lines.append(line)
-        numbers.append(n)
-    # csv handles quoted newlines itself, so rows are parsed from the decoded physical lines.
-    reader = csv.reader(lines, delimiter=delimiter)
-    consumed = 0
-    for row in reader:
-        n = numbers[min(consumed, len(numbers) - 1)]
-        consumed = reader.line_num
-        if any(field.strip() for field in row):
-            yield n, row
-
-
-def _iter_csv(path: Path, delimiter: str) -> Iterator[tuple[str, dict | Problem]]:
     header: list[str] | None = None
-    for n, row in iter_csv_rows(path, delimiter):
+    if part is not None and part["start"] > 0:  # a later part: the header is the file's first row
+        header = [h.strip() for h in _csv_header(path, delimiter) or []]
+    width = len(header) if header else None
+    for numbers, row in csvrows.rows(path, delimiter, part, width):
+        n = numbers[0]
         if isinstance(row, Problem):
             yield f"L{n}", row
             continue
@@ -232,18 +298,21 @@ def _iter_csv(path: Path, delimiter: str) -> Iterator[tuple[str, dict | Problem]
             yield f"L{n}", Problem("malformed_record",
                                    f"line {n}: {len(row)} fields, header has {len(header)}")
             continue
+        if spans is not None and len(numbers) > 1:  # a quoted field across lines: one row, several lines
+            spans[f"L{n}"] = len(numbers)
         yield f"L{n}", dict(zip(header, row, strict=True))
 
 
-def _iter_parquet(path: Path) -> Iterator[tuple[str, dict | Problem]]:
+def _iter_parquet(path: Path, part: dict | None = None) -> Iterator[tuple[str, dict | Problem]]:
     import pyarrow.parquet as pq
 
     try:
         pf = pq.ParquetFile(path)
     except Exception as err:  # pyarrow raises several types for corrupt files
         raise NotText(f"not a readable Parquet file: {err}", "corrupt_file") from None
-    i = 0
-    for batch in pf.iter_batches(batch_size=4096):
+    groups = None if part is None else list(range(part["groups"][0], part["groups"][1]))
+    i = 0 if part is None else part["row"]
+    for batch in pf.iter_batches(batch_size=4096, row_groups=groups):
         for row in batch.to_pylist():
             yield f"row{i}", row
             i += 1
@@ -293,17 +362,50 @@ def record_format(path: Path) -> str:
     return fmt
 
 
-def iter_records(path: Path, fmt: str | None = None) -> Iterator[tuple[str, dict | Problem]]:
+def iter_records(path: Path, fmt: str | None = None, part: dict | None = None,
+                 spans: dict[str, int] | None = None) -> Iterator[tuple[str, dict | Problem]]:
     """Yield ``(locator, record or Problem)`` for a structured file; raise ``NotText`` if unreadable.
-    ``fmt`` (``jsonl``, ``json``, ``csv``, ``tsv``, ``parquet``) overrides the suffix and the content."""
+    ``fmt`` (``jsonl``, ``json``, ``csv``, ``tsv``, ``parquet``) overrides the suffix and the content;
+    ``part`` (from ``text.parts.record_parts``) reads one part, with the locators of a whole-file read;
+    ``spans`` receives the number of physical lines of each record that spans several (CSV)."""
     fmt = fmt or record_format(path)
+    if part is not None and part.get("format") != fmt:
+        raise ValueError(f"{path}: a {part.get('format')} part given for a {fmt} file")
+    from curate.text import jsonrecords
+
     if fmt == "jsonl":
-        yield from _iter_jsonl(path)
+        yield from jsonrecords.iter_jsonl(path, part)
     elif fmt == "json":
-        yield from _iter_json(path)
+        yield from jsonrecords.iter_json(path)
     elif fmt in ("csv", "tsv"):
-        yield from _iter_csv(path, "\t" if fmt == "tsv" else ",")
+        yield from _iter_csv(path, "\t" if fmt == "tsv" else ",", part, spans)
     elif fmt == "parquet":
-        yield from _iter_parquet(path)
+        yield from _iter_parquet(path, part)
     else:
         raise NotText(f"unknown record format {fmt!r}; one of jsonl, json, csv, tsv, parquet", "unsupported_format")
+
+
+def count_units(path: Path, fmt: str | None = None, part: dict | None = None) -> int:
+    """The input units of a record file (or part), counted from the raw input before parsing: non-blank
+    physical lines of JSON lines and CSV/TSV (the CSV header excluded), rows of Parquet, top-level
+    items of a JSON document. Every unit ends as a record, a record that absorbed it, or a problem."""
+    fmt = fmt or record_format(path)
+    if fmt == "jsonl":
+        return count_lines(path, part)
+    if fmt in ("csv", "tsv"):
+        header = 0
+        if part is None or part["start"] == 0:
+            from curate.text import csvrows
+
+            header = next((len(n) for n, row in csvrows.rows(path, "\t" if fmt == "tsv" else ",")
+                           if not isinstance(row, Problem)), 0)
+        return count_lines(path, part) - header
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(path).metadata
+        if part is None:
+            return meta.num_rows
+        return sum(meta.row_group(g).num_rows for g in range(*part["groups"]))
+    # A JSON document: its top-level items are only known by parsing it (item by item).
+    return sum(1 for _ in iter_records(path, fmt))

@@ -19,7 +19,9 @@ offset     type            field
 =========  ==============  =====================================================================
 
 curate writes one sequence per document, ending with the EOD token, so the document indices are
-``0, 1, ..., S``. The dtype is uint16 when the vocabulary has fewer than 65,500 ids, else int32.
+``0, 1, ..., S``; with Megatron's rule for empty documents (``curate build documents``) a document
+without tokens has no sequence, and its index repeats the next one's start.
+The dtype is uint16 when the vocabulary has fewer than 65,500 ids, else int32.
 """
 
 from __future__ import annotations
@@ -94,7 +96,8 @@ class Builder:
     def __init__(self, prefix: str | Path, dtype: np.dtype):
         self.prefix = Path(prefix)
         self.dtype = np.dtype(dtype)
-        self.lengths: list[np.ndarray] = []
+        self.lengths: list[np.ndarray] = []  # sequence lengths
+        self._docs: list[np.ndarray] = []  # sequences per document (0 for a document without tokens)
         self._bin = contextlib.ExitStack()
         self._tmp = self._bin.enter_context(atomic_path(bin_path(self.prefix)))
         self._file = self._bin.enter_context(open(self._tmp, "wb"))  # noqa: SIM115 - closed by finalize
@@ -113,10 +116,13 @@ class Builder:
         self.add_documents(np.asarray(tokens), np.array([len(tokens)], np.int64))
 
     def add_documents(self, flat: np.ndarray, lengths: np.ndarray) -> None:
-        """Append documents given back to back in ``flat`` with their ``lengths``."""
+        """Append documents given back to back in ``flat`` with their ``lengths`` (a document of
+        length 0 has no sequence, as Megatron writes an empty document)."""
+        lengths = np.asarray(lengths, np.int64)
         assert int(np.sum(lengths)) == len(flat), "lengths do not add up to the tokens given"
         self._file.write(np.ascontiguousarray(flat, dtype=self.dtype).tobytes())
-        self.lengths.append(np.asarray(lengths, np.int64))
+        self.lengths.append(lengths[lengths > 0])
+        self._docs.append((lengths > 0).astype(np.int64))
 
     def add_dataset(self, prefix: str | Path) -> None:
         """Append every document of another dataset of the same dtype (a part, when merging)."""
@@ -125,13 +131,15 @@ class Builder:
         with open(bin_path(prefix), "rb") as f:
             shutil.copyfileobj(f, self._file, 1 << 22)
         self.lengths.append(index.lengths.astype(np.int64))
+        self._docs.append(np.diff(index.doc_indices))
 
     def finalize(self) -> Index:
         """Close the ``.bin``, write the ``.idx``; both move into place. Returns the index."""
         self._file.close()
         self._bin.close()  # the .bin moves into place
         lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, np.int64)
-        write_index(idx_path(self.prefix), self.dtype, lengths, np.arange(len(lengths) + 1, dtype=np.int64))
+        docs = np.concatenate(self._docs) if self._docs else np.zeros(0, np.int64)
+        write_index(idx_path(self.prefix), self.dtype, lengths, np.concatenate([[0], np.cumsum(docs)]))
         return read_index(idx_path(self.prefix))
 
 
