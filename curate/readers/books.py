@@ -159,8 +159,7 @@ def _read_book(ref: FileRef, cfg: Config, ledger: Ledger, doc: pymupdf.Document)
     titles |= {title_key(t) for t in [(doc.metadata or {}).get("title") or ""] if len(title_key(t)) >= 2}
     running = pdflayout.Running(pdflayout.RunningConfig(
         cfg.header_band, cfg.header_window, is_title=lambda s: _is_title(s, titles)))
-    chars = pdftext.Chars(plan.glyphs, pdftext.char_map(cfg.pua_map), stats)
-    per_font = plan.glyphs.per_font if plan.glyphs.font_aware else None
+    chars = pdftext.Chars(plan.glyphs, pdftext.char_map(cfg.pua_map), stats, None if plan.inferred else plan.infer)
     unit_starts = starts(cfg)
     scanned: list[int] = []
     meta = {"file": ref.relpath, "format": Path(ref.relpath).suffix.lower().lstrip("."),
@@ -188,7 +187,7 @@ def _read_book(ref: FileRef, cfg: Config, ledger: Ledger, doc: pymupdf.Document)
     for n in range(doc.page_count):
         try:
             page = doc.load_page(n)
-            layout = pdflayout.read_page(page, n, unit_starts, chars, per_font)
+            layout = pdflayout.read_page(page, n, unit_starts, chars, plan.span_tables)
             layout.tables, figures = pdftables.mark(page, layout.blocks, cfg.table_finder)
             pdfmatter.mark(layout.blocks, n, layout.height)
         except Exception as err:  # one damaged page must not lose the book

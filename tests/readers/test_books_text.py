@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pymupdf
 import pytest
@@ -54,7 +55,6 @@ def test_character_map_and_repair_counted():
     table = pdftext.char_map(["U+E000..U+E009=0123456789", "U+F0B7=•"])
     counts: Counter[str] = Counter()
     glyph_map = GlyphMap(table={0xF356: "0", 0xF357: "", 0x41: "X"})  # 0x41 is not safe: never in the table
-    glyph_map.finish()
     chars = pdftext.Chars(glyph_map, table, counts)
     out = chars("⻓期 \ue002\ue000年 \uf0b7 ⽬前 \ue0a5 \ufffd \uf356\uf357 ﬁbrosis Ã©tÃ©")
     assert out == "长期 20年 • 目前   0 fibrosis été"
@@ -142,3 +142,47 @@ def test_outline_titles_found_run_in_and_wrapped():
     assert [(b.kind, " ".join(b.lines[:1] if b.kind == "body" else b.lines)) for b in out] == [
         ("heading", "Background:"), ("body", "Knowledge is lacking in"),
         ("heading", "3.7 Hypertensive emergencies"), ("body", "A hypertensive emergency is severe.")]
+
+
+def _listed(path, bullet_font: str) -> None:
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 80), "Patients should be told three things about their treatment.", fontsize=10)
+    for i, item in enumerate(["take the tablets with food every morning.", "report any swelling of the ankles.",
+                              "measure the blood pressure at home."]):
+        page.insert_text((72, 100 + 14 * i), "l", fontname=bullet_font, fontsize=8)
+        page.insert_text((86, 100 + 14 * i), item, fontsize=10)
+    page.insert_text((72, 150), "r A lone r at the start of a line stays a letter in a text font.", fontsize=10)
+    doc.save(path)
+
+
+def test_dingbat_bullets_read_as_bullets_and_list_items_kept(tmp_path):
+    from tests.readers.helpers import run_reader
+
+    _listed(tmp_path / "zapf.pdf", "zadb")
+    docs, _, _ = run_reader("books", tmp_path / "zapf.pdf")
+    text = docs[0]["text"]
+    assert "• take the tablets with food every morning.\n\n• report any swelling" in text
+    assert "\nr A lone r at the start" in text and "l take" not in text
+    _listed(tmp_path / "plain.pdf", "helv")  # the same letter in a text font stays a letter
+    docs, _, _ = run_reader("books", tmp_path / "plain.pdf")
+    assert "l take the tablets" in docs[0]["text"] and "•" not in docs[0]["text"]
+
+
+def test_glyph_map_inferred_only_when_a_page_shows_a_raw_code(monkeypatch):
+    from curate.readers.pdf import fonts as pdffonts
+    from curate.readers.pdf import plan as pdfplan
+    from tests.readers.helpers import run_reader
+
+    samples = Path(books.__file__).resolve().parents[2] / "samples" / "books"
+    assert not pdffonts.has_raw_code("Tab. 3 – αβ 糖尿病 \u2f6c \U0001d400") and pdffonts.has_raw_code("x\uf356")
+    assert pdffonts.has_raw_code("\x01 item") and pdffonts.has_raw_code("\u0378") and not pdffonts.has_raw_code("\t\n")
+
+    def refuse(*_):
+        raise AssertionError("the glyph map was inferred for a book without raw glyph codes")
+
+    monkeypatch.setattr(pdfplan, "glyph_map", refuse)
+    docs, _, rows = run_reader("books", samples / "hypertension_en.pdf")
+    assert docs and not [r for r in rows if r["reason"] == "page_error"]
+    _, _, rows = run_reader("books", samples / "tangniaobing_zh.pdf")  # private-use digits: the map is needed
+    assert any(r["reason"] == "page_error" and "was inferred" in r["detail"] for r in rows)

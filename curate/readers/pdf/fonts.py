@@ -18,10 +18,11 @@ the raw character code, which the reader asks for so that the glyph can still be
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pymupdf
@@ -218,6 +219,39 @@ def raw_code(code: int) -> bool:
     return unicodedata.category(chr(code)) == "Cn"
 
 
+def char_class(codes: Iterable[int]) -> str:
+    """A regular-expression character class of code points, runs written as ranges."""
+    out: list[str] = []
+    start = prev = -2
+    for code in [*sorted(set(codes)), -2]:
+        if code == prev + 1:
+            prev = code
+            continue
+        if start >= 0:
+            out.append(re.escape(chr(start)) + (f"-{re.escape(chr(prev))}" if prev > start else ""))
+        start = prev = code
+    return "[" + "".join(out) + "]" if out else "(?!)"
+
+
+BEYOND_BMP = re.compile("[\U00010000-\U0010fffd\U0010ffff]")  # all but U+10FFFE, which joins text blocks
+
+
+@functools.cache
+def _raw_bmp() -> re.Pattern[str]:
+    """The code points of the basic plane that ``raw_code`` accepts: controls, private use, unassigned
+    (a class of the basic plane alone is matched by a bitmap: fast)."""
+    unassigned = (c for c in range(0x370, 0x10000) if unicodedata.category(chr(c)) == "Cn")
+    return re.compile(char_class(c for c in (*range(0x20), *range(0x7F, 0xA0), *range(0xE000, 0xF900), *unassigned)
+                                 if not chr(c).isspace()))
+
+
+def has_raw_code(text: str) -> bool:
+    """Whether ``text`` holds a code point that can only be a glyph's raw code (``raw_code``)."""
+    if _raw_bmp().search(text) is not None:
+        return True
+    return BEYOND_BMP.search(text) is not None and any(raw_code(ord(ch)) for ch in set(BEYOND_BMP.findall(text)))
+
+
 def _type0(doc: pymupdf.Document, font: Font) -> None:
     descendant = _ref(_key(doc, font.xref, "DescendantFonts"))
     if not descendant:
@@ -302,16 +336,57 @@ def _simple(doc: pymupdf.Document, font: Font) -> None:
         font.draw = None
 
 
+_REFS = re.compile(r"(\d+) 0 R")
+_ESCAPE = re.compile(r"#([0-9A-Fa-f]{2})")
+
+
+def _dict_refs(doc: pymupdf.Document, kind: str, value: str) -> list[int] | None:
+    """The objects a dictionary value (inline or indirect) refers to; None when it is neither."""
+    if kind == "xref":
+        value, kind = doc.xref_object(int(value.split()[0]), compressed=True), "dict"
+    return [int(r) for r in _REFS.findall(value)] if kind == "dict" else None
+
+
+def page_fonts(doc: pymupdf.Document, pno: int, cache: dict[int, tuple[str, str]]) -> list[tuple[int, str, str]]:
+    """``(xref, kind, base font)`` of the fonts a page uses, as ``get_page_fonts`` gives them, read from
+    the page's own resources (several times faster); pages whose fonts may sit elsewhere (inherited
+    resources, form XObjects, Type 3 fonts) go through ``get_page_fonts``. ``cache`` keeps what was
+    read of each object across the pages of one book."""
+    xref = doc.page_xref(pno)
+    refs = _dict_refs(doc, *doc.xref_get_key(xref, "Resources/Font"))
+    kind, value = doc.xref_get_key(xref, "Resources/XObject")
+    others = [] if kind == "null" else _dict_refs(doc, kind, value)
+    found = []
+    for ref in [] if refs is None or others is None else others:
+        if ref not in cache:
+            cache[ref] = (doc.xref_get_key(ref, "Subtype")[1], "")
+        if cache[ref][0] != "/Image":
+            refs = None  # a form XObject may draw with fonts of its own
+    for ref in refs or ():
+        if ref not in cache:
+            kind, base = doc.xref_get_key(ref, "Subtype")[1].lstrip("/"), doc.xref_get_key(ref, "BaseFont")
+            cache[ref] = (kind, _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), base[1].lstrip("/"))
+                          if base[0] == "name" else "")
+        if not cache[ref][1]:
+            refs = None  # no base font name (Type 3): as get_page_fonts names it
+            break
+        found.append((ref, *cache[ref]))
+    if refs is None:
+        return [(x, kind, base) for x, _, kind, base, *_ in doc.get_page_fonts(pno)]
+    return found
+
+
 def survey(doc: pymupdf.Document) -> list[Font]:
     """Every font the pages use, with its unknown codes (cheap: fonts are read, no page is)."""
     fonts: list[Font] = []
     seen: set[int] = set()
+    cache: dict[int, tuple[str, str]] = {}
     for pno in range(doc.page_count):
         try:
-            listed = doc.get_page_fonts(pno)
+            listed = page_fonts(doc, pno, cache)
         except Exception:  # a damaged page: its fonts are not surveyed, its text comes out as it can
             continue
-        for xref, _, kind, base, *_ in listed:
+        for xref, kind, base in listed:
             if xref in seen or xref <= 0:
                 continue
             seen.add(xref)

@@ -96,25 +96,20 @@ def rasterise(contours: list[list[tuple[float, float]]], em: float) -> Shape | N
         return None
     scale = GRID / max(h, w)
     off = (GRID - w * scale) / 2
-    edges = [(a, b) for c in contours for a, b in zip(c, c[1:] + c[:1], strict=True) if a[1] != b[1]]
-    grid = np.zeros((GRID, GRID), dtype=np.float32)
+    edges = np.array([(*a, *b) for c in contours for a, b in zip(c, c[1:] + c[:1], strict=True) if a[1] != b[1]],
+                     dtype=np.float64).reshape(-1, 4)
+    ax, ay, bx, by = (edges[:, k] for k in range(4))
     cols = (np.arange(GRID) + 0.5 - off) / scale + x0
-    for r in range(GRID):
-        y = y1 - (r + 0.5) / scale
-        if y < y0:
-            break
-        hits = []
-        for (ax, ay), (bx, by) in edges:
-            if (ay <= y < by) or (by <= y < ay):
-                hits.append((ax + (y - ay) * (bx - ax) / (by - ay), 1 if by > ay else -1))
-        if not hits:
-            continue
-        hits.sort()
-        xs_h = np.array([x for x, _ in hits])
-        winding = np.cumsum([d for _, d in hits])
-        idx = np.searchsorted(xs_h, cols, side="right") - 1
-        inside = (idx >= 0) & (winding[np.clip(idx, 0, None)] != 0)
-        grid[r] = inside
+    rows = y1 - (np.arange(GRID) + 0.5) / scale
+    rows = rows[:int(np.argmax(rows < y0)) if (rows < y0).any() else GRID, None]  # rows below the glyph stay empty
+    # Non-zero winding: a cell is inside when the edges crossing its row left of it do not cancel out.
+    crossing = ((ay <= rows) & (rows < by)) | ((by <= rows) & (rows < ay))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = ax + (rows - ay) * (bx - ax) / (by - ay)
+    direction = np.where(by > ay, 1, -1)
+    left = crossing[:, :, None] & (x[:, :, None] <= cols[None, None, :])
+    grid = np.zeros((GRID, GRID), dtype=np.float32)
+    grid[:len(rows)] = (left * direction[None, :, None]).sum(axis=1) != 0
     blurred = grid.copy()
     blurred[1:] += grid[:-1] * 0.5
     blurred[:-1] += grid[1:] * 0.5

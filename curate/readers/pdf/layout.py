@@ -107,37 +107,42 @@ _MIN_IMAGE_AREA = 0.015  # of the page: smaller images are bullets, logos and ru
 _SENTENCE_END = tuple(".!?:;。！？：；…")
 
 
-def _span_blocks(page: pymupdf.Page, per_font: dict[str, dict[int, str]]) -> list[tuple]:
-    """Blocks as ``get_text("blocks")`` gives them, with each span's raw codes mapped by its own font's
-    table: for books where a raw code is a real character in another font."""
-    out = []
-    for b in page.get_text("dict", flags=FLAGS)["blocks"]:
-        if "lines" not in b:
-            if b.get("type") == 1:
-                out.append((*b["bbox"], "", b.get("number", 0), 1))
-            continue
-        lines = ["".join(sp["text"].translate(per_font.get(sp["font"], {})) for sp in line["spans"])
-                 for line in b["lines"]]
-        out.append((*b["bbox"], "\n".join(lines) + "\n", b["number"], 0))
-    return out
+def _span_lines(page: pymupdf.Page, tables: dict[str, dict[int, str]]) -> dict[str, str]:
+    """Lines of the page as extracted -> the same lines with each span through its own font's table.
+
+    Spans come from ``get_text("dict")`` without paragraph breaks (with them, MuPDF puts list items
+    in structure blocks whose lines the dict leaves out); a line whose text reads two ways (the
+    same letters in a dingbat font and in a text font) is left as extracted.
+    """
+    found: dict[str, set[str]] = {}
+    for b in page.get_text("dict", flags=FLAGS & ~pymupdf.TEXT_PARAGRAPH_BREAK)["blocks"]:
+        for line in b.get("lines", ()):
+            raw = "".join(sp["text"] for sp in line["spans"])
+            found.setdefault(raw, set()).add("".join(sp["text"].translate(tables.get(sp["font"], {}))
+                                                     for sp in line["spans"]))
+    return {raw: mapped.pop() for raw, mapped in found.items() if len(mapped) == 1 and raw not in mapped}
 
 
 def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
               chars: Callable[[str], str] | None = None,
-              per_font: dict[str, dict[int, str]] | None = None) -> Page:
+              span_tables: Callable[[pymupdf.Page, list[str]], dict[str, dict[int, str]] | None] | None = None) -> Page:
     """Blocks of one page, with text inside images and figure captions marked.
 
     A block is split before a line that ``starts`` a new unit (a caption, a numbered heading) right
     after a line that ends a sentence: type of different sizes can share one block. ``chars`` maps
     and counts characters first (``pdftext.Chars``), so that glyphs without Unicode read as digits
-    when captions are matched; ``per_font`` maps raw codes span by span instead.
+    when captions are matched; ``span_tables`` (``plan.Plan.span_tables``) gives per-font tables
+    when the page must be read span by span, each span through its own font's table.
     """
     box = page.cropbox
     width, height = box.width, box.height
     blocks: list[Block] = []
     images: list[tuple[float, float, float, float]] = []
-    raw = _span_blocks(page, per_font) if per_font else page.get_text("blocks", flags=FLAGS)
+    raw = page.get_text("blocks", flags=FLAGS)
     contents = [r[4] for r in raw]
+    if span_tables is not None and (tables := span_tables(page, [r[4] for r in raw if r[6] == 0])):
+        lines = _span_lines(page, tables)
+        contents = ["\n".join(lines.get(line, line) for line in c.split("\n")) for c in contents]
     if chars is not None:  # one call per page: the per-call work is most of the cost
         texts = [i for i, r in enumerate(raw) if r[6] == 0]
         for i, c in zip(texts, chars.page([contents[i] for i in texts]) if hasattr(chars, "page")

@@ -1,9 +1,10 @@
-"""The whole-book first pass: outline, fonts and the glyph map, before any page is extracted.
+"""The whole-book first pass: the outline, and the glyph map that page extraction uses.
 
-``build`` is cheap (it reads font dictionaries and programs, and a dozen sample pages only when a
-font has glyphs without Unicode) and its result, a ``Plan``, is all that page extraction needs
-besides the page itself and its neighbours (running heads): a book can be cut into page ranges,
-each extracted on its own, and give the same pages as one pass.
+``build`` is cheap (the outline); the glyph map is inferred when a page first needs it
+(``Plan.infer``: it reads font dictionaries and programs, and a dozen sample pages only when a
+font has glyphs without Unicode). It is a function of the file alone, so page extraction needs
+nothing else besides the page itself: a book cut into page ranges, each extracted on its own,
+gives the same pages as one pass.
 
 The glyph map (``GlyphMap``) turns what extraction gives for glyphs without Unicode (their raw
 code, asked for with ``TEXT_CID_FOR_UNKNOWN_UNICODE``) into text:
@@ -16,10 +17,12 @@ code, asked for with ``TEXT_CID_FOR_UNKNOWN_UNICODE``) into text:
 - the letters of dingbat fonts (Wingdings, ZapfDingbats, ...) are bullets: ``•``.
 
 A code point is only translated in running text when no font of the book uses it as a real
-character (private-use, control and unassigned code points, and codes no ToUnicode map produces).
-A raw code that reads as a real character (a simple font's byte, a CID in the ideograph range) is
-left as extracted: telling it apart needs the span's font. Books with dingbat fonts are extracted
-span by span (``font_aware``), so that their letters become bullets.
+character (private-use, control and unassigned code points, and codes no ToUnicode map produces);
+so the map is needed only once a page shows such a code point (``fonts.has_raw_code``). A raw code
+that reads as a real character (a simple font's byte, a CID in the ideograph range) is left as
+extracted: telling it apart needs the span's font. A page that draws a dingbat font's glyph (a
+lone symbol at a line start, and such a font among the page's fonts: ``Plan.span_tables``) is
+extracted span by span, each span through its own font's table, so that its letters become bullets.
 """
 
 from __future__ import annotations
@@ -59,23 +62,36 @@ class GlyphMap:
     table: dict[int, str] = field(default_factory=dict)  # code point -> text ("" removes it)
     unmapped: dict[int, list[str]] = field(default_factory=dict)  # code point -> fonts that leave it unmapped
     per_font: dict[str, dict[int, str]] = field(default_factory=dict)  # font name -> its own table
-    font_aware: bool = False
     reports: list[FontReport] = field(default_factory=list)
-    pattern: re.Pattern[str] | None = None  # matches any code point of ``table``
-
-    def finish(self) -> None:
-        """Compile the pattern that finds code points to translate."""
-        codes = set(self.table) | {c for t in self.per_font.values() for c in t}
-        self.pattern = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(codes)) + "]") if codes else None
 
 
 @dataclass
 class Plan:
-    """What a book's first pass found."""
+    """What a book's first pass found: the outline, and the glyph map once a page needs it."""
 
     outline: list[Heading]
     glyphs: GlyphMap
-    fonts: int = 0
+    doc: pymupdf.Document | None = None
+    overrides: dict[int, str] = field(default_factory=dict)
+    inferred: bool = False
+
+    def infer(self) -> GlyphMap:
+        """The book's whole glyph map (inferred once)."""
+        if not self.inferred:
+            self.glyphs = glyph_map(self.doc, self.overrides)
+            self.inferred = True
+        return self.glyphs
+
+    def span_tables(self, page: pymupdf.Page, texts: list[str]) -> dict[str, dict[int, str]] | None:
+        """Per-font tables to extract ``page`` with span by span when it draws a dingbat font's glyph
+        (a lone symbol starts a line of its text blocks ``texts`` and the page uses such a font)."""
+        if not any(_LONE_SYMBOL.search(t) for t in texts):
+            return None
+        try:
+            names = [base for *_, base, _, _ in page.get_fonts()]
+        except Exception:  # a damaged resource dictionary: the page is read as its blocks give it
+            return None
+        return self.infer().per_font if any(_DINGBATS.search(name) for name in names) else None
 
 
 def _safe(code: int, produced: set[int]) -> bool:
@@ -133,6 +149,9 @@ def _check_with_pages(inferred: list[glyphs.Inference], numbers: list[tuple[int,
 
 
 _DINGBATS = re.compile(r"wingding|dingbat|webding|zapf|sorts|bullet", re.I)
+# A line that starts with a lone symbol: what a dingbat bullet reads as in a font that names its glyphs
+# by letters ("l", "n", "q", "u"; not "a", "A", "I" or a digit, which start lines of text).
+_LONE_SYMBOL = re.compile(r"(?m)^[ \t]*(?![aAI\d])[!-~\uf021-\uf0ff](?:[ \t]|$)")
 # In a dingbat font a letter code is a symbol: read "l", "n", "q" or "r" at a list item as a bullet.
 _BULLETS = {**{c: "•" for c in range(0x21, 0x7F)}, **{c: "•" for c in range(0xF021, 0xF100)}}
 
@@ -142,7 +161,6 @@ def _dingbats(survey: list[pdffonts.Font], gm: GlyphMap) -> None:
     for font in survey:
         if _DINGBATS.search(font.name):
             gm.per_font.setdefault(font.name, {}).update(_BULLETS)
-            gm.font_aware = True
             gm.reports.append(FontReport(font.name, font.xref, {}, {"dingbat font: letters read as bullets": 1},
                                          set(), []))
 
@@ -177,7 +195,6 @@ def glyph_map(doc: pymupdf.Document, overrides: dict[int, str]) -> GlyphMap:
                 gm.unmapped.setdefault(code, []).append(font.name)
             if not _safe(code, produced):
                 unsafe.add(code)
-    gm.font_aware = False  # raw codes that are real characters elsewhere stay as extracted (see the doc)
     _dingbats(survey, gm)
     for code, counter in votes.items():
         value = counter.most_common(1)[0][0] if len(counter) == 1 else ""  # fonts disagree: unmapped
@@ -189,11 +206,14 @@ def glyph_map(doc: pymupdf.Document, overrides: dict[int, str]) -> GlyphMap:
         for table in gm.per_font.values():
             if code in table:
                 table[code] = value
-    gm.finish()
     return gm
 
 
 def build(doc: pymupdf.Document, overrides: dict[int, str]) -> Plan:
-    """The first pass over a book."""
+    """The first pass over a book: the outline (the glyph map follows when a page needs it, or now
+    when the recipe gives ``pua_map`` entries)."""
     outline = [Heading(level, title.strip(), page - 1) for level, title, page, *_ in doc.get_toc(simple=True)]
-    return Plan(outline, glyph_map(doc, overrides))
+    plan = Plan(outline, GlyphMap(), doc, dict(overrides))
+    if overrides:
+        plan.infer()
+    return plan

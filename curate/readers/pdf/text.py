@@ -24,12 +24,14 @@ import gzip
 import itertools
 import json
 import re
+import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import TYPE_CHECKING
 
 from curate.core.textbalance import characters
+from curate.readers.pdf.fonts import BEYOND_BMP, char_class, has_raw_code
 from curate.text import normalise as text
 
 if TYPE_CHECKING:
@@ -54,6 +56,7 @@ RADICALS = {
 _CJK_RANGES = (("\u2e80", "\u9fff"), ("\uf900", "\ufaff"), ("\uff00", "\uffef"), ("\U00020000", "\U0003134f"))
 _TERMINAL = set(".!?:;\"”’。！？：；…」』》")
 _WORD_HEAD = re.compile(r"^([^\W\d_]+)")
+_WORD = re.compile(r"([^\W\d_]+)")
 _COMPOUND = re.compile(r"[a-z]{2,}(?:-[a-z]{2,})+")
 
 
@@ -66,12 +69,10 @@ def compounds(lines: Iterable[str]) -> set[str]:
     """Hyphenated compounds written whole inside lines (``follow-up``), lower-cased; a longer
     compound also gives its pairs (``renin-angiotensin`` from ``renin-angiotensin-aldosterone``)."""
     found: set[str] = set()
-    for line in lines:
-        if "-" not in line:
-            continue
-        for token in line.lower().split():
+    for token in "\n".join(lines).lower().split():
+        if "-" in token:
             word = token.strip(".,;:()[]\"'")
-            if "-" in word and not word.endswith("-") and _COMPOUND.fullmatch(word):
+            if _COMPOUND.fullmatch(word):
                 found.update(f"{a}-{b}" for a, b in itertools.pairwise(word.split("-")))
     return found
 
@@ -117,19 +118,49 @@ def _keep_hyphen(first: str, second: str, known: set[str]) -> bool:
     return first in words and second in words  # two words: self-reported, never glued
 
 
+# Line breaks inside a paragraph, by what stands on either side (see ``_glue``, whose rules these apply
+# to a whole paragraph at once): after a hyphen (first, while every line still ends in its break),
+# between two ASCII characters, beside a CJK character, after a dash or slash, and the rest.
+_HYPHEN_BREAK = re.compile("[\u00ad\u2010-]\n")
+_LATIN_BREAK = re.compile(r"\n(?<=[\x00-\x2c\x2e\x30-\x7f]\n)(?=[\x00-\x7f])")
+_CJK = "[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\U00020000-\U0003134f]"
+_CJK_BREAK = re.compile(f"\n(?:(?<={_CJK}\n)|(?={_CJK})|(?<=[\u2013\u2014/]\n))")
+
+
+def _hyphen_break(m: re.Match[str], known: set[str]) -> str:
+    """A hyphen at a line end (``m``: the hyphen and the break) in the paragraph's text ``m.string``."""
+    s, i = m.string, m.start()
+    mark = s[i]
+    if mark == "\u00ad":
+        return ""  # a soft hyphen is only ever a line-break hint
+    if i == 0 or not s[i - 1].isalpha() or not s[m.end()].islower():
+        return mark  # COVID-19, anti-HBs: the hyphen belongs to the word
+    start = i - 1
+    while start and s[start - 1].isalpha():
+        start -= 1
+    word = s[start:i]
+    head = _WORD.match(s, m.end())
+    if head and _keep_hyphen(word if not word.islower() else word.lower(), head.group(1).lower(), known):
+        return mark
+    return ""
+
+
 def join_lines(lines: list[str], known: set[str] = frozenset()) -> str:
-    """Join the wrapped lines of one paragraph into running text."""
-    parts: list[str] = []
-    for raw in lines:
-        line = " ".join(raw.split())  # runs of spaces and tabs inside a line become one space
-        if not line:
-            continue
-        if parts:
+    """Join the wrapped lines of one paragraph into running text (the rules of ``_glue``)."""
+    lines = [line for line in (" ".join(raw.split()) for raw in lines) if line]  # runs of spaces: one
+    if "\u00ad" in lines:  # a line that is only a soft hyphen: its neighbours join as if it stood there
+        parts = lines[:1]
+        for line in lines[1:]:
             parts[-1], sep = _glue(parts[-1], line, known)
-            if sep:
-                parts.append(sep)
-        parts.append(line)
-    return "".join(parts)
+            parts += [sep, line]
+        return "".join(parts)
+    s = "\n".join(lines)
+    if "\n" not in s:
+        return s
+    if "-" in s or "\u00ad" in s or "\u2010" in s:
+        s = _HYPHEN_BREAK.sub(lambda m: _hyphen_break(m, known), s)
+    s = _LATIN_BREAK.sub(" ", s)
+    return _CJK_BREAK.sub("", s).replace("\n", " ")
 
 
 def join(left: str, right: str, known: set[str] = frozenset()) -> str:
@@ -154,23 +185,14 @@ def continues(prev: str, nxt: str, full: bool) -> bool:
 
 
 _CITATION = re.compile(r"[\[［]\s*\d{1,4}(?:\s*[-–—,，、]\s*\d{1,4})*\s*[\]］]")
-_MARK = re.compile(r"\d{1,3}(?:[,–-]\d{1,3})*\*?(?=[\s.,;:)]|$)")
+_MARK = r"\d{0,2}(?:[,–-]\d{1,3})*\*?(?=[\s.,;:)]|$)"  # after the first digit
+# A footnote number glued to a word (``cells12``) or to a sentence end before a capital (``disease.12
+# The``); not ``p53``, ``2010.12`` or ``Fig. 3``. (Written to start with the digit, which a search
+# finds fast; the look-behinds then check what stands before it.)
+_MARKER = re.compile(rf"\d(?:(?<=[a-z]{{4}}\d){_MARK}|(?<=[a-z][.;:]\d){_MARK}(?=\s{{1,2}}[A-Z]))")
 _SUPERSCRIPT = re.compile(r"[¹²³⁴⁵⁶⁷⁸⁹⁰]+(?:[,⁻][¹²³⁴⁵⁶⁷⁸⁹⁰]+)*")
 _DAGGERS = re.compile(r"(?<=\w)[†‡§¶]+")
-_LETTERS4 = re.compile(r"[a-z]{4}")
 _WORD4 = re.compile(r"[^\W\d_]{4}")
-_STOP = re.compile(r"[a-z][.;:]")
-
-
-def _marker(m: re.Match[str]) -> str:
-    """Empty for a footnote number glued to a word (``cells12``) or to a sentence end before a capital
-    (``disease.12 The``); the number itself otherwise (``p53``, ``2010.12``, ``Fig. 3``)."""
-    s, i = m.string, m.start()
-    if _LETTERS4.fullmatch(s, max(0, i - 4), i):
-        return ""
-    if _STOP.fullmatch(s, max(0, i - 2), i) and re.match(r"\s+[A-Z]", s[m.end():m.end() + 3]):
-        return ""
-    return m.group()
 
 
 def _superscript(m: re.Match[str]) -> str:
@@ -184,7 +206,7 @@ def strip_markers(s: str) -> str:
     """Remove citation brackets and footnote markers left in running text."""
     if "[" in s or "［" in s:  # the pattern starts at the bracket (fast); the space before goes after
         s = _CITATION.sub("\x00", s).replace(" \x00", "").replace("\x00", "")
-    s = _MARK.sub(_marker, s)
+    s = _MARKER.sub("", s)
     if _HAS_SUPER.search(s):
         s = _SUPERSCRIPT.sub(_superscript, s)
         s = _DAGGERS.sub("", s)
@@ -224,7 +246,6 @@ _MOJIBAKE = re.compile("[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0
 _MAYBE_MOJIBAKE = re.compile("[\u00c2-\u00f4&\u0080-\u009f]")
 _SPECIAL = re.compile("[\u2e80-\u2fdf\ue000-\uf8ff\ufffd\U000f0000-\U0010fffd]")
 _KANGXI = re.compile("[\u2f00-\u2fd5]")
-_UNMAPPED = re.compile("[\ue000-\uf8ff\ufffd\U000f0000-\U0010fffd]")
 
 
 def special(s: str) -> bool:
@@ -236,9 +257,32 @@ _SEPARATOR = "\U0010fffe"  # a noncharacter: no glyph map, NFKC or repair touche
 
 
 @functools.cache
-def _folds() -> frozenset[str]:
-    """The characters that lossless NFKC changes (``normalise.safe_nfkc``'s table)."""
-    return frozenset(map(chr, text._nfkc_table()))
+def _folds() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The characters that lossless NFKC changes (``normalise.safe_nfkc``'s table), in the basic plane
+    and beyond it (two classes: one of the basic plane alone is matched by a bitmap, fast)."""
+    table = text._nfkc_table()
+    return (re.compile(char_class(c for c in table if c < 0x10000)),
+            re.compile(char_class(c for c in table if c >= 0x10000)))
+
+
+def _nfkc(s: str) -> str:
+    """``normalise.safe_nfkc`` where ``s`` holds a character of its table, else ``s`` unchanged. The
+    characters are replaced where they stand (faster than ``str.translate``, which visits every
+    character of CJK text), then NFC."""
+    basic, beyond = _folds()
+    far = BEYOND_BMP.search(s) is not None and beyond.search(s) is not None
+    if not far and basic.search(s) is None:
+        return s
+    table = text._nfkc_table()
+    s = basic.sub(lambda m: table[ord(m.group())], s)
+    if far:
+        s = beyond.sub(lambda m: table[ord(m.group())], s)
+    return unicodedata.normalize("NFC", s)
+
+
+def _replacer(table: dict[int, str]) -> tuple[re.Pattern[str] | None, Callable[[re.Match[str]], str]]:
+    """A pattern of a translation table's code points and the replacement of a match."""
+    return (re.compile(char_class(table)) if table else None), (lambda m: table[ord(m.group())])
 
 
 class Chars:
@@ -248,17 +292,27 @@ class Chars:
     configured text (``GlyphMap``), CJK radical forms and ``pua_map`` code points are mapped, ftfy
     and lossless NFKC run; the result's characters are ``text_in``. Code points that still have no
     meaning (unmapped glyph codes, private use, U+FFFD) are then removed, counted under
-    ``text_removed_unmapped_glyph`` and kept per code point with a count and an example.
+    ``text_removed_unmapped_glyph`` and kept per code point with a count and an example. ``infer``,
+    when given, returns the book's whole glyph map; it is called when text first shows a raw glyph
+    code (``plan.Plan.infer``).
     """
 
-    def __init__(self, glyph_map: GlyphMap, table: dict[int, str], tally: Counter[str]):
-        self.glyph_map = glyph_map
-        self.mapped = {c: v for c, v in glyph_map.table.items() if v}
+    def __init__(self, glyph_map: GlyphMap, table: dict[int, str], tally: Counter[str],
+                 infer: Callable[[], GlyphMap] | None = None):
         self.table = table
         self.tally = tally
-        drop = "".join(re.escape(chr(c)) for c, v in sorted(glyph_map.table.items()) if not v and c not in table)
-        self.unmapped = re.compile(f"[{drop}\ue000-\uf8ff\ufffd\U000f0000-\U0010fffd]")
+        self.infer = infer
         self.seen: dict[int, list] = {}  # code point -> [count, example context]
+        self._table, self._from_table = _replacer(table)
+        self.use(glyph_map)
+
+    def use(self, glyph_map: GlyphMap) -> None:
+        """Translate with this glyph map from now on."""
+        self.glyph_map = glyph_map
+        self.mapped = {c: v for c, v in glyph_map.table.items() if v}
+        self._mapped, self._from_mapped = _replacer(self.mapped)
+        drop = "".join(re.escape(chr(c)) for c, v in sorted(glyph_map.table.items()) if not v and c not in self.table)
+        self.unmapped = re.compile(f"[{drop}\ue000-\uf8ff\ufffd\U000f0000-\U0010fffd]")
 
     def page(self, contents: list[str]) -> list[str]:
         """``self`` over the text blocks of a page in one call (joined by a code point no text has)."""
@@ -270,20 +324,22 @@ class Chars:
         return parts if len(parts) == len(contents) else [self(c) for c in contents]  # never happens
 
     def __call__(self, s: str) -> str:
-        gm = self.glyph_map
-        if gm.pattern is not None and gm.pattern.search(s):
-            s = s.translate(self.mapped)
+        if self.infer is not None and has_raw_code(s):
+            infer, self.infer = self.infer, None
+            self.use(infer())
+        if self._mapped is not None:
+            s = self._mapped.sub(self._from_mapped, s)
         if _SPECIAL.search(s):
             for ch in _SPECIAL.findall(s):
                 if ord(ch) in self.table:
                     self.tally["radicals_mapped" if ord(ch) < 0x3000 else "pua_mapped"] += 1
-            s = s.translate(self.table)
+            if self._table is not None:
+                s = self._table.sub(self._from_table, s)
         if _MAYBE_MOJIBAKE.search(s) and _MOJIBAKE.search(s):  # ftfy is slow; only where mojibake may be
             s = text.fix(s)
         if _KANGXI.search(s):
             self.tally["radicals_mapped"] += len(_KANGXI.findall(s))
-        if not _folds().isdisjoint(s):  # most blocks have no compatibility form: skip the translation
-            s = text.safe_nfkc(s)
+        s = _nfkc(s)  # most pages have no compatibility form: unchanged
         self.tally["text_in"] += characters(s)
         if self.unmapped.search(s) is None:
             return s
