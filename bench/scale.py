@@ -14,14 +14,17 @@ dedup alone) instead.
 
 Prints one JSON line per size: documents, wall seconds, seconds per step, microseconds per
 document, peak RSS of the largest single process (sampled every 0.2 s over the build and all its
-workers, Ray's included), the passes that wrote the corpus and their bytes, and what was dropped.
+workers, Ray's included), the passes that wrote the corpus and their bytes, what was dropped, and
+the load average before and after.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -80,9 +83,14 @@ def _plant(rng: np.random.Generator, texts: list[str]) -> int:
     return planted
 
 
-def generate(n: int, directory: Path, seed: int = 0, per_file: int = 50_000, qa_share: float = 1 / 3) -> dict:
-    """Write ``n`` records (abstracts, and ``qa_share`` QA pairs) as JSON-lines files, one file at a time
-    (near copies are planted within a file); returns counts."""
+def _open(path: Path, gz: bool):
+    return gzip.open(path.with_suffix(".jsonl.gz"), "wt", compresslevel=1) if gz else open(path, "w")
+
+
+def generate(n: int, directory: Path, seed: int = 0, per_file: int = 50_000, qa_share: float = 1 / 3,
+             gz: bool = False) -> dict:
+    """Write ``n`` records (abstracts, and ``qa_share`` QA pairs) as JSON-lines files (gzipped with ``gz``), one
+    file at a time (near copies are planted within a file); returns counts."""
     rng = np.random.default_rng(seed)
     vocab = _vocab(rng)
     n_abs = n - int(n * qa_share)
@@ -92,13 +100,13 @@ def generate(n: int, directory: Path, seed: int = 0, per_file: int = 50_000, qa_
     for f, start in enumerate(range(0, n_abs, per_file)):
         texts = _texts(rng, vocab, min(per_file, n_abs - start), 120, 260)
         planted += _plant(rng, texts)
-        with open(directory / "abstracts" / f"part{f:04d}.jsonl", "w") as out:
+        with _open(directory / "abstracts" / f"part{f:04d}.jsonl", gz) as out:
             for i, t in enumerate(texts, start):
                 out.write(json.dumps({"id": f"pmid{i}", "text": f"BACKGROUND: {t}.", "lang": "en"}) + "\n")
     for f, start in enumerate(range(0, n - n_abs, per_file)):
         texts = _texts(rng, vocab, min(per_file, n - n_abs - start), 40, 90)
         planted += _plant(rng, texts)
-        with open(directory / "qa" / f"part{f:04d}.jsonl", "w") as out:
+        with _open(directory / "qa" / f"part{f:04d}.jsonl", gz) as out:
             for t in texts:
                 words = t.split()
                 q, a = " ".join(words[:len(words) // 3]), " ".join(words[len(words) // 3:])
@@ -189,7 +197,7 @@ class PeakRSS:
 def run(n: int, work: Path, args: argparse.Namespace) -> dict:
     data = work / f"data{n}"
     t0 = time.perf_counter()
-    gen = generate(n, data, qa_share=0.0 if args.near_only else 1 / 3)
+    gen = generate(n, data, qa_share=0.0 if args.near_only else 1 / 3, gz=args.gzip)
     gen_s = time.perf_counter() - t0
     out = work / f"out{n}"
     if args.near_only:
@@ -202,6 +210,7 @@ def run(n: int, work: Path, args: argparse.Namespace) -> dict:
     if args.executor == "ray":
         cmd += ["--executor", "ray", "--ray-address", args.ray_address]
     start = time.perf_counter()
+    load_before = os.getloadavg()[0]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watch = PeakRSS(proc.pid, "ray::" if args.executor == "ray" else None)
     stdout, stderr = proc.communicate()
@@ -220,7 +229,8 @@ def run(n: int, work: Path, args: argparse.Namespace) -> dict:
     result = {"documents": n, "planted": gen["planted"], "generate_s": round(gen_s, 1), "wall_s": round(wall, 1),
               "us_per_doc": round(wall / n * 1e6, 1), "peak_rss_mb": round(peak / 2**20), "peak_process": who,
               "rewrites": len(passes), "pass_bytes": passes, "steps_s": {k.strip(): float(v) for k, v in steps.items()},
-              "drops": manifest["drops"], "executor": args.executor}
+              "drops": manifest["drops"], "executor": args.executor,
+              "load": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
     if not args.keep:
         shutil.rmtree(data)
         shutil.rmtree(out)
@@ -236,6 +246,7 @@ def main() -> None:
     parser.add_argument("--ray-address", default=None)
     parser.add_argument("--work", type=Path, default=None, help="scratch directory [default: a temp dir]")
     parser.add_argument("--keep", action="store_true", help="keep the generated data and builds")
+    parser.add_argument("--gzip", action="store_true", help="gzip the generated inputs (a third of the disk)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="curate-scale-"))
     work.mkdir(parents=True, exist_ok=True)

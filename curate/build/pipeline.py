@@ -231,7 +231,9 @@ def _prepare_steps(spec: CorpusSpec, src: SourceSpec, has_versions: bool) -> lis
 
         steps.append(Step("scrub", phi.scrub, src.scrub))
     if spec.runs("quality"):
-        steps.append(Step("signals", quality.signals_step, quality.SignalsConfig(), ANNOTATE))
+        near_on = spec.near_dedup is not None and spec.runs("near_dedup")
+        columns = quality.needed(src.quality, score=near_on and "quality" in spec.near_dedup.keep)
+        steps.append(Step("signals", quality.signals_step, quality.SignalsConfig(columns), ANNOTATE))
     if spec.exact_dedup and spec.runs("dedup"):
         steps.append(Step("hashes", exact.hash_step, exact.ExactDedupConfig(), ANNOTATE))
     if spec.near_dedup is not None and spec.runs("near_dedup"):
@@ -239,6 +241,9 @@ def _prepare_steps(spec: CorpusSpec, src: SourceSpec, has_versions: bool) -> lis
     return steps
 
 
+# Rows per slice of the prepare chain: the signals' and signatures' batch, so that the token hashes both
+# need are computed once per slice (``Context.memo``) and held for one slice only.
+PREPARE_BATCH = 2048
 _SIDES = {"signals": "../signals", "hashes": "../../../dedup/map/{src}", "signatures": "../../../near_dedup/map/{src}"}
 
 
@@ -254,7 +259,7 @@ def _prepare(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, Source
                      if src.name in version_drops else ())
         return ChainConfig(src.name, tuple(steps), rank, spec.seed, resources,
                            tuple((s.name, _SIDES[s.name].format(src=src.name)) for s in steps if s.kind == ANNOTATE),
-                           records=any(s.kind != ANNOTATE for s in steps))
+                           records=any(s.kind != ANNOTATE for s in steps), batch_rows=PREPARE_BATCH)
 
     tasks, inputs = _per_shard(root, spec, flows, "prepare", config_of)
     done = ex.run(tasks, "prepare")

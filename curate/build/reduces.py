@@ -3,7 +3,11 @@
 - ``exact_dedup``: the hashes split by their leading bits into partitions; each partition finds its
   duplicate groups (a hash lives in one partition only);
 - ``versions``: key events split by a hash of the key (a PMID's versions meet in one partition);
-- ``near_dedup``: the phases of ``dedup.lsh`` (alive, buckets, pairs, counts, components, finish).
+- ``near_dedup``: the phases of ``dedup.lsh`` (alive per range of map files, buckets, pairs, counts,
+  components, finish).
+
+The drop tables of earlier steps (which ids are gone) are read one table at a time and matched against
+a task's own ids, so no task holds every removed id.
 
 Partition counts derive from the input size (rows per task) unless the recipe sets them.
 """
@@ -47,28 +51,38 @@ class Partition:
     parts: int
 
 
-def _bucket(values: pa.ChunkedArray, parts: int) -> pa.Array:
-    """The partition of each binary hash or string key: its first 8 bytes (of a blake2b for keys) mod ``parts``."""
+def _bucket(values: pa.ChunkedArray | pa.Array, parts: int) -> pa.Array:
+    """The partition of each binary hash or string key: its first 8 bytes (of a blake2b for keys), read
+    big-endian, mod ``parts``."""
     import hashlib
 
     import numpy as np
 
-    raw = values.to_pylist()
-    keys = [v if isinstance(v, bytes) else hashlib.blake2b(v.encode(), digest_size=8).digest() for v in raw]
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if pa.types.is_fixed_size_binary(arr.type) and arr.type.byte_width >= 8 and arr.null_count == 0:
+        width = arr.type.byte_width  # hashes: the leading bytes straight from the buffer, no Python loop
+        raw = np.frombuffer(arr.buffers()[1], np.uint8)[arr.offset * width:(arr.offset + len(arr)) * width]
+        lead = np.ascontiguousarray(raw.reshape(-1, width)[:, :8]).view(">u8").ravel()
+        return pa.array((lead % np.uint64(parts)).astype(np.int64))
+    keys = [v if isinstance(v, bytes) else hashlib.blake2b(v.encode(), digest_size=8).digest()
+            for v in arr.to_pylist()]
     return pa.array(np.array([int.from_bytes(k[:8], "big") % parts for k in keys], np.int64))
 
 
 def exact_partition(groups: list[Tables], cfg: Partition) -> tuple[pa.Table, dict]:
-    """Duplicates within one hash partition. Groups: hash maps, drop tables of earlier steps."""
+    """Duplicates within one hash partition. Groups: hash maps, drop tables of earlier steps (``id``), read
+    one at a time and matched against this partition's ids only."""
     maps, drops = groups
-    gone = pa.concat_arrays([t["id"].combine_chunks() for t in drops]) if len(drops) else pa.array([], pa.string())
     tables = []
     for t in maps:
         if cfg.parts > 1 and t.num_rows:
             t = t.filter(pc.equal(_bucket(t["hash"], cfg.parts), cfg.part))
-        if len(gone) and t.num_rows:
-            t = t.filter(pc.invert(pc.is_in(t["id"], value_set=gone)))
-        tables.append(t)
+        if t.num_rows:
+            tables.append(t)
+    if tables:
+        table = pa.concat_tables(tables)
+        gone = lsh.removed_ids(table["id"].combine_chunks(), drops)
+        tables = [table.filter(pa.array(~gone))] if gone.any() else [table]
     return exact.reduce(tables, exact.ExactDedupConfig())
 
 
@@ -77,7 +91,7 @@ def exact_dedup(ex: Executor, root: Path, maps: list[str], exclude: list[str], o
     """The drop tables of exact dedup, one per hash partition."""
     rows = sum(Tables(Read(tuple(maps))).rows())
     parts = partitions(rows, override)
-    reads = (Read(tuple(maps)), Read(tuple(exclude)))
+    reads = (Read(tuple(maps)), Read(tuple(exclude), ("id",)))
     jobs = [(exact_partition, Partition(p, parts), reads) for p in range(parts)]
     out = _run_tables(ex, root, "dedup", "reduce", jobs)
     return [str(p) for p, _ in out]
@@ -105,15 +119,19 @@ def versions(ex: Executor, root: Path, source: str, keys: list[str], override: i
 def near_dedup(ex: Executor, root: Path, cfg: near.NearDedupConfig, maps: list[str], exclude: list[str]
                ) -> tuple[str, dict]:
     """Near dedup over the signature maps without the ``exclude`` drop tables; the drop table and report."""
-    n = sum(Tables(Read(tuple(maps))).rows())
     mh = cfg.minhash
-    bands, rows = minhash.bands_rows(mh)
+    bands, band_rows = minhash.bands_rows(mh)
     step = "near_dedup"
-    (alive, alive_stats), = _run_tables(ex, root, step, "alive", [
-        (lsh.alive, cfg, (Read(tuple(maps), ("id", "has_sig")), Read(tuple(exclude))))])
-    plan = lsh.bucket_plan(n, bands, rows, cfg.partitions)
-    bucket_reads = [(Read(tuple(maps), tuple(lsh.sig_column(b * rows + r) for b in bc.bands for r in range(rows))),
-                     Read((str(alive),))) for bc in plan]
+    rows = Tables(Read(tuple(maps))).rows()
+    alive_out = _run_tables(ex, root, step, "alive", [
+        (lsh.alive, cfg, (Read(tuple(maps[a:b]), ("id", "has_sig")), Read(tuple(exclude), ("id",))))
+        for a, b in lsh.alive_plan(rows, cfg.partitions)])
+    alive = tuple(str(p) for p, _ in alive_out)
+    alive_stats = {k: sum(s[k] for _, s in alive_out) for k in ("documents", "signed")}
+    n = sum(rows)
+    plan = lsh.bucket_plan(n, bands, band_rows, cfg.partitions)
+    bucket_reads = [(Read(tuple(maps), tuple(lsh.sig_column(b * band_rows + r) for b in bc.bands
+                                             for r in range(band_rows))), Read(alive)) for bc in plan]
     parts = _run_tables(ex, root, step, "buckets", [(lsh.buckets, bc, r) for bc, r in zip(plan, bucket_reads,
                                                                                           strict=True)])
     (pairs, pair_stats), = _run_tables(ex, root, step, "pairs", [

@@ -15,7 +15,17 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
+
+from annotated_types import Ge, Gt, Interval
+
+_T = TypeVar("_T")
+
+# Range constraints a config field's annotation carries (checked when a recipe is validated), e.g.
+# ``min_chars: NonNegative[int] | None``.
+NonNegative = Annotated[_T, Ge(0)]
+Positive = Annotated[_T, Gt(0)]
+Fraction = Annotated[float, Interval(ge=0, le=1)]
 
 
 class RecipeError(ValueError):

@@ -20,7 +20,7 @@ the side outputs and the ledger rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,10 +42,19 @@ class Context:
     seed: int = 0
     resources: Mapping[str, Any] = field(default_factory=dict, compare=False)
     sides: Mapping[str, pa.Table] = field(default_factory=dict, compare=False)  # earlier steps' side outputs
+    scratch: dict = field(default_factory=dict, compare=False)  # values of this batch shared by its steps
 
     def ledger(self) -> Ledger:
         """An empty ledger for this source and step."""
         return Ledger(self.source, self.step)
+
+    def memo(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()``, once per batch for all steps of a chain that ask for ``key`` (e.g. the token
+        hashes that the quality signals and the MinHash signatures both need); forgotten when a step
+        changes the batch."""
+        if key not in self.scratch:
+            self.scratch[key] = compute()
+        return self.scratch[key]
 
 
 @dataclass(frozen=True)
@@ -97,9 +106,12 @@ def run_chain(batch: pa.Table, steps: Sequence[Step], ctx: Context) -> ChainResu
     ledgers: list[pa.Table] = []
     sides: dict[str, pa.Table] = {}
     counts = []
+    scratch: dict = {}
     for step in steps:
-        step_ctx = Context(ctx.source, step.name, ctx.rank, ctx.seed, ctx.resources, dict(sides))
+        step_ctx = Context(ctx.source, step.name, ctx.rank, ctx.seed, ctx.resources, dict(sides), scratch)
         out = step.fn(batch, step.config, step_ctx)
+        if out.kept is not batch:  # the records changed: what was computed from them is stale
+            scratch.clear()
         gone = removed(out.ledger)
         if out.kept.num_rows + gone != batch.num_rows and not (step.kind == EXPAND and
                                                              out.kept.num_rows + gone >= batch.num_rows):

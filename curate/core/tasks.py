@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from curate.core import ledger as ledger_mod
 from curate.core import shards
 from curate.core.executor import Result, Task
-from curate.core.step import Context, Step, run_chain
+from curate.core.step import ChainResult, Context, Step, run_chain
 
 DROPS = shards.DROPS
 
@@ -47,7 +47,9 @@ class ChainConfig:
 
     ``sides`` maps a step name to the directory (relative to the task's ``out_dir``) its side output
     goes to; ``records`` is False for a chain of annotations (no new record shard is written);
-    ``as_drops`` writes the ledger rows as a drop table (``<name>.parquet``) instead of a ledger part.
+    ``as_drops`` writes the ledger rows as a drop table (``<name>.parquet``) instead of a ledger part;
+    ``batch_rows`` runs the chain over slices of the shard (per-record steps only), so that what its
+    steps share through ``Context.memo`` is held for one slice at a time.
     """
 
     source: str
@@ -58,6 +60,7 @@ class ChainConfig:
     sides: tuple[tuple[str, str], ...] = ()
     records: bool = True
     as_drops: bool = False
+    batch_rows: int | None = None  # run the chain over slices of this many rows (None: the whole shard)
 
 
 def _stamp(paths: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:
@@ -89,12 +92,27 @@ def _drops_of(ledger: pa.Table) -> pa.Table:
     return removed.select(DROPS.names)
 
 
+def _run_sliced(table: pa.Table, spec: ChainConfig, ctx: Context) -> ChainResult:
+    """``run_chain`` over slices of ``spec.batch_rows`` rows, the results concatenated in order."""
+    size = spec.batch_rows or table.num_rows
+    if table.num_rows <= size:
+        return run_chain(table, spec.steps, ctx)
+    parts = [run_chain(table.slice(start, size), spec.steps, ctx) for start in range(0, table.num_rows, size)]
+    counts = [{"step": c["step"], "in": sum(p.counts[i]["in"] for p in parts),
+               "out": sum(p.counts[i]["out"] for p in parts)} for i, c in enumerate(parts[0].counts)]
+    # A slice whose records all left may infer a null type for a side column: promote it.
+    sides = {name: pa.concat_tables([p.sides[name] for p in parts], promote_options="default")
+             for name in parts[0].sides}
+    return ChainResult(pa.concat_tables([p.kept for p in parts]), [t for p in parts for t in p.ledger], sides,
+                       counts)
+
+
 def chain_task(task: Task) -> Result:
     """Run ``task.config`` (a ``ChainConfig``) over the shard ``inputs[0]``."""
     spec: ChainConfig = task.config
     table = shards.read(Path(task.inputs[0]))
     resources = {r.name: load_resource(r) for r in spec.resources}
-    res = run_chain(table, spec.steps, Context(spec.source, "", spec.rank, spec.seed, resources))
+    res = _run_sliced(table, spec, Context(spec.source, "", spec.rank, spec.seed, resources))
     outputs: dict[str, list[str]] = {}
     if spec.records:
         shards.write(res.kept, task.out(".parquet"))

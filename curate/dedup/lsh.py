@@ -4,7 +4,8 @@ The map (``near.signature_step``) stores each document's signature as one column
 (``s000`` ...), so a phase reads only the columns it needs. Documents are numbered by their place in
 the build (shard order, then row order): ``gidx``. The phases, each a list of tasks over tables:
 
-1. ``alive``: which documents take part (a signature, and not removed by quality or exact dedup);
+1. ``alive`` (per range of map files): which documents take part (a signature, and not removed by
+   quality or exact dedup), reading the earlier steps' drop tables one at a time;
 2. ``buckets`` (per band group, and per key-hash partition when one band is too big): documents
    with equal band keys are candidate pairs ``(member, first member)``, the first being the
    smallest ``gidx`` of the bucket; memory: the keys of its bands only;
@@ -24,6 +25,7 @@ columns of one permutation group, and the pairs (which grow with the duplicates,
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -37,6 +39,7 @@ from curate.core.tasks import Tables
 from curate.dedup import minhash
 from curate.dedup.near import KEEP_ORDER, NearDedupConfig, report
 
+IDS_PER_TASK = 4_000_000  # document ids one alive task holds (its map files' ids)
 KEYS_PER_TASK = 32_000_000  # band keys one bucket task holds (16 bytes each with its index)
 VALUES_PER_TASK = 128_000_000  # signature entries one counts task holds (4 bytes each)
 PAIRS = pa.schema([("a", pa.int64()), ("b", pa.int64())])
@@ -51,17 +54,43 @@ def _offsets(tables: Tables) -> np.ndarray:
     return np.concatenate(([0], np.cumsum(tables.rows()))).astype(np.int64)
 
 
+def alive_plan(rows: list[int], tasks: int | None = None) -> list[tuple[int, int]]:
+    """Consecutive ranges ``[start, stop)`` of the map files, one per ``alive`` task, each holding about
+    the same number of ids (at most ``IDS_PER_TASK`` unless ``tasks`` is set)."""
+    total = sum(rows)
+    tasks = max(1, min(len(rows), tasks or math.ceil(total / IDS_PER_TASK)))
+    if not rows:
+        return [(0, 0)]
+    bounds = np.searchsorted(np.cumsum(rows), np.arange(1, tasks) * total / tasks, side="left") + 1
+    edges = sorted({0, *(int(b) for b in bounds if 0 < b < len(rows)), len(rows)})
+    return list(itertools.pairwise(edges))
+
+
+def removed_ids(ids: pa.Array, drops: Tables) -> np.ndarray:
+    """Which of ``ids`` some drop table lists, reading the tables one at a time (never all removed ids
+    at once: each table is bounded, a shard's quality drops or one exact-dedup partition)."""
+    hit = np.zeros(len(ids), dtype=bool)
+    if not len(ids):
+        return hit
+    for t in drops:
+        if t.num_rows:
+            hit |= pc.is_in(ids, value_set=t["id"].combine_chunks()).to_numpy(zero_copy_only=False)
+    return hit
+
+
 def alive(groups: list[Tables], cfg: NearDedupConfig) -> tuple[pa.Table, dict]:
-    """Per document (``gidx`` order): takes part in near dedup. Groups: signature maps, drop tables."""
+    """Per document of this task's map files (``gidx`` order): takes part in near dedup. Groups: signature
+    maps (``id, has_sig``), drop tables of earlier steps (``id``)."""
     maps, drops = groups
-    gone = pa.concat_arrays([t["id"].combine_chunks() for t in drops]) if len(drops) else pa.array([], pa.string())
-    flags, present = [], 0
-    for t in maps:
-        kept = pc.invert(pc.is_in(t["id"], value_set=gone)) if len(gone) else pa.array([True] * t.num_rows)
-        present += pc.sum(kept).as_py() or 0
-        flags.append(pc.and_(kept, t["has_sig"]).combine_chunks() if t.num_rows else pa.array([], pa.bool_()))
-    column = pa.concat_arrays(flags) if flags else pa.array([], pa.bool_())
-    return pa.table({"alive": column}), {"documents": present, "signed": pc.sum(column).as_py() or 0}
+    tables = list(maps)
+    if not tables or not sum(t.num_rows for t in tables):
+        return pa.table({"alive": pa.array([], pa.bool_())}), {"documents": 0, "signed": 0}
+    ids = pa.concat_arrays([t["id"].combine_chunks() for t in tables if t.num_rows])
+    signed = np.concatenate([t["has_sig"].to_numpy(zero_copy_only=False) for t in tables if t.num_rows])
+    kept = ~removed_ids(ids, drops)
+    column = kept & signed
+    stats = {"documents": int(kept.sum()), "signed": int(column.sum())}
+    return pa.table({"alive": pa.array(column, pa.bool_())}), stats
 
 
 @dataclass(frozen=True)

@@ -141,12 +141,14 @@ def tokens(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return hashes, doc, lengths
 
 
-def shingles(texts: list[str], n: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def shingles(texts: list[str], n: int, exclude: np.ndarray | None = None,
+             toks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """32-bit shingle hashes of every text, concatenated, with ``offsets`` (len(texts) + 1) per text.
 
-    ``exclude`` is a sorted array of shingle hashes to leave out (template boilerplate).
+    ``exclude`` is a sorted array of shingle hashes to leave out (template boilerplate); ``toks`` is
+    ``tokens(texts)`` when the caller has it already.
     """
-    hashes64, owner, _ = ngrams(*tokens(texts)[:2], n)
+    hashes64, owner, _ = ngrams(*(toks if toks is not None else tokens(texts))[:2], n)
     hashes = (hashes64 ^ (hashes64 >> np.uint64(32))).astype(np.uint32)
     if exclude is not None and exclude.size:
         keep = ~np.isin(hashes, exclude, assume_unique=False)

@@ -75,7 +75,7 @@ def boilerplate(ngram: int) -> np.ndarray:
 
 def _quality(signals: pa.Table | None, ids: list[str]) -> list[float]:
     """Quality scores of ``ids`` from the batch's quality signals (0.0 without them)."""
-    if signals is None:
+    if signals is None or "quality" not in signals.column_names:
         return [0.0] * len(ids)
     scores = dict(zip(signals["id"].to_pylist(), signals["quality"].to_pylist(), strict=True))
     return [float(scores.get(i, 0.0)) for i in ids]
@@ -112,7 +112,8 @@ def signature_step(table: pa.Table, cfg: SignatureConfig, ctx: Context) -> Out:
     for start in range(0, table.num_rows, cfg.batch_docs):
         part = table.slice(start, cfg.batch_docs)
         texts = part.column("text").to_pylist()
-        hashes, offsets = minhash.shingles(texts, mh.ngram, exclude)
+        toks = ctx.memo(("tokens", start, len(texts)), lambda texts=texts: minhash.tokens(texts))
+        hashes, offsets = minhash.shingles(texts, mh.ngram, exclude, toks)
         sigs = minhash.signatures(hashes, offsets, mh.num_perm, mh.seed)
         columns["id"] += part.column("id").to_pylist()
         columns["length"] += [len(t) for t in texts]

@@ -3,34 +3,42 @@
 ``signals_step`` (an annotation step) computes per document, as a side output that a build keeps in
 ``sources/<source>/signals/<shard>.parquet``:
 
-- ``chars``, ``words`` (Latin words and digit runs; each CJK character counts as a word), ``lines``,
-  ``mean_word_len`` (Latin words only);
-- ``symbol_ratio`` and ``digit_ratio`` of all characters, ``alpha_words`` (share of words with a letter);
-- repetition, as in Gopher's rules: ``dup_line_frac`` (repeated lines / lines),
-  ``dup_line_char_frac``, ``top_2gram_frac`` .. ``top_4gram_frac`` (characters in the most frequent
-  word n-gram), ``dup_5gram_frac`` and ``dup_10gram_frac`` (characters covered by n-grams seen twice);
-- ``bullet_lines_frac``, ``ellipsis_lines_frac``;
-- ``lang`` and ``lang_score`` (``langid``); ``quality``, a 0-1 score used only to choose which copy
-  of a near-duplicate cluster to keep.
+- always (the report charts them, and they cost one pass over the batch's code points and lines):
+  ``chars``, ``words`` (Latin words and digit runs; each CJK character counts as a word), ``lines``,
+  ``mean_word_len`` (Latin words only), ``symbol_ratio`` and ``digit_ratio`` of all characters,
+  ``alpha_words`` (share of words with a letter), ``dup_line_frac`` (repeated lines / lines),
+  ``dup_line_char_frac``, ``bullet_lines_frac``, ``ellipsis_lines_frac``;
+- when a threshold needs them: repetition as in Gopher's rules, ``top_2gram_frac`` ..
+  ``top_4gram_frac`` (characters in the most frequent word n-gram) and ``dup_5gram_frac``,
+  ``dup_10gram_frac`` (characters covered by n-grams seen twice); ``lang`` and ``lang_score``
+  (``langid``);
+- when near dedup keeps copies by quality: ``quality``, a 0-1 score (from the symbol ratio, repeated
+  line characters, ``top_2gram_frac`` and ``dup_5gram_frac``) used only to choose which copy of a
+  near-duplicate cluster to keep.
 
-The n-gram statistics are computed for a whole batch at once from ``minhash.tokens``.
+``needed`` says which columns a source's thresholds and the build's keep rule need; the step computes
+those and nothing else (``SignalsConfig.columns``). Everything is computed for a whole batch at once:
+character classes through one lookup table over the code points, lines through polars, n-grams by
+one sort per n over the batch's token hashes (``minhash.tokens``, shared with the MinHash signatures
+of the same pass through the chain's memo).
+
 ``thresholds`` (a step over a batch of signal rows) keeps the documents whose signals pass the recipe's
 thresholds and writes one ledger row per other document naming the rule, the value and the limit.
-The thresholds are its config only, so changing one re-runs only this cheap decision and the apply
-pass; the signals are reused.
+The thresholds are its config only, so changing a limit re-runs only this cheap decision and the apply
+pass; the signals are reused (a rule on a signal not yet computed re-runs the signals once).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
+from curate.core.config import Fraction, NonNegative
 from curate.core.step import Context, Out
 from curate.dedup import minhash
-from curate.text import langid
 
 _BULLET = ("-", "*", "•", "·", "●", "▪", "◦")
 
@@ -39,146 +47,221 @@ _BULLET = ("-", "*", "•", "·", "●", "▪", "◦")
 class QualityConfig:
     """Thresholds (None: rule off). Defaults keep only the length and symbol rules on."""
 
-    min_chars: int | None = 20
-    max_chars: int | None = 5_000_000
-    min_words: int | None = None
-    max_words: int | None = None
-    min_mean_word_len: float | None = None
-    max_mean_word_len: float | None = None
-    max_symbol_ratio: float | None = 0.3
-    max_digit_ratio: float | None = None
-    min_alpha_words: float | None = None
-    max_dup_line_frac: float | None = None
-    max_dup_line_char_frac: float | None = None
-    max_top_2gram_frac: float | None = None
-    max_top_3gram_frac: float | None = None
-    max_top_4gram_frac: float | None = None
-    max_dup_5gram_frac: float | None = None
-    max_dup_10gram_frac: float | None = None
-    max_bullet_lines_frac: float | None = None
-    max_ellipsis_lines_frac: float | None = None
+    min_chars: NonNegative[int] | None = 20
+    max_chars: NonNegative[int] | None = 5_000_000
+    min_words: NonNegative[int] | None = None
+    max_words: NonNegative[int] | None = None
+    min_mean_word_len: NonNegative[float] | None = None
+    max_mean_word_len: NonNegative[float] | None = None
+    max_symbol_ratio: Fraction | None = 0.3
+    max_digit_ratio: Fraction | None = None
+    min_alpha_words: Fraction | None = None
+    max_dup_line_frac: Fraction | None = None
+    max_dup_line_char_frac: Fraction | None = None
+    max_top_2gram_frac: Fraction | None = None
+    max_top_3gram_frac: Fraction | None = None
+    max_top_4gram_frac: Fraction | None = None
+    max_dup_5gram_frac: Fraction | None = None
+    max_dup_10gram_frac: Fraction | None = None
+    max_bullet_lines_frac: Fraction | None = None
+    max_ellipsis_lines_frac: Fraction | None = None
     langs: tuple[str, ...] | None = None
-    min_lang_score: float | None = None
+    min_lang_score: Fraction | None = None
 
 
 # (rule name, signal column, "min" or "max", config field)
 RULES = [(f.removeprefix("min_").removeprefix("max_"), f.removeprefix("min_").removeprefix("max_"), f[:3], f)
          for f in QualityConfig.__dataclass_fields__ if f.startswith(("min_", "max_"))]
 
+BASIC = ("chars", "words", "lines", "mean_word_len", "symbol_ratio", "digit_ratio", "alpha_words",
+         "dup_line_frac", "dup_line_char_frac", "bullet_lines_frac", "ellipsis_lines_frac")
+NGRAMS = {"top_2gram_frac": 2, "top_3gram_frac": 3, "top_4gram_frac": 4, "dup_5gram_frac": 5, "dup_10gram_frac": 10}
+LANG = ("lang", "lang_score")
+SCORE_NEEDS = ("symbol_ratio", "dup_line_char_frac", "top_2gram_frac", "dup_5gram_frac")
+COLUMNS = (*BASIC, *NGRAMS, *LANG, "quality")
 
-def _ngram_stats(texts: list[str]) -> dict[str, np.ndarray]:
-    """Top-n-gram and duplicate-n-gram character fractions of every text, from one batch pass."""
-    hashes, doc, lengths = minhash.tokens(texts)
-    n_docs = len(texts)
+
+def needed(cfg: QualityConfig, score: bool = True) -> tuple[str, ...]:
+    """The signal columns a source computes: the basic ones, those its thresholds read, and the quality
+    score when ``score`` (near dedup keeps copies by quality)."""
+    want = set(BASIC)
+    want.update(column for _, column, _, field_name in RULES if getattr(cfg, field_name) is not None)
+    if cfg.langs is not None:
+        want.add("lang")
+    if score:
+        want.add("quality")
+    return tuple(c for c in COLUMNS if c in want)
+
+
+def _ngram_stats(toks: tuple[np.ndarray, np.ndarray, np.ndarray], n_docs: int,
+                 wanted: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The n-gram columns ``wanted`` (``NGRAMS``) of every document, from the batch's token hashes: per n,
+    one sort of the (document, n-gram) keys."""
+    hashes, doc, lengths = toks
     total = np.bincount(doc, weights=lengths, minlength=n_docs)
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, np.ndarray] = {name: np.zeros(n_docs) for name in wanted}
+    sizes = {NGRAMS[name]: name for name in wanted}
+    if not sizes or hashes.size == 0:
+        return out
     csum = np.concatenate(([0], np.cumsum(lengths)))
-    for n in (2, 3, 4, 5, 10):
-        grams, owner, start = minhash.ngrams(hashes, doc, n)
-        if grams.size == 0:
-            out[f"top_{n}gram_frac" if n <= 4 else f"dup_{n}gram_frac"] = np.zeros(n_docs)
+    bits = max(1, int(n_docs).bit_length())
+    acc = hashes
+    for n in range(2, max(sizes) + 1):
+        with np.errstate(over="ignore"):  # rolling: the hash of tokens i..i+n-1, as in minhash.ngrams
+            acc = acc[:-1] * minhash.P + hashes[n - 1:]
+        if n not in sizes or acc.size == 0:
             continue
-        with np.errstate(over="ignore"):  # one key per (document, n-gram); 64-bit collisions are negligible
-            key = grams ^ (owner.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        same = np.flatnonzero(doc[:acc.size] == doc[n - 1:])
+        owner = doc[same].astype(np.uint64)
+        # Documents in the high bits, the n-gram's own hash below: sorted, each document's n-grams are
+        # contiguous and equal n-grams adjacent (a collision inside one document: 2**-53 per pair).
+        key = (owner << np.uint64(64 - bits)) | (acc[same] >> np.uint64(bits))
         order = np.argsort(key)
         k = key[order]
         new = np.ones(len(k), dtype=bool)
         new[1:] = k[1:] != k[:-1]
         run = np.cumsum(new) - 1
         counts = np.bincount(run)
-        if n <= 4:  # characters in the most frequent n-gram (capped at all of them)
-            chars = (csum[start + n] - csum[start])[order][new]
+        start = same[order]
+        name = sizes[n]
+        if name.startswith("top_"):  # characters in the most frequent n-gram (capped at all of them)
+            first = start[new]
+            value = counts * (csum[first + n] - csum[first])
+            run_owner = doc[first]
+            seg = np.flatnonzero(np.concatenate(([True], run_owner[1:] != run_owner[:-1])))
             best = np.zeros(n_docs)
-            np.maximum.at(best, owner[order][new], counts * chars)
-            out[f"top_{n}gram_frac"] = np.minimum(best, total)
+            best[run_owner[seg]] = np.maximum.reduceat(value, seg)
+            out[name] = np.minimum(best, total)
         else:  # characters covered by any n-gram that occurs at least twice
-            repeated = start[order][counts[run] > 1]
+            repeated = start[counts[run] > 1]
             cover = (np.bincount(repeated, minlength=len(hashes) + n + 1)
                      - np.bincount(repeated + n, minlength=len(hashes) + n + 1))
             covered = np.cumsum(cover[:len(hashes)]) > 0
-            out[f"dup_{n}gram_frac"] = np.bincount(doc[covered], weights=lengths[covered], minlength=n_docs)
+            out[name] = np.bincount(doc[covered], weights=lengths[covered], minlength=n_docs)
     with np.errstate(divide="ignore", invalid="ignore"):
         return {k: np.where(total > 0, v / total, 0.0) for k, v in out.items()}
 
 
-def _line_stats(text: str) -> dict[str, float]:
-    lines = [line.strip() for line in text.split("\n") if line.strip()]
-    counts = Counter(lines)
-    repeated = sum(c - 1 for c in counts.values())
-    repeated_chars = sum(len(line) * (c - 1) for line, c in counts.items())
-    n = max(1, len(lines))
-    return {
-        "lines": len(lines),
-        "dup_line_frac": repeated / n,
-        "dup_line_char_frac": repeated_chars / max(1, len(text)),
-        "bullet_lines_frac": sum(line.startswith(_BULLET) for line in lines) / n,
-        "ellipsis_lines_frac": sum(line.endswith(("...", "…")) for line in lines) / n,
-    }
+# Character classes of the Basic Multilingual Plane, one lookup per code point. The word and CJK classes
+# are minhash.char_classes (the tokens' own rule); SPACE is what the symbol ratio does not count.
+WORD, CJK, DIGIT, KANA, HANGUL, SPACE, UNDERSCORE = (np.uint8(1 << i) for i in range(7))
+_SPACES = (9, 10, 11, 12, 13, 32, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F,
+           0x3000)
 
 
-_SPACES = np.array([9, 10, 11, 12, 13, 32, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F,
-                    0x205F, 0x3000], dtype=np.uint32)
+def _class_table() -> np.ndarray:
+    cp = np.arange(0x10000, dtype=np.uint32)
+    word, cjk = minhash.char_classes(cp)
+    table = np.where(word, WORD, 0) | np.where(cjk, CJK, 0)
+    table |= np.where((cp >= 0x30) & (cp <= 0x39), DIGIT, 0)
+    table |= np.where((cp >= 0x3040) & (cp <= 0x30FF), KANA, 0)
+    table |= np.where((cp >= 0xAC00) & (cp <= 0xD7AF), HANGUL, 0)
+    table |= np.where(np.isin(cp, _SPACES), SPACE, 0)
+    table[0x5F] |= UNDERSCORE
+    return table.astype(np.uint8)
+
+
+_CLASSES = _class_table()
 
 
 def _char_stats(texts: list[str]) -> dict[str, np.ndarray]:
     """Character and word counts of every text, from one pass over the batch's code points."""
-    n = len(texts)
-    cp = np.frombuffer("\x00".join(t.replace("\x00", " ") for t in texts).encode("utf-32-le"), dtype=np.uint32)
-    doc = np.cumsum(cp == 0)
-    real = cp != 0
-    word, cjk = minhash.char_classes(cp)
-    digit = (cp >= 0x30) & (cp <= 0x39)
+    keys = ("chars", "cjk", "letters", "latin_words", "numbers", "digits", "symbols", "kana", "hangul")
+    if not texts:
+        return {k: np.zeros(0, np.int64) for k in keys}
+    joined = "\x00".join(t.replace("\x00", " ") for t in texts) + "\x00"
+    cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    ends = np.flatnonzero(cp == 0)  # one separator after each text
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    cls = _CLASSES.take(cp, mode="clip")  # astral code points read the last entry, then are set below
+    astral = np.flatnonzero(cp > 0xFFFF)
+    if astral.size:  # beyond the BMP only CJK extension ideographs are a class (minhash.char_classes)
+        cls[astral] = np.where((cp[astral] >= 0x20000) & (cp[astral] <= 0x3134F), CJK, 0)
+
+    def count(mask: np.ndarray) -> np.ndarray:  # each segment is a text and its separator (never empty)
+        return np.add.reduceat(mask, starts, dtype=np.int64)
+
+    word = (cls & WORD) != 0
+    digit = (cls & DIGIT) != 0
     letter = word & ~digit
-    kana = (cp >= 0x3040) & (cp <= 0x30FF)
-    hangul = (cp >= 0xAC00) & (cp <= 0xD7AF)
-    symbol = real & ~(word | cjk | (cp == 0x5F) | np.isin(cp, _SPACES))
-
-    def count(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(doc[mask], minlength=n)
-
-    def runs(mask: np.ndarray) -> np.ndarray:
-        return count(mask & ~np.concatenate(([False], mask[:-1])))
-
-    return {"chars": count(real), "cjk": count(cjk), "letters": count(letter), "latin_words": runs(letter),
-            "numbers": runs(digit), "digits": count(digit), "symbols": count(symbol), "kana": count(kana),
-            "hangul": count(hangul)}
+    letter_start = letter & ~np.concatenate(([False], letter[:-1]))
+    digit_start = digit & ~np.concatenate(([False], digit[:-1]))
+    symbol = (cls & (WORD | CJK | SPACE | UNDERSCORE)) == 0
+    symbol[ends] = False
+    return {"chars": ends - starts, "cjk": count((cls & CJK) != 0), "letters": count(letter),
+            "latin_words": count(letter_start), "numbers": count(digit_start), "digits": count(digit),
+            "symbols": count(symbol), "kana": count((cls & KANA) != 0), "hangul": count((cls & HANGUL) != 0)}
 
 
-def signals(texts: list[str]) -> dict[str, list]:
-    """All signals (module doc) of a batch of texts, as columns."""
-    cols: dict[str, list] = {k: [] for k in ("dup_line_frac", "dup_line_char_frac", "bullet_lines_frac",
-                                             "ellipsis_lines_frac", "lines", "lang", "lang_score")}
+# What ``str.strip()`` removes: lines are compared as Python would compare them stripped.
+_STRIP = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+
+
+def _line_stats(texts: list[str], chars: np.ndarray) -> dict[str, np.ndarray]:
+    """Non-empty stripped lines per text, repeated lines (count and characters), bullet and ellipsis
+    lines, for the whole batch at once (polars)."""
+    import polars as pl
+
+    n = len(texts)
+    lines = (pl.DataFrame({"text": texts}, schema={"text": pl.String}).with_row_index("doc")
+             .select("doc", pl.col("text").str.split("\n").alias("line")).explode("line")
+             .with_columns(pl.col("line").str.strip_chars(_STRIP))
+             .filter(pl.col("line").str.len_chars() > 0))
+    distinct = lines.group_by("doc", "line").agg(pl.len().alias("c")).with_columns(
+        (pl.col("c") - 1).alias("again"), pl.col("line").str.len_chars().cast(pl.Int64).alias("len"))
+    per_doc = distinct.group_by("doc").agg(
+        pl.col("c").sum().alias("lines"), pl.col("again").sum().alias("repeated"),
+        (pl.col("len") * pl.col("again")).sum().alias("repeated_chars"),
+        (pl.col("line").str.slice(0, 1).is_in(_BULLET) * pl.col("c")).sum().alias("bullets"),
+        ((pl.col("line").str.ends_with("...") | pl.col("line").str.ends_with("…")) * pl.col("c")).sum()
+        .alias("ellipses"))
+    cols = {k: np.zeros(n, np.int64) for k in ("lines", "repeated", "repeated_chars", "bullets", "ellipses")}
+    docs = per_doc["doc"].to_numpy()
+    for k, v in cols.items():
+        v[docs] = per_doc[k].to_numpy()
+    count = np.maximum(cols["lines"], 1)
+    return {"lines": cols["lines"], "dup_line_frac": cols["repeated"] / count,
+            "dup_line_char_frac": cols["repeated_chars"] / np.maximum(chars, 1),
+            "bullet_lines_frac": cols["bullets"] / count, "ellipsis_lines_frac": cols["ellipses"] / count}
+
+
+def signals(texts: list[str], columns: tuple[str, ...] = COLUMNS,
+            tokens: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None) -> dict[str, list]:
+    """The signal ``columns`` (module doc; the basic ones always) of a batch of texts. ``tokens`` returns
+    the batch's ``minhash.tokens`` when another step of the pass has them already."""
     c = _char_stats(texts)
     words = c["latin_words"] + c["cjk"] + c["numbers"]
     chars = np.maximum(c["chars"], 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cols["chars"] = c["chars"].tolist()
-        cols["words"] = words.tolist()
-        cols["mean_word_len"] = np.where(c["latin_words"] > 0, c["letters"] / np.maximum(c["latin_words"], 1),
-                                         0.0).tolist()
-        cols["symbol_ratio"] = (c["symbols"] / chars).tolist()
-        cols["digit_ratio"] = (c["digits"] / chars).tolist()
-        cols["alpha_words"] = ((c["latin_words"] + c["cjk"]) / np.maximum(words, 1)).tolist()
-    for i, text in enumerate(texts):
-        for k, v in _line_stats(text).items():
-            cols[k].append(v)
-        lang, score = langid.from_counts(text, int(c["letters"][i] + c["cjk"][i]), int(c["kana"][i]),
-                                         int(c["hangul"][i]), int(c["cjk"][i]))
-        cols["lang"].append(lang)
-        cols["lang_score"].append(score)
-    grams = _ngram_stats(texts)
-    for k, v in grams.items():
-        cols[k] = v.tolist()
-    badness = np.column_stack([cols["symbol_ratio"], cols["dup_line_char_frac"], grams["top_2gram_frac"],
-                               grams["dup_5gram_frac"]]) if texts else np.zeros((0, 4))
-    cols["quality"] = np.clip(1.0 - badness.mean(axis=1), 0.0, 1.0).tolist()
-    return cols
+    out: dict[str, np.ndarray | list] = {
+        "chars": c["chars"], "words": words,
+        "mean_word_len": np.where(c["latin_words"] > 0, c["letters"] / np.maximum(c["latin_words"], 1), 0.0),
+        "symbol_ratio": c["symbols"] / chars, "digit_ratio": c["digits"] / chars,
+        "alpha_words": (c["latin_words"] + c["cjk"]) / np.maximum(words, 1),
+        **_line_stats(texts, c["chars"]),
+    }
+    grams = [name for name in NGRAMS if name in columns or (name in SCORE_NEEDS and "quality" in columns)]
+    if grams:
+        out.update(_ngram_stats(tokens() if tokens else minhash.tokens(texts), len(texts), tuple(grams)))
+    if "lang" in columns or "lang_score" in columns:
+        from curate.text import langid
+
+        found = [langid.from_counts(t, int(c["letters"][i] + c["cjk"][i]), int(c["kana"][i]), int(c["hangul"][i]),
+                                    int(c["cjk"][i])) for i, t in enumerate(texts)]
+        out["lang"] = [lang for lang, _ in found]
+        out["lang_score"] = [score for _, score in found]
+    if "quality" in columns:
+        badness = np.column_stack([out[k] for k in SCORE_NEEDS]) if texts else np.zeros((0, 4))
+        out["quality"] = np.clip(1.0 - badness.mean(axis=1), 0.0, 1.0)
+    return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in out.items()
+            if k in columns or k in BASIC}
 
 
 @dataclass(frozen=True)
 class SignalsConfig:
-    """Documents per vectorised batch (memory, not results: signals are computed per document)."""
+    """The signal columns to compute (``needed``), and documents per vectorised batch (memory, not
+    results: signals are computed per document)."""
 
+    columns: tuple[str, ...] = COLUMNS
     batch_docs: int = 2048
 
 
@@ -187,8 +270,10 @@ def signals_step(table: pa.Table, cfg: SignalsConfig, ctx: Context) -> Out:
     tables = []
     for start in range(0, table.num_rows, cfg.batch_docs):
         part = table.slice(start, cfg.batch_docs)
-        cols = signals(part.column("text").to_pylist())
-        tables.append(pa.table({"id": part.column("id"), **cols}))
+        texts = part.column("text").to_pylist()
+        cols = signals(texts, cfg.columns, lambda texts=texts, start=start: ctx.memo(
+            ("tokens", start, len(texts)), lambda: minhash.tokens(texts)))
+        tables.append(pa.table({"id": part.column("id"), **{k: cols[k] for k in COLUMNS if k in cols}}))
     side = pa.concat_tables(tables) if tables else pa.table({"id": pa.array([], pa.string())})
     return Out(table, side=side)
 

@@ -61,3 +61,58 @@ def test_a_signal_equal_to_its_limit_passes():
     assert quality.failed_rule(row, at_limit) is None
     assert quality.failed_rule({**row, "symbol_ratio": 0.2501}, at_limit)[0] == "max_symbol_ratio"
     assert quality.failed_rule({**row, "chars": 119}, at_limit)[0] == "min_chars"
+
+
+def _reference(text: str) -> dict:
+    """Signals of one text the slow, obvious way: Python counters over its lines and token n-grams."""
+    from collections import Counter
+
+    from curate.dedup import minhash
+
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    counts = Counter(lines)
+    n = max(1, len(lines))
+    out = {"lines": len(lines), "dup_line_frac": sum(c - 1 for c in counts.values()) / n,
+           "dup_line_char_frac": sum(len(x) * (c - 1) for x, c in counts.items()) / max(1, len(text)),
+           "bullet_lines_frac": sum(x.startswith(("-", "*", "•", "·", "●", "▪", "◦")) for x in lines) / n,
+           "ellipsis_lines_frac": sum(x.endswith(("...", "…")) for x in lines) / n}
+    hashes, _, lengths = minhash.tokens([text])
+    toks, total = hashes.tolist(), int(lengths.sum())
+    for size, name in [(2, "top_2gram_frac"), (3, "top_3gram_frac"), (4, "top_4gram_frac"), (5, "dup_5gram_frac"),
+                       (10, "dup_10gram_frac")]:
+        grams = [tuple(toks[i:i + size]) for i in range(len(toks) - size + 1)]
+        seen = Counter(grams)
+        if name.startswith("top_"):
+            best = max((c * sum(lengths[i:i + size]) for i, g in enumerate(grams) for c in [seen[g]]), default=0)
+            out[name] = min(best, total) / total if total else 0.0
+        else:
+            covered = {j for i, g in enumerate(grams) if seen[g] > 1 for j in range(i, i + size)}
+            out[name] = sum(int(lengths[j]) for j in covered) / total if total else 0.0
+    return out
+
+
+def test_vectorised_signals_equal_a_per_document_reference():
+    rng = __import__("random").Random(5)
+    words = ["fever", "cough", "患者", "血压", "the", "and", "mmHg", "120", "—", "…"]
+    texts = ["", "\n \n", "• item\n• item\n  • item  \r\nend...", "\u3000全角\u3000\n全角\n全角", "a\x00b c",
+             "𠀀𠀁 😀😀 x_y 𠀀𠀁 😀😀 x_y 𠀀𠀁 😀😀 x_y"]
+    for _ in range(60):
+        body = [rng.choice(words) for _ in range(rng.randint(0, 120))]
+        lines = [" ".join(body[i:i + rng.randint(1, 9)]) for i in range(0, len(body), 7)]
+        texts.append("\n".join(lines + rng.sample(lines, min(2, len(lines)))))
+    got = quality.signals(texts)
+    for i, text in enumerate(texts):
+        for key, value in _reference(text).items():
+            assert got[key][i] == pytest.approx(value, abs=1e-12), (key, text)
+
+
+def test_only_the_needed_signals_are_computed():
+    base = quality.needed(QualityConfig(min_chars=None, max_chars=None, max_symbol_ratio=None), score=False)
+    assert set(base) == set(quality.BASIC)
+    cols = quality.needed(QualityConfig(max_top_3gram_frac=0.2, langs=("en",)), score=False)
+    assert {"top_3gram_frac", "lang"} <= set(cols) and not {"dup_5gram_frac", "quality", "lang_score"} & set(cols)
+    assert "quality" in quality.needed(QualityConfig())
+    out = quality.signals(["the same words again and again " * 4], cols)
+    assert set(out) == set(cols)
+    scored = quality.signals(["x y z"], quality.needed(QualityConfig()))
+    assert "quality" in scored and "top_2gram_frac" not in scored  # read by the score, not stored
