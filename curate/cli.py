@@ -473,7 +473,7 @@ def inspect(path: Path, count: int | None, indices: tuple[int, ...], tokenizer_d
     prefix = Path(str(path).removesuffix(".docs.parquet").removesuffix(".bin").removesuffix(".idx"))
     try:
         reader, docs = inspect_mod.show(prefix, list(indices), count or 3, tokenizer_dir)
-    except IndexError as err:
+    except (IndexError, ValueError) as err:  # out of range; a cut-off or foreign dataset file
         raise click.ClickException(str(err)) from None
     click.echo(f"{prefix}: {reader.num_documents:,} documents, {reader.index.num_tokens:,} tokens, "
                f"dtype {reader.index.dtype}")

@@ -57,6 +57,8 @@ def make_config(cls: type, values: dict[str, Any], base: Path | None, where: str
             value = tuple(value)
         if fields[key].metadata.get("path") and isinstance(value, str) and base is not None:
             value = resolve(base, value)
+        elif fields[key].metadata.get("path") and isinstance(value, dict) and base is not None:  # name -> path
+            value = {k: resolve(base, v) if isinstance(v, str) else v for k, v in value.items()}
         kwargs[key] = value
     return cls(**kwargs)
 

@@ -14,11 +14,17 @@ Which loader reads a file:
   ``json-ld``, ...) overrides the extension for every file except CSV/TSV. A file with an unknown
   suffix whose content starts like N-Triples (``<``) or Turtle (``@prefix``) is read as such.
 
-A Turtle or N3 file with a syntax error is salvaged block by block: it is cut at blank lines, each
-block is parsed with the file's ``@prefix``/``@base`` declarations, and each block that still fails
-becomes one quarantine row (``#L<first>-<last>``) with the parser's message; blank-node labels
-(``_:x``) are then scoped to their block. Other rdflib formats with a syntax error quarantine the
-whole file (reason ``malformed_rdf``).
+A Turtle or N3 file with a syntax error is salvaged piece by piece: it is cut at blank lines, each
+block is parsed with the file's ``@prefix``/``@base`` declarations, and a block that fails is halved
+at the statement end (a line ending in ``.``, outside a long string) nearest its middle, again and
+again, so that a file without blank lines loses only its broken statements. Each piece that cannot be
+cut further becomes one quarantine row (``#L<first>-<last>``) with the parser's message and how many
+statements the rest of the file gave; blank-node labels (``_:x``) are then scoped to the piece that
+parsed. After ``MAX_BAD_PIECES`` broken pieces the rest of the file is one row. Other rdflib formats
+with a syntax error quarantine the whole file (reason ``malformed_rdf``).
+
+RDF is parsed by ``curate.kg.parsing``: nothing is fetched (JSON-LD contexts come from the recipe's
+``jsonld_contexts``), XML entity expansion is bounded.
 
 Statements keep the parser's order, and blank nodes are numbered by first appearance in their file
 (``_:f<file>b<n>``), so the same file always gives the same graph (rdflib's own blank-node ids and
@@ -29,17 +35,15 @@ from __future__ import annotations
 
 import functools
 import re
-import warnings
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import rdflib
-from rdflib.store import Store
 
 from curate.core import records
 from curate.core.ledger import Ledger
-from curate.kg import rdf, tables
+from curate.kg import parsing, rdf, tables
 from curate.kg.graph import Builder, Lit
 from curate.kg.rdf import Term
 from curate.text import textio
@@ -59,7 +63,8 @@ Statement = tuple[str, str, Term]
 
 
 def load_file(path: Path, relpath: str, index: int, b: Builder, ledger: Ledger, source: str, *,
-              fmt: str | None, skip: Collection[str], opts: tables.Options) -> None:
+              fmt: str | None, skip: Collection[str], opts: tables.Options,
+              contexts: Mapping[str, str] | None = None) -> None:
     """Load one input file into ``b``; malformed parts go to ``ledger``. Raises ``NotText`` when the
     whole file is unreadable."""
     suffix = textio.base_suffix(path)
@@ -85,7 +90,7 @@ def load_file(path: Path, relpath: str, index: int, b: Builder, ledger: Ledger, 
     if fmt.lower() in LINE_FORMATS:
         statements = list(_ntriples(path, index, ledger, where))
     else:
-        statements = _rdflib(path, fmt, index, ledger, where)
+        statements = _rdflib(path, fmt, index, ledger, where, contexts or {})
     rdf.interpret(statements, index, b, skip)
 
 
@@ -171,55 +176,6 @@ def _ntriples(path: Path, index: int, ledger: Ledger, where: Any) -> Iterator[St
 # --- rdflib formats ---------------------------------------------------------------------------
 
 
-class _Recorder(Store):
-    """An rdflib store that only records statements in the order the parser emits them."""
-
-    context_aware = formula_aware = graph_aware = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[tuple[Any, Any, Any]] = []
-        self._ns: dict[str, Any] = {}
-
-    def add(self, triple: Any, context: Any = None, quoted: bool = False) -> None:
-        self.seen.append(triple)
-
-    def addN(self, quads: Any) -> None:  # rdflib's name
-        self.seen.extend((s, p, o) for s, p, o, _ in quads)
-
-    def bind(self, prefix: str, namespace: Any, override: bool = True, replace: bool = False) -> None:
-        self._ns[prefix] = namespace
-
-    def namespace(self, prefix: str) -> Any:
-        return self._ns.get(prefix)
-
-    def prefix(self, namespace: Any) -> None:
-        return None
-
-    def namespaces(self) -> Iterator[tuple[str, Any]]:
-        return iter(list(self._ns.items()))
-
-    def add_graph(self, graph: Any) -> None:
-        return None
-
-    def triples(self, pattern: Any, context: Any = None) -> Iterator[Any]:
-        return iter(())
-
-    def contexts(self, triple: Any = None) -> Iterator[Any]:
-        return iter(())
-
-    def __len__(self, context: Any = None) -> int:
-        return len(self.seen)
-
-
-def _parse(data: bytes | str, fmt: str, base: str) -> list[tuple[Any, Any, Any]]:
-    store = _Recorder()
-    with warnings.catch_warnings():  # rdflib's JSON-LD parser warns about its own internals
-        warnings.simplefilter("ignore", DeprecationWarning)
-        rdflib.Graph(store=store).parse(data=data, format=fmt, publicID=base)
-    return store.seen
-
-
 def _convert(raw: list[tuple[Any, Any, Any]], index: int, scope: str, bnodes: dict[str, str]) -> list[Statement]:
     """rdflib terms into plain statements, numbering blank nodes by first appearance."""
 
@@ -244,14 +200,17 @@ def _message(err: Exception) -> str:
     return " ".join(str(err).split())[:300] or type(err).__name__
 
 
-def _rdflib(path: Path, fmt: str, index: int, ledger: Ledger, where: Any) -> list[Statement]:
+def _rdflib(path: Path, fmt: str, index: int, ledger: Ledger, where: Any,
+            contexts: Mapping[str, str] | None = None) -> list[Statement]:
     with textio.open_binary(path) as f:
         data = f.read()
     if not data.strip():
         raise NotText("empty file", "empty_file")
     base = f"file:///{path.name}"
     try:
-        return _convert(_parse(data, fmt, base), index, "", {})
+        return _convert(parsing.parse(data, fmt, base, contexts or {}), index, "", {})
+    except NotText:
+        raise  # a reference outside the input, an entity bomb: the whole file, with its own reason
     except rdflib.plugin.PluginException:
         raise NotText(f"unknown RDF format {fmt!r}; use one of turtle, nt, xml, json-ld, n3, trig, nquads",
                       "unsupported_format") from None
@@ -260,20 +219,30 @@ def _rdflib(path: Path, fmt: str, index: int, ledger: Ledger, where: Any) -> lis
             raise NotText(f"malformed RDF ({fmt}): {_message(err)}; fix the file or convert it to "
                           "N-Triples, which loads line by line", "malformed_rdf") from None
         first_error = _message(err)
-    text = data.decode("utf-8", "replace")
-    return _salvage(text, fmt, base, index, ledger, where, first_error)
+    return _salvage(data.decode("utf-8", "replace"), fmt, base, index, ledger, where, first_error)
 
+
+# --- salvaging a broken Turtle file ------------------------------------------------------------
 
 _DIRECTIVE = re.compile(r"\s*(@prefix|@base|prefix|base)\b", re.I)
+_END = re.compile(r"\.\s*(?:#[^\"'<>]*)?$")  # a statement's final '.', maybe followed by a comment
+MAX_BAD_PIECES = 1000  # then the rest of a file that is broken throughout is one row
 
 
-def _salvage(text: str, fmt: str, base: str, index: int, ledger: Ledger, where: Any,
-             first_error: str) -> list[Statement]:
-    """Parse a broken Turtle file block by block (see module doc)."""
-    lines = text.split("\n")
-    header = "\n".join(line for line in lines if _DIRECTIVE.match(line))
-    blocks: list[tuple[int, int]] = []
-    start = None
+def _ends(lines: list[str]) -> set[int]:
+    """Line numbers (1-based) after which a statement may end: '.' at the end, outside a long string."""
+    ends, inside = set(), False
+    for n, line in enumerate(lines, 1):
+        if (line.count('"""') + line.count("'''")) % 2:
+            inside = not inside
+        if not inside and not line.lstrip().startswith("#") and _END.search(line):
+            ends.add(n)
+    return ends
+
+
+def _blocks(lines: list[str]) -> list[tuple[int, int]]:
+    """Runs of statement lines between blank lines, as (first, last) line numbers."""
+    blocks, start = [], None
     for n, line in enumerate([*lines, ""], 1):
         body = line.strip() and not _DIRECTIVE.match(line)
         if body and start is None:
@@ -281,21 +250,45 @@ def _salvage(text: str, fmt: str, base: str, index: int, ledger: Ledger, where: 
         elif not line.strip() and start is not None:
             blocks.append((start, n - 1))
             start = None
+    return blocks
+
+
+def _salvage(text: str, fmt: str, base: str, index: int, ledger: Ledger, where: Any,
+             first_error: str) -> list[Statement]:
+    """Parse a broken Turtle file piece by piece (see module doc) and ledger the pieces that fail."""
+    lines = text.split("\n")
+    header = "\n".join(line for line in lines if _DIRECTIVE.match(line))
+    ends = _ends(lines)
+    todo = _blocks(lines)
+    if not todo:
+        raise NotText(f"malformed RDF ({fmt}): {first_error}", "malformed_rdf")
     statements: list[Statement] = []
     bnodes: dict[str, str] = {}
-    for a, z in blocks:
-        chunk = "\n".join(line for line in lines[a - 1:z] if not _DIRECTIVE.match(line))
+    bad: list[tuple[int, int, str]] = []
+    while todo:
+        a, z = todo.pop(0)
+        if len(bad) >= MAX_BAD_PIECES:
+            bad.append((a, todo[-1][1] if todo else z, f"not parsed after {MAX_BAD_PIECES} broken statements"))
+            break
+        chunk = "\n".join("" if _DIRECTIVE.match(line) else line for line in lines[a - 1:z])
         try:
-            raw = _parse(f"{header}\n{chunk}\n", fmt, base)
-        except Exception as err:  # one bad block must not lose the others
+            raw = parsing.parse(f"{header}\n{chunk}\n", fmt, base)
+        except NotText:
+            raise
+        except Exception as err:  # one bad statement must not lose the others
+            cuts = sorted(e for e in ends if a <= e < z)
+            if cuts:  # halve the piece at the statement end nearest its middle and try both halves
+                cut = min(cuts, key=lambda e: abs(2 * e - a - z))
+                todo[:0] = [p for p in ((a, cut), (cut + 1, z)) if any(x.strip() for x in lines[p[0] - 1:p[1]])]
+                continue
             msg = _message(err)
-            m = re.match(r"line (\d+): (.*)", msg)
-            if m:  # the parser counts the header lines too
-                msg = f"line {int(m[1]) - header.count(chr(10)) - 1 + a - 1}: {m[2]}"
-            ledger.quarantine(where(f"L{a}-{z}"), "malformed_rdf",
-                              f"kg: lines {a}-{z}: {msg}; the rest of the file was loaded")
+            if m := re.match(r"line (\d+): (.*)", msg):  # the parser counts the header lines too
+                msg = f"line {int(m[1]) - header.count(chr(10)) - 2 + a}: {m[2]}"
+            bad.append((a, z, msg))
             continue
         statements += _convert(raw, index, f"{a}:", bnodes)
-    if not blocks:
-        raise NotText(f"malformed RDF ({fmt}): {first_error}", "malformed_rdf")
+    loaded = (f"the file's other lines gave {len(statements):,} statements, which were loaded" if statements
+              else "no other line of the file parsed either, so nothing of it was loaded")
+    for a, z, msg in bad:
+        ledger.quarantine(where(f"L{a}-{z}"), "malformed_rdf", f"kg: lines {a}-{z}: {msg}; left out; {loaded}")
     return statements

@@ -38,6 +38,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from curate.core import records
@@ -78,6 +79,12 @@ class Config(sample.SampleConfig):
     values: ValueRules = field(default_factory=ValueRules)
     min_doc_chars: int = 200  # shorter sub-graph texts are merged (0: never)
     max_doc_chars: int = 2000  # longer ones are split (0: never)
+    # JSON-LD contexts: URL -> local copy (relative to the recipe). Nothing is fetched (curate.kg.parsing).
+    jsonld_contexts: Mapping[str, str] = field(default_factory=dict, metadata={"path": True})
+
+    def side_inputs(self) -> tuple[str, ...]:
+        """Files whose content the graph depends on besides the inputs: the local JSON-LD contexts."""
+        return tuple(sorted(set(self.jsonld_contexts.values())))
 
     def __post_init__(self) -> None:
         if self.lang not in ("zh", "en", "auto"):
@@ -90,6 +97,10 @@ class Config(sample.SampleConfig):
                                                           for k, v in value.items()}))
                 except (TypeError, ValueError) as err:
                     raise RecipeError(f"kg options.{name}: {err}") from None
+        for url, local in self.jsonld_contexts.items():
+            if not isinstance(local, str) or "://" in local or not Path(local).is_file():
+                raise RecipeError(f"kg options.jsonld_contexts: {url!r} must name a local file (a saved copy of "
+                                  f"the context), got {local!r}")
         if self.min_doc_chars < 0 or self.max_doc_chars < 0 or (
                 self.max_doc_chars and self.max_doc_chars < 2 * self.min_doc_chars):
             raise RecipeError("kg: min_doc_chars and max_doc_chars must be >= 0, and max_doc_chars at least "
@@ -133,7 +144,7 @@ def _read_all(refs: list[FileRef], cfg: Config, ledger: Ledger) -> Iterator[dict
     for i, ref in enumerate(refs):
         try:
             load.load_file(ref.path, ref.relpath, i, b, ledger, source, fmt=cfg.format,
-                           skip=frozenset(cfg.skip_relations), opts=opts)
+                           skip=frozenset(cfg.skip_relations), opts=opts, contexts=cfg.jsonld_contexts)
         except NotText as err:
             ledger.quarantine(ref.id(), err.reason, f"kg: cannot read '{ref.relpath}': {err}")
         except Exception as err:  # one unreadable file must not lose the rest of the graph

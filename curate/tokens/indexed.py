@@ -27,7 +27,6 @@ The dtype is uint16 when the vocabulary has fewer than 65,500 ids, else int32.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import struct
 from collections.abc import Iterable
@@ -166,32 +165,79 @@ class Index:
         return int(self.lengths.sum(dtype=np.int64))
 
 
+class IndexFormatError(ValueError):
+    """A Megatron dataset file that is not whole or not the format: names the file and what to do."""
+
+
+_REDO = "rerun the build that wrote it (curate corpus rewrites a shard whose file changed) or copy it again"
+
+
 def read_index(path: Path) -> Index:
-    """Parse and validate an ``.idx`` file."""
-    data = Path(path).read_bytes()
-    assert len(data) >= _HEADER.size, f"{path}: too short for a Megatron index"
+    """Parse and validate an ``.idx`` file; ``IndexFormatError`` says what is wrong."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise IndexFormatError(f"{path}: missing; a Megatron dataset is <prefix>.bin and <prefix>.idx") from None
+    if len(data) < _HEADER.size:
+        raise IndexFormatError(f"{path}: {len(data)} bytes, shorter than a Megatron index header: the file is "
+                               f"cut off; {_REDO}")
     magic, version, code, seq_count, doc_count = _HEADER.unpack_from(data)
-    assert magic == MAGIC, f"{path}: bad magic {magic!r}, not a Megatron MMIDIDX index"
-    assert version == VERSION, f"{path}: unsupported index version {version}"
-    assert code in DTYPE_CODES, f"{path}: unknown dtype code {code}"
+    if magic != MAGIC:
+        raise IndexFormatError(f"{path}: starts with {magic!r}, not a Megatron MMIDIDX index")
+    if version != VERSION or code not in DTYPE_CODES:
+        raise IndexFormatError(f"{path}: index version {version}, dtype code {code}: curate reads version "
+                               f"{VERSION} with codes {sorted(DTYPE_CODES)}")
     expected = _HEADER.size + seq_count * (4 + 8) + doc_count * 8
-    assert len(data) == expected, f"{path}: {len(data)} bytes, header implies {expected}"
+    if len(data) != expected:
+        cut = "cut off" if len(data) < expected else "followed by extra bytes"
+        raise IndexFormatError(f"{path}: {len(data):,} bytes, its header ({seq_count:,} sequences, {doc_count:,} "
+                               f"document indices) implies {expected:,}: the file is {cut}; {_REDO}")
     offset = _HEADER.size
     lengths = np.frombuffer(data, "<i4", seq_count, offset)
     pointers = np.frombuffer(data, "<i8", seq_count, offset + 4 * seq_count)
     docs = np.frombuffer(data, "<i8", doc_count, offset + 12 * seq_count)
-    return Index(np.dtype(DTYPE_CODES[code]), lengths, pointers, docs)
+    index = Index(np.dtype(DTYPE_CODES[code]), lengths, pointers, docs)
+    if (problem := _inconsistency(index)) is not None:
+        raise IndexFormatError(f"{path}: {problem}; {_REDO}")
+    return index
+
+
+def _inconsistency(index: Index) -> str | None:
+    """What in a parsed index contradicts itself (lengths, pointers, document indices), or None."""
+    if index.lengths.size and int(index.lengths.min()) < 0:
+        return "a negative sequence length"
+    if index.pointers.size:
+        ends = index.pointers + index.lengths.astype(np.int64) * index.dtype.itemsize
+        if int(index.pointers[0]) < 0 or np.any(index.pointers[1:] < ends[:-1]):
+            return "sequence byte offsets that overlap or go backwards"
+    docs = index.doc_indices
+    if docs.size == 0 or docs[0] != 0 or docs[-1] != index.lengths.size or np.any(np.diff(docs) < 0):
+        return f"document indices that do not run from 0 to the {index.lengths.size:,} sequences"
+    return None
+
+
+def check(prefix: str | Path) -> Index:
+    """Validate ``<prefix>.idx`` and that ``<prefix>.bin`` holds every token it points to; return the index."""
+    index = read_index(idx_path(prefix))
+    path = bin_path(prefix)
+    if not path.is_file():
+        raise IndexFormatError(f"{path}: missing beside its index {idx_path(prefix).name}; {_REDO}")
+    size = path.stat().st_size
+    need = int(index.pointers[-1]) + int(index.lengths[-1]) * index.dtype.itemsize if index.pointers.size else 0
+    if size != need:
+        cut = "cut off" if size < need else "longer than its index says"
+        raise IndexFormatError(f"{path}: {size:,} bytes, its index {idx_path(prefix).name} needs {need:,} "
+                               f"({index.num_tokens:,} {index.dtype} tokens): the file is {cut}; {_REDO}")
+    return index
 
 
 class Reader:
-    """Random access to the sequences of ``<prefix>.bin/.idx`` (memory-mapped)."""
+    """Random access to the sequences of ``<prefix>.bin/.idx`` (memory-mapped), checked by ``check``."""
 
     def __init__(self, prefix: str | Path):
-        self.index = read_index(idx_path(prefix))
-        itemsize = self.index.dtype.itemsize
-        size = os.path.getsize(bin_path(prefix))
-        assert size == self.index.num_tokens * itemsize, (
-            f"{prefix}.bin: {size} bytes, index implies {self.index.num_tokens * itemsize}")
+        self.index = check(prefix)
+        size = bin_path(prefix).stat().st_size
         self._bin = (np.memmap(bin_path(prefix), dtype=self.index.dtype, mode="r") if size
                      else np.zeros(0, self.index.dtype))
 

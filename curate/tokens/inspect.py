@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.tokens import indexed, packed, tokenizer
@@ -56,7 +57,10 @@ def show(prefix: Path, indices: list[int] | None = None, count: int = 3,
         indices = list(range(min(count, len(reader))))
     tok = _tokenizer(prefix, tokenizer_dir)
     docs_path = Path(f"{prefix}.docs.parquet")
-    ids = pq.read_table(docs_path, columns=["id"])["id"].to_pylist() if docs_path.is_file() else None
+    try:
+        ids = pq.read_table(docs_path, columns=["id"])["id"].to_pylist() if docs_path.is_file() else None
+    except (pa.ArrowException, OSError) as err:
+        raise ValueError(f"{docs_path}: not a whole Parquet file ({err}); rerun the build that wrote it") from None
     shown = []
     for i in indices:
         if not -len(reader) <= i < len(reader):
@@ -123,7 +127,7 @@ def _example(tok, row: dict, j: int, names: dict[int, str]) -> ShownExample:
 
 def _pack_row(path: Path, index: int) -> dict:
     """Row ``index`` of a packed shard, reading only its row group."""
-    pf = pq.ParquetFile(path)
+    pf = packed.open_shard(path)
     if pf.schema_arrow.names != packed.SCHEMA.names:
         raise ValueError(f"{path}: not a packed shard (columns {pf.schema_arrow.names})")
     for group in range(pf.num_row_groups):
@@ -133,7 +137,9 @@ def _pack_row(path: Path, index: int) -> dict:
             break
         index -= n
     b = row["boundaries"]
-    assert b[0] == 0 and b[-1] == row["num_tokens"] and len(row["task_id"]) == len(b) - 1, path
+    if not b or b[0] != 0 or b[-1] != row["num_tokens"] or len(row["task_id"]) != len(b) - 1:
+        raise ValueError(f"{path}: row {index}: boundaries {b[:8]}... do not split its {row['num_tokens']} tokens "
+                         f"into its {len(row['task_id'])} examples; rerun the build that wrote it")
     return {k: np.asarray(v) if k in ("input_ids", "labels", "boundaries", "task_id") else v for k, v in row.items()}
 
 
@@ -141,7 +147,7 @@ def show_packs(path: Path, indices: list[int] | None = None, count: int = 1,
                tokenizer_dir: Path | None = None) -> tuple[int, list[ShownPack]]:
     """Packs ``indices`` (default: the first ``count``) of the packed shards at ``path``, and the pack count."""
     files = pack_files(path)
-    rows = [pq.read_metadata(f).num_rows for f in files]
+    rows = [packed.open_shard(f).metadata.num_rows for f in files]
     total = sum(rows)
     indices = indices or list(range(min(count, total)))
     info_path = files[0].parent / "info.json"

@@ -91,7 +91,20 @@ def write_info(path: Path, info: dict[str, Any]) -> None:
 
 def read_info(directory: Path) -> dict[str, Any]:
     """A packed directory's ``info.json``."""
-    return json.loads((Path(directory) / "info.json").read_text(encoding="utf-8"))
+    path = Path(directory) / "info.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not whole JSON ({err}); rerun the build that wrote it (`curate corpus`)") from None
+
+
+def open_shard(path: Path) -> pq.ParquetFile:
+    """A packed shard, opened memory-mapped; a cut-off or foreign file is named in a ``ValueError``."""
+    try:
+        return pq.ParquetFile(path, memory_map=True)
+    except (pa.ArrowException, OSError) as err:
+        raise ValueError(f"{path}: not a whole Parquet file ({err}); rerun the build that wrote it "
+                         "(`curate corpus` rewrites a shard whose file changed)") from None
 
 
 # ---- reader: one split of a packed directory, through its info.json ------------------------------------------
@@ -135,7 +148,7 @@ class PackedReader:
         self.info: dict[str, Any] = read_info(directory)
         self.seq_len, self.pad_id = int(self.info["seq_len"]), int(self.info["pad_id"])
         self.files = split_files(directory, self.info, split)
-        self._files = [pq.ParquetFile(f, memory_map=True) for f in self.files]
+        self._files = [open_shard(f) for f in self.files]
         self._groups: list[tuple[int, int]] = []  # (file, row group) in reading order
         starts = [0]
         for fi, pf in enumerate(self._files):

@@ -213,10 +213,8 @@ def train(cfg: TrainConfig, env: Dist, *, resume: bool = False, stop_after: int 
     flops = metrics.flops_per_token(model.get_base_model() if hasattr(model, "get_base_model") else model,
                                     data.seq_length)
     optimizer, scheduler = optim.build(model, t, iters)
-    position = checkpoint.Position()
-    last = checkpoint.latest(cfg.save_dir) if resume else None
-    if last is not None:
-        position = checkpoint.load(last, env, model, optimizer, scheduler)
+    last, position = checkpoint.resume(cfg.save_dir, env, model, optimizer, scheduler) if resume \
+        else (None, checkpoint.Position())
     log = metrics.Metrics(cfg.save_dir, enabled=env.main, flops_per_token=flops, world=env.world, total_iters=iters,
                           peak=metrics.peak_flops(env.device, t.peak_flops))
     if env.main and last:

@@ -53,6 +53,7 @@ def parse_blend(blend: Sequence[Any]) -> tuple[list[str], list[float]]:
         for path in (indexed.bin_path(prefix), indexed.idx_path(prefix)):
             if not path.is_file():
                 raise FileNotFoundError(f"{path}: missing; build the stage-1 shards first (`make corpus`)")
+        indexed.check(prefix)  # a cut-off .bin or .idx is named here, not deep inside megatron-core
     total = sum(weights)
     return prefixes, [w / total for w in weights]
 

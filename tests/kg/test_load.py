@@ -84,8 +84,46 @@ def test_broken_turtle_is_salvaged_block_by_block(tmp_path):
     assert not any(s == f"{EX}b" for s, _, _ in got)
     [row] = ledger.rows
     assert row[0] == "kg/broken.ttl#L7-8" and row[4] == "malformed_rdf"
-    assert row[5].startswith("kg: lines 7-8: line 8:") and "the rest of the file was loaded" in row[5]
+    assert row[5].startswith("kg: lines 7-8: line 8:")
+    assert row[5].endswith("left out; the file's other lines gave 5 statements, which were loaded")
+    assert len(got) == 5
     assert ("_:f0b0", "http://www.w3.org/2000/01/rdf-schema#label", Lit("anonymous")) in got
+
+
+def test_broken_turtle_without_blank_lines_loses_only_the_broken_statement(tmp_path):
+    """No blank line to cut at: the file is halved at statement ends until the broken one is alone."""
+    body = [f'ex:s{i} rdfs:label "label {i}" ;\n    ex:p ex:o{i} .' for i in range(40)]
+    body[23] = 'ex:s23 rdfs:label "label 23 ;\n    ex:p ex:o23 .'  # an unterminated string, lines 49-50
+    body[30] = 'ex:s30 rdfs:label """a long string.\nIts second line ends in a full stop.\n""" .'
+    path = tmp_path / "dense.ttl"
+    path.write_text("@prefix ex: <http://example.org/> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> "
+                    ".\n" + "\n".join(body) + "\n", encoding="utf-8")
+    got, ledger = statements(path, "turtle")
+    [row] = ledger.rows
+    assert row[0] == "kg/dense.ttl#L49-50", row
+    assert len(got) == 39 * 2 - 1  # every statement but s23's two; s30 has one, across three lines
+    assert row[5].endswith(f"left out; the file's other lines gave {len(got)} statements, which were loaded")
+    assert (f"{EX}s30", "http://www.w3.org/2000/01/rdf-schema#label",
+            Lit("a long string.\nIts second line ends in a full stop.\n")) in got
+
+
+def test_broken_turtle_that_gives_nothing_says_so(tmp_path):
+    path = tmp_path / "one.ttl"
+    path.write_text('@prefix ex: <http://example.org/> .\nex:a ex:p "unterminated ;\n    ex:q ex:b .\n',
+                    encoding="utf-8")
+    got, ledger = statements(path, "turtle")
+    [row] = ledger.rows
+    assert got == [] and row[0] == "kg/one.ttl#L2-3"
+    assert row[5].endswith("left out; no other line of the file parsed either, so nothing of it was loaded")
+
+
+def test_turtle_broken_throughout_stops_after_a_bounded_number_of_pieces(tmp_path, monkeypatch):
+    monkeypatch.setattr(load, "MAX_BAD_PIECES", 5)
+    path = tmp_path / "junk.ttl"
+    path.write_text("\n".join(f"ex:a{i} ex:p ex:b{i} ." for i in range(200)) + "\n", encoding="utf-8")
+    got, ledger = statements(path, "turtle")  # the prefix ex: is never declared
+    assert got == [] and len(ledger.rows) == 6
+    assert ledger.rows[-1][0] == "kg/junk.ttl#L6-200" and "not parsed after 5 broken statements" in ledger.rows[-1][5]
 
 
 def test_broken_rdf_xml_quarantines_the_file(tmp_path):

@@ -56,15 +56,68 @@ def test_reader_rejects_corrupt_files(tmp_path):
     idx = tmp_path / "d.idx"
     good = idx.read_bytes()
     idx.write_bytes(b"NOTMAGIC!" + good[9:])
-    with pytest.raises(AssertionError, match="magic"):
+    with pytest.raises(indexed.IndexFormatError, match="not a Megatron MMIDIDX index"):
         indexed.Reader(prefix)
     idx.write_bytes(good[:-8])
-    with pytest.raises(AssertionError, match="header implies"):
+    with pytest.raises(indexed.IndexFormatError, match=r"d\.idx: .* implies .*: the file is cut off; rerun"):
+        indexed.Reader(prefix)
+    idx.write_bytes(good + b"\x00")
+    with pytest.raises(indexed.IndexFormatError, match="followed by extra bytes"):
+        indexed.Reader(prefix)
+    idx.write_bytes(good[:20])
+    with pytest.raises(indexed.IndexFormatError, match="shorter than a Megatron index header: the file is cut off"):
         indexed.Reader(prefix)
     idx.write_bytes(good)
     (tmp_path / "d.bin").write_bytes(b"\x00" * 6)
-    with pytest.raises(AssertionError, match="index implies"):
+    with pytest.raises(indexed.IndexFormatError, match=r"d\.bin: 6 bytes, its index d\.idx needs .*cut off"):
         indexed.Reader(prefix)
+    (tmp_path / "d.bin").unlink()
+    with pytest.raises(indexed.IndexFormatError, match=r"d\.bin: missing"):
+        indexed.Reader(prefix)
+
+
+def test_index_that_contradicts_itself_is_refused(tmp_path):
+    prefix = tmp_path / "d"
+    indexed.write(prefix, DOCS, np.dtype(np.uint16))
+    good = (tmp_path / "d.idx").read_bytes()
+    seqs = len(DOCS)
+    pointers = 34 + 4 * seqs  # the second pointer goes backwards
+    bad = bytearray(good)
+    bad[pointers + 8:pointers + 16] = struct.pack("<q", 0)
+    (tmp_path / "d.idx").write_bytes(bytes(bad))
+    with pytest.raises(indexed.IndexFormatError, match="offsets that overlap or go backwards"):
+        indexed.read_index(tmp_path / "d.idx")
+    bad = bytearray(good)
+    bad[34:38] = struct.pack("<i", -1)
+    (tmp_path / "d.idx").write_bytes(bytes(bad))
+    with pytest.raises(indexed.IndexFormatError, match="negative sequence length"):
+        indexed.read_index(tmp_path / "d.idx")
+
+
+def test_trainer_names_a_cut_off_shard(tmp_path):
+    pytest.importorskip("megatron.core")
+    from curate.train import megatron_data
+
+    prefix = tmp_path / "d"
+    indexed.write(prefix, DOCS, np.dtype(np.uint16))
+    data = (tmp_path / "d.bin").read_bytes()
+    (tmp_path / "d.bin").write_bytes(data[: len(data) // 2])
+    with pytest.raises(indexed.IndexFormatError, match=r"d\.bin: .* the file is cut off; rerun the build"):
+        megatron_data.parse_blend([1.0, str(prefix)])
+
+
+def test_inspect_prints_one_line_for_a_cut_off_dataset(tmp_path):
+    from click.testing import CliRunner
+
+    from curate.cli import main
+
+    prefix = tmp_path / "d"
+    indexed.write(prefix, DOCS, np.dtype(np.uint16))
+    (tmp_path / "d.idx").write_bytes((tmp_path / "d.idx").read_bytes()[:-3])
+    result = CliRunner().invoke(main, ["inspect", str(prefix)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith("Error: ") and "d.idx" in result.output and "cut off" in result.output
+    assert result.output.count("\n") == 1
 
 
 def test_megatron_core_reads_our_shards(tmp_path):

@@ -65,3 +65,12 @@ def test_a_label_that_is_not_its_token_is_flagged(stage2: Path, tmp_path: Path) 
     _, (pack,) = inspect_mod.show_packs(bad, [0], tokenizer_dir=stage2 / "tokenizer")
     lines = inspect_mod.render_pack(pack, colour=False)
     assert "!!! 1 loss labels differ from their input tokens" in lines
+
+
+def test_a_cut_off_shard_is_named_in_one_line(stage2: Path, tmp_path: Path) -> None:
+    data = (stage2 / "packed" / "train-00000.parquet").read_bytes()
+    cut = tmp_path / "train-00000.parquet"
+    cut.write_bytes(data[: len(data) // 2])
+    result = CliRunner().invoke(main, ["inspect", str(cut)])
+    assert result.exit_code == 1 and "Traceback" not in result.output and result.output.count("\n") == 1
+    assert f"{cut}: not a whole Parquet file" in result.output and "rerun the build" in result.output
