@@ -114,7 +114,7 @@ def test_context_file_is_part_of_the_read_task_fingerprint(tmp_path) -> None:
     recipe.write_text('reader = "kg"\ninputs = ["g.jsonld"]\n[options.jsonld_contexts]\n'
                       '"https://example.org/ctx" = "ctx.jsonld"\n')
     src = recipes.load_source(recipe)
-    [task] = pipeline._read_tasks(tmp_path / "build", src, 1000)
+    [task] = pipeline._read_tasks(tmp_path / "build", src, 1000, 0)
     assert str(tmp_path / "ctx.jsonld") in task.inputs  # so its sha256 is in the task's fingerprint
 
 
