@@ -17,7 +17,6 @@ LOSS_CSV = "silent loss: the csv module's quoting swallows the rows after an unb
            "(text/textio.py iter_csv_rows)"
 LOSS_LINE = "silent loss: an error that is not JSONDecodeError ends the file (text/textio.py _iter_jsonl; " \
             "readers/__init__.py read_task's catch-all)"
-LUMP = "silent loss: one bad line quarantines the whole file (text/textio.py sniff_encoding)"
 REPR = "silent corruption: a non-string field is written as its Python repr (readers/qa.py read: str(content))"
 
 
@@ -77,7 +76,7 @@ file_case("qa", "csv-cr-only-line-endings",
           xfail="silent loss: CR-only endings make one opaque row (text/textio.py iter_lines splits on LF)")
 file_case("qa", "csv-nul-byte-in-one-field",
           {"nul.csv": csv_text("tn", 6, {3: "Bad tn3?,x\x00y tn3a."}).encode()},
-          Expect(units=6, good=good("tn", [1, 2, 4, 5, 6])), xfail=LUMP)
+          Expect(units=6, good=good("tn", [1, 2, 4, 5, 6])))
 file_case("qa", "csv-utf8-bom",
           {"bom.csv": b"\xef\xbb\xbf" + csv_text("to", 4).encode()}, Expect(units=4, good=good("to", range(1, 5))))
 file_case("qa", "csv-quoted-crlf-newlines",
@@ -91,8 +90,7 @@ file_case("qa", "csv-latin1-not-gb18030",
           Expect(units=4),
           check=lambda o, rel: [] if o.view is None or not (recs := o.view.for_file(rel)[0]) or any(
               "fièvre" in r["text"] for r in recs) else [Defect(CORRUPT, "Latin-1 text decoded as GB18030: "
-                                                                 f"{recs[0]['text'][:60]!r}")],
-          xfail="silent corruption: Latin-1 bytes decode as GB18030 (text/textio.py sniff_encoding)")
+                                                                 f"{recs[0]['text'][:60]!r}")])
 
 # --- JSON lines ----------------------------------------------------------------------------------
 
@@ -105,7 +103,7 @@ file_case("qa", "jsonl-one-gbk-line-in-utf8",
                                       json.dumps({"question": "胃痛怎么办 tg4？", "answer": "就医 tg4a。"},
                                                  ensure_ascii=False).encode("gbk"),
                                       *jsonl("tg", 8, zh=True)[4:]]) + b"\n"},
-          Expect(units=8, good=good("tg", [1, 2, 3, 5, 6, 7, 8], zh=True)), xfail=LUMP)
+          Expect(units=8, good=good("tg", [1, 2, 3, 5, 6, 7, 8], zh=True)))
 file_case("qa", "jsonl-cr-only-line-endings",
           {"mac.jsonl": b"\r".join(jsonl("tm", 5)) + b"\r"},
           Expect(units=5, good=good("tm", range(1, 6))),
@@ -115,7 +113,7 @@ file_case("qa", "jsonl-utf8-bom", {"bom.jsonl": b"\xef\xbb\xbf" + b"\n".join(jso
 file_case("qa", "jsonl-nul-bytes-in-one-line",
           {"nul.jsonl": b"\n".join([*jsonl("tz", 2), b'{"question": "x\x00\x00 tz3?", "answer": "y"}',
                                     *jsonl("tz", 6)[3:]]) + b"\n"},
-          Expect(units=6, good=good("tz", [1, 2, 4, 5, 6])), xfail=LUMP)
+          Expect(units=6, good=good("tz", [1, 2, 4, 5, 6])))
 file_case("qa", "jsonl-lone-surrogate-escape",
           {"surrogate.jsonl": b"\n".join([*jsonl("ts", 2), b'{"question": "bad \\ud800 ts3?", "answer": "x ts3a."}',
                                           *jsonl("ts", 5)[3:]]) + b"\n"},
@@ -182,9 +180,7 @@ def _truncated_gz(folder: Path) -> dict[str, bytes]:
     return {"cut.jsonl.gz": data[: len(data) // 2]}
 
 
-file_case("qa", "gzip-truncated", _truncated_gz, Expect(good=good("tgz", [1, 2, 3]), reason="."),
-          xfail="silent loss: a truncated .gz loses the lines before the cut too: the 1 MB head read hits gzip's "
-                "EOFError first (text/textio.py iter_lines)")
+file_case("qa", "gzip-truncated", _truncated_gz, Expect(good=good("tgz", [1, 2, 3]), reason="truncated_gzip"))
 file_case("qa", "gzip-suffix-on-plain-text", {"plain.jsonl.gz": b"\n".join(jsonl("tp", 2)) + b"\n"},
           Expect(whole=True))
 file_case("qa", "gzip-empty", {"empty.jsonl.gz": b""}, Expect(whole=True))
