@@ -2,8 +2,9 @@
 
 A file is binary when a noticeable share of its bytes are NULs or other control characters; a few
 stray NULs in a text file do not make it binary (the lines holding them are reported by the reader).
-Text is UTF-8 when most of its lines with non-ASCII bytes are UTF-8. Otherwise the legacy encoding is
-scored: GB18030 only when the text it decodes to looks Chinese (its non-ASCII characters are mostly
+Text is UTF-8 unless more of its lines fit one legacy encoding than fit UTF-8; lines that fit
+nothing are reported one by one, unless they are half the file or more (then nothing is text). The
+legacy encoding is scored: GB18030 only when the text it decodes to looks Chinese (its non-ASCII characters are mostly
 common GB2312 characters, or come in runs as Chinese words do), else Windows-1252 / Latin-1 when the
 text is mostly ASCII (Western European text), else nothing fits. The same rule decodes a single line
 that is not in its file's encoding (``decode_line``), so one pasted GBK or Latin-1 line is read, not lost.
@@ -12,11 +13,15 @@ that is not in its file's encoding (``decode_line``), so one pasted GBK or Latin
 from __future__ import annotations
 
 import codecs
+import re
 
 # Control bytes that do not occur in text (tab, LF, VT, FF, CR and ESC excepted).
 _CONTROL = bytes(b for b in range(32) if b not in b"\t\n\x0b\x0c\r\x1b") + b"\x7f"
 _CONTROL_TABLE = bytes.maketrans(_CONTROL, b"\x00" * len(_CONTROL))
 WESTERN = ("cp1252", "latin-1")
+_HIGH = bytes(range(128, 256))
+_WIDE_RUN = re.compile(r"[^\x00-\x7f]{2,}")
+_VOTES = 256  # lines with non-ASCII bytes that vote on a file's encoding
 _SIGNS = set("°µ±×÷·–—‘’‚“”„€£¥§©®™²³¹½¼¾¿¡«»…•†‰")
 
 
@@ -47,24 +52,20 @@ def _strict(data: bytes, encoding: str, final: bool = True) -> str | None:
         return None
 
 
-def _in_gb2312(ch: str) -> bool:
-    try:
-        ch.encode("gb2312")
-    except UnicodeEncodeError:
-        return False
-    return True
+def high_bytes(data: bytes) -> int:
+    """Bytes of ``data`` outside ASCII."""
+    return len(data) - len(data.translate(None, _HIGH))
 
 
 def chinese_like(text: str) -> bool:
     """Whether the non-ASCII characters of ``text`` look like Chinese: mostly common GB2312 characters,
     or in runs (Latin-1 read as GB18030 gives rare characters, one between ASCII letters)."""
-    wide = [i for i, ch in enumerate(text) if ord(ch) > 127]
+    wide = len(text) - len(text.encode("ascii", "ignore"))
     if not wide:
         return True
-    common = sum(_in_gb2312(text[i]) for i in wide)
-    in_runs = sum(1 for i in wide if (i > 0 and ord(text[i - 1]) > 127)
-                  or (i + 1 < len(text) and ord(text[i + 1]) > 127))
-    return common >= 0.8 * len(wide) or in_runs >= 0.6 * len(wide)
+    rare = text.encode("gb2312", "replace").count(b"?") - text.count("?")
+    in_runs = sum(len(run) for run in _WIDE_RUN.findall(text))
+    return rare <= 0.2 * wide or in_runs >= 0.6 * wide
 
 
 def western_like(text: str) -> bool:
@@ -82,7 +83,7 @@ def legacy_encoding(data: bytes, final: bool = True) -> str | None:
     text = _strict(data, "gb18030", final)
     if text is not None and chinese_like(text):
         return "gb18030"
-    if sum(b < 128 for b in data) >= 0.7 * len(data):
+    if high_bytes(data) <= 0.3 * len(data):
         for encoding in WESTERN:
             if (text := _strict(data, encoding, final)) is not None and western_like(text):
                 return encoding
@@ -96,7 +97,7 @@ def guess(head: bytes, cut: bool = True) -> str:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     if is_binary(head):
-        raise EncodingUnknown("binary data (NUL or control bytes), not a text file", "binary_file")
+        raise EncodingUnknown("binary data (NUL bytes and other control bytes), not a text file", "binary_file")
     if _strict(head, "utf-8", final=not cut) is not None:
         return "utf-8"
     lines = head.split(b"\n")
@@ -104,6 +105,8 @@ def guess(head: bytes, cut: bool = True) -> str:
     for i, line in enumerate(lines):
         if line.isascii():
             continue
+        if sum(votes.values()) >= _VOTES:
+            break
         last = cut and i == len(lines) - 1
         encoding = "utf-8" if _strict(line, "utf-8", final=not last) is not None else legacy_encoding(line, not last)
         votes[encoding or ""] = votes.get(encoding or "", 0) + 1
@@ -112,7 +115,7 @@ def guess(head: bytes, cut: bool = True) -> str:
     if legacy is not None and votes[legacy] > utf8:
         return legacy
     bad = votes.get("", 0)
-    if sum(1 for line in lines if line.strip()) > 2 * bad:  # mostly UTF-8 or ASCII: bad lines reported one by one
+    if sum(1 for line in lines if line.strip()) >= 2 * bad:  # half UTF-8 or ASCII: bad lines reported one by one
         return "utf-8"
     raise EncodingUnknown("neither UTF-8, GB18030 nor Western (Windows-1252) text", "undecodable")
 
@@ -120,8 +123,11 @@ def guess(head: bytes, cut: bool = True) -> str:
 def decode_line(raw: bytes, encoding: str) -> str:
     """One line in its file's ``encoding``, or in the encoding its own bytes show when it is not (a GBK
     or Latin-1 line in a UTF-8 file, a UTF-8 line in a GB18030 file); ``UnicodeDecodeError`` if none."""
-    if encoding == "gb18030" and sum(b > 127 for b in raw) >= 4 and (text := _strict(raw, "utf-8")) is not None:
-        return text  # GB18030 decodes most UTF-8 too, as garbage: valid UTF-8 of some length is UTF-8
+    if encoding == "gb18030" and high_bytes(raw) >= 4:
+        try:  # GB18030 decodes most UTF-8 too, as garbage: valid UTF-8 of some length is UTF-8
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError:

@@ -138,9 +138,12 @@ def _decode_line(raw: bytes, encoding: str, n: int) -> str | Problem:
     if b"\x00" in raw:  # a stray NUL: a damaged line, whatever the rest of it decodes to
         return Problem("nul_bytes", f"line {n}: {raw.count(0)} NUL byte(s) at byte {raw.index(0)}; not text")
     try:
-        return encodings.decode_line(raw, encoding).lstrip("\ufeff")
+        return raw.decode(encoding).lstrip("\ufeff") if encoding != "gb18030" else encodings.decode_line(raw, encoding)
     except UnicodeDecodeError as err:
-        return Problem("undecodable", f"line {n}: {_decode_error(err, encoding)}")
+        try:  # a line in another encoding than its file's (rows pasted from another export)
+            return encodings.decode_line(raw, encoding).lstrip("\ufeff")
+        except UnicodeDecodeError:
+            return Problem("undecodable", f"line {n}: {_decode_error(err, encoding)}")
 
 
 def _oversized(n: int, size: int) -> Problem:
