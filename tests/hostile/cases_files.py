@@ -98,9 +98,7 @@ def device_input(ctx: Ctx) -> list[Defect]:
         list(outcome.defects)
 
 
-@case("readers", "fs/undecodable-bytes-in-file-name", parallel=True,
-      xfail="traceback: a file name that is not UTF-8 cannot be written into ids "
-            "(readers/__init__.py, core/records.py)")
+@case("readers", "fs/undecodable-bytes-in-file-name", parallel=True)
 def undecodable_name(ctx: Ctx) -> list[Defect]:
     root = ctx.tmp("bytes-name")
     _lines(root / "in" / "a.jsonl", "fg")
@@ -113,9 +111,7 @@ def undecodable_name(ctx: Ctx) -> list[Defect]:
         else _rows(outcome, "caf"))
 
 
-@case("readers", "fs/glob-characters-in-a-file-name", parallel=True,
-      xfail="unclear error: a file named data[1].jsonl given by name is taken as a glob and 'not found' "
-            "(readers/__init__.py discover)")
+@case("readers", "fs/glob-characters-in-a-file-name", parallel=True)
 def glob_chars(ctx: Ctx) -> list[Defect]:
     root = ctx.tmp("glob-chars")
     path = _lines(root / "data[1].jsonl", "fm")
@@ -123,8 +119,7 @@ def glob_chars(ctx: Ctx) -> list[Defect]:
     return list(outcome.defects) + _good(outcome, "fm1?")
 
 
-@case("readers", "fs/output-inside-input-folder-rerun", parallel=True,
-      xfail="silent corruption: a rerun reads the first run's output shards as input (readers/__init__.py discover)")
+@case("readers", "fs/output-inside-input-folder-rerun", parallel=True)
 def out_inside_input(ctx: Ctx) -> list[Defect]:
     root = ctx.tmp("out-inside")
     _lines(root / "data" / "a.jsonl", "fo", 5)
