@@ -83,18 +83,23 @@ def read_text(path: Path, limit: int | None = None) -> tuple[str, str]:
     """Read a whole file as text; return ``(text, encoding)`` or raise ``NotText`` (also for a file
     over ``limit`` bytes, default ``MAX_RECORD_BYTES``: one text document of that size is not read)."""
     limit = MAX_RECORD_BYTES if limit is None else limit
-    with open_binary(path) as f:
-        data = f.read(limit + 1)
+    with _open_text(path) as f:
+        data = _read_head(f, limit + 1)
         if len(data) > limit:
             raise NotText(f"{limit:,}+ bytes of text, over the limit of {limit:,} (CURATE_MAX_RECORD_BYTES); split "
                           "the file or raise the limit", "oversized_record")
+        if isinstance(f, _Salvaged) and f.cut:  # one document: a cut one is not read in part
+            raise NotText(f"{f.cut}; copy the file again, or check it with gzip -t", "truncated_gzip")
     if not data.strip():
         raise NotText("empty file", "empty_file")
     encoding = sniff_encoding(data[:SNIFF_BYTES])
     try:
         return data.decode(encoding), encoding
     except UnicodeDecodeError as err:
-        raise NotText(_decode_error(err, encoding), "undecodable") from None
+        try:  # lines pasted from another encoding: each decoded in its own
+            return "".join(encodings.decode_line(line, encoding) for line in data.splitlines(keepends=True)), encoding
+        except UnicodeDecodeError:
+            raise NotText(_decode_error(err, encoding), "undecodable") from None
 
 
 def _raw_lines(stream: IO[bytes], sep: bytes, limit: int) -> Iterator[bytes | int]:
@@ -206,10 +211,10 @@ def count_lines(path: Path, part: dict | None = None) -> int:
         return n + 1 if isinstance(f, _Salvaged) and f.cut else n  # the lost rest is one unit
 
 
-def _read_head(f: IO[bytes]) -> bytes:
-    """The first ``SNIFF_BYTES`` of a stream whose reads may come short."""
+def _read_head(f: IO[bytes], size: int = SNIFF_BYTES) -> bytes:
+    """The first ``size`` bytes of a stream whose reads may come short."""
     pieces, held = [], 0
-    while held < SNIFF_BYTES and (piece := f.read(SNIFF_BYTES - held)):
+    while held < size and (piece := f.read(size - held)):
         pieces.append(piece)
         held += len(piece)
     return b"".join(pieces)

@@ -104,3 +104,21 @@ def test_a_gzip_cut_inside_its_header_or_a_plain_file_named_gz_is_refused_whole(
     with pytest.raises(NotText) as err:
         list(textio.iter_lines(p))
     assert err.value.reason == "corrupt_gzip"
+
+
+def test_a_cut_gzip_json_document_is_refused_with_its_reason(tmp_path):
+    data = gzip.compress(json.dumps([json.loads(_qa("j", i)) for i in range(300)]).encode(), mtime=0)
+    p = tmp_path / "cut.json.gz"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(NotText) as err:
+        list(textio.iter_records(p))
+    assert err.value.reason == "truncated_gzip" and "truncated" in str(err.value)
+
+
+def test_a_json_document_with_one_line_in_another_encoding_is_read(tmp_path):
+    items = [json.loads(_qa("d", i, zh=True)) for i in range(1, 5)]
+    lines = [json.dumps(it, ensure_ascii=False).encode() for it in items]
+    lines[2] = lines[2].decode().encode("gbk")
+    p = tmp_path / "doc.json"
+    p.write_bytes(b"[\n" + b",\n".join(lines) + b"\n]\n")
+    assert [r for _, r in textio.iter_records(p)] == items
