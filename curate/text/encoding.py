@@ -4,8 +4,8 @@ A file is binary when a noticeable share of its bytes are NULs or other control 
 stray NULs in a text file do not make it binary (the lines holding them are reported by the reader).
 Text is UTF-8 unless more of its lines fit one legacy encoding than fit UTF-8; lines that fit
 nothing are reported one by one, unless they are half the file or more (then nothing is text). The
-legacy encoding is scored: GB18030 only when the text it decodes to looks Chinese (its non-ASCII characters are mostly
-common GB2312 characters, or come in runs as Chinese words do), else Windows-1252 / Latin-1 when the
+legacy encoding is scored: GB18030 only when the text it decodes to looks Chinese (at least half of its non-ASCII
+characters are GB2312 characters), else Windows-1252 / Latin-1 when the
 text is mostly ASCII (Western European text), else nothing fits. The same rule decodes a single line
 that is not in its file's encoding (``decode_line``), so one pasted GBK or Latin-1 line is read, not lost.
 """
@@ -13,14 +13,12 @@ that is not in its file's encoding (``decode_line``), so one pasted GBK or Latin
 from __future__ import annotations
 
 import codecs
-import re
 
 # Control bytes that do not occur in text (tab, LF, VT, FF, CR and ESC excepted).
 _CONTROL = bytes(b for b in range(32) if b not in b"\t\n\x0b\x0c\r\x1b") + b"\x7f"
 _CONTROL_TABLE = bytes.maketrans(_CONTROL, b"\x00" * len(_CONTROL))
 WESTERN = ("cp1252", "latin-1")
 _HIGH = bytes(range(128, 256))
-_WIDE_RUN = re.compile(r"[^\x00-\x7f]{2,}")
 _VOTES = 256  # lines with non-ASCII bytes that vote on a file's encoding
 _SIGNS = set("°µ±×÷·–—‘’‚“”„€£¥§©®™²³¹½¼¾¿¡«»…•†‰")
 
@@ -58,14 +56,14 @@ def high_bytes(data: bytes) -> int:
 
 
 def chinese_like(text: str) -> bool:
-    """Whether the non-ASCII characters of ``text`` look like Chinese: mostly common GB2312 characters,
-    or in runs (Latin-1 read as GB18030 gives rare characters, one between ASCII letters)."""
+    """Whether the non-ASCII characters of ``text`` look like Chinese: at least half of them in GB2312
+    (simplified text with some traditional characters passes; Latin-1 or Shift-JIS read as GB18030
+    gives almost only characters outside it)."""
     wide = len(text) - len(text.encode("ascii", "ignore"))
     if not wide:
         return True
     rare = text.encode("gb2312", "replace").count(b"?") - text.count("?")
-    in_runs = sum(len(run) for run in _WIDE_RUN.findall(text))
-    return rare <= 0.2 * wide or in_runs >= 0.6 * wide
+    return rare <= 0.5 * wide
 
 
 def western_like(text: str) -> bool:

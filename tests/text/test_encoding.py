@@ -76,6 +76,11 @@ def test_chinese_text_still_reads_as_gb18030():
         assert encoding.guess(text.encode("gb18030")) == "gb18030"
 
 
+def test_japanese_shift_jis_is_not_read_as_gb18030():
+    with pytest.raises(encoding.EncodingUnknown):
+        encoding.guess("患者は発熱と頭痛を訴えている。\n".encode("shift_jis") * 3)
+
+
 def test_noise_is_undecodable():
     with pytest.raises(encoding.EncodingUnknown) as err:
         encoding.guess(bytes((i * 73 + 129) % 128 + 128 for i in range(4096)))
