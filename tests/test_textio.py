@@ -22,11 +22,13 @@ def test_sniff_encoding():
 def test_mostly_utf8_file_is_read_line_by_line(tmp_path):
     p = tmp_path / "a.jsonl"
     good = json.dumps({"q": "发热怎么办"}, ensure_ascii=False).encode()
-    p.write_bytes(good + b"\n" + b'{"q": "caf\xe9"}\n' + good + b"\n")
+    p.write_bytes(good + b"\n" + b'{"q": "\x80\x81\x8d\x8f\x90\x9d\xff\xfe"}\n' + good + b"\n"
+                  + b'{"q": "caf\xe9"}\n')
     lines = list(textio.iter_lines(p))
-    assert [n for n, _ in lines] == [1, 2, 3]
+    assert [n for n, _ in lines] == [1, 2, 3, 4]
     assert isinstance(lines[1][1], Problem) and "line 2" in lines[1][1].message
     assert lines[0][1] == lines[2][1] == good.decode()
+    assert lines[3][1] == '{"q": "café"}'  # a Latin-1 line in a UTF-8 file, decoded in its own encoding
 
 
 def test_gb18030_records(tmp_path):

@@ -113,7 +113,7 @@ def _stem(path: Path) -> str:
 def _read_tasks(root: Path, src: SourceSpec, shard_records: int, part_bytes: int) -> list[Task]:
     """The read tasks of one source, in (file, part) order, and the finish tasks of two-phase readers."""
     module = reader_module(src.reader)
-    files, problems = discover_all(src.inputs, module.SUFFIXES)
+    files, problems = discover_all(src.inputs, module.SUFFIXES, exclude=(root,))  # never the build's own output
     side = tuple(getattr(src.options, "side_inputs", tuple)())
     taken: set[str] = set()
     out_dir = str(root / "sources" / src.name / "read")

@@ -25,12 +25,14 @@ Loaders (``SourceSpec.loader``):
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from curate.benchmarks import evalsets, mcq, pubmedqa
 from curate.readers import qa as qa_reader
+from curate.readers.inputs import InputError, discover_all
 from curate.text import normalise as text
 from curate.text.textio import NotText, Problem, iter_records
 
@@ -45,24 +47,27 @@ class SourceError(ValueError):
     """A source that cannot be loaded at all (a missing file, an unknown option)."""
 
 
-def _files(paths: tuple[str, ...], suffixes: tuple[str, ...] = SUFFIXES) -> list[tuple[Path, str]]:
-    """Every input file with its path relative to the input it was found under."""
+def _files(paths: tuple[str, ...], suffixes: tuple[str, ...], source: str,
+           problems: Problems) -> list[tuple[Path, str]]:
+    """Every input file with its path relative to the input it was found under (``readers.inputs``:
+    links followed once, names with glob characters taken literally); what cannot be read is a problem."""
     found = []
-    for base in map(Path, paths):
-        if base.is_dir():
-            found += [(p, p.relative_to(base).as_posix()) for p in sorted(base.rglob("*"))
-                      if p.is_file() and p.name.endswith(suffixes + tuple(s + ".gz" for s in suffixes))]
-        elif base.is_file():
-            found.append((base, base.name))
-        else:
-            raise SourceError(f"no such file or directory: {base}")
+    for base in paths:
+        try:
+            files, bad = discover_all([base], suffixes)
+        except InputError:
+            if not os.path.lexists(base):
+                raise SourceError(f"no such file or directory: {base}") from None
+            continue  # a folder without input files
+        found += files
+        problems += [(f"{source}/{rel}", "unreadable_input", f"{rel}: {msg}") for _, rel, msg in bad]
     return found
 
 
 def _rows(source: str, paths: tuple[str, ...], problems: Problems,
           suffixes: tuple[str, ...] = SUFFIXES) -> Iterator[tuple[str, str, dict]]:
     """``(id, locator, row)`` for every readable row; unreadable files and lines become problems."""
-    for path, rel in _files(paths, suffixes):
+    for path, rel in _files(paths, suffixes, source, problems):
         try:
             for locator, row in iter_records(path):
                 rid = f"{source}/{rel}#{locator}"

@@ -6,7 +6,10 @@ the statement of the tested fact is rendered by ``templates/<templates>/<lang>/<
 ``<templates>/<lang>/document.j2`` (case or vignette as context, the statement, then the explanation).
 ``meta["template"]`` names the pattern template used and ``meta["form"]`` the form (negative, correct,
 cloze, positive, superlative, all, fallback). Rows that cannot be normalised are quarantined with reason
-``malformed_mcq`` (``corrupt_option`` for spreadsheet errors). The statistics returned count the
+``malformed_mcq`` (``corrupt_option`` for spreadsheet errors). The question, context and explanation
+follow the QA reader's rule for non-text values (``qa.text_of``): a list of strings is one line per
+item, any other object, number or boolean is ledgered ``non_text_field``, never written as its Python
+form. The statistics returned count the
 knowledge points per form (``form_<form>``), so that a build says how many needed the fallback.
 """
 
@@ -20,6 +23,7 @@ from typing import Any
 from curate.benchmarks import mcq
 from curate.core.ledger import Ledger
 from curate.readers import FileRef, knowledge, record_parts, record_units, rows
+from curate.readers.qa import NonText, text_of
 from curate.text import normalise as text
 from curate.text import templates
 
@@ -68,15 +72,28 @@ def _knowledge_point(item: Mapping[str, Any], cfg: Config) -> tuple[str, str, st
     return (knowledge.tighten(body) if lang == "zh" else body), lang, template_id, point.form
 
 
+def text_fields(row: Mapping[str, Any], fields: mcq.Fields) -> dict[str, Any]:
+    """``row`` with its question, context and explanation fields as text (``qa.text_of``); raises
+    ``NonText`` for one that holds an object, a number or a boolean."""
+    out = dict(row)
+    for name in (*fields.question, *fields.context, *fields.explanation):
+        if name in out:
+            out[name] = text_of(out[name], f"field {name!r}")
+    return out
+
+
 def read(ref: FileRef, cfg: Config, ledger: Ledger) -> Iterator[dict]:
     """Knowledge-point documents from one exam file; bad rows go to the ledger; returns counts per form."""
     forms: Counter[str] = Counter()
     for rid, locator, row in rows(ref, ledger):
         try:
-            item = mcq.parse(row, cfg.fields, id=rid)
+            item = mcq.parse(text_fields(row, cfg.fields), cfg.fields, id=rid)
             mcq.check_options(item)
         except mcq.MalformedMCQ as err:
             ledger.quarantine(rid, err.reason, f"exams: '{ref.relpath}' {locator}: {err}")
+            continue
+        except NonText as err:
+            ledger.quarantine(rid, "non_text_field", f"exams: '{ref.relpath}' {locator}: {err}")
             continue
         body, lang, template_id, form = _knowledge_point(item, cfg)
         forms[f"form_{form}"] += 1

@@ -1,9 +1,12 @@
 """Raw files to text and structured records, surviving bad bytes.
 
-Encodings are sniffed per file: a BOM wins; otherwise strict UTF-8, then GB18030 (a superset of
-GBK and GB2312, as Chinese medical data sets often ship). A file with NUL bytes is binary and is
-refused as a whole. Line-oriented files are decoded line by line, so one undecodable or malformed
-line becomes one problem and the rest of the file is read.
+Encodings are sniffed per file (``text.encoding``): a BOM wins; otherwise UTF-8, GB18030 (a superset
+of GBK and GB2312, as Chinese medical data sets often ship) or a Western code page, by what the text
+looks like. A file with a noticeable share of NUL or control bytes is binary and is refused as a
+whole. Line-oriented files are decoded line by line, so one undecodable line, or one with NUL bytes,
+becomes one problem and the rest of the file is read; a line in another encoding than its file's is
+decoded in its own. A truncated or corrupt ``.gz`` keeps the lines before the damage, and the rest
+of the file is one problem (``truncated_gzip``).
 
 ``iter_records`` turns JSONL, JSON (array, object of objects, or JSON lines named ``.json``), CSV,
 TSV and Parquet into ``(locator, dict)`` pairs, or ``(locator, Problem)`` for an item that could not
@@ -20,10 +23,13 @@ import gzip
 import io
 import json
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from curate.text import encoding as encodings
 
 SNIFF_BYTES = 1 << 20
 # A longer line or text document is ledgered (``oversized_record``), never read into memory whole.
@@ -61,31 +67,12 @@ def base_suffix(path: Path) -> str:
     return suffixes[-1] if suffixes else ""
 
 
-def _decodes(data: bytes, encoding: str) -> bool:
-    try:
-        codecs.getincrementaldecoder(encoding)("strict").decode(data, final=False)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def sniff_encoding(head: bytes) -> str:
-    """Pick the encoding of a file from its first bytes; raise ``NotText`` for binary data."""
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    if b"\x00" in head:
-        raise NotText("binary data (NUL bytes), not a text file", "binary_file")
-    if _decodes(head, "utf-8"):
-        return "utf-8"
-    if _decodes(head, "gb18030"):
-        return "gb18030"
-    # Mostly UTF-8 with a few broken sequences: read as UTF-8 and let the bad lines be reported.
-    bad = head.decode("utf-8", "replace").count("\ufffd")
-    if bad <= max(1, len(head) // 100):
-        return "utf-8"
-    raise NotText("neither UTF-8 nor GB18030 text", "undecodable")
+    """Pick the encoding of a file from its first bytes (``text.encoding``); ``NotText`` for binary data."""
+    try:
+        return encodings.guess(head)
+    except encodings.EncodingUnknown as err:
+        raise NotText(str(err), err.reason) from None
 
 
 def _decode_error(err: UnicodeDecodeError, encoding: str) -> str:
@@ -96,18 +83,23 @@ def read_text(path: Path, limit: int | None = None) -> tuple[str, str]:
     """Read a whole file as text; return ``(text, encoding)`` or raise ``NotText`` (also for a file
     over ``limit`` bytes, default ``MAX_RECORD_BYTES``: one text document of that size is not read)."""
     limit = MAX_RECORD_BYTES if limit is None else limit
-    with open_binary(path) as f:
-        data = f.read(limit + 1)
+    with _open_text(path) as f:
+        data = _read_head(f, limit + 1)
         if len(data) > limit:
             raise NotText(f"{limit:,}+ bytes of text, over the limit of {limit:,} (CURATE_MAX_RECORD_BYTES); split "
                           "the file or raise the limit", "oversized_record")
+        if isinstance(f, _Salvaged) and f.cut:  # one document: a cut one is not read in part
+            raise NotText(f"{f.cut}; copy the file again, or check it with gzip -t", "truncated_gzip")
     if not data.strip():
         raise NotText("empty file", "empty_file")
     encoding = sniff_encoding(data[:SNIFF_BYTES])
     try:
         return data.decode(encoding), encoding
     except UnicodeDecodeError as err:
-        raise NotText(_decode_error(err, encoding), "undecodable") from None
+        try:  # lines pasted from another encoding: each decoded in its own
+            return "".join(encodings.decode_line(line, encoding) for line in data.splitlines(keepends=True)), encoding
+        except UnicodeDecodeError:
+            raise NotText(_decode_error(err, encoding), "undecodable") from None
 
 
 def _raw_lines(stream: IO[bytes], sep: bytes, limit: int) -> Iterator[bytes | int]:
@@ -148,15 +140,15 @@ def _line_separator(head: bytes) -> bytes:
 
 
 def _decode_line(raw: bytes, encoding: str, n: int) -> str | Problem:
+    if b"\x00" in raw:  # a stray NUL: a damaged line, whatever the rest of it decodes to
+        return Problem("nul_bytes", f"line {n}: {raw.count(0)} NUL byte(s) at byte {raw.index(0)}; not text")
     try:
-        return raw.decode(encoding).lstrip("\ufeff")
+        return raw.decode(encoding).lstrip("\ufeff") if encoding != "gb18030" else encodings.decode_line(raw, encoding)
     except UnicodeDecodeError as err:
-        if encoding.startswith("utf-8"):
-            try:  # one GBK/GB18030 line in a UTF-8 file (rows pasted from another export)
-                return raw.decode("gb18030")
-            except UnicodeDecodeError:
-                pass
-        return Problem("undecodable", f"line {n}: {_decode_error(err, encoding)}")
+        try:  # a line in another encoding than its file's (rows pasted from another export)
+            return encodings.decode_line(raw, encoding).lstrip("\ufeff")
+        except UnicodeDecodeError:
+            return Problem("undecodable", f"line {n}: {_decode_error(err, encoding)}")
 
 
 def _oversized(n: int, size: int) -> Problem:
@@ -176,8 +168,8 @@ def iter_lines(path: Path, keep_ends: bool = False,
     is a problem (``oversized_record``) and is never read into memory; an undecodable line is a
     problem, except a GB18030 line in a UTF-8 file, which is decoded as such.
     """
-    with open_binary(path) as f:
-        head = f.read(SNIFF_BYTES)
+    with _open_text(path) as f:
+        head = _read_head(f)
         if not head.strip():
             raise NotText("empty file", "empty_file")
         encoding = sniff_encoding(head)
@@ -189,12 +181,9 @@ def iter_lines(path: Path, keep_ends: bool = False,
                 elif keep_ends or line.strip():
                     yield n, line
             return
-        if part is not None:
-            f.seek(part["start"])
-            stream: IO[bytes] = io.BufferedReader(_Limited(f, part["end"] - part["start"]), buffer_size=1 << 16)
-        else:
-            stream = io.BufferedReader(_Prefixed(head, f), buffer_size=1 << 16)
+        stream = _line_stream(f, head, part)
         first = part["line"] if part is not None else 1
+        n = first - 1
         for n, raw in enumerate(_raw_lines(stream, _line_separator(head), MAX_RECORD_BYTES), first):
             if isinstance(raw, int):
                 yield n, _oversized(n, raw)
@@ -203,25 +192,78 @@ def iter_lines(path: Path, keep_ends: bool = False,
                 continue
             line = _decode_line(raw, encoding, n)
             yield n, line if keep_ends or isinstance(line, Problem) else line.rstrip("\r\n")
+        if isinstance(f, _Salvaged) and f.cut:
+            yield n + 1, Problem("truncated_gzip", f"after line {n}: {f.cut}; the rest of the file is lost "
+                                 "(copy it again, or check it with gzip -t)")
 
 
 def count_lines(path: Path, part: dict | None = None) -> int:
     """Non-blank physical lines of a text file (or of one part), counted from the bytes alone; raises
     ``NotText`` for a file that ``iter_lines`` refuses whole (empty, binary)."""
-    with open_binary(path) as f:
-        head = f.read(SNIFF_BYTES)
+    with _open_text(path) as f:
+        head = _read_head(f)
         if not head.strip():
             raise NotText("empty file", "empty_file")
         sniff_encoding(head)
-        if part is not None:
-            f.seek(part["start"])
-            stream: IO[bytes] = io.BufferedReader(_Limited(f, part["end"] - part["start"]), buffer_size=1 << 16)
-        else:
-            stream = io.BufferedReader(_Prefixed(head, f), buffer_size=1 << 16)
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             return sum(1 for line in (head + f.read()).decode("utf-16", "replace").splitlines() if line.strip())
-        return sum(1 for raw in _raw_lines(stream, _line_separator(head), MAX_RECORD_BYTES)
-                   if isinstance(raw, int) or raw.strip())
+        stream = _line_stream(f, head, part)
+        n = sum(1 for raw in _raw_lines(stream, _line_separator(head), MAX_RECORD_BYTES)
+                if isinstance(raw, int) or raw.strip())
+        return n + 1 if isinstance(f, _Salvaged) and f.cut else n  # the lost rest is one unit
+
+
+def _read_head(f: IO[bytes], size: int = SNIFF_BYTES) -> bytes:
+    """The first ``size`` bytes of a stream whose reads may come short."""
+    pieces, held = [], 0
+    while held < size and (piece := f.read(size - held)):
+        pieces.append(piece)
+        held += len(piece)
+    return b"".join(pieces)
+
+
+def _line_stream(f: IO[bytes], head: bytes, part: dict | None) -> IO[bytes]:
+    """The bytes of the whole file (``head`` replayed first) or of one part, buffered for line splitting."""
+    if part is not None:
+        f.seek(part["start"])
+        return io.BufferedReader(_Limited(f, part["end"] - part["start"]), buffer_size=1 << 16)
+    return io.BufferedReader(_Prefixed(head, f), buffer_size=1 << 16)
+
+
+def _open_text(path: Path) -> IO[bytes]:
+    """``open_binary``, except that a damaged ``.gz`` ends where the damage starts (``_Salvaged``)."""
+    return _Salvaged(gzip.open(path, "rb"), path) if path.suffix == ".gz" else open(path, "rb")
+
+
+class _Salvaged(io.RawIOBase):
+    """A gzip stream that ends at a truncation or a corrupt block instead of raising, keeping the bytes
+    before it; ``cut`` says what ended it. A file damaged before its first byte is ``NotText``."""
+
+    def __init__(self, f: IO[bytes], path: Path):
+        self._f, self._path, self._at, self.cut = f, path, 0, ""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self.cut:
+            return 0
+        try:
+            data = self._f.read1(len(b))  # type: ignore[attr-defined]  # one block: never loses a partial read
+        except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+            if not self._at:
+                raise NotText(f"not a readable gzip file: {err}",
+                              "truncated_gzip" if isinstance(err, EOFError) else "corrupt_gzip") from None
+            reason = "truncated" if isinstance(err, EOFError) else "corrupt"
+            self.cut = f"the gzip data is {reason} after {self._at:,} bytes ({err})"
+            return 0
+        self._at += len(data)
+        b[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
 
 
 class _Limited(io.RawIOBase):

@@ -25,7 +25,7 @@ def _write_inputs(tmp_path):
     good = {"question": "How is iron-deficiency anaemia treated?", "answer": "With oral iron and diet."}
     (qa / "broken.jsonl").write_text(json.dumps(good) + '\n{"question": "cut\n' + json.dumps(good) + "x\n")
     (qa / "invalid_utf8.jsonl").write_bytes(
-        json.dumps(good).encode() + b"\n" + b'{"question": "caf\xe9 ?", "answer": "x"}\n')
+        json.dumps(good).encode() + b"\n" + b'{"question": "\x80\x81\xff\xfe ?", "answer": "x"}\n')
     (qa / "zh_gb18030.csv").write_bytes(
         "question,answer\n贫血怎么治疗？,补充铁剂，调整饮食，查找出血原因。\n".encode("gb18030"))
     (qa / "empty.jsonl").write_bytes(b"")

@@ -91,3 +91,17 @@ def test_chinese_items_use_chinese_templates_and_pubmedqa_keeps_its_context() ->
     decision = {"A": "yes", "B": "no", "C": "maybe"}[pqa[0]["answer"]]
     assert messages[1]["content"].startswith(f"The answer is {decision}.")
     assert pqa[0]["meta"]["long_answer"] in messages[1]["content"]
+
+
+def test_input_folders_are_walked_like_the_corpus_readers(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    line = json.dumps({"question": "What treats gout?", "answer": "Colchicine."}) + "\n"
+    (folder / "sub" / "a[1].jsonl").write_text(line, encoding="utf-8")
+    (folder / "sub" / "up").symlink_to("..")  # a link loop: walked once
+    (folder / "gone.jsonl").symlink_to(folder / "nowhere.jsonl")
+    records, problems = _load("qa", [folder])
+    assert [r["id"] for r in records] == ["qa/sub/a[1].jsonl#L1"]
+    assert [(rid, reason) for rid, reason, _ in problems] == [("qa/gone.jsonl", "unreadable_input")]
+    records, _ = _load("qa", [folder / "sub" / "a[1].jsonl"])  # glob characters in a named file: literal
+    assert [r["id"] for r in records] == ["qa/a[1].jsonl#L1"]

@@ -310,3 +310,18 @@ def point(question: str, options: list[str], answer: str) -> tuple[str, str]:
 )
 def test_patterns(question: str, options: list[str], answer: str, template: str, expected: str) -> None:
     assert point(question, options, answer) == (template, expected)
+
+
+def test_a_list_stem_is_one_line_per_item_and_an_object_is_ledgered(tmp_path: Path) -> None:
+    path = tmp_path / "lists.jsonl"
+    rows = [{"question": ["Which drug", "is first line for gout ex1?"], "options": {"A": "Colchicine", "B": "Iron"},
+             "answer": "A"},
+            {"question": {"text": "Which vitamin ex2?"}, "options": {"A": "C", "B": "K"}, "answer": "A"},
+            {"question": "Which drug is first line ex3?", "options": {"A": "Aspirin", "B": "Iron"}, "answer": "A",
+             "explanation": 42}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    docs, ledger = read(path, "lists.jsonl")
+    assert [d["text"] for d in docs] == ["Which drug\nis first line for gout ex1: the answer is Colchicine."]
+    assert [(r[0].rsplit("#", 1)[1], r[3], r[4]) for r in ledger.rows] == [
+        ("L2", QUARANTINE, "non_text_field"), ("L3", QUARANTINE, "non_text_field")]
+    assert "'question'" in ledger.rows[0][5] and "dict" in ledger.rows[0][5]
