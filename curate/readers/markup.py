@@ -7,6 +7,10 @@ footers, scripts, styles, tables and comment sections. Markdown is parsed by mar
 list items and code keep their text; images, tables, link targets, raw HTML tags and emphasis markers go.
 Both return ``(title, text)``: the HTML title (site suffix removed by trafilatura) or first heading, the
 Markdown front-matter ``title`` or first heading.
+
+libxml2 stops building the tree at 256 levels of nesting and drops everything after that point, so a
+page nested deeper than ``MAX_DEPTH`` (generated or hostile markup) is first flattened: tags below that
+depth are removed and their text is kept, and the rest of the page is parsed as usual.
 """
 
 from __future__ import annotations
@@ -32,15 +36,49 @@ def _config() -> ConfigParser:
     return config
 
 
+MAX_DEPTH = 200  # below libxml2's 256, leaving room for the levels trafilatura's cleaning adds
+_HTML_TAG = re.compile(r"<(/?)([A-Za-z][\w:-]*)(?:\s[^>]*)?>")
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+
+
+def _flattened(html: str, limit: int = MAX_DEPTH) -> str:
+    """``html`` with the tags nested deeper than ``limit`` removed (their text kept); unchanged when none are."""
+    depth, deepest, tags = 0, 0, []
+    for m in _HTML_TAG.finditer(html):
+        name = m.group(2).lower()
+        if name in _VOID or m.group(0).endswith("/>"):
+            tags.append((m, True))
+            continue
+        if m.group(1):
+            keep = depth <= limit
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            keep = depth <= limit
+        deepest = max(deepest, depth)
+        tags.append((m, keep))
+    if deepest <= limit:
+        return html
+    out, at = [], 0
+    for m, keep in tags:
+        out.append(html[at:m.start()] + (m.group(0) if keep else " "))
+        at = m.end()
+    out.append(html[at:])
+    return "".join(out)
+
+
 def html_to_text(html: str) -> tuple[str, str]:
     """Main article text of an HTML page and its title."""
-    tree = load_html(html)
+    tree = load_html(_flattened(html))
     if tree is None:
         return "", ""
     page_title = " ".join((tree.findtext(".//title") or "").split())
     doc = trafilatura.bare_extraction(tree, with_metadata=True, include_tables=False, include_comments=False,
                                       include_images=False, include_links=False, include_formatting=False,
-                                      deduplicate=False, config=_config())
+                                      deduplicate=False, config=_config(),
+                                      # the date is not used; its extensive search compiles dateparser's
+                                      # patterns for every locale, seconds per worker on a page without one
+                                      date_extraction_params={"extensive_search": False})
     if doc is None:
         return page_title, ""
     lines = (" ".join(line.split()) for line in (doc.text or "").split("\n"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from curate.readers import markup
 from curate.readers.markup import html_to_text, markdown_to_text
 
 PARAGRAPH = ("Influenza spreads by droplets when an infected person coughs or sneezes, and adults can pass it "
@@ -112,3 +113,13 @@ def test_markdown_title_is_the_first_heading_without_front_matter() -> None:
         "Second level", "Intro line\n\nSecond level\n\nFirst level")
     assert markdown_to_text("") == ("", "")
     assert markdown_to_text("Setext title\n===\n\ntext")[0] == "Setext title"
+
+
+def test_a_page_nested_deeper_than_libxml2_allows_keeps_the_text_after_the_nesting() -> None:
+    deep = "<div>" * 30_000 + "<p>Deep text about asthma.</p>" + "</div>" * 30_000
+    html = (f"<html><head><title>Asthma</title></head><body>{deep}"
+            "<p>Shallow text about asthma inhalers and their correct use.</p></body></html>")
+    _, text = html_to_text(html)
+    assert "Shallow text about asthma inhalers" in text
+    page = "<html><body><div><p>Ordinary page.</p></div></body></html>"
+    assert markup._flattened(page) is page  # pages of ordinary depth are parsed as they are
