@@ -96,7 +96,7 @@ def _no_options() -> dict:
 class SourceRecipe(s.Table):
     """A source recipe: reader, inputs, reader options and per-source step settings."""
 
-    name: s.Str | None = None
+    name: s.Name | None = None
     reader: s.Str  # one of READERS, read when checked: a reader may be registered at run time
 
     @field_validator("reader")
@@ -166,7 +166,7 @@ class BlendTable(s.Table):
 class CorpusRecipe(s.Table):
     """A stage-1 corpus recipe: sources in priority order and the build-wide steps."""
 
-    name: s.Str | None = None
+    name: s.Name | None = None
     seed: s.Int | None = None
     tokenizer: s.Str | None = None
     eod_token: s.Str | None = None

@@ -74,6 +74,11 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise RecipeError(f"recipe {path} not found") from None
     except tomllib.TOMLDecodeError as err:
         raise RecipeError(f"recipe {path}: invalid TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise RecipeError(f"recipe {path}: not a UTF-8 text file (byte {err.start}); a recipe is TOML text: "
+                          "check the path") from None
+    except IsADirectoryError:
+        raise RecipeError(f"recipe {path} is a folder; name the recipe's .toml file") from None
 
 
 def parse_overrides(items: Iterable[str] | dict[str, Any] | None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types as at
 from pydantic import (
+    AfterValidator,
     AllowInfNan,
     BaseModel,
     ConfigDict,
@@ -40,6 +41,16 @@ from curate.core.config import RecipeError
 Float = Annotated[float, Strict(), AllowInfNan(False)]  # an int is accepted; inf and nan are not
 Str, Int, Bool = StrictStr, StrictInt, StrictBool
 Strs = list[StrictStr]
+
+
+def _folder_name(value: str) -> str:
+    if not value or value in (".", "..") or any(c in value for c in "/\\") or not value.isprintable():
+        raise ValueError(f"{value!r} is not a plain name: it names a folder under --out, so it may not be "
+                         "empty, '.', '..', or hold a slash or a control character")
+    return value
+
+
+Name = Annotated[StrictStr, AfterValidator(_folder_name)]  # a build's or a source's name: one folder under --out
 
 
 class SchemaError(RecipeError):

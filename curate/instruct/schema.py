@@ -65,7 +65,7 @@ def _no_options() -> dict:
 class InstructSource(s.Table):
     """One ``[[sources]]`` entry of an instruction recipe."""
 
-    name: s.Str
+    name: s.Name
     loader: s.one_of(LOADERS)  # type: ignore[valid-type]
     inputs: s.Str | s.Strs
     task: s.Str | None = None
@@ -78,7 +78,7 @@ class InstructSource(s.Table):
 class InstructRecipe(s.Table):
     """A stage-2 or stage-3 mixture."""
 
-    name: s.Str | None = None
+    name: s.Name | None = None
     kind: s.one_of(("instruct",))  # type: ignore[valid-type]
     stage: s.one_of(("instruct", "adapt")) | None = None  # type: ignore[valid-type]
     seed: s.Int | None = None

@@ -112,6 +112,24 @@ def test_corpus_weight_and_seed_name_the_recipe_and_key(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+@pytest.mark.parametrize("name", ["../escaped", "a/b", "..", ""])
+def test_a_build_name_that_is_not_one_folder_is_refused(tmp_path: Path, name: str) -> None:
+    source = _source(tmp_path, 'template = "qa"')
+    corpus = tmp_path / "mix.toml"
+    corpus.write_text(f'name = "{name}"\n[[sources]]\nrecipe = "{source.name}"\n')
+    result = CliRunner().invoke(main, ["corpus", str(corpus), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith(f"Error: {corpus}: name: ") and "is not a plain name" in result.output
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_recipe_that_is_not_text_is_named(tmp_path: Path) -> None:
+    recipe = tmp_path / "mix.toml"
+    recipe.write_bytes(b"\x89PNG\r\n\x1a\n\x00")
+    with pytest.raises(RecipeError, match=r"mix.toml: not a UTF-8 text file"):
+        load_toml(recipe)
+
+
 def test_corpus_reports_its_source_recipes_problems_with_their_files(tmp_path: Path) -> None:
     source = _source(tmp_path, 'question_fields = "question"', name="42")
     corpus = tmp_path / "mix.toml"
