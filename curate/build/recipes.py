@@ -147,7 +147,9 @@ def source_from_dict(data: dict[str, Any], base: Path | None, where: str, weight
         inputs=tuple(_resolve(base, i) if base else i for i in inputs),
         options=make_config(module.Config, data.get("options", {}), base, f"{where} [options]"),
         clean=make_config(CleanConfig, data.get("clean", {}), base, f"{where} [clean]"),
-        quality=make_config(QualityConfig, data.get("quality", {}), base, f"{where} [quality]"),
+        # the reader's own defaults for its kind of text (short exam facts, short answers), then the recipe's
+        quality=make_config(QualityConfig, {**getattr(module, "QUALITY", {}), **data.get("quality", {})}, base,
+                            f"{where} [quality]"),
         scrub=_scrub(data["scrub"], base, where) if "scrub" in data else None,
         weight=weight,
         **{k: data[k] for k in ("read_timeout", "read_timeout_per_mb") if k in data},

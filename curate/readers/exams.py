@@ -29,6 +29,9 @@ from curate.text import templates
 
 SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 parts = record_parts  # large files are read in parts by parallel tasks
+# Quality thresholds when no recipe sets them: a knowledge point is one short sentence ("灭活睾酮的器官是肝脏。"),
+# and statistics and genetics facts carry formulas.
+QUALITY = {"min_chars": 6, "max_symbol_ratio": 0.5}
 count_units = record_units  # lines, rows or items, for the audit
 
 

@@ -54,6 +54,9 @@ from curate.readers import FileRef
 from curate.text.textio import NotText
 
 SUFFIXES = load.SUFFIXES
+# Quality thresholds when no recipe sets them: documents are packed up to min_doc_chars already, so only a
+# graph smaller than that is short.
+QUALITY = {"min_chars": 8, "max_symbol_ratio": 0.3}
 
 # Annotation properties that say nothing about medicine (by local name); a recipe may change them.
 SKIP_RELATIONS = ("hasDbXref", "creation_date", "created_by", "hasOBONamespace", "id", "inSubset",

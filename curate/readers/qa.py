@@ -36,6 +36,9 @@ from curate.text import templates
 
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".txt")
 parts = record_parts  # large files are read in parts by parallel tasks
+# Quality thresholds when no recipe sets them: "问：…？\n答：肿瘤科；肿瘤外科" is a whole answer (CJK characters
+# count one word each), "ok?" / "ok" is not.
+QUALITY = {"min_chars": 12, "min_words": 8, "max_symbol_ratio": 0.3}
 count_units = record_units  # lines, rows or items, for the audit
 
 # Common (question, answer) field pairs of public QA and consultation sets, most specific first.

@@ -115,6 +115,17 @@ def test_form_counts_are_reader_statistics(tmp_path):
     assert manifest["records_out"] == 3  # the 11-character fact is kept by the recipe's length rule
 
 
+def test_short_facts_are_kept_without_a_recipe(tmp_path):
+    rows = [{"question": "灭活睾酮的器官是", "options": ["肝脏", "肾脏"], "answer": "A"},
+            {"question": "四格表的自由度一定等于", "options": ["1", "2"], "answer": "A"}]
+    (tmp_path / "x.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    result = CliRunner().invoke(main, ["build", "exams", "--input", str(tmp_path / "x.jsonl"), "--out", str(tmp_path),
+                                       "--workers", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "exams" / "manifest.json").read_text())["sources"]["exams"]
+    assert manifest["records_out"] == 2  # the reader's own length rule, not the generic 20 characters
+
+
 def test_shared_cmmlu_meets_the_goals(realdata, tmp_path):
     path = realdata / "cmmlu"
     if not path.is_dir():
