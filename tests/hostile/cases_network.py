@@ -101,9 +101,7 @@ def tokenizer_remote_code(ctx: Ctx) -> list[Defect]:
     return found + ([Defect(CODE, "the tokenizer directory's evil.py ran")] if ran.exists() else [])
 
 
-@case("code", "chat-template-leaves-the-sandbox", parallel=True,
-      xfail="unclear error: a chat template the sandbox refuses fails the tokenize task without naming the "
-            "tokenizer's chat_template (instruct/chat.py)")
+@case("code", "chat-template-leaves-the-sandbox", parallel=True)
 def chat_template_escape(ctx: Ctx) -> list[Defect]:
     folder = ctx.tmp("chat-template-escape")
     ran = marker(folder, "template-code-ran")

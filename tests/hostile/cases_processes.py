@@ -73,8 +73,7 @@ def _outputs(root: Path) -> set[tuple[str, str]]:
     return {(o["path"], o["sha256"]) for o in manifest["outputs"]}
 
 
-@case("processes", "sigkill-parent-leaves-no-workers", parallel=True, expensive=True,
-      xfail="hang: the pool's workers outlive a killed parent (core/executor.py Executor._get_pool)")
+@case("processes", "sigkill-parent-leaves-no-workers", parallel=True, expensive=True)
 def sigkill_parent(ctx: Ctx) -> list[Defect]:
     root = ctx.tmp("sigkill-parent")
     proc, logs, workers, started = _start_with_workers(_build_args(corpus_input(root / "in"), root / "out"))
@@ -91,8 +90,8 @@ def sigkill_parent(ctx: Ctx) -> list[Defect]:
 
 
 @case("processes", "sigint-stops-cleanly", parallel=True, expensive=True,
-      xfail="hang: a worker can outlive Ctrl-C, and the workers' KeyboardInterrupt tracebacks may show "
-            "(core/executor.py)")
+      xfail="traceback: Ctrl-C while the pool's workers are still starting shows their KeyboardInterrupt "
+            "tracebacks (interpreters still importing), and one may outlive the parent (core/executor.py)")
 def sigint(ctx: Ctx) -> list[Defect]:
     root = ctx.tmp("sigint")
     proc, logs, workers, started = _start_with_workers(_build_args(corpus_input(root / "in"), root / "out"))
@@ -122,9 +121,7 @@ def killed_rerun(ctx: Ctx) -> list[Defect]:
     return found
 
 
-@case("outputs", "two-builds-on-one-out-at-once", parallel=True, expensive=True,
-      xfail="traceback: two builds on one --out race on its files; one dies with 'No such file' (no --out lock; "
-            "build/pipeline.py, core/executor.py)")
+@case("outputs", "two-builds-on-one-out-at-once", parallel=True, expensive=True)
 def two_builds(ctx: Ctx) -> list[Defect]:
     root = ctx.tmp("two-builds")
     args = _build_args(_finished(ctx).parents[1] / "in", root / "out")
@@ -140,8 +137,7 @@ def two_builds(ctx: Ctx) -> list[Defect]:
     return found
 
 
-@case("outputs", "out-is-a-file",
-      xfail="traceback: --out naming a file raises NotADirectoryError (build/pipeline.py, core/storage.py)")
+@case("outputs", "out-is-a-file")
 def out_is_file(ctx: Ctx) -> list[Defect]:
     root = ctx.tmp("out-file")
     (root / "occupied").write_text("a file, not a folder\n")
@@ -164,8 +160,7 @@ def out_read_only(ctx: Ctx) -> list[Defect]:
     return failed_clearly(run, ["ro", "permission", "read-only"])
 
 
-@case("outputs", "out-unknown-url-scheme",
-      xfail="traceback: fsspec's ValueError for an unknown protocol escapes (core/storage.py, cli.py _fail_cleanly)")
+@case("outputs", "out-unknown-url-scheme")
 def out_unknown_scheme(ctx: Ctx) -> list[Defect]:
     root = ctx.tmp("out-scheme")
     (root / "q.jsonl").write_bytes(b"\n".join(jsonl("os", 2)) + b"\n")
@@ -244,14 +239,12 @@ def _audit_damaged(ctx: Ctx, name: str, damage: str, names: list[str]) -> list[D
     return failed_clearly(invoke(["audit", root]), names)
 
 
-@case("outputs", "audit-truncated-flow-json",
-      xfail="traceback: a damaged flow.json raises JSONDecodeError (core/audit.py audit)")
+@case("outputs", "audit-truncated-flow-json")
 def audit_flow(ctx: Ctx) -> list[Defect]:
     return _audit_damaged(ctx, "audit-flow", "flow", ["flow.json"])
 
 
-@case("outputs", "audit-truncated-ledger",
-      xfail="traceback: a truncated ledger.parquet raises ArrowInvalid (core/audit.py, core/ledger.py read)")
+@case("outputs", "audit-truncated-ledger")
 def audit_ledger(ctx: Ctx) -> list[Defect]:
     return _audit_damaged(ctx, "audit-ledger", "ledger", ["ledger.parquet"])
 
@@ -261,8 +254,7 @@ def audit_shard(ctx: Ctx) -> list[Defect]:
     return _audit_damaged(ctx, "audit-shard", "shard", ["apply", ".parquet"])
 
 
-@case("outputs", "audit-empty-manifest",
-      xfail="traceback: an empty manifest.json raises JSONDecodeError (core/audit.py audit)")
+@case("outputs", "audit-empty-manifest")
 def audit_manifest(ctx: Ctx) -> list[Defect]:
     return _audit_damaged(ctx, "audit-manifest", "manifest", ["manifest.json"])
 
@@ -287,8 +279,7 @@ def audit_not_build(ctx: Ctx) -> list[Defect]:
     return failed_clearly(invoke(["audit", ctx.tmp("empty-dir")]), ["flow.json", "build"])
 
 
-@case("outputs", "audit-instruction-build", parallel=True,
-      xfail="unclear error: curate audit cannot audit instruction builds ('missing flow.json'; core/audit.py)")
+@case("outputs", "audit-instruction-build", parallel=True)
 def audit_instruct(ctx: Ctx) -> list[Defect]:
     from tests.hostile.harness import REPO
 

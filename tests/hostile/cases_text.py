@@ -13,12 +13,6 @@ from pathlib import Path
 from tests.hostile.harness import CORRUPT, LOSS, MEMORY, Defect
 from tests.hostile.registry import Expect, file_case
 
-LOSS_CSV = "silent loss: the csv module's quoting swallows the rows after an unbalanced quote, unnoticed " \
-           "(text/textio.py iter_csv_rows)"
-LOSS_LINE = "silent loss: an error that is not JSONDecodeError ends the file (text/textio.py _iter_jsonl; " \
-            "readers/__init__.py read_task's catch-all)"
-REPR = "silent corruption: a non-string field is written as its Python repr (readers/qa.py read: str(content))"
-
 
 def qa(tag: str, i: int, zh: bool = False) -> tuple[str, str]:
     """A question and answer with the marker ``<tag><i>``."""
@@ -54,26 +48,24 @@ def good(tag: str, rows: range | list[int], zh: bool = False) -> tuple[str, ...]
 
 file_case("qa", "csv-unbalanced-quote-utf8",
           {"quote.csv": csv_text("tq", 10, {3: '"Doctor, my cough tq3? won\'t stop,Drink water tq3a.'}).encode()},
-          Expect(units=10, good=good("tq", [1, 2])), xfail=LOSS_CSV)
+          Expect(units=10, good=good("tq", [1, 2])))
 file_case("exams", "csv-unbalanced-quote-gb18030",
           {"exam.csv": ("question,A,B,C,D,answer\n" + "".join(
               f"{'“' if i != 4 else chr(34)}第{i}题 ex{i}：成人胸外按压的频率为（ ）,60,80,100,120,C\n"
               for i in range(1, 9))).encode("gb18030")},
-          Expect(units=8, good=("ex1", "ex2", "ex3")), xfail=LOSS_CSV)
+          Expect(units=8, good=("ex1", "ex2", "ex3")))
 file_case("qa", "tsv-unbalanced-quote",
           {"quote.tsv": csv_text("tt", 6, {2: '"It hurts, he said tt2?\tRest tt2a.'}, sep="\t").encode()},
-          Expect(units=6, good=good("tt", [1])), xfail=LOSS_CSV)
+          Expect(units=6, good=good("tt", [1])))
 file_case("qa", "csv-field-over-128k",
           {"big.csv": csv_text("tb", 8, {3: f"Long tb3?,{'word ' * 40_000}tb3a."}).encode()},
-          Expect(units=8, good=good("tb", [1, 2, 4, 5, 6, 7, 8])),
-          xfail="silent loss: csv's field_size_limit error ends the file (text/textio.py iter_csv_rows)")
+          Expect(units=8, good=good("tb", [1, 2, 4, 5, 6, 7, 8])))
 file_case("qa", "csv-ragged-row",
           {"ragged.csv": csv_text("tr", 6, {4: "one,two,three"}).encode()},
           Expect(units=6, good=good("tr", [1, 2, 3, 5, 6]), reason="malformed"))
 file_case("qa", "csv-cr-only-line-endings",
           {"mac.csv": csv_text("tc", 6).replace("\n", "\r").encode()},
-          Expect(units=6, good=good("tc", range(1, 7))),
-          xfail="silent loss: CR-only endings make one opaque row (text/textio.py iter_lines splits on LF)")
+          Expect(units=6, good=good("tc", range(1, 7))))
 file_case("qa", "csv-nul-byte-in-one-field",
           {"nul.csv": csv_text("tn", 6, {3: "Bad tn3?,x\x00y tn3a."}).encode()},
           Expect(units=6, good=good("tn", [1, 2, 4, 5, 6])))
@@ -97,7 +89,7 @@ file_case("qa", "csv-latin1-not-gb18030",
 file_case("qa", "jsonl-deeply-nested-line",
           {"deep.jsonl": b"\n".join([jsonl("td", 1)[0], b'{"question": ' + b"[" * 200_000 + b"]" * 200_000 + b"}",
                                      *jsonl("td", 6)[2:]]) + b"\n"},
-          Expect(units=6, good=good("td", [1, 3, 4, 5, 6])), xfail=LOSS_LINE)
+          Expect(units=6, good=good("td", [1, 3, 4, 5, 6])))
 file_case("qa", "jsonl-one-gbk-line-in-utf8",
           {"mixed.jsonl": b"\n".join([*jsonl("tg", 3, zh=True),
                                       json.dumps({"question": "胃痛怎么办 tg4？", "answer": "就医 tg4a。"},
@@ -106,8 +98,7 @@ file_case("qa", "jsonl-one-gbk-line-in-utf8",
           Expect(units=8, good=good("tg", [1, 2, 3, 5, 6, 7, 8], zh=True)))
 file_case("qa", "jsonl-cr-only-line-endings",
           {"mac.jsonl": b"\r".join(jsonl("tm", 5)) + b"\r"},
-          Expect(units=5, good=good("tm", range(1, 6))),
-          xfail="silent loss: CR-only lines read as one line, one quarantine row (text/textio.py iter_lines)")
+          Expect(units=5, good=good("tm", range(1, 6))))
 file_case("qa", "jsonl-utf8-bom", {"bom.jsonl": b"\xef\xbb\xbf" + b"\n".join(jsonl("tbo", 4)) + b"\n"},
           Expect(units=4, good=good("tbo", range(1, 5))))
 file_case("qa", "jsonl-nul-bytes-in-one-line",
@@ -141,8 +132,7 @@ def _peak(limit_mb: float):
 
 
 file_case("qa", "jsonl-50mb-single-line", _huge_line, Expect(units=3, good=good("th", [2, 3])),
-          isolated=True, expensive=True, timeout=120, check=_peak(1024),
-          xfail="memory: a 50 MB line is held several times over (text/textio.py, readers/qa.py; no size limit)")
+          isolated=True, expensive=True, timeout=120, check=_peak(1024))
 
 # --- JSON ----------------------------------------------------------------------------------------
 
@@ -152,11 +142,9 @@ def _array(tag: str, n: int) -> bytes:
 
 
 file_case("qa", "json-array-then-junk", {"junk.json": _array("ta", 3) + b"\n<<<garbage after the array>>>\n"},
-          Expect(units=4, good=good("ta", range(1, 4))),
-          xfail="silent loss: valid items before trailing junk become one opaque row (text/textio.py _iter_json)")
+          Expect(units=4, good=good("ta", range(1, 4))))
 file_case("qa", "json-truncated-array", {"cut.json": _array("tx", 4)[:-60]},
-          Expect(units=4, good=good("tx", [1, 2])),
-          xfail="silent loss: a truncated array loses the complete items before the cut (text/textio.py _iter_json)")
+          Expect(units=4, good=good("tx", [1, 2])))
 file_case("qa", "json-array-with-non-objects",
           {"mixed.json": json.dumps([json.loads(jsonl("tk", 1)[0]), 42, "text", None,
                                      json.loads(jsonl("tk", 2)[1])]).encode()},
@@ -197,19 +185,19 @@ def _non_text(tag: str, field: str, value: object) -> dict[str, bytes]:
 
 
 file_case("qa", "question-is-a-list", _non_text("nl", "question", ["fever", "cough"]),
-          Expect(units=2, good=good("nl", [1]), forbid=("['",)), xfail=REPR)
+          Expect(units=2, good=good("nl", [1]), forbid=("['",)))
 file_case("qa", "answer-is-an-object", _non_text("nd", "answer", {"drug": "aspirin", "dose": 100}),
-          Expect(units=2, good=good("nd", [1]), forbid=("{'",)), xfail=REPR)
+          Expect(units=2, good=good("nd", [1]), forbid=("{'",)))
 file_case("qa", "answer-is-a-boolean", _non_text("nb", "answer", True),
-          Expect(units=2, good=good("nb", [1]), forbid=("Answer: True",)), xfail=REPR)
+          Expect(units=2, good=good("nb", [1]), forbid=("Answer: True",)))
 file_case("qa", "answer-is-nan", {"nan.jsonl": b'{"question": "Ok nn1?", "answer": "Ok."}\n'
                                                b'{"question": "Level nn2?", "answer": NaN}\n'},
-          Expect(units=2, good=good("nn", [1]), forbid=("Answer: nan",)), xfail=REPR)
+          Expect(units=2, good=good("nn", [1]), forbid=("Answer: nan",)))
 file_case("qa", "conversation-turn-content-is-a-list",
           {"conv.jsonl": (json.dumps({"conversations": [{"from": "human", "value": ["a", "b"]},
                                                        {"from": "gpt", "value": "Rest nc1a."}]}) + "\n"
                           + json.dumps({"question": "Ok nc2?", "answer": "Ok nc2a."}) + "\n").encode()},
-          Expect(units=2, good=good("nc", [2]), forbid=("['a'",)), xfail=REPR)
+          Expect(units=2, good=good("nc", [2]), forbid=("['a'",)))
 
 
 def _parquet_list(folder: Path) -> dict[str, bytes]:
@@ -223,7 +211,7 @@ def _parquet_list(folder: Path) -> dict[str, bytes]:
 
 
 file_case("qa", "parquet-list-column", _parquet_list,
-          Expect(units=2, forbid=("['fever'", "['Ok")), xfail=REPR)
+          Expect(units=2, forbid=("['fever'", "['Ok")))
 file_case("exams", "exam-question-is-a-list",
           {"exam.jsonl": (json.dumps({"question": ["Which drug", "is first line?"], "options": {"A": "x", "B": "y"},
                                       "answer": "A"}) + "\n"
