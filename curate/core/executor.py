@@ -291,12 +291,12 @@ class Executor:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        self.close(abort=exc[0] is not None)
 
-    def close(self) -> None:
-        """Shut the worker pool down."""
+    def close(self, abort: bool = False) -> None:
+        """Shut the worker pool down; ``abort`` (the build failed or was interrupted) kills the workers at once."""
         if self._pool is not None:
-            self._pool.close()
+            self._pool.close(abort)
             self._pool = None
 
     def run(self, tasks: Sequence[Task], desc: str, unit: str = "shard") -> dict[str, Done]:

@@ -48,7 +48,7 @@ class RayExecutor(Executor):
         self._remote = ray.remote(_run).options(num_cpus=1, max_retries=max_retries, retry_exceptions=False)
         self.max_in_flight = max(1, workers) * 4 if workers else None
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         """Disconnect from the cluster (the cluster keeps running)."""
         if self._owns and self._ray.is_initialized():
             self._ray.shutdown()

@@ -6,6 +6,9 @@
 - **Workers die with their parent.** Each worker asks the kernel for SIGKILL when its parent dies
   (``PR_SET_PDEATHSIG`` on Linux; elsewhere a thread that watches the parent's pid), so a killed build
   leaves no process behind.
+- **Ctrl-C is the parent's.** Workers are started with SIGINT blocked (a signal mask survives the spawn's
+  exec), so the terminal's Ctrl-C, sent to the whole process group, never interrupts a worker half-way
+  through its imports; the parent stops on it and kills its workers.
 - **Deadlines.** A task with a ``timeout`` runs under an alarm (``deadline``) that raises
   ``TaskTimeout`` in the task (a ``BaseException``: no ``except Exception`` in a reader swallows it);
   the executor then writes the task's fallback result (``Task.on_timeout``: e.g. a quarantine row
@@ -126,6 +129,20 @@ def _init_worker(parent: int, notices: Any) -> None:
     os.environ.setdefault("POLARS_MAX_THREADS", "1")
 
 
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread while it spawns workers: they inherit the mask, the parent gets the
+    signal (held pending meanwhile) as soon as the spawn is done."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _started(fn: Callable, key: str, *args: Any) -> Any:
     """Tell the parent which process runs ``key`` (for its hard limit), then run ``fn(*args)``."""
     if _NOTICES is not None:
@@ -151,11 +168,16 @@ class Pool:
                                              initargs=(os.getpid(), self._notices))
         return self._pool
 
-    def close(self) -> None:
-        """Stop the workers."""
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+    def close(self, abort: bool = False) -> None:
+        """Stop the workers: after their running tasks, or at once (``abort``: Ctrl-C, a failed build)."""
+        if self._pool is None:
+            return
+        if abort:
+            for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    proc.kill()
+        self._pool.shutdown(wait=not abort, cancel_futures=True)
+        self._pool = None
 
     def _drain(self, running: dict[str, tuple[int, float]]) -> None:
         with contextlib.suppress(OSError, EOFError, ValueError):
@@ -171,8 +193,9 @@ class Pool:
         attempts: dict[str, int] = {}
         while todo:
             pool = self._get()
-            futures: dict[Future, tuple[Any, Any]] = {pool.submit(_started, fn, job.key, job, arg): (job, arg)
-                                                      for job, arg in todo}
+            with _sigint_blocked():  # a submit may spawn a worker
+                futures: dict[Future, tuple[Any, Any]] = {pool.submit(_started, fn, job.key, job, arg): (job, arg)
+                                                          for job, arg in todo}
             todo, running, killed = [], {}, set()
             waiting = set(futures)
             while waiting:
