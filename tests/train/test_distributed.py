@@ -42,7 +42,7 @@ def _recipe(tmp: Path, builds: tuple[Path, Path], name: str) -> Path:
                         pretrain={"train_iters": ITERS}, instruct={"train_iters": ITERS, "init": init}, adapt=adapt)
 
 
-def _worker(rank: int, world: int, port: int, tmp: str, builds: tuple[Path, Path]) -> None:
+def _worker(rank: int, world: int, port: int, tmp: str, recipe: str) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port), OMP_NUM_THREADS="1")
     import torch
@@ -50,8 +50,7 @@ def _worker(rank: int, world: int, port: int, tmp: str, builds: tuple[Path, Path
     torch.set_num_threads(1)
     env = engine.init_distributed()
     try:
-        recipe = _recipe(Path(tmp), builds, "two")
-        runs = {stage: loop.train(load_config(recipe, stage), env) for stage in STAGES}
+        runs = {stage: loop.train(load_config(Path(recipe), stage), env) for stage in STAGES}
         if rank == 0:
             (Path(tmp) / "two.json").write_text(json.dumps(runs))
     finally:
@@ -62,7 +61,9 @@ def test_two_processes_match_one(tmp_path: Path, builds: tuple[Path, Path]) -> N
     recipe = _recipe(tmp_path, builds, "one")
     env = engine.init_distributed()  # a world of one: the plain model, no process group
     one = {stage: loop.train(load_config(recipe, stage), env) for stage in STAGES}
-    mp.start_processes(_worker, args=(2, _free_port(), str(tmp_path), builds), nprocs=2, start_method="spawn")
+    two_recipe = _recipe(tmp_path, builds, "two")  # written once here: ranks writing it at once race on the file
+    mp.start_processes(_worker, args=(2, _free_port(), str(tmp_path), str(two_recipe)), nprocs=2,
+                       start_method="spawn")
     two = json.loads((tmp_path / "two.json").read_text())
     examples = [json.loads(line)["examples"] for line in (tmp_path / "one" / "adapt" / "log.jsonl").open()]
     assert examples[-1] < 48 < examples[0] == 96  # the short last batch leaves rank 1 without examples
