@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,12 +179,13 @@ def _bounded(src: SourceSpec, tasks: list[Task]) -> list[Task]:
         if part is not None and two_phase:
             bounded.append(t)
             continue
-        files = list(t.inputs[:len(rels)])
-        what = f"reading '{rels[0]}'" if len(rels) == 1 else f"reading its {len(rels)} files together"
-        timeout = src.timeout_for(files)
-        if part is not None and "start" in part and timeout is not None:  # a byte range: its own size counts
+        if part is not None and "start" in part:  # a byte range: its own size counts
             what = f"reading '{rels[0]}' from line {part.get('line', '?')} (bytes {part['start']}-{part['end']})"
-            timeout = src.timeout_for([]) + src.read_timeout_per_mb * (part["end"] - part["start"]) / 1e6
+            size = part["end"] - part["start"]
+        else:
+            what = f"reading '{rels[0]}'" if len(rels) == 1 else f"reading its {len(rels)} files together"
+            size = sum(os.path.getsize(p) for p in t.inputs[:len(rels)] if os.path.isfile(p))
+        timeout = src.timeout_for(size)
         ids = tuple(records.record_id(src.name, rel) for rel in rels) if len(rels) == 1 else (
             records.record_id(src.name, "*"),)
         bounded.append(dataclasses.replace(t, timeout=timeout, on_timeout=Quarantined(src.name, "read", ids, what)))

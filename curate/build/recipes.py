@@ -43,7 +43,6 @@ silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,11 +71,10 @@ class SourceSpec:
     read_timeout: float | None = 120.0
     read_timeout_per_mb: float = 5.0
 
-    def timeout_for(self, paths: list[str]) -> float | None:
-        """Seconds one read task over ``paths`` may run (None: no limit)."""
+    def timeout_for(self, size: int) -> float | None:
+        """Seconds one read task over ``size`` bytes of input may run (None: no limit)."""
         if self.read_timeout is None:
             return None
-        size = sum(os.path.getsize(p) for p in paths if os.path.isfile(p))
         return self.read_timeout + self.read_timeout_per_mb * size / 1e6
 
 

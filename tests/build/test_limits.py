@@ -3,6 +3,7 @@ directory, and one-line errors naming the file instead of tracebacks."""
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pyarrow.parquet as pq
@@ -18,8 +19,9 @@ def test_a_file_past_the_read_timeout_is_quarantined_and_the_build_completes(tmp
     qa.mkdir()
     pair = {"question": "How is iron-deficiency anaemia treated?", "answer": "With oral iron and a better diet."}
     (qa / "small.jsonl").write_text(json.dumps(pair) + "\n")
-    (qa / "huge.jsonl").write_text("".join(json.dumps({**pair, "answer": f"{pair['answer']} {i}"}) + "\n"
-                                           for i in range(300_000)))
+    # gzip: read whole, never cut into byte ranges, so the one read task stands for the whole file
+    with gzip.open(qa / "huge.jsonl.gz", "wt") as out:
+        out.writelines(json.dumps({**pair, "answer": f"{pair['answer']} {i}"}) + "\n" for i in range(300_000))
     # 2.5 s: the small file reads in time, 300,000 records cannot (the reader is imported before the clock starts).
     (tmp_path / "qa.toml").write_text(f'reader = "qa"\ninputs = ["{qa}"]\nread_timeout = 2.5\n'
                                       "read_timeout_per_mb = 0\n")
@@ -28,11 +30,25 @@ def test_a_file_past_the_read_timeout_is_quarantined_and_the_build_completes(tmp
     assert result.exit_code == 3, result.output  # --strict: something was quarantined
     root = tmp_path / "out" / "qa"
     rows = [r for r in pq.read_table(root / "ledger.parquet").to_pylist() if r["reason"] == "timeout"]
-    # the large file is read in byte ranges: each range that runs out of time is one row naming its lines
-    assert rows and {(r["id"], r["action"]) for r in rows} == {("qa/huge.jsonl", "quarantine")}
-    assert all("reading 'huge.jsonl' from line " in r["detail"] and "read_timeout" in r["detail"] for r in rows)
+    assert [(r["id"], r["action"]) for r in rows] == [("qa/huge.jsonl.gz", "quarantine")]
+    assert "reading 'huge.jsonl.gz' took longer than" in rows[0]["detail"] and "read_timeout" in rows[0]["detail"]
     assert audit(root).ok
     assert json.loads((root / "manifest.json").read_text())["sources"]["qa"]["records_out"] == 1
+
+
+def test_a_byte_range_of_a_large_file_has_a_limit_for_its_own_size(tmp_path):
+    from curate.build import pipeline, recipes
+
+    (tmp_path / "big.jsonl").write_text("".join(json.dumps({"question": f"q{i}?", "answer": "a" * 80}) + "\n"
+                                               for i in range(5_000)))
+    src = recipes.source_from_dict({"reader": "qa", "inputs": [str(tmp_path / "big.jsonl")], "read_timeout": 10,
+                                    "read_timeout_per_mb": 100}, tmp_path, "test")
+    tasks = pipeline._bounded(src, pipeline._read_tasks(tmp_path / "build", src, 1000, 100_000))
+    assert len(tasks) > 1
+    for t in tasks:
+        size = t.config.part["end"] - t.config.part["start"]
+        assert t.timeout == pytest.approx(10 + 100 * size / 1e6)
+        assert f"from line {t.config.part['line']} (bytes {t.config.part['start']}-" in t.on_timeout.what
 
 
 def _qa_recipe(tmp_path):
