@@ -2,6 +2,7 @@
 
     python bench/scale.py --docs 250000 500000 1000000 2000000 [--workers N] [--executor ray --ray-address A]
     python bench/scale.py --near-only --docs 10000000
+    python bench/scale.py --near-only --docs 1000000 --executor ray   # a 2-node loopback cluster of its own
 
 Generates stage-1 data: PubMed-style abstracts (JSON lines through the ``documents`` reader) and QA
 pairs (``qa`` reader), two to one, with about 10% planted near-duplicates (a copy with one to three
@@ -153,7 +154,8 @@ recipe = "qa.toml"
 
 
 class PeakRSS:
-    """Largest resident set of any one process in a tree (and of Ray's workers), sampled."""
+    """Largest resident set of any one process in a tree (and of Ray's workers), sampled every 0.2 s; the
+    samples (time, the build's own process, the largest other one) are kept for per-pass figures."""
 
     def __init__(self, pid: int, extra: str | None = None):
         import psutil
@@ -163,6 +165,7 @@ class PeakRSS:
         self.extra = extra  # a substring of other processes' command lines to watch (Ray workers)
         self.peak = 0
         self.peak_name = ""
+        self.samples: list[tuple[float, int, int]] = []  # (time, driver rss, largest other rss)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -179,19 +182,113 @@ class PeakRSS:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            driver = other = 0
             for p in self._procs():
                 try:
                     rss = p.memory_info().rss
                     if rss > self.peak:
                         self.peak, self.peak_name = rss, " ".join(p.cmdline()[:4])[:80]
                 except self.psutil.Error:
-                    pass
+                    continue
+                if p.pid == self.root.pid:
+                    driver = rss
+                else:
+                    other = max(other, rss)
+            self.samples.append((time.time(), driver, other))
             time.sleep(0.2)
 
     def stop(self) -> tuple[int, str]:
         self._stop.set()
         self._thread.join()
         return self.peak, self.peak_name
+
+    def per_pass(self, passes: list[dict]) -> list[dict]:
+        """Peak RSS (MB) of the driver and of the largest other process within each pass of ``passes``
+        (``desc, start, end``), and after the last one (ledger, manifest, report)."""
+        spans = [(p["desc"], p["start"], p["end"]) for p in passes]
+        if passes:
+            spans.append(("(after the passes)", passes[-1]["end"], float("inf")))
+        out = []
+        for desc, start, end in spans:
+            inside = [(d, o) for t, d, o in self.samples if start <= t <= end + 0.25]  # a short pass: the next sample
+            if inside:
+                out.append({"pass": desc, "s": round(min(end, self.samples[-1][0]) - start, 1),
+                            "driver_mb": round(max(d for d, _ in inside) / 2**20),
+                            "worker_mb": round(max(o for _, o in inside) / 2**20)})
+        return out
+
+
+# Runs the command line with ``Executor.run`` timed: one JSON line per task list (desc, start, end) to the file
+# named by the first argument, so that the sampler's figures can be told per pass.
+TRACED = """import json, sys, time
+from curate.core import executor
+log, sys.argv = sys.argv[1], ["curate", *sys.argv[2:]]
+plain = executor.Executor.run
+def run(self, tasks, desc, unit="shard"):
+    start = time.time()
+    try:
+        return plain(self, tasks, desc, unit)
+    finally:
+        with open(log, "a") as f:
+            f.write(json.dumps({"desc": desc, "tasks": len(tasks), "start": start, "end": time.time()}) + "\\n")
+executor.Executor.run = run
+from curate.cli import main
+main()
+"""
+
+
+class LoopbackCluster:
+    """A Ray head and a second node on loopback (one CPU each), started and stopped by the bench (by process
+    group, never by name)."""
+
+    HOST = "127.0.0.2"  # loopback, but not the literal 127.0.0.1 that Ray swaps for the machine's address
+
+    def __init__(self, tmp: Path):
+        import socket
+
+        self.tmp = tmp
+        tmp.mkdir(parents=True, exist_ok=True)
+        with socket.socket() as a, socket.socket() as b:
+            a.bind((self.HOST, 0))
+            b.bind((self.HOST, 0))
+            port, client = a.getsockname()[1], b.getsockname()[1]
+        self.address = f"{self.HOST}:{port}"
+        self.nodes = [self._node(["--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={tmp}",
+                                  "--ray-client-server-port", str(client)], "head")]
+        self._wait(1)
+        self.nodes.append(self._node([f"--address={self.address}"], "worker"))
+        self._wait(2)
+
+    def _node(self, args: list[str], name: str) -> subprocess.Popen:
+        ray = Path(sys.executable).with_name("ray")
+        log = open(self.tmp / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+        cmd = [str(ray), "start", "--block", "--disable-usage-stats", f"--node-ip-address={self.HOST}", "--num-cpus=1",
+               "--object-store-memory=200000000", *args]
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, "RAY_TMPDIR": str(self.tmp)})
+
+    def _wait(self, n: int) -> None:
+        ray = Path(sys.executable).with_name("ray")
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            out = subprocess.run([str(ray), "status", f"--address={self.address}"], capture_output=True, text=True)
+            if out.returncode == 0 and len(re.findall(r"^\s*1 node_", out.stdout, re.M)) >= n:
+                return
+            time.sleep(1)
+        self.stop()
+        raise SystemExit(f"the Ray cluster at {self.address} did not reach {n} nodes")
+
+    def stop(self) -> None:
+        import signal
+
+        for proc in reversed(self.nodes):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
 
 
 def run(n: int, work: Path, args: argparse.Namespace) -> dict:
@@ -200,11 +297,14 @@ def run(n: int, work: Path, args: argparse.Namespace) -> dict:
     gen = generate(n, data, qa_share=0.0 if args.near_only else 1 / 3, gz=args.gzip)
     gen_s = time.perf_counter() - t0
     out = work / f"out{n}"
+    trace = work / f"passes{n}.jsonl"
+    trace.unlink(missing_ok=True)
+    python = [sys.executable, "-c", TRACED, str(trace)]
     if args.near_only:
-        cmd = [sys.executable, "-m", "curate", "dedup", str(data / "abstracts"), "--out", str(out),
+        cmd = [*python, "dedup", str(data / "abstracts"), "--out", str(out),
                "--name", "scale", "--no-progress", "--num-perm", "256", "--threshold", "0.8"]
     else:
-        cmd = [sys.executable, "-m", "curate", "corpus", str(recipe(data)), "--out", str(out), "--no-progress"]
+        cmd = [*python, "corpus", str(recipe(data)), "--out", str(out), "--no-progress"]
     if args.workers:
         cmd += ["--workers", str(args.workers)]
     if args.executor == "ray":
@@ -230,7 +330,8 @@ def run(n: int, work: Path, args: argparse.Namespace) -> dict:
               "us_per_doc": round(wall / n * 1e6, 1), "peak_rss_mb": round(peak / 2**20), "peak_process": who,
               "rewrites": len(passes), "pass_bytes": passes, "steps_s": {k.strip(): float(v) for k, v in steps.items()},
               "drops": manifest["drops"], "executor": args.executor,
-              "load": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
+              "load": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+              "passes": watch.per_pass([json.loads(line) for line in trace.read_text().splitlines()])}
     if not args.keep:
         shutil.rmtree(data)
         shutil.rmtree(out)
@@ -243,15 +344,24 @@ def main() -> None:
     parser.add_argument("--near-only", action="store_true", help="curate dedup (exact + near) instead of a build")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--executor", choices=["local", "ray"], default="local")
-    parser.add_argument("--ray-address", default=None)
+    parser.add_argument("--ray-address", default=None,
+                        help="a running cluster [default with --executor ray: a head and a second node on loopback]")
     parser.add_argument("--work", type=Path, default=None, help="scratch directory [default: a temp dir]")
     parser.add_argument("--keep", action="store_true", help="keep the generated data and builds")
     parser.add_argument("--gzip", action="store_true", help="gzip the generated inputs (a third of the disk)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="curate-scale-"))
     work.mkdir(parents=True, exist_ok=True)
-    for n in args.docs:
-        print(json.dumps(run(n, work, args)), flush=True)
+    cluster = None
+    if args.executor == "ray" and not args.ray_address:  # a two-node cluster on loopback, for this run only
+        cluster = LoopbackCluster(work / "ray")
+        args.ray_address = cluster.address
+    try:
+        for n in args.docs:
+            print(json.dumps(run(n, work, args)), flush=True)
+    finally:
+        if cluster is not None:
+            cluster.stop()
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate.core import shards
 from curate.core.executor import Executor, Task
 from curate.core.tasks import Read, Tables, TableTaskConfig, table_inputs, table_task
 from curate.dedup import exact, lsh, minhash, near
@@ -160,7 +161,7 @@ def _verify(ex: Executor, root: Path, cfg: near.NearDedupConfig, n: int, maps: l
 
 def _counts(ex: Executor, root: Path, phase: str, n: int, num_perm: int, maps: list[str], pairs: str,
             override: int | None) -> list[str]:
-    groups = lsh.count_plan(n, num_perm, override)
+    groups = lsh.count_plan(min(n, 2 * shards.rows(Path(pairs))), num_perm, override)  # documents in a pair
     out = _run_tables(ex, root, "near_dedup", phase, [
         (lsh.counts, g, (Read(tuple(maps), tuple(lsh.sig_column(c) for c in g)), Read((pairs,)))) for g in groups])
     return [str(p) for p, _ in out]

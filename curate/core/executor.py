@@ -231,6 +231,8 @@ def execute(task: Task, fp: str) -> dict[str, Any]:
             result = task.fn(task)
     except workers_mod.TaskTimeout:
         return execute_timed_out(task, fp)
+    finally:  # a worker runs many tasks: what this one freed goes back to the system, not to its peak
+        workers_mod.release_memory()
     return _finish(task, fp, result)
 
 
@@ -333,10 +335,11 @@ class Executor:
 
     def _dispatch(self, pending: list[tuple[Task, str]], desc: str) -> Iterator[tuple[Task, dict[str, Any]]]:
         """Run pending tasks; yield each with its marker as it finishes. A failure raises ``TaskError``."""
-        # One task, or one worker, runs here: no process to start. Its deadline is the alarm alone (Python
-        # code, regular expressions and parsers that call back into Python stop at it); the parent's hard
-        # limit needs a worker process to kill.
-        if self.workers == 1 or len(pending) <= 1:
+        # One worker: tasks run here, no process to start. Their deadline is the alarm alone (Python code,
+        # regular expressions and parsers that call back into Python stop at it); the parent's hard limit needs
+        # a worker process to kill. With a pool, a single task (a global reduce) runs in a worker too: its
+        # memory leaves with the task, and this process holds only plans and markers, whatever the corpus.
+        if self.workers == 1 or not pending:
             for task, fp in pending:
                 try:
                     marker = execute(task, fp)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 import signal
 import sys
@@ -73,6 +74,32 @@ def deadline(seconds: float | None) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def release_memory() -> None:
+    """Hand the memory a finished task freed back to the system: Python's garbage, pyarrow's pool and glibc's
+    free lists (a process keeps its peak otherwise, so one large reduce would stay resident for the rest of
+    the build)."""
+    gc.collect()
+    arrow = sys.modules.get("pyarrow")
+    if arrow is not None:
+        with contextlib.suppress(AttributeError):
+            arrow.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc; musl has none
+    except (OSError, AttributeError):
+        return None
 
 
 @functools.cache
@@ -196,7 +223,7 @@ class Pool:
             with _sigint_blocked():  # a submit may spawn a worker
                 futures: dict[Future, tuple[Any, Any]] = {pool.submit(_started, fn, job.key, job, arg): (job, arg)
                                                           for job, arg in todo}
-            todo, running, killed = [], {}, set()
+            todo, running, killed, broke = [], {}, set(), False
             waiting = set(futures)
             while waiting:
                 finished, waiting = wait(waiting, timeout=1.0, return_when=FIRST_COMPLETED)
@@ -206,6 +233,7 @@ class Pool:
                     try:
                         result = fut.result()
                     except BrokenProcessPool:
+                        broke = True
                         if job.key in killed:
                             yield job, timed_out(job, arg)
                         else:
@@ -219,7 +247,7 @@ class Pool:
                     running.pop(job.key, None)
                     yield job, result
                 killed |= self._kill_overdue([futures[f][0] for f in waiting], running)
-            if todo:  # the pool broke: start a new one
+            if broke:  # start a new pool, for what is left of this run or the next one
                 procs = dict(getattr(self._pool, "_processes", None) or {})  # pid -> Process, to tell who died
                 self._pool.shutdown(wait=True, cancel_futures=True)
                 self._pool = None

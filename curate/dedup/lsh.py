@@ -12,7 +12,7 @@ the build (shard order, then row order): ``gidx``. The phases, each a list of ta
 3. ``merge_pairs``: the distinct candidate pairs (memory: the pairs);
 4. ``counts`` (per group of permutations): equal signature entries of every pair on those
    permutations; their sum over all groups divided by the permutation count is the MinHash
-   estimate of Jaccard similarity (memory: the group's columns and the pairs);
+   estimate of Jaccard similarity (memory: the group's columns of the documents in a pair, and the pairs);
 5. ``components``: verified pairs (estimate at or above the threshold, exact shingle Jaccard, or
    all), connected components over the pairs alone (``scipy.sparse.csgraph``, never over all
    documents), the keep rule over the members of each component; emits (dropped, kept) pairs;
@@ -41,7 +41,7 @@ from curate.dedup.near import KEEP_ORDER, NearDedupConfig, report
 
 IDS_PER_TASK = 4_000_000  # document ids one alive task holds (its map files' ids)
 KEYS_PER_TASK = 32_000_000  # band keys one bucket task holds (16 bytes each with its index)
-VALUES_PER_TASK = 128_000_000  # signature entries one counts task holds (4 bytes each)
+VALUES_PER_TASK = 128_000_000  # signature entries of paired documents one counts task holds (4 bytes each)
 PAIRS = pa.schema([("a", pa.int64()), ("b", pa.int64())])
 
 
@@ -126,14 +126,17 @@ def buckets(groups: list[Tables], cfg: BucketConfig) -> tuple[pa.Table, dict]:
     """Candidate pairs of this task's bands. Groups: signature maps (this task's columns), alive."""
     maps, alive_t = groups
     live = np.flatnonzero(alive_t.all()["alive"].to_numpy(zero_copy_only=False))
-    keys = {b: [] for b in cfg.bands}
+    n = sum(maps.rows())
+    keys = {b: np.empty(n, np.uint64) for b in cfg.bands}  # filled in place: no per-file copies to join
+    offset = 0
     for t in maps:
         for b in cfg.bands:
             cols = [t[sig_column(b * cfg.rows + r)].to_numpy() for r in range(cfg.rows)]
-            keys[b].append(_band_key(cols, b))
+            keys[b][offset:offset + t.num_rows] = _band_key(cols, b)
+        offset += t.num_rows
     found = []
     for b in cfg.bands:
-        k = np.concatenate(keys.pop(b))[live] if len(maps) else np.zeros(0, np.uint64)
+        k = keys.pop(b)[live]
         idx = live
         if cfg.parts > 1:
             mine = (k % np.uint64(cfg.parts)) == np.uint64(cfg.part)
@@ -179,22 +182,37 @@ def merge_pairs(groups: list[Tables], cfg: object = None) -> tuple[pa.Table, dic
 
 
 def count_plan(n: int, num_perm: int, tasks: int | None = None) -> list[tuple[int, ...]]:
-    """Permutation groups of the counts tasks for ``n`` documents."""
+    """Permutation groups of the counts tasks over pairs among ``n`` documents (at most twice the pairs)."""
     per = max(1, VALUES_PER_TASK // max(1, n))
     tasks = tasks or math.ceil(num_perm / per)
     return [tuple(int(c) for c in g) for g in np.array_split(np.arange(num_perm), min(tasks, num_perm))]
+
+
+def _rows_of(maps: Tables, nodes: np.ndarray, columns: list[str]) -> np.ndarray:
+    """The ``columns`` of the documents ``nodes`` (sorted ``gidx``), read file by file: a matrix with one row
+    per node, so that memory follows the pairs, not the corpus."""
+    matrix = np.empty((len(nodes), len(columns)), np.uint32)
+    offset = 0
+    for t in maps:
+        lo, hi = np.searchsorted(nodes, [offset, offset + t.num_rows])
+        if hi > lo:
+            rows = pa.array(nodes[lo:hi] - offset)
+            for j, c in enumerate(columns):
+                matrix[lo:hi, j] = t[c].take(rows).to_numpy()
+        offset += t.num_rows
+    return matrix
 
 
 def counts(groups: list[Tables], columns: tuple[int, ...]) -> tuple[pa.Table, dict]:
     """Equal signature entries of every pair on the permutations ``columns``. Groups: maps, pairs."""
     maps, pairs_t = groups
     pairs = _pairs(pairs_t.all())
-    sub = [np.column_stack([t[sig_column(c)].to_numpy() for c in columns]) if t.num_rows else
-           np.zeros((0, len(columns)), np.uint32) for t in maps]
-    matrix = np.concatenate(sub) if sub else np.zeros((0, len(columns)), np.uint32)
+    nodes = np.unique(pairs.ravel())
+    matrix = _rows_of(maps, nodes, [sig_column(c) for c in columns])
+    local = np.searchsorted(nodes, pairs)
     eq = np.zeros(len(pairs), np.uint16)
     for start in range(0, len(pairs), 100_000):  # bounded memory for the pair x permutation comparison
-        chunk = pairs[start:start + 100_000]
+        chunk = local[start:start + 100_000]
         eq[start:start + len(chunk)] = (matrix[chunk[:, 0]] == matrix[chunk[:, 1]]).sum(axis=1)
     return pa.table({"eq": pa.array(eq, pa.uint16())}), {"pairs": len(pairs)}
 

@@ -46,6 +46,32 @@ def test_runs_then_skips(tmp_path, workers):
         assert all(d.skipped for d in again.values())
 
 
+@dataclass(frozen=True)
+class Pid:
+    pass
+
+
+def pid_task(task: Task) -> Result:
+    import os
+
+    with atomic_path(task.out(".pid")) as tmp:
+        tmp.write_text(str(os.getpid()))
+    return Result({"out": [f"{task.name}.pid"]})
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_single_task_runs_in_a_worker_when_there_is_a_pool(tmp_path, workers):
+    """A lone task (a global reduce) leaves its memory in a worker, never in the build's own process."""
+    import os
+
+    src = tmp_path / "in.txt"
+    src.write_text("x")
+    with Executor(workers, progress=False) as ex:
+        done = ex.run([Task("p/0", pid_task, (str(src),), str(tmp_path / "out"), "p0", Pid())], "p")
+    ran_in = int(done["p/0"].files("out")[0].read_text())
+    assert (ran_in == os.getpid()) == (workers == 1)
+
+
 def test_changes_invalidate_only_affected_tasks(tmp_path):
     with Executor(1, progress=False) as ex:
         ex.run(_tasks(tmp_path), "t")
