@@ -231,8 +231,6 @@ def execute(task: Task, fp: str) -> dict[str, Any]:
             result = task.fn(task)
     except workers_mod.TaskTimeout:
         return execute_timed_out(task, fp)
-    finally:  # a worker runs many tasks: what this one freed goes back to the system, not to its peak
-        workers_mod.release_memory()
     return _finish(task, fp, result)
 
 

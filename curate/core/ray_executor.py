@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from curate.core.executor import Executor, Task, TaskError, execute
+from curate.core.workers import release_memory
 
 # Same thread limits as the local pool's workers: each task is one of many running side by side.
 _ENV = {"TOKENIZERS_PARALLELISM": "false", "POLARS_MAX_THREADS": "1"}
@@ -25,7 +26,10 @@ _ENV = {"TOKENIZERS_PARALLELISM": "false", "POLARS_MAX_THREADS": "1"}
 def _run(task: Task, fp: str) -> dict[str, Any]:
     for key, value in _ENV.items():
         os.environ.setdefault(key, value)
-    return execute(task, fp)
+    try:
+        return execute(task, fp)
+    finally:  # a Ray worker runs many tasks: it keeps the memory of the current one, not of its largest
+        release_memory()
 
 
 class RayExecutor(Executor):

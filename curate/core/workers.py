@@ -14,8 +14,11 @@
   the executor then writes the task's fallback result (``Task.on_timeout``: e.g. a quarantine row
   naming the file). Python code, regular expressions and parsers that call back into Python stop at
   the alarm; a task stuck where no Python code runs (a C library) is killed by the parent at
-  ``hard_limit(timeout)`` and its fallback written by the parent (in a pool, not for a task the
-  executor runs in its own process: one worker, or a single task).
+  ``hard_limit(timeout)`` and its fallback written by the parent (in a pool, not for a build with one
+  worker, whose tasks run in its own process).
+- **Memory goes back after each task.** A worker runs many tasks, some large (a global reduce): after
+  each one, pyarrow's pool and glibc's free lists are handed back
+  (``release_memory``), so a worker's resident size is that of its current task, not its largest.
 - **Lean workers.** A worker imports only what its tasks need, and never the modules pymupdf would load for
   features curate does not use (``skip_unused_imports``).
 - **Lost workers.** A worker that dies (killed, out of memory) breaks the pool: the pool is replaced
@@ -27,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import os
 import signal
 import sys
@@ -77,10 +79,10 @@ def deadline(seconds: float | None) -> Iterator[None]:
 
 
 def release_memory() -> None:
-    """Hand the memory a finished task freed back to the system: Python's garbage, pyarrow's pool and glibc's
-    free lists (a process keeps its peak otherwise, so one large reduce would stay resident for the rest of
-    the build)."""
-    gc.collect()
+    """Hand the memory a finished task freed back to the system: pyarrow's pool and glibc's free lists (a
+    process keeps its peak otherwise, so one large reduce would stay resident for the rest of the build).
+    No garbage collection: a full one costs a tenth of a second or more, and tasks free their tables and
+    arrays by reference counting."""
     arrow = sys.modules.get("pyarrow")
     if arrow is not None:
         with contextlib.suppress(AttributeError):
@@ -171,10 +173,14 @@ def _sigint_blocked() -> Iterator[None]:
 
 
 def _started(fn: Callable, key: str, *args: Any) -> Any:
-    """Tell the parent which process runs ``key`` (for its hard limit), then run ``fn(*args)``."""
+    """Tell the parent which process runs ``key`` (for its hard limit), run ``fn(*args)``, then hand back the
+    memory it freed."""
     if _NOTICES is not None:
         _NOTICES.put((key, os.getpid(), time.time()))
-    return fn(*args)
+    try:
+        return fn(*args)
+    finally:
+        release_memory()
 
 
 class Pool:
