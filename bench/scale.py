@@ -14,9 +14,9 @@ tokenization with the bundled tokenizer. ``--near-only`` runs ``curate dedup`` (
 dedup alone) instead.
 
 Prints one JSON line per size: documents, wall seconds, seconds per step, microseconds per
-document, peak RSS of the largest single process (sampled every 0.2 s over the build and all its
-workers, Ray's included), the passes that wrote the corpus and their bytes, what was dropped, and
-the load average before and after.
+document (wall, and CPU of the build's processes), peak RSS of the largest single process (sampled
+every 0.2 s over the build and all its workers, Ray's included) and per pass, the passes that wrote
+the corpus and their bytes, what was dropped, and the load average before and after.
 """
 
 from __future__ import annotations
@@ -291,6 +291,15 @@ class LoopbackCluster:
                     proc.wait()
 
 
+def _cpu() -> float:
+    """CPU seconds (user and system) of every finished child process and its reaped descendants (a local
+    build's workers; not a Ray cluster's): less sensitive than wall time to a machine shared with others."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run(n: int, work: Path, args: argparse.Namespace) -> dict:
     data = work / f"data{n}"
     t0 = time.perf_counter()
@@ -311,10 +320,12 @@ def run(n: int, work: Path, args: argparse.Namespace) -> dict:
         cmd += ["--executor", "ray", "--ray-address", args.ray_address]
     start = time.perf_counter()
     load_before = os.getloadavg()[0]
+    cpu_before = _cpu()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watch = PeakRSS(proc.pid, "ray::" if args.executor == "ray" else None)
     stdout, stderr = proc.communicate()
     wall = time.perf_counter() - start
+    cpu = _cpu() - cpu_before
     peak, who = watch.stop()
     if proc.returncode:
         raise SystemExit(f"build failed:\n{stderr[-3000:]}")
@@ -327,7 +338,8 @@ def run(n: int, work: Path, args: argparse.Namespace) -> dict:
             passes[p["pass"]] = passes.get(p["pass"], 0) + sum((build / s).stat().st_size for s in p["shards"])
     manifest = json.loads((build / "manifest.json").read_text())
     result = {"documents": n, "planted": gen["planted"], "generate_s": round(gen_s, 1), "wall_s": round(wall, 1),
-              "us_per_doc": round(wall / n * 1e6, 1), "peak_rss_mb": round(peak / 2**20), "peak_process": who,
+              "us_per_doc": round(wall / n * 1e6, 1), "cpu_s": round(cpu, 1),
+              "cpu_us_per_doc": round(cpu / n * 1e6, 1), "peak_rss_mb": round(peak / 2**20), "peak_process": who,
               "rewrites": len(passes), "pass_bytes": passes, "steps_s": {k.strip(): float(v) for k, v in steps.items()},
               "drops": manifest["drops"], "executor": args.executor,
               "load": [round(load_before, 1), round(os.getloadavg()[0], 1)],
