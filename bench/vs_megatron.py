@@ -1,7 +1,7 @@
 """curate against Megatron-LM's ``tools/preprocess_data.py`` on the same documents, in one run.
 
     python bench/vs_megatron.py [--docs 100000] [--runs 3] [--workers 2] \\
-        [--megatron-python /work/wt/megatron-venv/bin/python] [--work DIR]
+        [--megatron-python /work/wt/megatron-venv/bin/python] [--work DIR] [--baseline CHECKOUT]
 
 The corpus: ``--docs`` JSON lines ``{"text": ...}`` (about 60% Chinese), each 2-6 sentences drawn
 (seeded) from the real files of ``../shared/realdata`` (PubMedQA abstracts, Chinese medical QA and
@@ -14,11 +14,16 @@ is trained on it (``curate tokenizer train``'s trainer). Then, interleaved, ``--
 - ``curate documents``: ``curate build documents --append-eod --workers N``;
 - ``curate stage 1``: ``curate corpus`` with a stage-1 recipe over the same file (clean, quality
   thresholds, exact and near dedup, decontamination against the sample evaluation sets, tokenize);
+- ``curate stage 1 (baseline)``, with ``--baseline DIR``: the same stage-1 build run by another checkout
+  of curate (``git worktree add DIR <commit>``), to measure a change against its base in the same run;
+  its ledger and ``.bin/.idx`` must be byte-identical to the checkout's own;
 - ``raw limit``: a process that reads the lines, then ``encode_batch_fast`` over the texts in
   batches of 4,096 (all cores; faster than one batch of everything), ids pulled into Python lists,
   nothing written. Two figures: the encode alone (the limit) and the whole process.
 
 It checks that curate's and Megatron's ``.bin/.idx`` are byte-identical, and prints the medians,
+the CPU seconds of each variant (user + system of its whole process tree: the figure that a machine
+shared with other work disturbs least),
 the medians of the per-run ratios, and the load average before and after.
 """
 
@@ -29,6 +34,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -138,10 +144,16 @@ recipe = "{source}"
     return recipe
 
 
+_CPU: list[float] = []  # CPU seconds (user + system, the process and all it waited for) of each timed command
+
+
 def _timed(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, str]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _CPU.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     if proc.returncode != 0:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(map(str, cmd))}\n"
                          f"{proc.stdout[-2000:]}{proc.stderr[-3000:]}")
@@ -156,6 +168,8 @@ def main() -> None:
     parser.add_argument("--vocab", type=int, default=32_000)
     parser.add_argument("--megatron-python", default=str(ROOT.parent / "megatron-venv" / "bin" / "python"))
     parser.add_argument("--work", type=Path, default=None, help="Keep the corpus and tokenizer here (reused).")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="Another curate checkout whose stage-1 build runs as one more variant.")
     parser.add_argument("--skip", default="", help="Variants to leave out, comma separated.")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="vs_megatron-"))
@@ -190,9 +204,14 @@ def main() -> None:
                                               str(args.workers), "--no-progress"], env)[0],
         "raw limit": lambda out: _raw(corpus, tok, out),
     }
+    if args.baseline:
+        variants["curate stage 1 (baseline)"] = lambda out: _timed(
+            [*CURATE, "corpus", str(recipe), "--out", str(out), "--workers", str(args.workers), "--no-progress"],
+            {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}, cwd=args.baseline)[0]
     skip = set(filter(None, args.skip.split(",")))
     names = [n for n in variants if n not in skip]
     times: dict[str, list[float]] = {n: [] for n in [*names, "raw process"]}
+    cpu: dict[str, list[float]] = {n: [] for n in names}
     load_before = os.getloadavg()
     tokens = None
     for r in range(args.runs):
@@ -201,16 +220,20 @@ def main() -> None:
             shutil.rmtree(out, ignore_errors=True)
             out.mkdir(parents=True)
             result = variants[name](out)
+            cpu[name].append(_CPU[-1])
             if name == "raw limit":
                 encode, whole, tokens = result
                 times["raw limit"].append(encode)
                 times["raw process"].append(whole)
             else:
                 times[name].append(result)
-            print(f"run {r}: {name} {times[name][-1]:.2f} s", file=sys.stderr)
+            print(f"run {r}: {name} {times[name][-1]:.2f} s, CPU {cpu[name][-1]:.1f} s", file=sys.stderr)
     load_after = os.getloadavg()
     _identical(runs, args.runs, names)
+    _same_build(runs, args.runs, names)
     _table(times, args, docs, size, tokens, load_before, load_after)
+    print("\nCPU seconds (user + system of the process tree; the raw limit's is its whole process), median:")
+    print(" | ".join(f"{name} {statistics.median(values):.1f}" for name, values in cpu.items() if values))
 
 
 def _raw(corpus: Path, tok: Path, out: Path) -> tuple[float, float, int]:
@@ -234,6 +257,21 @@ def _identical(runs: Path, n: int, names: list[str]) -> None:
             print(f"{name} run {r}: .bin/.idx {'byte-identical to' if same else 'DIFFER from'} Megatron's")
             if not same:
                 raise SystemExit(1)
+
+
+def _same_build(runs: Path, n: int, names: list[str]) -> None:
+    """The baseline's stage-1 ledger and token files equal the checkout's own, run by run."""
+    if "curate stage 1 (baseline)" not in names or "curate stage 1" not in names:
+        return
+    files = ("stage1/ledger.parquet", "stage1/tokens/documents_text_document.bin",
+             "stage1/tokens/documents_text_document.idx", "stage1/tokens/documents_text_document.docs.parquet")
+    for r in range(n):
+        ours, base = runs / f"curate_stage_1-{r}", runs / f"curate_stage_1_(baseline)-{r}"
+        differ = [f for f in files if (ours / f).read_bytes() != (base / f).read_bytes()]
+        print(f"curate stage 1 run {r}: ledger, .bin/.idx and .docs.parquet "
+              f"{'byte-identical to the baseline' if not differ else 'DIFFER from the baseline: ' + ', '.join(differ)}")
+        if differ:
+            raise SystemExit(1)
 
 
 def _table(times: dict[str, list[float]], args: argparse.Namespace, docs: int, size: int, tokens: int | None,

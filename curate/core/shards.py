@@ -23,10 +23,18 @@ def drops_table(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays([table[c].cast(pa.string()) for c in DROPS.names], schema=DROPS)
 
 
+# Schema metadata of a table whose numeric and binary columns are hash values (signatures, digests): every
+# value distinct, so a dictionary page is built and thrown away; they are written plain (several times faster).
+HASHED = {b"curate.hashed": b"1"}
+
+
 def write(table: pa.Table, path: Path) -> None:
     """Write a table as one zstd Parquet file, atomically."""
+    dictionary: bool | list[str] = True
+    if (table.schema.metadata or {}).get(b"curate.hashed") == b"1":
+        dictionary = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd", row_group_size=8192)
+        pq.write_table(table, tmp, compression="zstd", row_group_size=8192, use_dictionary=dictionary)
 
 
 def read(path: Path, columns: list[str] | None = None) -> pa.Table:

@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from curate.core import shards
 from curate.core.step import Context, Out
+from curate.text import batchnorm
 from curate.text import normalise as text
 
 HASHES = pa.schema([("hash", pa.binary(16)), ("rank", pa.int32()), ("id", pa.string())])
@@ -40,7 +41,7 @@ def text_hash(body: str) -> bytes:
 
 def hash_step(table: pa.Table, cfg: ExactDedupConfig, ctx: Context) -> Out:
     """The hash of every document of the batch, with its source rank, as a side output (a step)."""
-    hashes = [text_hash(t) for t in table["text"].to_pylist()]
+    hashes = [hashlib.blake2b(key.encode(), digest_size=16).digest() for key in batchnorm.dedup_keys(table["text"])]
     side = pa.Table.from_arrays(
         [pa.array(hashes, pa.binary(16)), pa.array([ctx.rank] * len(hashes), pa.int32()),
          table["id"].combine_chunks() if table.num_rows else pa.array([], pa.string())], schema=HASHES)

@@ -68,11 +68,13 @@ def fmix(h: np.ndarray, width: int) -> np.ndarray:
 
 @functools.cache
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's affine32 permutations ``(a, b)`` for ``num_perm`` and ``seed``."""
-    from datasketch import MinHash  # imported here: it pulls in scipy, which only near dedup needs
-
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
-    return a.astype(np.uint32), b.astype(np.uint32)
+    """datasketch's affine32 permutations ``(a, b)`` for ``num_perm`` and ``seed``: from numpy's legacy
+    generator seeded with ``seed``, ``a`` odd (a bijection modulo 2**32), then ``b`` (tested equal to
+    datasketch's own; drawn here, as importing datasketch pulls in scipy, a second per worker)."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 @functools.cache
@@ -181,9 +183,14 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int
         return out
     mixed = fmix(hashes.astype(np.uint32), 32)
     starts = offsets[nonempty]
+    permuted = np.empty_like(mixed)  # one buffer for every permutation: no allocation per permutation
+    mins = np.empty((num_perm, starts.size), dtype=np.uint32)
     with np.errstate(over="ignore"):
         for i in range(num_perm):
-            out[nonempty, i] = np.minimum.reduceat(mixed * a[i] + b[i], starts)
+            np.multiply(mixed, a[i], out=permuted)
+            np.add(permuted, b[i], out=permuted)
+            np.minimum.reduceat(permuted, starts, out=mins[i])
+    out[nonempty] = mins.T
     return out
 
 

@@ -133,7 +133,7 @@ def signature_step(table: pa.Table, cfg: SignatureConfig, ctx: Context) -> Out:
     }
     if cfg.shingle_sets:
         arrays["shingles"] = pa.array(columns["shingles"], pa.list_(pa.uint32()))
-    return Out(table, side=pa.table(arrays))
+    return Out(table, side=pa.table(arrays, metadata=shards.HASHED))
 
 
 def candidate_pairs(keys: np.ndarray) -> np.ndarray:

@@ -10,11 +10,13 @@ is dropped (``empty_text``). Length, symbol, repetition and language rules are q
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 from curate.core.step import Context, Out
+from curate.text import batchnorm
 from curate.text import normalise as text
 
 
@@ -30,7 +32,15 @@ def clean(table: pa.Table, cfg: CleanConfig, ctx: Context) -> Out:
     ledger = ctx.ledger()
     keep: list[bool] = []
     bodies: list[str] = []
-    for id_, body in zip(table["id"].to_pylist(), table["text"].to_pylist(), strict=True):
+    texts = table["text"].to_pylist()
+    # Most documents are already normal: those no rule can change skip both passes (NFC is checked apart,
+    # quickly, as it is per text).
+    suspect = batchnorm.clean_candidates(texts, cfg.nfkc).tolist()
+    for id_, body, maybe in zip(table["id"].to_pylist(), texts, suspect, strict=True):
+        if not maybe and (not cfg.nfkc or unicodedata.normalize("NFC", body) is body):
+            keep.append(True)
+            bodies.append(body)
+            continue
         changed = []
         if cfg.nfkc:
             folded = text.safe_nfkc(body)

@@ -296,10 +296,17 @@ def failed_rule(row: dict, cfg: QualityConfig) -> tuple[str, str] | None:
 def thresholds(signal_rows: pa.Table, cfg: QualityConfig, ctx: Context) -> Out:
     """Keep the signal rows that pass every threshold; one ledger row per failing document (a step)."""
     ledger = ctx.ledger()
-    keep = []
-    for row in signal_rows.to_pylist():
+    failing = np.zeros(signal_rows.num_rows, dtype=bool)
+    for _, column, kind, field_name in RULES:  # whole columns at once; ``failed_rule`` words the few failures
+        limit = getattr(cfg, field_name)
+        if limit is not None:
+            values = signal_rows[column].to_numpy(zero_copy_only=False)
+            failing |= values < limit if kind == "min" else values > limit
+    if cfg.langs is not None:
+        failing |= ~np.isin(signal_rows["lang"].to_numpy(zero_copy_only=False), list(cfg.langs))
+    rows = np.flatnonzero(failing)
+    for row in signal_rows.take(pa.array(rows, pa.int64())).to_pylist():
         failure = failed_rule(row, cfg)
-        if failure:
-            ledger.drop(row["id"], *failure)
-        keep.append(failure is None)
-    return Out(signal_rows.filter(pa.array(keep, pa.bool_())), ledger.table())
+        assert failure is not None, "a failing row fails a rule"
+        ledger.drop(row["id"], *failure)
+    return Out(signal_rows.filter(pa.array(~failing, pa.bool_())), ledger.table())

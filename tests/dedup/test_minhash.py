@@ -48,6 +48,13 @@ def test_signatures_equal_datasketch():
     assert (sigs[2] == minhash.EMPTY).all() and (sigs[3] == minhash.EMPTY).all()
 
 
+def test_permutations_equal_datasketch():
+    for num_perm, seed in ((64, 7), (256, 1), (128, 1234)):
+        a, b = minhash.permutations(num_perm, seed)
+        want_a, want_b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+        assert a.dtype == np.uint32 and np.array_equal(a, want_a) and np.array_equal(b, want_b)
+
+
 def test_estimated_jaccard_tracks_true_jaccard():
     rng = np.random.default_rng(0)
     words = [f"w{i}" for i in range(5000)]
