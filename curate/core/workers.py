@@ -119,10 +119,11 @@ def skip_unused_imports() -> None:
 _NOTICES: Any = None
 
 
-def _pyarrow_without_pandas() -> None:
-    """pyarrow looks for pandas on its first conversion of Python values (to recognise its objects) and
-    imports it: half a second or more per fresh process. A worker never hands it pandas objects, so its
-    one look finds none; pandas itself stays importable for any library that wants it."""
+def pyarrow_without_pandas() -> None:
+    """Make pyarrow's one look for pandas find none, in a process that runs curate alone (a worker, or a
+    build on the command line). pyarrow looks on its first conversion of Python values (to recognise pandas
+    objects) and imports it: half a second or more per fresh process; curate never hands it pandas
+    objects. pandas itself stays importable for any library that wants it."""
     if "pandas" in sys.modules:
         return
     import pyarrow as pa
@@ -146,7 +147,7 @@ def _init_worker(parent: int, notices: Any) -> None:
     global _NOTICES
     _die_with_parent(parent)
     skip_unused_imports()
-    _pyarrow_without_pandas()
+    pyarrow_without_pandas()
     _NOTICES = notices
     # Each worker is one of N parallel processes; keep libraries from each spawning N threads too.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
