@@ -2,10 +2,13 @@
 
 import numpy as np
 
-from curate.readers.pdf import glyphs
+# curate.readers.pdf is imported inside the tests: imported first at collection, it would load pymupdf without
+# its layout model for the whole session, and page.find_tables (which other tests compare with) finds less.
 
 
 def test_shipped_reference_glyphs_equal_rendered_ones():
+    from curate.readers.pdf import glyphs
+
     glyphs.references.cache_clear()
     shipped, rendered = glyphs.references(), glyphs.render_references()
     assert [ch for ch, _ in shipped] == [ch for ch, _ in rendered] and len(shipped) > 300
@@ -15,6 +18,8 @@ def test_shipped_reference_glyphs_equal_rendered_ones():
 
 
 def test_missing_reference_file_falls_back_to_rendering(tmp_path, monkeypatch):
+    from curate.readers.pdf import glyphs
+
     monkeypatch.setattr(glyphs, "REFERENCES_FILE", tmp_path / "absent.npz")
     glyphs.references.cache_clear()
     try:
@@ -25,6 +30,8 @@ def test_missing_reference_file_falls_back_to_rendering(tmp_path, monkeypatch):
 
 
 def test_written_reference_file_reads_back(tmp_path, monkeypatch):
+    from curate.readers.pdf import glyphs
+
     path = tmp_path / "refs.npz"
     glyphs.write_references(path)
     monkeypatch.setattr(glyphs, "REFERENCES_FILE", path)
