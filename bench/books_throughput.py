@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -131,23 +132,33 @@ def reader(files: list[Path]) -> int:
     return n
 
 
-def build(folder: Path, out: Path, workers: int) -> dict:
-    """A fresh ``curate build books`` of ``folder`` without tokenizing."""
-    from curate.build import pipeline, recipes
+def spec(folder: Path) -> Any:
+    """The recipe of a ``curate build books`` of ``folder``."""
+    from curate.build import recipes
 
     src = recipes.source_from_dict({"reader": "books", "inputs": [str(folder)]}, None, "bench")
-    spec = recipes.CorpusSpec(name="books", sources=(src,))
-    return pipeline.run(spec, out, workers=workers, tokenize_docs=False, progress=False).manifest
+    return recipes.CorpusSpec(name="books", sources=(src,))
+
+
+def build(folder: Path, out: Path, workers: int, recipe: Any = None) -> dict:
+    """A fresh ``curate build books`` of ``folder`` without tokenizing."""
+    from curate.build import pipeline
+
+    return pipeline.run(recipe or spec(folder), out, workers=workers, tokenize_docs=False, progress=False).manifest
 
 
 def _build_child(folder: str, out: str, workers: str) -> None:
-    """Time one build in this fresh process, its modules imported first (as ``curate build`` would
-    have them), its caches cold and its workers new: what a user's build pays."""
+    """Time one build in this fresh process, its modules imported and its recipe read first (as ``curate
+    build`` has them before it starts), its caches cold and its workers new: what a user's build pays."""
     from curate.build import pipeline  # noqa: F401
+    from curate.core.workers import pyarrow_without_pandas, skip_unused_imports
     from curate.readers import books  # noqa: F401
 
+    skip_unused_imports()  # as the command line does
+    pyarrow_without_pandas()
+    recipe = spec(Path(folder))
     t = time.perf_counter()
-    manifest = build(Path(folder), Path(out), int(workers))
+    manifest = build(Path(folder), Path(out), int(workers), recipe)
     print(time.perf_counter() - t, manifest["sources"]["books"]["stats"]["pages"])
 
 

@@ -40,13 +40,26 @@ def _fail_cleanly(fn: Callable) -> Callable:
     return wrapper
 
 
+_COMMAND_LINE = False
+
+
+def _alone() -> None:
+    """A build from the real command line runs alone in its process: pyarrow need not look for pandas
+    (``core.workers``); a build invoked from Python code leaves its caller's pyarrow as it is."""
+    if _COMMAND_LINE:
+        from curate.core.workers import pyarrow_without_pandas
+
+        pyarrow_without_pandas()
+
+
 class _Main(click.Group):
     """The ``curate`` group: ``--debug`` is accepted anywhere on the command line, and no command's error
     reaches the user as a traceback without it."""
 
     def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
-        global _DEBUG
+        global _DEBUG, _COMMAND_LINE
         if args is None:  # the real command line: this process runs curate alone
+            _COMMAND_LINE = True
             from curate.core.workers import skip_unused_imports
 
             skip_unused_imports()
@@ -155,6 +168,7 @@ def corpus(recipe: Path, out: str, tokenizer_path: str | None, eod_token: str | 
         spec = dataclasses.replace(spec, tokenizer=str(Path(tokenizer_path).resolve()))
     if eod_token:
         spec = dataclasses.replace(spec, eod_token=eod_token)
+    _alone()
     result = pipeline.run(spec, _under(out, spec.name), workers=workers, progress=progress, executor=executor,
                           address=ray_address)
     _report(result, strict)
@@ -241,6 +255,7 @@ def _build_command(reader: str, summary: str, extra: list[Callable] | None = Non
             raise click.UsageError("no inputs: pass --input or a --recipe with inputs")
         tok = None if tokenizer_path in (None, "bundled") else str(Path(tokenizer_path).resolve())
         spec = recipes.CorpusSpec(name=src.name, sources=(src,), tokenizer=tok)
+        _alone()
         result = pipeline.run(spec, _under(out, src.name), workers=workers, tokenize_docs=tokenizer_path is not None,
                               progress=progress, executor=executor, address=ray_address)
         _report(result, strict)
@@ -331,6 +346,7 @@ def _standalone(inputs: tuple[str, ...], out: str, name: str, steps: tuple[str, 
                              options=Config(text_field=text_field), scrub=scrub)
     corpus = recipes.CorpusSpec(name=name, sources=(src,), steps=steps, **spec)
     strict = run.pop("strict")
+    _alone()
     _report(pipeline.run(corpus, _under(out, name), tokenize_docs=False, **run), strict)
 
 

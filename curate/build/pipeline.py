@@ -136,8 +136,10 @@ def _read_tasks(root: Path, src: SourceSpec, shard_records: int, part_bytes: int
             tasks.append(Task(f"{src.name}/read/{rel}", read_task, (str(path), *side), out_dir, name, cfg,
                               size=size(path, src.options) if size else 1))
             continue
+        part_size = getattr(module, "part_units", None)  # progress in pages for a book's page ranges too
         tasks += [Task(f"{src.name}/read/{rel}@{k}", read_task, (str(path), *side), out_dir, f"{name}@{k:04d}",
-                       dataclasses.replace(cfg, part=part, part_index=k)) for k, part in enumerate(parts)]
+                       dataclasses.replace(cfg, part=part, part_index=k), size=part_size(part) if part_size else 1)
+                  for k, part in enumerate(parts)]
     return tasks
 
 
@@ -198,12 +200,17 @@ def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlo
     keyed source."""
     read_tasks = {s.name: _bounded(s, _read_tasks(root, s, spec.shard_records, part_bytes)) for s in spec.sources}
     units = {getattr(reader_module(s.reader), "UNIT", "file") for s in spec.sources}
-    results = ex.run([t for tasks in read_tasks.values() for t in tasks], "read",
-                     unit=units.pop() if len(units) == 1 else "unit")
+    unit = units.pop() if len(units) == 1 else "unit"
+    split = {t.key for s in spec.sources if hasattr(reader_module(s.reader), "finish")
+             for t in read_tasks[s.name] if t.config.part is not None}
+    first, beside = _read_passes([t for tasks in read_tasks.values() for t in tasks], split,
+                                 getattr(ex, "workers", 1) or 1)
+    results = ex.run(first, "read", unit=unit)
     finishes = {s.name: _finish_tasks(root, s, read_tasks[s.name], results)
                 for s in spec.sources if hasattr(reader_module(s.reader), "finish")}
-    if any(finishes.values()):
-        results.update(ex.run([t for tasks in finishes.values() for t in tasks], "read: finish", unit="file"))
+    if any(finishes.values()) or beside:
+        results.update(ex.run([t for tasks in finishes.values() for t in tasks] + beside, "read: finish",
+                              unit=unit if beside else "file"))
     reduces = {}
     for src in spec.sources:
         flow = flows[src.name]
@@ -217,6 +224,31 @@ def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlo
         if keys:
             reduces[src.name] = tuple(global_steps.versions(ex, root, src.name, keys, spec.partitions))
     return reduces
+
+
+def _read_passes(tasks: list[Task], split: set[str], workers: int) -> tuple[list[Task], list[Task]]:
+    """The read tasks of the first pass, and those run beside the finish tasks of split files.
+
+    A split file's finish is one task that waits for all its page ranges; the other workers would sit
+    idle beside it. So the ranges run first, with as many whole files as fit beside them without making
+    that pass longer (sizes in pages, ranges spread over ``workers``, largest first); the other whole
+    files run in the second pass, after the finishes. Outputs do not depend on the order tasks run in."""
+    ranges = [t for t in tasks if t.key in split]
+    if not ranges or workers <= 1:
+        return tasks, []
+    loads = [0] * workers
+    for t in sorted(ranges, key=lambda t: -t.size):
+        loads[loads.index(min(loads))] += t.size
+    longest = max(loads)
+    first, beside = list(ranges), []
+    for t in sorted((t for t in tasks if t.key not in split), key=lambda t: -t.size):
+        low = loads.index(min(loads))
+        if loads[low] + t.size <= longest:
+            loads[low] += t.size
+            first.append(t)
+        else:
+            beside.append(t)
+    return first, beside
 
 
 def _in_file_order(tasks: list[Task], finishes: list[Task], results: dict[str, Done]) -> list[Done]:

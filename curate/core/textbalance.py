@@ -22,8 +22,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import polars as pl
-
 IN, OUT, REMOVED = "text_in", "text_out", "text_removed_"
 _WHITESPACE = r"[\s\x1c-\x1f]"  # Python's str.isspace, as a Rust regex
 
@@ -40,6 +38,8 @@ def removed(stats: dict) -> dict[str, int]:
 
 def recount(paths: list[Path]) -> int:
     """Characters in the ``text`` column of record shards."""
+    import polars as pl  # here: readers import this module in every worker, for ``characters``
+
     total = 0
     for path in paths:
         frame = pl.read_parquet(path, columns=["text"])

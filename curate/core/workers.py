@@ -148,10 +148,35 @@ def skip_unused_imports() -> None:
 _NOTICES: Any = None
 
 
+def pyarrow_without_pandas() -> None:
+    """Make pyarrow's one look for pandas find none, in a process that runs curate alone (a worker, or a
+    build on the command line). pyarrow looks on its first conversion of Python values (to recognise pandas
+    objects) and imports it: half a second or more per fresh process; curate never hands it pandas
+    objects. pandas itself stays importable for any library that wants it."""
+    if "pandas" in sys.modules:
+        return
+    import pyarrow as pa
+
+    sys.meta_path.insert(0, _NoPandas())
+    try:
+        pa.array([""])
+    finally:
+        sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _NoPandas)]
+
+
+class _NoPandas:
+    """An import finder that fails the import of pandas (while pyarrow looks for it)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.partition(".")[0] == "pandas":
+            raise ImportError("pandas is not used by curate's workers")
+
+
 def _init_worker(parent: int, notices: Any) -> None:
     global _NOTICES
     _die_with_parent(parent)
     skip_unused_imports()
+    pyarrow_without_pandas()
     _NOTICES = notices
     # Each worker is one of N parallel processes; keep libraries from each spawning N threads too.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

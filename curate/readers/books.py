@@ -123,6 +123,11 @@ def parts(path: Path, cfg: Config, part_bytes: int) -> list[dict] | None:
     return [{"start": a, "stop": b} for a, b in itertools.pairwise(cuts)]
 
 
+def part_units(part: dict) -> int:
+    """Pages of a page range (its progress and its share of the work)."""
+    return part["stop"] - part["start"]
+
+
 def read(ref: FileRef, cfg: Config, ledger: Ledger) -> Iterator[pdfpages.Start | pdfpages.PageOut]:
     """The pieces of one book, or of its page range ``ref.part`` (``readers/pdf/pages.py``)."""
     shown = pymupdf.TOOLS.mupdf_display_errors()

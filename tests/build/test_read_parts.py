@@ -124,3 +124,23 @@ def test_pubmed_outputs_are_byte_identical_whatever_the_cut(tmp_path, compressed
     assert _outputs(whole) == _outputs(cut)
     assert _final_records(whole) == _final_records(cut) and len(_final_records(cut)) > 20
     assert audit(cut).ok and audit(whole).ok
+
+
+def test_whole_files_fill_idle_workers_beside_page_ranges_the_rest_wait_for_the_finish():
+    from curate.core.executor import Task
+
+    def task(key: str, size: int) -> Task:
+        return Task(key, pipeline.read_task, (), "out", key, None, size=size)
+
+    ranges = [task("book@0", 200), task("book@1", 210)]
+    papers = [task("a", 30), task("b", 90), task("c", 12)]
+    split = {"book@0", "book@1"}
+    # Two workers, both busy with a range: every whole file runs beside the finish.
+    first, beside = pipeline._read_passes(ranges + papers, split, 2)
+    assert [t.key for t in first] == ["book@0", "book@1"] and [t.key for t in beside] == ["b", "a", "c"]
+    # Three workers: the third reads whole files while the ranges run, as many as fit in that time.
+    first, beside = pipeline._read_passes(ranges + papers + [task("d", 150)], split, 3)
+    assert [t.key for t in first] == ["book@0", "book@1", "d", "a", "c"] and [t.key for t in beside] == ["b"]
+    # One worker, or nothing split: one pass in file order.
+    assert pipeline._read_passes(ranges + papers, split, 1) == (ranges + papers, [])
+    assert pipeline._read_passes(papers, set(), 4) == (papers, [])

@@ -265,3 +265,29 @@ def test_workers_skip_what_pymupdf_would_import_for_nothing(tmp_path):
     with Executor(2, progress=False) as ex:
         done = ex.run(tasks, "t")
     assert all(json.loads(d.files("out")[0].read_text()) == [] for d in done.values())
+
+
+def pandas_task(task: Task) -> Result:
+    import sys
+
+    import pyarrow as pa
+
+    pa.Table.from_pylist([{"a": 1, "b": "x"}])  # pyarrow's first conversion looks for pandas
+    seen = {"pandas_loaded": "pandas" in sys.modules}
+    import pandas  # still importable by any library that wants it
+
+    seen["importable"] = bool(pandas.__version__)
+    with atomic_path(task.out(".json")) as tmp:
+        tmp.write_text(json.dumps(seen))
+    return Result({"out": [f"{task.name}.json"]}, {"in": 1})
+
+
+def test_workers_convert_with_pyarrow_without_importing_pandas(tmp_path):
+    pytest.importorskip("pandas")
+    src = tmp_path / "in.txt"
+    src.write_text("x")
+    tasks = [Task(f"pd/{i}", pandas_task, (str(src),), str(tmp_path / "out"), f"p{i}", i) for i in range(2)]
+    with Executor(2, progress=False) as ex:
+        done = ex.run(tasks, "t")
+    assert all(json.loads(d.files("out")[0].read_text()) == {"pandas_loaded": False, "importable": True}
+               for d in done.values())

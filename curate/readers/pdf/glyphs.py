@@ -27,10 +27,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pymupdf
-from fontTools.cffLib import CFFFontSet
 from fontTools.pens.basePen import BasePen
 
 from curate.readers.pdf.fonts import Font, glyph_unicode
@@ -131,9 +131,28 @@ def shape_of(font: Font, code: int) -> Shape | None:
     return rasterise(pen.contours, font.em)
 
 
+# The reference glyphs, rasterised once (``render_references``) and shipped with the package: rendering
+# them through fontTools' charstring interpreter costs a fresh process (every build worker) about half a second.
+REFERENCES_FILE = Path(__file__).with_name("glyph_references.npz")
+
+
 @functools.cache
 def references() -> tuple[tuple[str, Shape], ...]:
-    """Digits and Latin letters of the reference fonts pymupdf ships."""
+    """Digits and Latin letters of the reference fonts pymupdf ships (from ``REFERENCES_FILE``, else rendered)."""
+    try:
+        with np.load(REFERENCES_FILE) as f:
+            chars, bitmaps, numbers = str(f["chars"]), f["bitmaps"], f["numbers"]
+    except (OSError, ValueError, KeyError):  # a missing or unreadable file: render them here
+        return render_references()
+    if len(chars) != len(bitmaps) or bitmaps.shape[1:] != (GRID, GRID):
+        return render_references()
+    return tuple((ch, Shape(bitmap, *map(float, row))) for ch, bitmap, row in zip(chars, bitmaps, numbers, strict=True))
+
+
+def render_references() -> tuple[tuple[str, Shape], ...]:
+    """Rasterise the digits and Latin letters of the reference fonts (what ``REFERENCES_FILE`` holds)."""
+    from fontTools.cffLib import CFFFontSet  # only here: importing it costs a worker a sixth of a second
+
     out = []
     for name in _REFERENCE_FONTS:
         cff = CFFFontSet()
@@ -148,6 +167,14 @@ def references() -> tuple[tuple[str, Shape], ...]:
             if shape is not None:
                 out.append((ch, shape))
     return tuple(out)
+
+
+def write_references(path: Path = REFERENCES_FILE) -> None:
+    """Write the rendered reference glyphs to ``path`` (run after changing ``rasterise`` or the fonts)."""
+    refs = render_references()
+    np.savez_compressed(path, chars=np.array("".join(ch for ch, _ in refs)),
+                        bitmaps=np.stack([s.bitmap for _, s in refs]),
+                        numbers=np.array([(s.aspect, s.height, s.bottom) for _, s in refs], dtype=np.float64))
 
 
 _AGL_NAMES = dict(zip(DIGITS, ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),

@@ -37,16 +37,27 @@ _NUMBERING = re.compile(rf"^(?:(?:chapter|part)\s+[\divxlc]+[.:]?\s*|第\s*{_CN_
 _NON_WORD = re.compile(r"[\W_]+")
 
 
+_FULL_WIDTH = re.compile("[\uff01-\uff5e]")
+
+
+def _nfkc(s: str) -> str:
+    """NFKC, fast on the common lines: ASCII is left as it is; full-width forms (CJK punctuation) become
+    the ASCII they decompose to first, so that the rest passes NFKC's quick check (same result)."""
+    if s.isascii():
+        return s
+    return unicodedata.normalize("NFKC", _FULL_WIDTH.sub(lambda m: chr(ord(m.group()) - 0xFEE0), s))
+
+
 @functools.lru_cache(maxsize=4096)
 def title_key(title: str) -> str:
     """Comparison key of a heading: NFKC, case-folded, letters and digits only."""
-    return _NON_WORD.sub("", unicodedata.normalize("NFKC", title).casefold())
+    return _NON_WORD.sub("", _nfkc(title).casefold())
 
 
 @functools.lru_cache(maxsize=4096)
 def bare(title: str) -> str:
     """Title without its numbering (``3.2``, ``Chapter 3``, ``第三章``)."""
-    return _NUMBERING.sub("", unicodedata.normalize("NFKC", title).strip(), count=1)
+    return _NUMBERING.sub("", _nfkc(title).strip(), count=1)
 
 
 _PATTERNS = [
@@ -145,9 +156,9 @@ def _rejoin_titles(blocks: list[Block], pending: list[Heading]) -> list[Block]:
         prev = out[-1] if out else None
         if prev is not None and len(prev.lines) <= 2 and keys:
             got = title_key("".join(prev.lines))
-            joined = got + title_key(b.lines[0])
-            if got and any(k != got and k.startswith(got) and (k.startswith(joined) or joined.startswith(k))
-                           for k in keys):
+            longer = [k for k in keys if k != got and k.startswith(got)] if got else []
+            joined = got + title_key(b.lines[0]) if longer else ""
+            if any(k.startswith(joined) or joined.startswith(k) for k in longer):
                 out[-1] = Block(prev.x0, prev.y0, max(prev.x1, b.x1), b.y1, prev.lines + b.lines, prev.kind)
                 continue
         out.append(b)
@@ -176,9 +187,9 @@ def _match(block: Block, title: str) -> tuple[int, str | None]:
             return n, None
         if not any(k.startswith(got) for k in keys):
             break
-    first = unicodedata.normalize("NFKC", first).strip()
+    first = _nfkc(first).strip()
     for t in (title, bare(title)):
-        t = unicodedata.normalize("NFKC", t).strip()
+        t = _nfkc(t).strip()
         rest = first[len(t):]
         if t and first.casefold().startswith(t.casefold()) and rest[:1] in (":", ".", "：", "—", "–") \
                 and rest[1:].strip():

@@ -52,6 +52,7 @@ _CITED = re.compile(r"\b(?:19|20)\d\d\b.*?\d+\s*[:(]|\d+\s*[-–]\s*\d+|doi|et a
 _TRIGGERS = ("@", "tel", "fax", "phone", "mail", "correspond", "receiv", "accept", "revis", "publish", "editor",
              "©", "copyright", "licen", "rights", "git", "author", "available", "doi", "article id", "volume",
              "corporation", "equal", "收稿", "修回", "接受日期", "通讯", "电话", "邮箱", "版权", "项目主页", "下载")
+_TRIGGER = re.compile("|".join(map(re.escape, _TRIGGERS)))  # any of them in a text: one scan, not one per word
 
 
 def _authors(b: Block) -> bool:
@@ -98,7 +99,7 @@ def mark(blocks: list[Block], page: int, height: float = 0.0) -> int:
         text = " ".join(b.lines)
         if page >= 2 and not _REFERENCE.match(b.lines[0]):
             low = text.lower()
-            if not any(t in low for t in _TRIGGERS):
+            if _TRIGGER.search(low) is None:
                 continue  # the common block: no word that front matter is made of
         if _references(b):
             b.kind = REFERENCES
