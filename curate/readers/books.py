@@ -291,7 +291,7 @@ def _events(pages: Iterator[pdflayout.Page], sections: Sections, ref: FileRef, c
             ledger.modify(ref.id(f"p{page.number + 1}"), "table_share", f"books: '{ref.relpath}' page "
                           f"{page.number + 1}: {as_table:,} of its {on_page:,} characters removed as table; "
                           f"check the page (table_finder = \"off\" keeps tables)")
-        page.blocks = pdflayout.reading_order(page.body())
+        page.blocks = pdflayout.reading_order(page.body(), page.others())
         for event in sections.page(page):
             yield from _emit(event, ref, ledger, meta, stats)
 
