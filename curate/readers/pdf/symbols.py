@@ -7,8 +7,9 @@ Unicode at all (a code named ``C0``). Text extraction then prints ``P ¼ 0.03`` 
 drops minus signs.
 
 ``repair`` checks, once per opened book and before any page is read, the glyphs of the simple fonts
-(Type 1, TrueType) whose text is not ASCII or is missing: each glyph's outline (from the embedded
-font program, by the glyph name its encoding gives) is rasterised (``glyphs.rasterise``) and
+(Type 1, TrueType) whose text is missing, or is a Latin-1 character in a font not flagged as a
+standard Latin text font (FontDescriptor ``Flags``: Nonsymbolic without Symbolic): each glyph's
+outline (from the embedded font program, by the glyph name its encoding gives) is rasterised and
 compared with the same character in the reference fonts pymupdf ships, and with a set of symbols
 (``CANDIDATES``) and every digit and Latin letter. A glyph is read as a symbol only when that symbol
 matches it clearly (``_MIN_SCORE``), better than any other symbol, digit or letter, and much better
@@ -38,7 +39,7 @@ from curate.readers.pdf import glyphs, pymupdf
 # What a mis-encoded glyph may turn out to be: operators, relations, arrows, marks and the Greek
 # letters of formulas (digits and Latin letters compete but are never the result).
 CANDIDATES = "=−+±×÷<>≤≥≈≠≡∼·°′″→←↑↓↔∞√∝∑∫∂∆∈•αβγδεκλμπστχωΔΣΩ"
-_REFERENCE_FONTS = ("tiro", "helv", "cour", "symb")
+_REFERENCE_FONTS = ("tiro", "helv", "symb", "cour")
 _MIN_SCORE, _MIN_MARGIN, _MIN_GAIN = 0.65, 0.1, 0.25
 _BOTTOM = 1.0  # score lost per em of difference in where the glyphs stand (``−`` above ``_``)
 
@@ -99,7 +100,7 @@ def reference_shapes(ch: str, fonts: int = len(_REFERENCE_FONTS)) -> tuple[glyph
 @functools.cache
 def _stacked() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every reference shape of the candidates, digits and letters, as arrays (one row each)."""
-    rows = [(ch, r) for ch in CANDIDATES for r in reference_shapes(ch)]
+    rows = [(ch, r) for ch in CANDIDATES for r in reference_shapes(ch, 3)]  # Courier's symbols add little
     rows += [(ch, r) for ch in glyphs.DIGITS + glyphs._LETTERS for r in reference_shapes(ch, 2)]  # competitors
     return ([ch for ch, _ in rows], np.stack([r.bitmap for _, r in rows]),
             np.array([[r.aspect, r.height, r.bottom] for _, r in rows]), np.array([r.bitmap.sum() for _, r in rows]),
@@ -213,11 +214,20 @@ def _claim(code: int, table: dict[int, str], names: dict[int, str]) -> str:
     return table[code] if code in table else pdffonts.glyph_unicode(names.get(code, ""))
 
 
-def _suspect(text: str) -> bool:
-    """Text a mis-encoded symbol glyph reads as: none, or a Latin-1 or Latin Extended character (the
-    characters of the codes a symbol font's glyphs sit at); ASCII and typographic punctuation (quotes,
-    dashes, bullets: shapes that differ from font to font) are taken as the font gives them."""
-    return text == "" or (len(text) == 1 and 0xA1 <= ord(text) <= 0x24F)
+def _suspect(text: str, latin: bool) -> bool:
+    """Text a mis-encoded symbol glyph reads as: none, or (in a font not declared as standard Latin) a
+    Latin-1 or Latin Extended character, those of the codes a symbol font's glyphs sit at. ASCII and
+    typographic punctuation (quotes, dashes, bullets: shapes that differ from font to font) are taken
+    as the font gives them."""
+    return text == "" or (not latin and len(text) == 1 and 0xA1 <= ord(text) <= 0x24F)
+
+
+def _latin(doc: pymupdf.Document, xref: int) -> bool:
+    """Whether the font descriptor flags the font Nonsymbolic and not Symbolic: its glyphs are the
+    standard Latin set, under their standard names."""
+    flags = pdffonts._key(doc, pdffonts._ref(pdffonts._key(doc, xref, "FontDescriptor")) or xref, "Flags")
+    value = int(flags) if flags.lstrip("-").isdigit() else 0
+    return bool(value & 32) and not value & 4
 
 
 def check_font(doc: pymupdf.Document, xref: int, name: str) -> Correction | None:
@@ -228,9 +238,9 @@ def check_font(doc: pymupdf.Document, xref: int, name: str) -> Correction | None
         obj = doc.xref_object(pdffonts._ref(value), compressed=True)
         base = next((b for b in ("WinAnsiEncoding", "MacRomanEncoding", "StandardEncoding") if b in obj), "")
     names = _base_names(base) | pdffonts._differences(doc, xref)
-    table, used = _to_unicode(doc, xref), _used(doc, xref)
+    table, used, latin = _to_unicode(doc, xref), _used(doc, xref), _latin(doc, xref)
     if (value or all(c in table for c in used)) and \
-            not any(_suspect(_claim(c, table, names)) for c in used if c not in (0x20, 0xA0)):
+            not any(_suspect(_claim(c, table, names), latin) for c in used if c not in (0x20, 0xA0)):
         return None  # every glyph reads as ASCII or punctuation: nothing to check (no program opened)
     ext, data = _program(doc, xref)
     if ext not in ("cff", "ttf") or not data:
@@ -245,7 +255,7 @@ def check_font(doc: pymupdf.Document, xref: int, name: str) -> Correction | None
     claims = {c: _claim(c, table, by_code) for c in sorted(by_code) if c in wanted}
     found = Correction(name, xref)
     for code, claimed in claims.items():
-        if not _suspect(claimed) or code in (0x20, 0xA0):
+        if not _suspect(claimed, latin) or code in (0x20, 0xA0):
             continue
         pen = glyphs._Flatten()
         try:
