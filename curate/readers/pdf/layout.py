@@ -142,7 +142,8 @@ def respaced(page: pymupdf.Page) -> dict[str, str]:
     ``_GAP_OVER_LINE`` more than the line's median gap (so letter-spaced type gets no spaces between
     its letters). Never between CJK characters, which are set without spaces."""
     out: dict[str, str] = {}
-    for b in page.get_text("rawdict", flags=FLAGS & ~pymupdf.TEXT_PARAGRAPH_BREAK)["blocks"]:
+    flags = FLAGS & ~pymupdf.TEXT_PARAGRAPH_BREAK & ~pymupdf.TEXT_PRESERVE_IMAGES  # lines as _span_lines has them
+    for b in page.get_text("rawdict", flags=flags)["blocks"]:
         for line in b.get("lines", ()):
             chars = [(c["c"], c["bbox"][0], c["bbox"][2], sp["size"]) for sp in line["spans"] for c in sp["chars"]]
             text = "".join(c[0] for c in chars)
