@@ -136,14 +136,15 @@ _GLUED = re.compile(r"[A-Za-z\u00c0-\u024f]{18,}")
 _WORD_GAP, _GAP_OVER_LINE = 0.08, 0.06  # in ems: a word gap, and how much wider than the line's letter gaps
 
 
-def respaced(page: pymupdf.Page) -> dict[str, str]:
-    """Lines of the page that hold a glued run (``_GLUED``) -> the same lines with a space wherever
+def respaced(page: pymupdf.Page, clips: list[pymupdf.Rect]) -> dict[str, str]:
+    """Lines in ``clips`` that hold a glued run (``_GLUED``) -> the same lines with a space wherever
     the gap between two glyphs is a word gap: at least ``_WORD_GAP`` of the larger font size, and
     ``_GAP_OVER_LINE`` more than the line's median gap (so letter-spaced type gets no spaces between
     its letters). Never between CJK characters, which are set without spaces."""
     out: dict[str, str] = {}
     flags = FLAGS & ~pymupdf.TEXT_PARAGRAPH_BREAK & ~pymupdf.TEXT_PRESERVE_IMAGES  # lines as _span_lines has them
-    for b in page.get_text("rawdict", flags=flags)["blocks"]:
+    found = [b for clip in clips for b in page.get_text("rawdict", flags=flags, clip=clip)["blocks"]]
+    for b in found:  # only the blocks that need it: the characters of a whole page cost as much as the page
         for line in b.get("lines", ()):
             chars = [(c["c"], c["bbox"][0], c["bbox"][2], sp["size"]) for sp in line["spans"] for c in sp["chars"]]
             text = "".join(c[0] for c in chars)
@@ -185,8 +186,9 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
     images: list[tuple[float, float, float, float]] = []
     raw = page.get_text("blocks", flags=FLAGS)
     contents = [r[4] for r in raw]
-    if any(_GLUED.search(c) for c in contents):
-        spaced = respaced(page)
+    glued = [pymupdf.Rect(r[0] - 1, r[1] - 1, r[2] + 1, r[3] + 1) for r in raw if r[6] == 0 and _GLUED.search(r[4])]
+    if glued:
+        spaced = respaced(page, glued)
         contents = ["\n".join(spaced.get(line, line) for line in c.split("\n")) for c in contents]
     if span_tables is not None and (tables := span_tables(page, [r[4] for r in raw if r[6] == 0])):
         lines = _span_lines(page, tables)
