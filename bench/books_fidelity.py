@@ -18,6 +18,9 @@ Sentences are cut at ``。！？；`` and at ``. ! ?`` before a space, then norm
 folded, only letters and digits kept (whitespace, punctuation and symbols removed); citation
 numbers (``[12]``, and numbers glued to the end of a word: ``Jadad11``, ``al.16``) are removed on
 both sides, as extractors differ in whether they keep them. Sentences of fewer than 6 characters are not counted.
+Vulgar fractions (``¼ ½ ¾``) count as symbols, as ``=`` does: some publishers' math fonts map the
+glyph drawn as ``=`` to ``¼`` (``P ¼ 0.03``), and a reference text extracted from such a PDF carries
+the ``¼`` that an extractor reading the glyph gives as ``=``.
 
 - sentence recall: share of the source's body sentences found in the output (as a substring of
   the normalised output);
@@ -53,9 +56,12 @@ _CITATION = re.compile(r"[\[［]\s*\d{1,4}(?:\s*[-–—,，、]\s*\d{1,4})*\s*[
 _GLUED = re.compile(r"(?:(?<=[A-Za-z]{3})|(?<=[A-Za-z]{2}[.,;)]))\d{1,3}(?:[,–e-]\d{1,3})*(?=[\s.,;:)]|$)")
 
 
+_FRACTION = re.compile("[\u00bc-\u00be\u2150-\u215f\u2189]")
+
+
 def norm(s: str) -> str:
-    """NFKC, case folded, citation numbers out, letters and digits only."""
-    s = unicodedata.normalize("NFKC", _GLUED.sub("", _CITATION.sub("", s))).casefold()
+    """NFKC, case folded, citation numbers and vulgar fractions out, letters and digits only."""
+    s = unicodedata.normalize("NFKC", _GLUED.sub("", _CITATION.sub("", _FRACTION.sub("", s)))).casefold()
     return "".join(ch for ch in s if unicodedata.category(ch)[0] in "LN")
 
 

@@ -50,6 +50,7 @@ from curate.readers.pdf import layout as pdflayout
 from curate.readers.pdf import pages as pdfpages
 from curate.readers.pdf import plan as pdfplan
 from curate.readers.pdf import pymupdf  # without its layout model (see readers/pdf/__init__.py)
+from curate.readers.pdf import symbols as pdfsymbols
 from curate.readers.pdf import text as pdftext
 from curate.readers.pdf.headings import bare, starts, title_key
 from curate.readers.pdf.sections import Cut, Doc, Sections
@@ -205,6 +206,7 @@ class _Book:
     damaged_empty: int = 0  # pages MuPDF could read nothing from (each has a ``damaged_page`` row)
     scanned: list[int] = field(default_factory=list)
     font_warnings: set[str] = field(default_factory=set)
+    symbols: list = field(default_factory=list)
 
     def end(self, piece: pdfpages.End) -> None:
         """Add what one page range saw: counts add up, the first example stays."""
@@ -213,6 +215,7 @@ class _Book:
             entry[0] += count
         self.glyphs = self.glyphs or piece.glyphs
         self.font_warnings |= piece.font_warnings
+        self.symbols = self.symbols or piece.symbols  # every page range finds the same
 
 
 def finish(ref: FileRef, cfg: Config, ledger: Ledger, pieces: Iterator) -> Iterator[dict]:
@@ -261,6 +264,7 @@ def finish(ref: FileRef, cfg: Config, ledger: Ledger, pieces: Iterator) -> Itera
     if book.font_warnings:
         ledger.modify(ref.id("fonts"), "damaged_font", f"books: '{ref.relpath}': MuPDF reported problems with "
                       f"its fonts ({'; '.join(sorted(book.font_warnings))[:300]}); text set in them may be wrong")
+    pdfsymbols.ledger_rows(ref.relpath, ref.id, ledger, book.symbols, stats)
     if book.glyphs is not None:
         _glyph_rows(ref, ledger, book.glyphs, book.seen, stats)
     elif book.seen:
@@ -296,7 +300,7 @@ def _events(pages: Iterator[pdflayout.Page], sections: Sections, ref: FileRef, c
             ledger.modify(ref.id(f"p{page.number + 1}"), "table_share", f"books: '{ref.relpath}' page "
                           f"{page.number + 1}: {as_table:,} of its {on_page:,} characters removed as table; "
                           f"check the page (table_finder = \"off\" keeps tables)")
-        page.blocks = pdflayout.reading_order(page.body())
+        page.blocks = pdflayout.reading_order(page.body(), page.others())
         for event in sections.page(page):
             yield from _emit(event, ref, ledger, meta, stats)
 

@@ -23,12 +23,11 @@ Coordinates are those of the unrotated page, as text extraction gives them.
 from __future__ import annotations
 
 import itertools
-import math
 import re
 import statistics
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pymupdf
 
@@ -44,6 +43,9 @@ FRONT, FOOTNOTE, REFERENCES = "front_matter", "footnote", "references"
 # Why a block of each removed kind is not in the output: the ``text_removed_<reason>`` statistic.
 REASONS = {RUNNING: "running_head", PAGE_NUMBER: "page_number", TABLE: "table", CAPTION: "caption",
            FIGURE: "figure", FRONT: "front_matter", FOOTNOTE: "footnote", REFERENCES: "back_matter"}
+
+
+Box = tuple[float, float, float, float]
 
 
 @dataclass(slots=True)
@@ -91,6 +93,7 @@ class Page:
     blocks: list[Block]
     images: int = 0  # figure-sized images
     tables: int = 0
+    figures: list[Box] = field(default_factory=list)  # boxes of the figure-sized images
 
     @property
     def has_text(self) -> bool:
@@ -100,6 +103,10 @@ class Page:
     def body(self) -> list[Block]:
         """Blocks that are kept as running text (body and headings), in reading order."""
         return [b for b in self.blocks if b.kind in (BODY, HEADING)]
+
+    def others(self) -> list[Box]:
+        """Boxes of what stands on the page besides the body: removed blocks and figure images."""
+        return [*((b.x0, b.y0, b.x1, b.y1) for b in self.blocks if b.kind not in (BODY, HEADING)), *self.figures]
 
 
 FIGURE_CAPTION = re.compile(r"^(?:fig(?:ure)?\.?|plate|图|圖)\s*[A-Z]?\d+(?:[.\-–]\d+)*[.:：]?(?:\s+\S|\s*$)", re.I)
@@ -123,6 +130,45 @@ def _span_lines(page: pymupdf.Page, tables: dict[str, dict[int, str]]) -> dict[s
     return {raw: mapped.pop() for raw, mapped in found.items() if len(mapped) == 1 and raw not in mapped}
 
 
+# A run of Latin letters longer than nearly any word: words that MuPDF set without the spaces between
+# them (a tightly justified line whose word gaps fall under its space threshold).
+_GLUED = re.compile(r"[A-Za-z\u00c0-\u024f]{18,}")
+_WORD_GAP, _GAP_OVER_LINE = 0.08, 0.06  # in ems: a word gap, and how much wider than the line's letter gaps
+
+
+def respaced(page: pymupdf.Page, clips: list[pymupdf.Rect]) -> dict[str, str]:
+    """Lines in ``clips`` that hold a glued run (``_GLUED``) -> the same lines with a space wherever
+    the gap between two glyphs is a word gap: at least ``_WORD_GAP`` of the larger font size, and
+    ``_GAP_OVER_LINE`` more than the line's median gap (so letter-spaced type gets no spaces between
+    its letters). Never between CJK characters, which are set without spaces."""
+    out: dict[str, str] = {}
+    flags = FLAGS & ~pymupdf.TEXT_PARAGRAPH_BREAK & ~pymupdf.TEXT_PRESERVE_IMAGES  # lines as _span_lines has them
+    found = [b for clip in clips for b in page.get_text("rawdict", flags=flags, clip=clip)["blocks"]]
+    for b in found:  # only the blocks that need it: the characters of a whole page cost as much as the page
+        for line in b.get("lines", ()):
+            chars = [(c["c"], c["bbox"][0], c["bbox"][2], sp["size"]) for sp in line["spans"] for c in sp["chars"]]
+            text = "".join(c[0] for c in chars)
+            if line["dir"] != (1.0, 0.0) or text in out or not _GLUED.search(text):
+                continue
+            gaps = [(b_[1] - a[2]) / max(a[3], b_[3], 1e-3) for a, b_ in itertools.pairwise(chars)]
+            letters = sorted(g for g, (a, b_) in zip(gaps, itertools.pairwise(chars), strict=True)
+                             if not a[0].isspace() and not b_[0].isspace())
+            if not letters:
+                continue
+            floor = max(_WORD_GAP, letters[len(letters) // 2] + _GAP_OVER_LINE)
+            pieces = [chars[0][0]]
+            for gap, (a, b_) in zip(gaps, itertools.pairwise(chars), strict=True):
+                if gap >= floor and not (a[0].isspace() or b_[0].isspace() or _cjk(a[0]) or _cjk(b_[0])):
+                    pieces.append(" ")
+                pieces.append(b_[0])
+            out[text] = "".join(pieces)
+    return {k: v for k, v in out.items() if k != v}
+
+
+def _cjk(ch: str) -> bool:
+    return ord(ch) >= 0x2E80 and not 0xFB00 <= ord(ch) <= 0xFB06  # CJK and beyond; ligatures are Latin
+
+
 def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
               chars: Callable[[str], str] | None = None,
               span_tables: Callable[[pymupdf.Page, list[str]], dict[str, dict[int, str]] | None] | None = None) -> Page:
@@ -140,6 +186,10 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
     images: list[tuple[float, float, float, float]] = []
     raw = page.get_text("blocks", flags=FLAGS)
     contents = [r[4] for r in raw]
+    glued = [pymupdf.Rect(r[0] - 1, r[1] - 1, r[2] + 1, r[3] + 1) for r in raw if r[6] == 0 and _GLUED.search(r[4])]
+    if glued:
+        spaced = respaced(page, glued)
+        contents = ["\n".join(spaced.get(line, line) for line in c.split("\n")) for c in contents]
     if span_tables is not None and (tables := span_tables(page, [r[4] for r in raw if r[6] == 0])):
         lines = _span_lines(page, tables)
         contents = ["\n".join(lines.get(line, line) for line in c.split("\n")) for c in contents]
@@ -157,7 +207,7 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
         if lines:
             blocks += _split(Block(x0, y0, x1, y1, lines), starts)
     blocks = _join_numbers(blocks)
-    result = Page(number, width, height, blocks, images=len(images))
+    result = Page(number, width, height, blocks, images=len(images), figures=images)
     for b in blocks:
         if _inside(b, images):
             b.kind = FIGURE
@@ -294,33 +344,46 @@ class Running:
                           for b, z, ns in edges))
 
 
-def reading_order(blocks: list[Block]) -> list[Block]:
-    """Blocks in reading order: bands cut by blocks that span columns, each read column by column."""
+def reading_order(blocks: list[Block], others: list[Box] = ()) -> list[Block]:
+    """Blocks in reading order: bands cut by what spans columns, each band read column by column.
+
+    ``others`` are the boxes of what else stands on the page (removed text blocks, figure images):
+    where the blocks alone show no gutter (one column mostly a table or a figure), the removed text
+    shows it; and a full-width figure or table cuts the page into bands as a spanning block does, so
+    that the columns above it are read before those below it. A box that body text lies on (a
+    background image) cuts nothing.
+    """
     if len(blocks) < 2:
         return blocks
     left, right = min(b.x0 for b in blocks), max(b.x1 for b in blocks)
     wide = 0.6 * (right - left)
     gutters = _gutters([b for b in blocks if b.width < wide and len(b.lines) > 1], left, right) \
         or _gutters([b for b in blocks if b.width < wide], left, right)
+    if not gutters and others:
+        boxes = [Block(*box, ["", ""]) for box in others]
+        everything = [*blocks, *(b for b in boxes if left <= b.x0 and b.x1 <= right)]
+        gutters = _gutters([b for b in everything if b.width < wide], left, right)
+        # a gutter needs body text on both sides, else it orders nothing
+        gutters = [g for g in gutters if any(b.x1 <= g[0] for b in blocks) and any(b.x0 >= g[1] for b in blocks)]
     if not gutters:
         return sorted(blocks, key=lambda b: (round(b.y0), b.x0))
 
-    def spans(b: Block) -> bool:  # a narrow heading that strays into the gutter still has a column
-        return b.width >= wide and any(b.x0 < lo and b.x1 > hi for lo, hi in gutters)
+    def spans(x0: float, x1: float) -> bool:  # a narrow heading that strays into the gutter still has a column
+        return x1 - x0 >= wide and any(x0 < lo and x1 > hi for lo, hi in gutters)
 
-    spanning = sorted((b for b in blocks if spans(b)), key=lambda b: b.y0)
-    columns = [b for b in blocks if not spans(b)]
-    ordered: list[Block] = []
-    top = -math.inf
-    for stop in [*spanning, None]:
-        bottom = stop.y0 if stop is not None else math.inf
-        band = [b for b in columns if top <= (b.y0 + b.y1) / 2 < bottom]
-        band.sort(key=lambda b: (sum(1 for lo, _ in gutters if (b.x0 + b.x1) / 2 > lo), b.y0, b.x0))
-        ordered += band
-        if stop is not None:
-            ordered.append(stop)
-            top = (stop.y0 + stop.y1) / 2
-    return ordered
+    def free(box: Box) -> bool:  # nothing of the body drawn on it
+        return not any(box[0] <= (b.x0 + b.x1) / 2 <= box[2] and box[1] <= (b.y0 + b.y1) / 2 <= box[3]
+                       for b in blocks)
+
+    spanning = [b for b in blocks if spans(b.x0, b.x1)]
+    cuts = sorted([*((b.y0 + b.y1) / 2 for b in spanning),
+                   *((y0 + y1) / 2 for x0, y0, x1, y1 in others if spans(x0, x1) and free((x0, y0, x1, y1)))])
+    columns = [b for b in blocks if not spans(b.x0, b.x1)]
+    column = {id(b): sum(1 for lo, _ in gutters if (b.x0 + b.x1) / 2 > lo) for b in columns}
+    # band of a block: how many cuts lie above its centre; a spanning block closes the band above it
+    key = {id(b): (sum(1 for c in cuts if c <= (b.y0 + b.y1) / 2), 0 if id(b) in column else -1,
+                   column.get(id(b), 0), b.y0, b.x0) for b in blocks}
+    return sorted(blocks, key=lambda b: key[id(b)])
 
 
 def _gutters(narrow: list[Block], left: float, right: float, min_gap: float = 6.0) -> list[tuple[float, float]]:

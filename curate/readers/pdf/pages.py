@@ -33,6 +33,7 @@ from curate.core.ledger import Ledger
 from curate.readers.pdf import layout as pdflayout
 from curate.readers.pdf import matter as pdfmatter
 from curate.readers.pdf import plan as pdfplan
+from curate.readers.pdf import symbols as pdfsymbols
 from curate.readers.pdf import tables as pdftables
 from curate.readers.pdf import text as pdftext
 from curate.readers.pdf.headings import Heading
@@ -71,6 +72,7 @@ class End:
     seen: dict[int, list] = field(default_factory=dict)
     glyphs: pdfplan.GlyphMap | None = None
     font_warnings: set[str] = field(default_factory=set)  # MuPDF's complaints about fonts (see ``_damaged``)
+    symbols: list[pdfsymbols.Correction] = field(default_factory=list)  # glyphs read from their outlines
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class Options:
 def extract(doc: pymupdf.Document, pages: range, opts: Options, ledger: Ledger, ids: Callable,
             relpath: str, stats: Counter[str]) -> Iterator[Start | PageOut | Skipped | End]:
     """The pieces of ``pages`` of ``doc`` (``ids(locator)`` makes ledger ids; statistics into ``stats``)."""
+    corrected = pdfsymbols.repair(doc)  # before any page is read: every extraction sees the corrections
     plan = pdfplan.build(doc, opts.pua_map)
     if pages.start == 0:
         yield Start(plan.outline, (doc.metadata or {}).get("title") or None, doc.page_count, doc.is_repaired)
@@ -112,7 +115,7 @@ def extract(doc: pymupdf.Document, pages: range, opts: Options, ledger: Ledger, 
         stats["tables_removed"] += layout.tables
         stats["figures_removed"] += layout.images + figures
         yield PageOut(layout, scanned, damaged)
-    yield End(chars.seen, plan.glyphs if plan.inferred else None, fonts)
+    yield End(chars.seen, plan.glyphs if plan.inferred else None, fonts, corrected)
 
 
 # A font is loaded once per open document, and MuPDF says what is wrong with it then: on the first
