@@ -54,7 +54,7 @@ EN_SECTIONS = [
         "renin-angiotensin-aldosterone system and of sympathetic nerves sustains the rise.",
         "Secondary causes explain a small but important fraction of cases. Primary aldosteronism, renal "
         "artery stenosis, obstructive sleep apnoea and certain medicines should be considered when the "
-        "disease begins early, progresses quickly or resists three drugs.12 Recognising them matters because "
+        "disease begins early, progresses quickly or resists three drugs.^{12} Recognising them matters because "
         "a targeted intervention can cure the underlying disorder.",
         "Over years, sustained pressure thickens the walls of small arteries, stiffens the aorta and "
         "enlarges the left ventricle. These structural changes amplify the pressure load on the heart, the "

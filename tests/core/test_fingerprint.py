@@ -16,6 +16,47 @@ def test_closures_stay_inside_the_wings_a_step_uses():
     assert "curate.readers.books" in fp.closure("curate.readers.books")
 
 
+
+def _imports_by_syntax_tree(module: str) -> frozenset[str]:
+    import ast
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(fp._source(module)[1])):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return frozenset(n for n in names if n.startswith("curate") and fp._source(n) is not None)
+
+
+def test_imports_read_from_the_text_are_those_of_the_syntax_tree():
+    """Every module of the package: the text scan finds exactly the imports the parser does (parenthesised
+    lists with comments, ``as`` names, lazy imports in functions), so code versions are unchanged by it."""
+    from pathlib import Path
+
+    import curate
+
+    root = Path(curate.__file__).parent
+    modules = [".".join(p.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__")
+               for p in sorted(root.rglob("*.py"))]
+    assert len(modules) > 50
+    for module in modules:
+        assert fp._imports(module) == _imports_by_syntax_tree(module), module
+
+
+def test_import_text_in_comments_is_not_an_import(monkeypatch):
+    source = ("x = 1  # from curate.eval import run\n"
+              "from curate.text import (  # (a comment with parentheses)\n    normalise,  # one\n    templates,\n)\n"
+              "def f():\n    import curate.dedup.lsh as lsh, curate.core.shards\n")
+    monkeypatch.setattr(fp, "_source", lambda m: ("x.py", source) if m == "curate.fake" else REAL_SOURCE(m))
+    fp._imports.cache_clear()
+    try:
+        assert fp._imports("curate.fake") == {"curate.text", "curate.text.normalise", "curate.text.templates",
+                                               "curate.dedup.lsh", "curate.core.shards"}
+    finally:
+        fp._imports.cache_clear()
+
 def _build(tmp_path, monkeypatch):
     from curate.build import pipeline, recipes
     from tests.build.test_pipeline import _qa_inputs, _recipe

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -44,11 +45,36 @@ def test_continues_across_columns_and_pages():
 
 
 def test_strip_markers_keeps_numbers_that_mean_something():
-    s = ("common in countries (LMIC) [1]. Risk [2,3] and [4-6] rose with stroke.12 Most cells¹ had p53, "
-         "m² area, 10⁹/L counts, type 2 disease in 2010.12 patients and therapy† 糖尿病［1］。")
+    s = ("common in countries (LMIC) [1]. Risk [2,3] and [4-6] rose with stroke.¹² Most cells¹ had p53, "
+         "m² area, 10⁹/L counts, type 2 disease in 2010.12 patients and therapy† 糖尿病［1］。 Duah¹* wrote "
+         "Notch1 signalling, libtasn1.h, globs2 files, No.9 People")
     assert pdftext.strip_markers(s) == ("common in countries (LMIC). Risk and rose with stroke. Most cells had p53, "
                                         "m² area, 10⁹/L counts, type 2 disease in 2010.12 patients and therapy "
-                                        "糖尿病。")
+                                        "糖尿病。 Duah wrote Notch1 signalling, libtasn1.h, globs2 files, No.9 People")
+
+
+def test_only_raised_numbers_glued_to_words_are_markers(tmp_path):
+    """The type decides, not the text: a raised, smaller number after a word is a footnote or citation
+    marker; digits on the baseline are part of a name (``Notch1``, ``libtasn1.h``, ``No.9``)."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    font = pymupdf.Font("helv")
+
+    def line(y: float, *pieces: tuple[str, bool]) -> None:
+        x = 72.0
+        for text, up in pieces:
+            size = 7.0 if up else 10.0
+            page.insert_text((x, y - (3.5 if up else 0.0)), text, fontname="helv", fontsize=size)
+            x += font.text_length(text, fontsize=size)
+
+    line(100, ("Resistance rose in treated cells", False), ("12", True), (" and in the disease.", False),
+         ("3,4", True), (" Then Notch1 signalling fell.", False))
+    line(114, ("The header is libtasn1.h and the file globs2 lists them; see No.9 People.", False))
+    out = pdflayout.read_page(page, 0, re.compile(r"(?!)"))
+    text = " ".join(" ".join(b.lines) for b in out.blocks)
+    assert "cells¹² and in the disease.³,⁴ Then Notch1" in text
+    assert "libtasn1.h" in text and "globs2" in text and "No.9 People" in text
+    assert pdftext.strip_markers(text).startswith("Resistance rose in treated cells and in the disease. Then Notch1")
 
 
 def test_character_map_and_repair_counted():

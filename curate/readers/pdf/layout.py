@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 
 import pymupdf
 
+from curate.readers.pdf import text as pdftext
+
 # No PRESERVE_LIGATURES: ligatures come out as letters. CID_FOR_UNKNOWN_UNICODE: a glyph without
 # Unicode comes out as its raw code (not U+FFFD), which the book's glyph map turns into text or
 # removes and reports (``plan.GlyphMap``).
@@ -165,6 +167,28 @@ def respaced(page: pymupdf.Page, clips: list[pymupdf.Rect]) -> dict[str, str]:
     return {k: v for k, v in out.items() if k != v}
 
 
+_MARK_SPAN = re.compile(r"\d{1,3}(?:[,–-]\d{1,3})*\*?")
+
+
+def superscripts(page: pymupdf.Page, clips: list[pymupdf.Rect]) -> list[tuple[str, str]]:
+    """Footnote and citation numbers in ``clips`` that are set as superscripts (MuPDF's superscript
+    flag: smaller type on a raised baseline) right after a word or a sentence end, each as (the four
+    characters before it, the number): what ``read_page`` raises to superscript digits, which
+    ``pdftext.strip_markers`` removes. Digits on the line's baseline (``Notch1``, ``libtasn1.h``,
+    ``No.9``) are text and stay."""
+    flags = FLAGS & ~pymupdf.TEXT_PARAGRAPH_BREAK & ~pymupdf.TEXT_PRESERVE_IMAGES  # lines as in respaced
+    found: dict[tuple[str, str], None] = {}
+    for clip in clips:  # only the blocks that hold a candidate: spans of a whole page cost as much as the page
+        for b in page.get_text("dict", flags=flags, clip=clip)["blocks"]:
+            for line in b.get("lines", ()):
+                for before, span in itertools.pairwise(line["spans"]):
+                    tail = before["text"][-4:]
+                    if span["flags"] & pymupdf.TEXT_FONT_SUPERSCRIPT and tail[-1:] and \
+                            (tail[-1].isalpha() or tail[-1] in ".;:") and _MARK_SPAN.fullmatch(span["text"]):
+                        found[(tail, span["text"])] = None
+    return list(found)
+
+
 def _cjk(ch: str) -> bool:
     return ord(ch) >= 0x2E80 and not 0xFB00 <= ord(ch) <= 0xFB06  # CJK and beyond; ligatures are Latin
 
@@ -198,6 +222,11 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
         for i, c in zip(texts, chars.page([contents[i] for i in texts]) if hasattr(chars, "page")
                         else [chars(contents[i]) for i in texts], strict=True):
             contents[i] = c
+    if marked := [i for i, r in enumerate(raw) if r[6] == 0 and pdftext.MARKER_CANDIDATE.search(contents[i])]:
+        clips = [pymupdf.Rect(raw[i][0] - 1, raw[i][1] - 1, raw[i][2] + 1, raw[i][3] + 1) for i in marked]
+        for before, mark in superscripts(page, clips):
+            for i in marked:
+                contents[i] = contents[i].replace(before + mark, before + pdftext.raised(mark))
     for (x0, y0, x1, y1, _, _, kind), content in zip(raw, contents, strict=True):
         if kind == 1:
             if (x1 - x0) * (y1 - y0) >= _MIN_IMAGE_AREA * width * height:

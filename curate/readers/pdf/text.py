@@ -9,7 +9,9 @@
   pyspellchecker's English dictionary (160,000 words), loaded once per process when first needed.
 - ``continues``: whether a paragraph that ends a column or page goes on in the next block.
 - ``strip_markers``: citation brackets (``[12]``, ``[3-5]``, ``［1］``) and footnote markers
-  (``diabetes.12 The``, ``patients¹``, ``therapy†``).
+  (``diabetes.¹² The``, ``patients¹``, ``therapy†``). A marker set as a superscript reaches it as
+  superscript digits (``layout.read_page`` reads the type of digits glued to a word: ``cells12`` is
+  a marker when the 12 is raised and small, ``Notch1`` or ``libtasn1.h`` is a name when it is not).
 - ``Chars``: each text block as it is extracted: glyphs without Unicode through the book's glyph
   map, CJK radical supplement forms and configured private-use code points through a character
   map, ftfy where mojibake or entities can be present, lossless NFKC (Kangxi radicals); code
@@ -193,18 +195,27 @@ def continues(prev: str, nxt: str, full: bool) -> bool:
 
 _CITATION = re.compile(r"[\[［]\s*\d{1,4}(?:\s*[-–—,，、]\s*\d{1,4})*\s*[\]］]")
 _MARK = r"\d{0,2}(?:[,–-]\d{1,3})*\*?(?=[\s.,;:)]|$)"  # after the first digit
-# A footnote number glued to a word (``cells12``) or to a sentence end before a capital (``disease.12
-# The``); not ``p53``, ``2010.12`` or ``Fig. 3``. (Written to start with the digit, which a search
-# finds fast; the look-behinds then check what stands before it.)
-_MARKER = re.compile(rf"\d(?:(?<=[a-z]{{4}}\d){_MARK}|(?<=[a-z][.;:]\d){_MARK}(?=\s{{1,2}}[A-Z]))")
-_SUPERSCRIPT = re.compile(r"[¹²³⁴⁵⁶⁷⁸⁹⁰]+(?:[,⁻][¹²³⁴⁵⁶⁷⁸⁹⁰]+)*")
+# Where a footnote or citation number may stand glued to the text (``cells12``, ``disease.12 The``; not
+# ``p53``, ``2010.12`` or ``Fig. 3``): text that ``layout.read_page`` checks against the type, since the
+# text alone cannot tell ``cells12`` from ``Notch1`` or ``globs2``. (Written to start with the digit, which
+# a search finds fast; the look-behinds then check what stands before it.)
+MARKER_CANDIDATE = re.compile(rf"\d(?:(?<=[a-z]{{4}}\d){_MARK}|(?<=[a-z][.;:]\d){_MARK}(?=\s{{1,2}}[A-Z]))")
+_RAISED = str.maketrans("0123456789-–", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁻")
+
+
+def raised(mark: str) -> str:
+    """A footnote or citation number (``12``, ``2,3``, ``4-6``, ``1*``) in superscript digits."""
+    return mark.translate(_RAISED)
+
+
+_SUPERSCRIPT = re.compile(r"[¹²³⁴⁵⁶⁷⁸⁹⁰]+(?:[,⁻][¹²³⁴⁵⁶⁷⁸⁹⁰]+)*\*?")
 _DAGGERS = re.compile(r"(?<=\w)[†‡§¶]+")
 _WORD4 = re.compile(r"[^\W\d_]{4}")
 
 
 def _superscript(m: re.Match[str]) -> str:
     s, i = m.string, m.start()
-    if _WORD4.fullmatch(s, max(0, i - 4), i) or (i and s[i - 1] in ".,;)"):
+    if _WORD4.fullmatch(s, max(0, i - 4), i) or (i and s[i - 1] in ".,;:)"):
         return ""
     return m.group()  # units and powers: m², 10⁹
 
@@ -213,7 +224,6 @@ def strip_markers(s: str) -> str:
     """Remove citation brackets and footnote markers left in running text."""
     if "[" in s or "［" in s:  # the pattern starts at the bracket (fast); the space before goes after
         s = _CITATION.sub("\x00", s).replace(" \x00", "").replace("\x00", "")
-    s = _MARKER.sub("", s)
     if _HAS_SUPER.search(s):
         s = _SUPERSCRIPT.sub(_superscript, s)
         s = _DAGGERS.sub("", s)
