@@ -212,3 +212,12 @@ def test_glyph_map_inferred_only_when_a_page_shows_a_raw_code(monkeypatch):
     assert docs and not [r for r in rows if r["reason"] == "page_error"]
     _, _, rows = run_reader("books", samples / "tangniaobing_zh.pdf")  # private-use digits: the map is needed
     assert any(r["reason"] == "page_error" and "was inferred" in r["detail"] for r in rows)
+
+
+def test_list_items_set_close_together_stay_items():
+    """Bullet items that share one block become one paragraph each; a wrapped item stays whole."""
+    block = Block(0, 0, 200, 60, ["Here are the types:", "• OBJECT IDENTIFIER;", "• NULL;",
+                                  "• a longer item that wraps", "onto a second line", "◦ a nested item"])
+    parts = pdflayout._split(block, re.compile(r"(?!)"))
+    assert [p.lines for p in parts] == [["Here are the types:"], ["• OBJECT IDENTIFIER;"], ["• NULL;"],
+                                        ["• a longer item that wraps", "onto a second line"], ["◦ a nested item"]]

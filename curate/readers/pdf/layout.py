@@ -277,11 +277,16 @@ def _join_numbers(blocks: list[Block]) -> list[Block]:
     return out
 
 
+_BULLET_ITEM = re.compile(r"\s*[•◦▪▫‣●○■□►▸❖➢✓✔]\s+\S")
+
+
 def _split(block: Block, starts: re.Pattern[str]) -> list[Block]:
-    """The block cut before each line that starts a unit and follows the end of a sentence."""
+    """The block cut before each line that starts a unit and follows the end of a sentence, and before
+    each list item that starts with a bullet (items set close together share one block)."""
     lines = block.lines
     cuts = [i for i in range(1, len(lines))
-            if lines[i - 1].rstrip().endswith(_SENTENCE_END) and starts.match(lines[i].strip())]
+            if (lines[i - 1].rstrip().endswith(_SENTENCE_END) and starts.match(lines[i].strip()))
+            or _BULLET_ITEM.match(lines[i])]
     if not cuts:
         return [block]
     step = block.height / len(lines)
