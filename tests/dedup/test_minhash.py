@@ -55,6 +55,23 @@ def test_permutations_equal_datasketch():
         assert a.dtype == np.uint32 and np.array_equal(a, want_a) and np.array_equal(b, want_b)
 
 
+
+@pytest.mark.parametrize("num_perm", [64, 112, 128, 256])
+def test_bands_and_rows_equal_datasketch(num_perm):
+    from datasketch import MinHashLSH
+
+    for threshold in (0.5, 0.7, 0.8, 0.85, 0.9, 0.95):
+        for fp, fn in ((0.5, 0.5), (0.1, 0.9), (0.9, 0.1)):
+            cfg = minhash.MinHashConfig(num_perm=num_perm, threshold=threshold, false_positive_weight=fp,
+                                        false_negative_weight=fn)
+            try:
+                lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(fp, fn))
+            except ValueError:  # a single band
+                with pytest.raises(ValueError, match="single band"):
+                    minhash.bands_rows(cfg)
+                continue
+            assert minhash.bands_rows(cfg) == (lsh.b, lsh.r), (threshold, fp, fn)
+
 def test_estimated_jaccard_tracks_true_jaccard():
     rng = np.random.default_rng(0)
     words = [f"w{i}" for i in range(5000)]
