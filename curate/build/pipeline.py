@@ -461,8 +461,10 @@ def _run_locked(spec: CorpusSpec, root: Path, workers: int | None, tokenize_docs
                 executor: str, address: str | None, part_bytes: int, eod: tokenize.EodRule,
                 names: dict[str, str] | None) -> BuildResult:
     flows = {s.name: SourceFlow() for s in spec.sources}
-    tok = tokenizer.prepare(spec.tokenizer, root / "tokenizer", spec.eod_token) if tokenize_docs else None
     with make_executor(executor, workers, progress, address) as ex:
+        if not (root / "manifest.json").exists():  # a first run (a finished build reruns without workers)
+            ex.warm(sorted({reader_module(s.reader).__name__ for s in spec.sources}))
+        tok = tokenizer.prepare(spec.tokenizer, root / "tokenizer", spec.eod_token) if tokenize_docs else None
         version_drops = _read(ex, root, spec, flows, part_bytes)
         _prepare(ex, root, spec, flows, version_drops)
         reports = _global(ex, root, spec, flows)

@@ -299,6 +299,14 @@ class Executor:
             self._pool.close(abort)
             self._pool = None
 
+    def warm(self, modules: Sequence[str]) -> None:
+        """Start the worker pool now, each worker importing ``modules`` (a build's readers) while this process
+        plans the first pass: a build with more than one worker starts it at its first task anyway, after
+        the planning (opening inputs, hashing them) instead of beside it. Local executor only."""
+        if self.kind == "local" and self.workers > 1 and self._pool is None:
+            self._pool = workers_mod.Pool(self.workers)
+            self._pool.warm(list(modules))
+
     def run(self, tasks: Sequence[Task], desc: str, unit: str = "shard") -> dict[str, Done]:
         """Run ``tasks`` (skipping finished ones) and return their results by task key."""
         start = time.perf_counter()

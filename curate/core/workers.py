@@ -1,8 +1,8 @@
 """The local executor's worker processes: one pool per build, dying with it, supervised.
 
-- **One pool per build.** The executor spawns its workers once, on the first task list with work for
-  more than one process, and keeps them for every later pass; a worker imports what its tasks need
-  once.
+- **One pool per build.** The executor spawns its workers once, at the start of a build (``warm``: each
+  imports the build's readers while the parent plans the first pass) or on the first task list with
+  work, and keeps them for every later pass; a worker imports what its tasks need once.
 - **Workers die with their parent.** Each worker asks the kernel for SIGKILL when its parent dies
   (``PR_SET_PDEATHSIG`` on Linux; elsewhere a thread that watches the parent's pid), so a killed build
   leaves no process behind.
@@ -208,6 +208,15 @@ def _started(fn: Callable, key: str, *args: Any) -> Any:
         release_memory()
 
 
+def _warm(modules: tuple[str, ...]) -> None:
+    """Import ``modules`` in a worker before its first task comes (one that fails is the task's to report)."""
+    import importlib
+
+    for name in modules:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+
+
 class Pool:
     """A spawned process pool that survives lost workers and enforces hard deadlines."""
 
@@ -225,6 +234,14 @@ class Pool:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
                                              initargs=(os.getpid(), self._notices))
         return self._pool
+
+    def warm(self, modules: list[str]) -> None:
+        """Spawn the workers now, each importing ``modules``, without waiting for them: the imports (a second
+        or more per worker) overlap what the parent does before its first task list."""
+        pool = self._get()
+        with _sigint_blocked():  # a submit spawns a worker
+            for _ in range(self.workers):
+                pool.submit(_warm, tuple(modules))
 
     def close(self, abort: bool = False) -> None:
         """Stop the workers: after their running tasks, or at once (``abort``: Ctrl-C, a failed build)."""

@@ -296,6 +296,8 @@ def failed_rule(row: dict, cfg: QualityConfig) -> tuple[str, str] | None:
 def thresholds(signal_rows: pa.Table, cfg: QualityConfig, ctx: Context) -> Out:
     """Keep the signal rows that pass every threshold; one ledger row per failing document (a step)."""
     ledger = ctx.ledger()
+    if signal_rows.num_rows == 0:  # a shard whose records all went earlier: its signals table has ids only
+        return Out(signal_rows, ledger.table())
     failing = np.zeros(signal_rows.num_rows, dtype=bool)
     for _, column, kind, field_name in RULES:  # whole columns at once; ``failed_rule`` words the few failures
         limit = getattr(cfg, field_name)

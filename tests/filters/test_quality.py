@@ -116,3 +116,14 @@ def test_only_the_needed_signals_are_computed():
     assert set(out) == set(cols)
     scored = quality.signals(["x y z"], quality.needed(QualityConfig()))
     assert "quality" in scored and "top_2gram_frac" not in scored  # read by the score, not stored
+
+
+def test_thresholds_of_a_shard_whose_records_all_went_earlier():
+    """An empty shard's signals table holds its ids alone: thresholds keep it empty, with no ledger row."""
+    import pyarrow as pa
+
+    from curate.core.step import Context
+
+    empty = pa.table({"id": pa.array([], pa.string())})
+    out = quality.thresholds(empty, QualityConfig(min_chars=10, max_symbol_ratio=0.2), Context("docs", "quality"))
+    assert out.kept.num_rows == 0 and out.ledger.num_rows == 0
