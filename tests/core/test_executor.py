@@ -259,12 +259,17 @@ def test_workers_skip_what_pymupdf_would_import_for_nothing(tmp_path):
 
     if importlib.util.find_spec("pymupdf4llm") is None and importlib.util.find_spec("pymupdf.layout") is None:
         pytest.skip("pymupdf imports neither here")
+    assert _in_two_workers(tmp_path, imports_task) == [[], []]
+
+
+def _in_two_workers(tmp_path, fn) -> list:
+    """What two tasks of ``fn`` wrote (JSON), run by a pool of two workers."""
     src = tmp_path / "in.txt"
     src.write_text("x")
-    tasks = [Task(f"imp/{i}", imports_task, (str(src),), str(tmp_path / "out"), f"i{i}", i) for i in range(2)]
+    tasks = [Task(f"t/{i}", fn, (str(src),), str(tmp_path / "out"), f"t{i}", i) for i in range(2)]
     with Executor(2, progress=False) as ex:
         done = ex.run(tasks, "t")
-    assert all(json.loads(d.files("out")[0].read_text()) == [] for d in done.values())
+    return [json.loads(d.files("out")[0].read_text()) for d in done.values()]
 
 
 def pandas_task(task: Task) -> Result:
@@ -284,10 +289,4 @@ def pandas_task(task: Task) -> Result:
 
 def test_workers_convert_with_pyarrow_without_importing_pandas(tmp_path):
     pytest.importorskip("pandas")
-    src = tmp_path / "in.txt"
-    src.write_text("x")
-    tasks = [Task(f"pd/{i}", pandas_task, (str(src),), str(tmp_path / "out"), f"p{i}", i) for i in range(2)]
-    with Executor(2, progress=False) as ex:
-        done = ex.run(tasks, "t")
-    assert all(json.loads(d.files("out")[0].read_text()) == {"pandas_loaded": False, "importable": True}
-               for d in done.values())
+    assert _in_two_workers(tmp_path, pandas_task) == [{"pandas_loaded": False, "importable": True}] * 2
