@@ -27,7 +27,6 @@ from curate.text import normalise
 _ASSIGNED_BELOW = 0x32400
 
 
-@functools.cache
 def _all_chars() -> str:
     """Every code point, in order (surrogates included), decoded at once from their UTF-32 form."""
     return np.arange(0x110000, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
