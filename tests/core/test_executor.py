@@ -290,3 +290,33 @@ def pandas_task(task: Task) -> Result:
 def test_workers_convert_with_pyarrow_without_importing_pandas(tmp_path):
     pytest.importorskip("pandas")
     assert _in_two_workers(tmp_path, pandas_task) == [{"pandas_loaded": False, "importable": True}] * 2
+
+
+def _loaded(job: object, module: str) -> bool:
+    import sys
+
+    return module in sys.modules
+
+
+def test_a_warmed_pool_has_imported_the_modules_before_its_first_task():
+    """``warm`` spawns the workers at once and has them import the build's readers, so that the imports
+    run beside the parent's planning instead of after it."""
+    from types import SimpleNamespace
+
+    from curate.core import workers
+
+    module = "curate.kg.values"  # nothing a worker imports at start pulls it in
+    pool = workers.Pool(1)
+    try:
+        pool.warm([module])
+        job = SimpleNamespace(key="k", timeout=None)
+        [(_, loaded)] = list(pool.run([(job, module)], _loaded, _loaded))
+    finally:
+        pool.close()
+    assert loaded is True
+    cold = workers.Pool(1)
+    try:
+        [(_, loaded)] = list(cold.run([(job, module)], _loaded, _loaded))
+    finally:
+        cold.close()
+    assert loaded is False
