@@ -32,12 +32,7 @@ from dataclasses import dataclass, field
 import pymupdf
 
 from curate.readers.pdf import text as pdftext
-
-# No PRESERVE_LIGATURES: ligatures come out as letters. CID_FOR_UNKNOWN_UNICODE: a glyph without
-# Unicode comes out as its raw code (not U+FFFD), which the book's glyph map turns into text or
-# removes and reports (``plan.GlyphMap``).
-FLAGS = (pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP | pymupdf.TEXT_PRESERVE_IMAGES
-         | pymupdf.TEXT_PARAGRAPH_BREAK | pymupdf.TEXT_CID_FOR_UNKNOWN_UNICODE)
+from curate.readers.pdf.spans import FLAGS, GLUED, respaced, span_lines, superscripts
 
 BODY, HEADING, RUNNING, PAGE_NUMBER, TABLE, CAPTION, FIGURE = (
     "body", "heading", "running", "page_number", "table", "caption", "figure")
@@ -116,83 +111,6 @@ _MIN_IMAGE_AREA = 0.015  # of the page: smaller images are bullets, logos and ru
 _SENTENCE_END = tuple(".!?:;。！？：；…")
 
 
-def _span_lines(page: pymupdf.Page, tables: dict[str, dict[int, str]]) -> dict[str, str]:
-    """Lines of the page as extracted -> the same lines with each span through its own font's table.
-
-    Spans come from ``get_text("dict")`` without paragraph breaks (with them, MuPDF puts list items
-    in structure blocks whose lines the dict leaves out); a line whose text reads two ways (the
-    same letters in a dingbat font and in a text font) is left as extracted.
-    """
-    found: dict[str, set[str]] = {}
-    for b in page.get_text("dict", flags=FLAGS & ~pymupdf.TEXT_PARAGRAPH_BREAK)["blocks"]:
-        for line in b.get("lines", ()):
-            raw = "".join(sp["text"] for sp in line["spans"])
-            found.setdefault(raw, set()).add("".join(sp["text"].translate(tables.get(sp["font"], {}))
-                                                     for sp in line["spans"]))
-    return {raw: mapped.pop() for raw, mapped in found.items() if len(mapped) == 1 and raw not in mapped}
-
-
-# A run of Latin letters longer than nearly any word: words that MuPDF set without the spaces between
-# them (a tightly justified line whose word gaps fall under its space threshold).
-_GLUED = re.compile(r"[A-Za-z\u00c0-\u024f]{18,}")
-_WORD_GAP, _GAP_OVER_LINE = 0.08, 0.06  # in ems: a word gap, and how much wider than the line's letter gaps
-
-
-def respaced(page: pymupdf.Page, clips: list[pymupdf.Rect]) -> dict[str, str]:
-    """Lines in ``clips`` that hold a glued run (``_GLUED``) -> the same lines with a space wherever
-    the gap between two glyphs is a word gap: at least ``_WORD_GAP`` of the larger font size, and
-    ``_GAP_OVER_LINE`` more than the line's median gap (so letter-spaced type gets no spaces between
-    its letters). Never between CJK characters, which are set without spaces."""
-    out: dict[str, str] = {}
-    flags = FLAGS & ~pymupdf.TEXT_PARAGRAPH_BREAK & ~pymupdf.TEXT_PRESERVE_IMAGES  # lines as _span_lines has them
-    found = [b for clip in clips for b in page.get_text("rawdict", flags=flags, clip=clip)["blocks"]]
-    for b in found:  # only the blocks that need it: the characters of a whole page cost as much as the page
-        for line in b.get("lines", ()):
-            chars = [(c["c"], c["bbox"][0], c["bbox"][2], sp["size"]) for sp in line["spans"] for c in sp["chars"]]
-            text = "".join(c[0] for c in chars)
-            if line["dir"] != (1.0, 0.0) or text in out or not _GLUED.search(text):
-                continue
-            gaps = [(b_[1] - a[2]) / max(a[3], b_[3], 1e-3) for a, b_ in itertools.pairwise(chars)]
-            letters = sorted(g for g, (a, b_) in zip(gaps, itertools.pairwise(chars), strict=True)
-                             if not a[0].isspace() and not b_[0].isspace())
-            if not letters:
-                continue
-            floor = max(_WORD_GAP, letters[len(letters) // 2] + _GAP_OVER_LINE)
-            pieces = [chars[0][0]]
-            for gap, (a, b_) in zip(gaps, itertools.pairwise(chars), strict=True):
-                if gap >= floor and not (a[0].isspace() or b_[0].isspace() or _cjk(a[0]) or _cjk(b_[0])):
-                    pieces.append(" ")
-                pieces.append(b_[0])
-            out[text] = "".join(pieces)
-    return {k: v for k, v in out.items() if k != v}
-
-
-_MARK_SPAN = re.compile(r"\d{1,3}(?:[,–-]\d{1,3})*\*?")
-
-
-def superscripts(page: pymupdf.Page, clips: list[pymupdf.Rect]) -> list[tuple[str, str]]:
-    """Footnote and citation numbers in ``clips`` that are set as superscripts (MuPDF's superscript
-    flag: smaller type on a raised baseline) right after a word or a sentence end, each as (the four
-    characters before it, the number): what ``read_page`` raises to superscript digits, which
-    ``pdftext.strip_markers`` removes. Digits on the line's baseline (``Notch1``, ``libtasn1.h``,
-    ``No.9``) are text and stay."""
-    flags = FLAGS & ~pymupdf.TEXT_PARAGRAPH_BREAK & ~pymupdf.TEXT_PRESERVE_IMAGES  # lines as in respaced
-    found: dict[tuple[str, str], None] = {}
-    for clip in clips:  # only the blocks that hold a candidate: spans of a whole page cost as much as the page
-        for b in page.get_text("dict", flags=flags, clip=clip)["blocks"]:
-            for line in b.get("lines", ()):
-                for before, span in itertools.pairwise(line["spans"]):
-                    tail = before["text"][-4:]
-                    if span["flags"] & pymupdf.TEXT_FONT_SUPERSCRIPT and tail[-1:] and \
-                            (tail[-1].isalpha() or tail[-1] in ".;:") and _MARK_SPAN.fullmatch(span["text"]):
-                        found[(tail, span["text"])] = None
-    return list(found)
-
-
-def _cjk(ch: str) -> bool:
-    return ord(ch) >= 0x2E80 and not 0xFB00 <= ord(ch) <= 0xFB06  # CJK and beyond; ligatures are Latin
-
-
 def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
               chars: Callable[[str], str] | None = None,
               span_tables: Callable[[pymupdf.Page, list[str]], dict[str, dict[int, str]] | None] | None = None) -> Page:
@@ -210,12 +128,12 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
     images: list[tuple[float, float, float, float]] = []
     raw = page.get_text("blocks", flags=FLAGS)
     contents = [r[4] for r in raw]
-    glued = [pymupdf.Rect(r[0] - 1, r[1] - 1, r[2] + 1, r[3] + 1) for r in raw if r[6] == 0 and _GLUED.search(r[4])]
+    glued = [pymupdf.Rect(r[0] - 1, r[1] - 1, r[2] + 1, r[3] + 1) for r in raw if r[6] == 0 and GLUED.search(r[4])]
     if glued:
         spaced = respaced(page, glued)
         contents = ["\n".join(spaced.get(line, line) for line in c.split("\n")) for c in contents]
     if span_tables is not None and (tables := span_tables(page, [r[4] for r in raw if r[6] == 0])):
-        lines = _span_lines(page, tables)
+        lines = span_lines(page, tables)
         contents = ["\n".join(lines.get(line, line) for line in c.split("\n")) for c in contents]
     if chars is not None:  # one call per page: the per-call work is most of the cost
         texts = [i for i, r in enumerate(raw) if r[6] == 0]
