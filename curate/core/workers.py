@@ -185,16 +185,27 @@ def _init_worker(parent: int, notices: Any) -> None:
 
 @contextlib.contextmanager
 def _sigint_blocked() -> Iterator[None]:
-    """SIGINT blocked in this thread while it spawns workers: they inherit the mask, the parent gets the
-    signal (held pending meanwhile) as soon as the spawn is done."""
-    if not hasattr(signal, "pthread_sigmask"):
+    """SIGINT held off while this thread spawns workers, then delivered: the workers inherit the blocked
+    mask (Ctrl-C is the parent's), and a Ctrl-C never lands between a worker's start and the parent's
+    write of its start-up data (the worker would then die with a traceback). Blocking the signal in this
+    thread is not enough for that: the kernel may hand it to another thread (a library's thread pool),
+    whose C handler flags it for this thread's next bytecode; so the Python handler is deferred too."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
         yield
         return
+    caught: list[int] = []
+    handler = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a pending SIGINT is recorded here
+        signal.signal(signal.SIGINT, handler)
+        if caught:
+            if callable(handler):
+                handler(signal.SIGINT, None)  # Python's default raises KeyboardInterrupt
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), signal.SIGINT)
 
 
 def _started(fn: Callable, key: str, *args: Any) -> Any:

@@ -320,3 +320,26 @@ def test_a_warmed_pool_has_imported_the_modules_before_its_first_task():
     finally:
         cold.close()
     assert loaded is False
+
+
+def test_ctrl_c_while_workers_are_spawned_is_delivered_after_the_spawn():
+    """A Ctrl-C that another thread receives (a library's thread pool, where SIGINT is not blocked) does not
+    interrupt the spawn half-way (a worker would then wait for start-up data that never comes); it is
+    raised as soon as the spawn is done."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from curate.core import workers
+
+    go = threading.Event()
+    sender = threading.Thread(target=lambda: (go.wait(), os.kill(os.getpid(), signal.SIGINT)))
+    sender.start()  # before the block: this thread does not block SIGINT
+    reached = []
+    with pytest.raises(KeyboardInterrupt), workers._sigint_blocked():
+        go.set()
+        sender.join()
+        time.sleep(0.1)
+        reached.append("the rest of the spawn")
+    assert reached == ["the rest of the spawn"]
