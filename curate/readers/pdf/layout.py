@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import pymupdf
 
 from curate.readers.pdf import text as pdftext
-from curate.readers.pdf.spans import FLAGS, GLUED, respaced, span_lines, superscripts
+from curate.readers.pdf.spans import FLAGS, GLUED, clip, respaced, span_lines, superscripts
 
 BODY, HEADING, RUNNING, PAGE_NUMBER, TABLE, CAPTION, FIGURE = (
     "body", "heading", "running", "page_number", "table", "caption", "figure")
@@ -128,7 +128,7 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
     images: list[tuple[float, float, float, float]] = []
     raw = page.get_text("blocks", flags=FLAGS)
     contents = [r[4] for r in raw]
-    glued = [pymupdf.Rect(r[0] - 1, r[1] - 1, r[2] + 1, r[3] + 1) for r in raw if r[6] == 0 and GLUED.search(r[4])]
+    glued = [clip(r) for r in raw if r[6] == 0 and GLUED.search(r[4])]
     if glued:
         spaced = respaced(page, glued)
         contents = ["\n".join(spaced.get(line, line) for line in c.split("\n")) for c in contents]
@@ -141,8 +141,7 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
                         else [chars(contents[i]) for i in texts], strict=True):
             contents[i] = c
     if marked := [i for i, r in enumerate(raw) if r[6] == 0 and pdftext.MARKER_CANDIDATE.search(contents[i])]:
-        clips = [pymupdf.Rect(raw[i][0] - 1, raw[i][1] - 1, raw[i][2] + 1, raw[i][3] + 1) for i in marked]
-        for before, mark in superscripts(page, clips):
+        for before, mark in superscripts(page, [clip(raw[i]) for i in marked]):
             for i in marked:
                 contents[i] = contents[i].replace(before + mark, before + pdftext.raised(mark))
     for (x0, y0, x1, y1, _, _, kind), content in zip(raw, contents, strict=True):

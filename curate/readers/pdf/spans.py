@@ -25,6 +25,9 @@ import pymupdf
 FLAGS = (pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP | pymupdf.TEXT_PRESERVE_IMAGES
          | pymupdf.TEXT_PARAGRAPH_BREAK | pymupdf.TEXT_CID_FOR_UNKNOWN_UNICODE)
 
+# Reads of a few blocks' spans: lines as ``span_lines`` has them (no paragraph breaks), no images.
+_CLIP_FLAGS = FLAGS & ~pymupdf.TEXT_PARAGRAPH_BREAK & ~pymupdf.TEXT_PRESERVE_IMAGES
+
 
 def span_lines(page: pymupdf.Page, tables: dict[str, dict[int, str]]) -> dict[str, str]:
     """Lines of the page as extracted -> the same lines with each span through its own font's table.
@@ -54,8 +57,7 @@ def respaced(page: pymupdf.Page, clips: list[pymupdf.Rect]) -> dict[str, str]:
     ``_GAP_OVER_LINE`` more than the line's median gap (so letter-spaced type gets no spaces between
     its letters). Never between CJK characters, which are set without spaces."""
     out: dict[str, str] = {}
-    flags = FLAGS & ~pymupdf.TEXT_PARAGRAPH_BREAK & ~pymupdf.TEXT_PRESERVE_IMAGES  # lines as span_lines has them
-    found = [b for clip in clips for b in page.get_text("rawdict", flags=flags, clip=clip)["blocks"]]
+    found = [b for box in clips for b in page.get_text("rawdict", flags=_CLIP_FLAGS, clip=box)["blocks"]]
     for b in found:  # only the blocks that need it: the characters of a whole page cost as much as the page
         for line in b.get("lines", ()):
             chars = [(c["c"], c["bbox"][0], c["bbox"][2], sp["size"]) for sp in line["spans"] for c in sp["chars"]]
@@ -80,16 +82,20 @@ def respaced(page: pymupdf.Page, clips: list[pymupdf.Rect]) -> dict[str, str]:
 _MARK_SPAN = re.compile(r"\d{1,3}(?:[,–-]\d{1,3})*\*?")
 
 
+def clip(block: tuple) -> pymupdf.Rect:
+    """The box of a ``get_text("blocks")`` entry, a point wider on each side (so no glyph is cut)."""
+    return pymupdf.Rect(block[0] - 1, block[1] - 1, block[2] + 1, block[3] + 1)
+
+
 def superscripts(page: pymupdf.Page, clips: list[pymupdf.Rect]) -> list[tuple[str, str]]:
     """Footnote and citation numbers in ``clips`` that are set as superscripts (MuPDF's superscript
     flag: smaller type on a raised baseline) right after a word or a sentence end, each as (the four
     characters before it, the number): what ``read_page`` raises to superscript digits, which
     ``pdftext.strip_markers`` removes. Digits on the line's baseline (``Notch1``, ``libtasn1.h``,
     ``No.9``) are text and stay."""
-    flags = FLAGS & ~pymupdf.TEXT_PARAGRAPH_BREAK & ~pymupdf.TEXT_PRESERVE_IMAGES  # lines as in respaced
     found: dict[tuple[str, str], None] = {}
-    for clip in clips:  # only the blocks that hold a candidate: spans of a whole page cost as much as the page
-        for b in page.get_text("dict", flags=flags, clip=clip)["blocks"]:
+    for box in clips:  # only the blocks that hold a candidate: spans of a whole page cost as much as the page
+        for b in page.get_text("dict", flags=_CLIP_FLAGS, clip=box)["blocks"]:
             for line in b.get("lines", ()):
                 for before, span in itertools.pairwise(line["spans"]):
                     tail = before["text"][-4:]
