@@ -6,7 +6,8 @@ cut into page ranges read by parallel tasks, with the same records whatever the 
 1. ``read``: the pages of the book, or of one page range (``parts``: ranges of ``part_pages``),
    each on its own (``readers/pdf/pages.py``): ``pdfplan.build`` (the outline; the glyph map that
    recovers the text of glyphs the PDF gives no Unicode for, inferred once a page needs it:
-   ``readers/pdf/fonts.py``, ``glyphs.py``); ``pdflayout.read_page`` (text blocks, raw codes for
+   ``readers/pdf/fonts.py``, ``glyphs.py``; for a book cut into ranges, inferred once when it is cut
+   and carried by each range's descriptor); ``pdflayout.read_page`` (text blocks, raw codes for
    glyphs without Unicode, never U+FFFD, through ``pdftext.Chars``: glyph map, radicals,
    ``pua_map``, ftfy, NFKC, ``text_in`` counted; images, text inside figures and figure captions);
    ``pdftables.mark`` (tables: ruling lines, cell grids, rows, prose kept; table notes, captions,
@@ -114,14 +115,31 @@ def parts(path: Path, cfg: Config, part_bytes: int) -> list[dict] | None:
         with pymupdf.open(path) as doc:
             if doc.needs_pass and not (cfg.pdf_password and doc.authenticate(cfg.pdf_password)):
                 return None
-            n = doc.page_count
+            count = doc.page_count // cfg.part_pages
+            if count < 2:
+                return None
+            cuts = [round(k * doc.page_count / count) for k in range(count + 1)]
+            glyphs = _glyph_map(doc, cfg)
     except Exception:  # the whole-file read reports what is wrong with it
         return None
-    count = n // cfg.part_pages
-    if count < 2:
+    ranges = [{"start": a, "stop": b} for a, b in itertools.pairwise(cuts)]
+    return [{**r, "glyphs": glyphs} for r in ranges] if glyphs is not None else ranges
+
+
+def _glyph_map(doc: pymupdf.Document, cfg: Config) -> dict | None:
+    """The book's glyph map, inferred once here for all its page ranges (instead of once per range, a tenth
+    of a second or more each) as the range tasks would infer it; ``None`` when that cannot be done without
+    MuPDF complaining (each range then infers it as it reads)."""
+    shown = pymupdf.TOOLS.mupdf_display_errors()
+    pymupdf.TOOLS.mupdf_display_errors(False)
+    try:
+        pdfsymbols.repair(doc)  # as each range does before it reads a page
+        gm = pdfplan.first_pass(doc, pdftext.parse_char_map(cfg.pua_map))
+    except Exception:  # a damaged font or page: the ranges infer it, and report what is wrong
         return None
-    cuts = [round(k * n / count) for k in range(count + 1)]
-    return [{"start": a, "stop": b} for a, b in itertools.pairwise(cuts)]
+    finally:
+        pymupdf.TOOLS.mupdf_display_errors(shown)
+    return gm.to_part() if gm is not None else None
 
 
 def part_units(part: dict) -> int:
@@ -139,7 +157,9 @@ def read(ref: FileRef, cfg: Config, ledger: Ledger) -> Iterator[pdfpages.Start |
         with doc:
             pages = range(ref.part["start"], ref.part["stop"]) if ref.part is not None else range(doc.page_count)
             stats: Counter[str] = Counter()
-            opts = pdfpages.Options(starts(cfg), cfg.table_finder, pdftext.parse_char_map(cfg.pua_map))
+            given = ref.part.get("glyphs") if ref.part is not None else None
+            opts = pdfpages.Options(starts(cfg), cfg.table_finder, pdftext.parse_char_map(cfg.pua_map),
+                                    pdfplan.GlyphMap.from_part(given) if given is not None else None)
             yield from pdfpages.extract(doc, pages, opts, ledger, ref.id, ref.relpath, stats)
             return dict(sorted(stats.items()))
     finally:

@@ -71,8 +71,10 @@ def _records(root: Path) -> list[dict]:
 
 def test_parts_cover_the_book_in_ranges_only_when_long():
     path = SAMPLES / "hypertension_en.pdf"  # 6 pages
-    assert books.parts(path, books.Config(part_pages=2), 1 << 20) == [
-        {"start": 0, "stop": 2}, {"start": 2, "stop": 4}, {"start": 4, "stop": 6}]
+    ranges = books.parts(path, books.Config(part_pages=2), 1 << 20)
+    assert [(r["start"], r["stop"]) for r in ranges] == [(0, 2), (2, 4), (4, 6)]
+    assert all(r["glyphs"] == ranges[0]["glyphs"] for r in ranges)  # the book's glyph map, inferred once
+    json.dumps(ranges)  # descriptors stay plain data
     assert books.parts(path, books.Config(part_pages=4), 1 << 20) is None  # fewer than twice part_pages
     assert books.parts(path, books.Config(part_pages=2), 0) is None  # the build does not cut files
 
@@ -95,6 +97,39 @@ def test_a_book_read_in_page_ranges_gives_the_same_build(tmp_path):
     assert audit(cut).ok and audit(whole).ok
     reasons = pq.read_table(cut / "ledger.parquet").column("reason").to_pylist()
     assert {"glyph_map", "unmapped_glyph", "back_matter"} <= set(reasons)
+
+
+def test_a_cut_book_infers_its_glyph_map_once_for_all_its_ranges(tmp_path, monkeypatch):
+    """The glyph map is inferred when the book is cut and handed to every range: the same records and
+    ledger as a whole-file read, without one inference per range."""
+    from curate.readers.pdf import plan as pdfplan
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "zh.pdf").write_bytes((SAMPLES / "tangniaobing_zh.pdf").read_bytes())  # digits without Unicode
+    calls = []
+    real = pdfplan.glyph_map
+    monkeypatch.setattr(pdfplan, "glyph_map", lambda doc, overrides: calls.append(1) or real(doc, overrides))
+    whole = _build(tmp_path, "whole", folder, part_bytes=0, workers=1)
+    assert len(calls) == 1
+    cut = _build(tmp_path, "cut", folder, part_bytes=1, workers=1)
+    assert len(list((cut / "sources" / "books" / "read" / ".pieces").glob("zh*.pkl"))) == 2
+    assert len(calls) == 2  # once for the two ranges
+    assert (whole / "ledger.parquet").read_bytes() == (cut / "ledger.parquet").read_bytes()
+    assert _records(whole) == _records(cut)
+    assert "glyph_map" in pq.read_table(cut / "ledger.parquet").column("reason").to_pylist()
+    assert any(c.isdigit() for r in _records(cut) for c in r["text"])
+
+
+def test_a_glyph_map_goes_through_a_range_descriptor_unchanged():
+    from curate.readers.pdf import plan as pdfplan
+
+    with pymupdf.open(SAMPLES / "tangniaobing_zh.pdf") as doc:
+        gm = pdfplan.glyph_map(doc, {0xE100: "x"})
+    assert gm.table and gm.reports
+    part = json.loads(json.dumps(gm.to_part()))  # as plain data: JSON or a pickle
+    back = pdfplan.GlyphMap.from_part(part)
+    assert back == gm and list(back.table) == list(gm.table) and list(back.per_font) == list(gm.per_font)
 
 
 def _damaged(path: Path) -> Path:

@@ -82,13 +82,14 @@ class Options:
     starts: re.Pattern[str]  # lines that begin a new unit (``headings.starts``)
     table_finder: str
     pua_map: dict[int, str]  # the recipe's private-use code points (``pua_map``), parsed
+    glyphs: pdfplan.GlyphMap | None = None  # the book's glyph map, inferred beforehand (``plan.first_pass``)
 
 
 def extract(doc: pymupdf.Document, pages: range, opts: Options, ledger: Ledger, ids: Callable,
             relpath: str, stats: Counter[str]) -> Iterator[Start | PageOut | Skipped | End]:
     """The pieces of ``pages`` of ``doc`` (``ids(locator)`` makes ledger ids; statistics into ``stats``)."""
     corrected = pdfsymbols.repair(doc)  # before any page is read: every extraction sees the corrections
-    plan = pdfplan.build(doc, opts.pua_map)
+    plan = pdfplan.build(doc, opts.pua_map, opts.glyphs)
     if pages.start == 0:
         yield Start(plan.outline, (doc.metadata or {}).get("title") or None, doc.page_count, doc.is_repaired)
     infer = None if plan.inferred else plan.infer

@@ -4,7 +4,9 @@
 (``Plan.infer``: it reads font dictionaries and programs, and a dozen sample pages only when a
 font has glyphs without Unicode). It is a function of the file alone, so page extraction needs
 nothing else besides the page itself: a book cut into page ranges, each extracted on its own,
-gives the same pages as one pass.
+gives the same pages as one pass. A book cut into page ranges has its map inferred once, when it is
+cut (``first_pass``, in the build's planning), and each range's descriptor carries it
+(``GlyphMap.to_part``); a range still marks the map as used only once a page of its own needs it.
 
 The glyph map (``GlyphMap``) turns what extraction gives for glyphs without Unicode (their raw
 code, asked for with ``TEXT_CID_FOR_UNKNOWN_UNICODE``) into text:
@@ -65,6 +67,22 @@ class GlyphMap:
     reports: list[FontReport] = field(default_factory=list)
 
 
+    def to_part(self) -> dict:
+        """The map as plain lists and dicts (a page range's descriptor carries it to its task)."""
+        return {"table": list(self.table.items()), "unmapped": list(self.unmapped.items()),
+                "per_font": [[name, list(t.items())] for name, t in self.per_font.items()],
+                "reports": [[r.font, r.xref, list(r.mapped.items()), r.evidence, sorted(r.unmapped), r.conflicts]
+                            for r in self.reports]}
+
+    @classmethod
+    def from_part(cls, part: dict) -> GlyphMap:
+        """The map ``to_part`` gave (in the same order: ledger rows follow it)."""
+        return cls(dict(part["table"]), {c: list(f) for c, f in part["unmapped"]},
+                   {name: dict(t) for name, t in part["per_font"]},
+                   [FontReport(font, xref, dict(mapped), dict(evidence), set(unmapped), list(conflicts))
+                    for font, xref, mapped, evidence, unmapped, conflicts in part["reports"]])
+
+
 @dataclass
 class Plan:
     """What a book's first pass found: the outline, and the glyph map once a page needs it."""
@@ -74,11 +92,14 @@ class Plan:
     doc: pymupdf.Document | None = None
     overrides: dict[int, str] = field(default_factory=dict)
     inferred: bool = False
+    given: GlyphMap | None = None  # the map inferred beforehand for the whole book (``first_pass``)
 
     held: str = ""  # MuPDF warnings of the page being read when the map was inferred
 
     def infer(self) -> GlyphMap:
-        """The book's whole glyph map (inferred once)."""
+        """The book's whole glyph map (inferred once, or the one given)."""
+        if not self.inferred and self.given is not None:  # inferred without a warning: nothing to set aside
+            self.glyphs, self.inferred = self.given, True
         if not self.inferred:
             held = pymupdf.TOOLS.mupdf_warnings()
             self.glyphs = glyph_map(self.doc, self.overrides)
@@ -218,11 +239,22 @@ def glyph_map(doc: pymupdf.Document, overrides: dict[int, str]) -> GlyphMap:
     return gm
 
 
-def build(doc: pymupdf.Document, overrides: dict[int, str]) -> Plan:
+def first_pass(doc: pymupdf.Document, overrides: dict[int, str]) -> GlyphMap | None:
+    """The book's glyph map, inferred once for all its page ranges (``doc`` just opened, its symbol glyphs
+    repaired: ``symbols.repair``); ``None`` when MuPDF complained while it was inferred, so that each range
+    infers it itself and its page warnings stay what they are without the hand-over."""
+    pymupdf.TOOLS.reset_mupdf_warnings()
+    gm = glyph_map(doc, overrides)
+    clean = not pymupdf.TOOLS.mupdf_warnings()
+    pymupdf.TOOLS.reset_mupdf_warnings()
+    return gm if clean else None
+
+
+def build(doc: pymupdf.Document, overrides: dict[int, str], given: GlyphMap | None = None) -> Plan:
     """The first pass over a book: the outline (the glyph map follows when a page needs it, or now
-    when the recipe gives ``pua_map`` entries)."""
+    when the recipe gives ``pua_map`` entries; ``given``: inferred beforehand for the whole book)."""
     outline = [Heading(level, title.strip(), page - 1) for level, title, page, *_ in doc.get_toc(simple=True)]
-    plan = Plan(outline, GlyphMap(), doc, dict(overrides))
+    plan = Plan(outline, GlyphMap(), doc, dict(overrides), given=given)
     if overrides:
         plan.infer()
     return plan
