@@ -20,7 +20,7 @@
   each one, pyarrow's pool and glibc's free lists are handed back
   (``release_memory``), so a worker's resident size is that of its current task, not its largest.
 - **Lean workers.** A worker imports only what its tasks need, and never the modules pymupdf would load for
-  features curate does not use (``skip_unused_imports``).
+  features curate does not use (``skip_unused_imports``); it ends without unloading them (``_exit_at_once``).
 - **Lost workers.** A worker that dies (killed, out of memory) breaks the pool: the pool is replaced
   and the tasks that were not finished are submitted again; a task that was running in
   ``MAX_ATTEMPTS`` pools that broke fails the build, named.
@@ -28,6 +28,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import os
@@ -172,9 +173,22 @@ class _NoPandas:
             raise ImportError("pandas is not used by curate's workers")
 
 
+def _exit_at_once() -> None:
+    """End a worker without tearing the interpreter down: a worker leaves when the pool closes, its tasks
+    done and their outputs written, and unloading what it imported (pymupdf, pyarrow, polars and their
+    thread pools) takes a quarter of a second or more per worker, which the build would wait for."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)  # a pool worker's exit status is 0 on every path that gets here (see ``_init_worker``)
+
+
 def _init_worker(parent: int, notices: Any) -> None:
     global _NOTICES
     _die_with_parent(parent)
+    # Registered before the handlers a worker's tasks add (atexit runs the last registered first), so those
+    # still run; concurrent.futures' worker loop returns 0 whether its tasks or initializer failed or not.
+    atexit.register(_exit_at_once)
     skip_unused_imports()
     pyarrow_without_pandas()
     _NOTICES = notices
