@@ -1,6 +1,7 @@
 """Books: ``curate build books`` pages/s against raw ``page.get_text()`` pages/s, and memory.
 
     python bench/books_throughput.py [--mix 1] [--books 12] [--pages 80] [--runs 5] [--rss 10,100]
+        [--baseline CHECKOUT]
 
 Generates books with the sample typesetter (``samples/books/typeset.py``): English books in two
 columns and Chinese books in one (one in four), with an outline, running heads, page numbers, a
@@ -13,7 +14,9 @@ times on the same files:
   quality signals, exact dedup; no tokenizer), in a new output folder and a new process each time
   (timed after its imports: its caches cold and its workers started, as a user's build has them).
 
-It prints the median pages/s of each and the ratio to raw, for the generated books and, when
+With ``--baseline DIR`` (another checkout, e.g. ``git worktree add ../main main``), that checkout's
+reader and builds run too, interleaved with these, and every build's records and ledger are checked
+against the baseline's. It prints the median pages/s of each and the ratio to raw, for the generated books and, when
 ``../shared/realdata`` is there, for ``--real`` copies of its two-column PDF (denser pages in real
 fonts) and for its two XeLaTeX textbooks (``--textbooks``; digits without Unicode, so the glyph
 map is inferred). Memory: for each count in ``--rss``,
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import shutil
@@ -162,12 +166,27 @@ def _build_child(folder: str, out: str, workers: str) -> None:
     print(time.perf_counter() - t, manifest["sources"]["books"]["stats"]["pages"])
 
 
-def fresh_build(folder: Path, out: Path, workers: int) -> tuple[float, int]:
-    """Seconds and pages of a build in a fresh process (``_build_child``)."""
-    result = subprocess.run([sys.executable, __file__, "--build-child", str(folder), str(out), str(workers)],
-                            check=True, capture_output=True, text=True)
+def _in(checkout: Path) -> dict:
+    """``subprocess.run`` arguments that run Python with ``checkout``'s ``curate`` package."""
+    return {"cwd": checkout, "env": {**os.environ, "PYTHONPATH": str(checkout)}, "check": True,
+            "capture_output": True, "text": True}
+
+
+def fresh_build(folder: Path, out: Path, workers: int, checkout: Path = ROOT) -> tuple[float, int]:
+    """Seconds and pages of a build in a fresh process (``_build_child`` of ``checkout``'s copy of this file)."""
+    result = subprocess.run([sys.executable, str(checkout / "bench" / "books_throughput.py"), "--build-child",
+                             str(folder), str(out), str(workers)], **_in(checkout))
     seconds, pages = result.stdout.split()[-2:]
     return float(seconds), int(pages)
+
+
+def baseline_reader(folder: Path, checkout: Path) -> float:
+    """Seconds of ``checkout``'s reader over the books in ``folder`` (warm: its second pass)."""
+    code = ("import sys, time\nfrom pathlib import Path\nsys.path.insert(0, 'bench')\n"
+            "import books_throughput as bench\nfiles = sorted(Path(sys.argv[1]).glob('*.pdf'))\n"
+            "bench.reader(files)\nt = time.perf_counter()\nbench.reader(files)\nprint(time.perf_counter() - t)\n")
+    result = subprocess.run([sys.executable, "-c", code, str(folder)], **_in(checkout))
+    return float(result.stdout.split()[-1])
 
 
 def _rss_child(folder: str, out: str) -> None:
@@ -184,32 +203,70 @@ def peak_rss(folder: Path, out: Path) -> float:
     return int(result.stdout.split()[-1]) / 1024
 
 
-def compare(folder: Path, out: Path, runs: int) -> dict:
-    """Time raw extraction, the reader and the build on the books in ``folder``, interleaved."""
+def compare(folder: Path, out: Path, runs: int, baseline: Path | None = None) -> dict:
+    """Time raw extraction, the reader and the build on the books in ``folder``, interleaved (and those of the
+    ``baseline`` checkout, whose builds must write the same records and ledger)."""
     files = sorted(folder.glob("*.pdf"))
     pages = raw(files)
-    times: dict[str, list[float]] = {"raw get_text": [], "reader only": [], "build, 1 worker": [],
-                                     "build, 2 workers": []}
+    names = ["raw get_text", "reader only", "build, 1 worker", "build, 2 workers"]
+    if baseline is not None:
+        names[2:2] = ["reader only (baseline)"]
+        names += ["build, 1 worker (baseline)", "build, 2 workers (baseline)"]
+    times: dict[str, list[float]] = {name: [] for name in names}
+    load = os.getloadavg()[0]
     for run in range(runs):
         for name in times:
+            checkout = baseline if "(baseline)" in name else ROOT
             t = time.perf_counter()
             if name == "raw get_text":
                 assert raw(files) == pages
             elif name == "reader only":
                 assert reader(files) == pages
+            elif name.startswith("reader only"):
+                times[name].append(baseline_reader(folder, checkout))
+                continue
             else:
                 workers = 1 if "1 worker" in name else 2
-                seconds, built = fresh_build(folder, out / f"{workers}-{run}", workers)
+                seconds, built = fresh_build(folder, out / _slug(name, run), workers, checkout)
                 assert built == pages
                 times[name].append(seconds)
                 continue
             times[name].append(time.perf_counter() - t)
     base = pages / statistics.median(times["raw get_text"])
-    print(f"{folder.name}: {len(files)} books, {pages:,} pages; median of {runs} interleaved runs")
+    print(f"{folder.name}: {len(files)} books, {pages:,} pages; median of {runs} interleaved runs "
+          f"(load {load:.1f} -> {os.getloadavg()[0]:.1f})")
     for name, ts in times.items():
         rate = pages / statistics.median(ts)
-        print(f"  {name:<18} {statistics.median(ts):7.2f} s  {rate:8.0f} pages/s  {rate / base:6.0%} of raw")
-    return json.loads((out / f"2-{runs - 1}" / "manifest.json").read_text())["sources"]["books"]["stats"]
+        print(f"  {name:<28} {statistics.median(ts):7.2f} s  {rate:8.0f} pages/s  {rate / base:6.0%} of raw")
+    if baseline is not None:
+        _same_as_baseline(out, runs)
+    return json.loads((out / _slug("build, 2 workers", runs - 1) / "manifest.json").read_text()
+                      )["sources"]["books"]["stats"]
+
+
+def _slug(name: str, run: int) -> str:
+    return f"{name.replace(' ', '').replace(',', '-')}-{run}"
+
+
+def _same_as_baseline(out: Path, runs: int) -> None:
+    """Every build's ledger and records equal the baseline's 2-worker build of the same run."""
+    differ = []
+    for run in range(runs):
+        want = _written(out / _slug("build, 2 workers (baseline)", run))
+        for name in ("build, 1 worker", "build, 2 workers", "build, 1 worker (baseline)"):
+            if _written(out / _slug(name, run)) != want:
+                differ.append(f"{name} (run {run + 1})")
+    print("  records and ledger " + ("byte-identical to the baseline's" if not differ
+                                     else "DIFFER from the baseline's: " + ", ".join(differ)))
+
+
+def _written(root: Path) -> tuple[bytes, list]:
+    """A build's ledger file and its final records."""
+    import pyarrow.parquet as pq
+
+    flow = json.loads((root / "flow.json").read_text())
+    shards = flow["books"]["passes"][-1]["shards"]
+    return (root / "ledger.parquet").read_bytes(), [pq.read_table(root / p).to_pylist() for p in shards]
 
 
 def _mix(folder: Path) -> bool:
@@ -235,6 +292,9 @@ def main() -> None:
     parser.add_argument("--mix", type=int, default=1, help="time a mix of one long book and several papers from "
                         "../shared/realdata (its 417-page textbook, the other textbook, its papers; 0: skip)")
     parser.add_argument("--rss", default="10,100", help="book counts for the memory check ('' to skip)")
+    parser.add_argument("--baseline", type=Path, default=None, help="another checkout of curate (e.g. a git "
+                        "worktree of main) whose reader and builds are timed too, interleaved, and whose builds must "
+                        "write the same records and ledger")
     parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--build-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -248,11 +308,11 @@ def main() -> None:
         tmp = Path(tmp)
         t = time.perf_counter()
         if args.mix and _mix(tmp / "mix"):
-            compare(tmp / "mix", tmp / "out-mix", args.runs)
+            compare(tmp / "mix", tmp / "out-mix", args.runs, args.baseline)
         if args.books:
             pages = generate(tmp / "generated", args.books, args.pages)
             print(f"generated {args.books} books, {pages:,} pages in {time.perf_counter() - t:.1f}s")
-            stats = compare(tmp / "generated", tmp / "out-generated", args.runs)
+            stats = compare(tmp / "generated", tmp / "out-generated", args.runs, args.baseline)
             print("  removed: " + ", ".join(f"{k} {stats[k]:,}" for k in
                                              ("tables_removed", "figures_removed", "running_heads_removed",
                                               "page_numbers_removed", "back_matter_cut") if k in stats))
@@ -262,13 +322,13 @@ def main() -> None:
             for i in range(args.real):
                 for pdf in real.glob("*.pdf"):
                     shutil.copy(pdf, tmp / "realdata" / f"{pdf.stem}-{i:03d}.pdf")
-            compare(tmp / "realdata", tmp / "out-real", args.runs)
+            compare(tmp / "realdata", tmp / "out-real", args.runs, args.baseline)
         textbooks = ROOT.parent / "shared" / "realdata" / "books-zh"
         if args.textbooks and textbooks.is_dir():
             (tmp / "textbooks").mkdir()
             for pdf in textbooks.glob("*/main.pdf"):
                 shutil.copy(pdf, tmp / "textbooks" / f"{pdf.parent.name}.pdf")
-            compare(tmp / "textbooks", tmp / "out-textbooks", args.runs)
+            compare(tmp / "textbooks", tmp / "out-textbooks", args.runs, args.baseline)
         counts = [int(c) for c in args.rss.split(",") if c]
         if counts:
             rss = {}

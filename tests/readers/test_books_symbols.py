@@ -116,3 +116,35 @@ def test_real_fraction_and_micro_sign_keep_their_text(tmp_path):
         (found,) = symbols.repair(doc)
         assert found.codes == {2: ("", "−")}  # the minus only: µ is not turned into the Greek μ it looks like
         assert "p¼0.01" in doc[0].get_text() and "1.5 µg." in doc[0].get_text()
+
+
+def test_shipped_symbol_references_are_their_rendering():
+    """The shipped shapes (``symbol_references.npz``) are what rendering the reference fonts gives, exactly."""
+    import numpy as np
+
+    shipped = symbols._shipped()
+    assert shipped is not None and {ch for _, ch in shipped} >= set(symbols.CANDIDATES)
+    for ch in dict.fromkeys(symbols.SHIPPED):
+        for fonts in (2, 3, 4):  # the competitors' fonts, the candidates', a claimed character's
+            want, got = symbols.render_shapes(ch, fonts), symbols.reference_shapes(ch, fonts)
+            assert len(want) == len(got), (ch, fonts)
+            for a, b in zip(want, got, strict=True):
+                assert a.bitmap.dtype == b.bitmap.dtype and np.array_equal(a.bitmap, b.bitmap)
+                assert (a.aspect, a.height, a.bottom) == (b.aspect, b.height, b.bottom)
+
+
+def test_checking_a_font_renders_no_reference_glyph(monkeypatch):
+    """A process that checks fonts reads the shipped shapes instead of rendering them (0.2 s per process)."""
+
+    def render(*args):
+        raise AssertionError("a reference glyph was rendered")
+
+    monkeypatch.setattr(symbols, "_reference_sets", render)
+    for cached in (symbols.reference_shapes, symbols._stacked):
+        cached.cache_clear()
+    try:
+        chars, bitmaps, *_ = symbols._stacked()
+        assert len(chars) == len(bitmaps) > 100 and symbols.reference_shapes("¼")
+    finally:
+        for cached in (symbols.reference_shapes, symbols._stacked):
+            cached.cache_clear()
