@@ -172,12 +172,19 @@ def _in(checkout: Path) -> dict:
             "capture_output": True, "text": True}
 
 
-def fresh_build(folder: Path, out: Path, workers: int, checkout: Path = ROOT) -> tuple[float, int]:
-    """Seconds and pages of a build in a fresh process (``_build_child`` of ``checkout``'s copy of this file)."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def fresh_build(folder: Path, out: Path, workers: int, checkout: Path = ROOT) -> tuple[float, int, float]:
+    """Seconds and pages of a build in a fresh process (``_build_child`` of ``checkout``'s copy of this file),
+    and the CPU seconds of that process and its workers (imports included)."""
+    cpu = _children_cpu()
     result = subprocess.run([sys.executable, str(checkout / "bench" / "books_throughput.py"), "--build-child",
                              str(folder), str(out), str(workers)], **_in(checkout))
     seconds, pages = result.stdout.split()[-2:]
-    return float(seconds), int(pages)
+    return float(seconds), int(pages), _children_cpu() - cpu
 
 
 def baseline_reader(folder: Path, checkout: Path) -> float:
@@ -213,6 +220,7 @@ def compare(folder: Path, out: Path, runs: int, baseline: Path | None = None) ->
         names[2:2] = ["reader only (baseline)"]
         names += ["build, 1 worker (baseline)", "build, 2 workers (baseline)"]
     times: dict[str, list[float]] = {name: [] for name in names}
+    cpus: dict[str, list[float]] = {name: [] for name in names if name.startswith("build")}
     load = os.getloadavg()[0]
     for run in range(runs):
         for name in times:
@@ -227,9 +235,10 @@ def compare(folder: Path, out: Path, runs: int, baseline: Path | None = None) ->
                 continue
             else:
                 workers = 1 if "1 worker" in name else 2
-                seconds, built = fresh_build(folder, out / _slug(name, run), workers, checkout)
+                seconds, built, cpu = fresh_build(folder, out / _slug(name, run), workers, checkout)
                 assert built == pages
                 times[name].append(seconds)
+                cpus[name].append(cpu)
                 continue
             times[name].append(time.perf_counter() - t)
     base = pages / statistics.median(times["raw get_text"])
@@ -237,7 +246,8 @@ def compare(folder: Path, out: Path, runs: int, baseline: Path | None = None) ->
           f"(load {load:.1f} -> {os.getloadavg()[0]:.1f})")
     for name, ts in times.items():
         rate = pages / statistics.median(ts)
-        print(f"  {name:<28} {statistics.median(ts):7.2f} s  {rate:8.0f} pages/s  {rate / base:6.0%} of raw")
+        cpu = f"  CPU {statistics.median(cpus[name]):5.2f} s (process tree, imports included)" if name in cpus else ""
+        print(f"  {name:<28} {statistics.median(ts):7.2f} s  {rate:8.0f} pages/s  {rate / base:6.0%} of raw{cpu}")
     if baseline is not None:
         _same_as_baseline(out, runs)
     return json.loads((out / _slug("build, 2 workers", runs - 1) / "manifest.json").read_text()

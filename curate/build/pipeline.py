@@ -111,9 +111,15 @@ def _stem(path: Path) -> str:
     return path.name.removesuffix(".parquet")
 
 
-def _read_tasks(root: Path, src: SourceSpec, shard_records: int, part_bytes: int) -> list[Task]:
-    """The read tasks of one source, in (file, part) order, and the finish tasks of two-phase readers."""
+def _read_tasks(root: Path, src: SourceSpec, shard_records: int, part_bytes: int, workers: int = 2) -> list[Task]:
+    """The read tasks of one source, in (file, part) order, and the finish tasks of two-phase readers.
+
+    With one worker a two-phase reader's files are read whole: its parts would be read one after another
+    by the same process, then finished, which only adds the pieces' round trip through the disk (the
+    records are the same whatever the cut)."""
     module = reader_module(src.reader)
+    if workers <= 1 and hasattr(module, "finish"):
+        part_bytes = 0
     files, problems = discover_all(src.inputs, module.SUFFIXES, exclude=(root,))  # never the build's own output
     side = tuple(getattr(src.options, "side_inputs", tuple)())
     taken: set[str] = set()
@@ -198,13 +204,14 @@ def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlo
           part_bytes: int = DEFAULT_PART_BYTES) -> dict[str, tuple[str, ...]]:
     """Run every reader (large files in parts, in parallel); returns the versions drop tables of each
     keyed source."""
-    read_tasks = {s.name: _bounded(s, _read_tasks(root, s, spec.shard_records, part_bytes)) for s in spec.sources}
+    workers = getattr(ex, "workers", 1) or 1
+    read_tasks = {s.name: _bounded(s, _read_tasks(root, s, spec.shard_records, part_bytes, workers))
+                  for s in spec.sources}
     units = {getattr(reader_module(s.reader), "UNIT", "file") for s in spec.sources}
     unit = units.pop() if len(units) == 1 else "unit"
     split = {t.key for s in spec.sources if hasattr(reader_module(s.reader), "finish")
              for t in read_tasks[s.name] if t.config.part is not None}
-    first, beside = _read_passes([t for tasks in read_tasks.values() for t in tasks], split,
-                                 getattr(ex, "workers", 1) or 1)
+    first, beside = _read_passes([t for tasks in read_tasks.values() for t in tasks], split, workers)
     results = ex.run(first, "read", unit=unit)
     finishes = {s.name: _finish_tasks(root, s, read_tasks[s.name], results)
                 for s in spec.sources if hasattr(reader_module(s.reader), "finish")}

@@ -100,25 +100,45 @@ def test_a_book_read_in_page_ranges_gives_the_same_build(tmp_path):
 
 
 def test_a_cut_book_infers_its_glyph_map_once_for_all_its_ranges(tmp_path, monkeypatch):
-    """The glyph map is inferred when the book is cut and handed to every range: the same records and
-    ledger as a whole-file read, without one inference per range."""
+    """The glyph map is inferred when the book is cut and handed to every range (none infers it again): the
+    same records and ledger as a whole-file read."""
+    from curate.core.ledger import Ledger
+    from curate.readers import FileRef
+    from curate.readers.pdf import pages as pdfpages
     from curate.readers.pdf import plan as pdfplan
 
     folder = tmp_path / "in"
     folder.mkdir()
-    (folder / "zh.pdf").write_bytes((SAMPLES / "tangniaobing_zh.pdf").read_bytes())  # digits without Unicode
+    path = folder / "zh.pdf"
+    path.write_bytes((SAMPLES / "tangniaobing_zh.pdf").read_bytes())  # digits without Unicode
     calls = []
     real = pdfplan.glyph_map
     monkeypatch.setattr(pdfplan, "glyph_map", lambda doc, overrides: calls.append(1) or real(doc, overrides))
+    ranges = books.parts(path, books.Config(part_pages=2), 1)
+    assert len(ranges) == 2 and len(calls) == 1
+    ends = [p for r in ranges for p in books.read(FileRef(path, "zh.pdf", "books", r), books.Config(part_pages=2),
+                                                  Ledger("books", "read")) if isinstance(p, pdfpages.End)]
+    assert len(calls) == 1  # no range inferred it again
+    used = [e.glyphs for e in ends if e.glyphs is not None]
+    assert used and all(g == pdfplan.GlyphMap.from_part(ranges[0]["glyphs"]) for g in used)
+    monkeypatch.undo()
     whole = _build(tmp_path, "whole", folder, part_bytes=0, workers=1)
-    assert len(calls) == 1
-    cut = _build(tmp_path, "cut", folder, part_bytes=1, workers=1)
+    cut = _build(tmp_path, "cut", folder, part_bytes=1, workers=2)
     assert len(list((cut / "sources" / "books" / "read" / ".pieces").glob("zh*.pkl"))) == 2
-    assert len(calls) == 2  # once for the two ranges
     assert (whole / "ledger.parquet").read_bytes() == (cut / "ledger.parquet").read_bytes()
     assert _records(whole) == _records(cut)
     assert "glyph_map" in pq.read_table(cut / "ledger.parquet").column("reason").to_pylist()
     assert any(c.isdigit() for r in _records(cut) for c in r["text"])
+
+
+def test_one_worker_reads_a_long_book_whole(tmp_path):
+    """Cutting a book is for parallel workers: one worker reads it whole (no pieces round trip)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "zh.pdf").write_bytes((SAMPLES / "tangniaobing_zh.pdf").read_bytes())
+    root = _build(tmp_path, "one", folder, part_bytes=1, workers=1)
+    assert not (root / "sources" / "books" / "read" / ".pieces").exists()
+    assert json.loads((root / "manifest.json").read_text())["sources"]["books"]["stats"]["pages"] == 5
 
 
 def test_a_glyph_map_goes_through_a_range_descriptor_unchanged():
