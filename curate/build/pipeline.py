@@ -212,12 +212,13 @@ def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlo
     split = {t.key for s in spec.sources if hasattr(reader_module(s.reader), "finish")
              for t in read_tasks[s.name] if t.config.part is not None}
     first, beside = _read_passes([t for tasks in read_tasks.values() for t in tasks], split, workers)
-    results = ex.run(first, "read", unit=unit)
+    last = not split and not beside  # the read's last task list: its idle workers import the prepare pass's code
+    results = ex.run(first, "read", unit=unit, then=_prepare_modules(spec) if last else ())
     finishes = {s.name: _finish_tasks(root, s, read_tasks[s.name], results)
                 for s in spec.sources if hasattr(reader_module(s.reader), "finish")}
     if any(finishes.values()) or beside:
         results.update(ex.run([t for tasks in finishes.values() for t in tasks] + beside, "read: finish",
-                              unit=unit if beside else "file"))
+                              unit=unit if beside else "file", then=_prepare_modules(spec)))
     reduces = {}
     for src in spec.sources:
         flow = flows[src.name]
@@ -307,6 +308,17 @@ def _prepare_steps(spec: CorpusSpec, src: SourceSpec, has_versions: bool) -> lis
     return steps
 
 
+def _prepare_modules(spec: CorpusSpec) -> tuple[str, ...]:
+    """The modules the prepare pass's tasks run (their steps' functions and configs)."""
+    found = {chain_task.__module__}
+    for src in spec.sources:
+        for step in _prepare_steps(spec, src, False):
+            found.add(step.fn.__module__)
+            if step.config is not None:
+                found.add(type(step.config).__module__)
+    return tuple(sorted(found))
+
+
 # Rows per slice of the prepare chain: the signals' and signatures' batch, so that the token hashes both
 # need are computed once per slice (``Context.memo``) and held for one slice only.
 PREPARE_BATCH = 2048
@@ -328,7 +340,9 @@ def _prepare(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, Source
                            records=any(s.kind != ANNOTATE for s in steps), batch_rows=PREPARE_BATCH)
 
     tasks, inputs = _per_shard(root, spec, flows, "prepare", config_of)
-    done = ex.run(tasks, "prepare")
+    # Largest shards first, so that no worker starts a long one when the others are done (the order tasks
+    # run in changes no output: results are taken in shard order).
+    done = ex.run(sorted(tasks, key=lambda t: -os.path.getsize(t.inputs[0])), "prepare")
     for name, shard_paths in inputs.items():
         mine = [done[t.key] for t in tasks if t.key.startswith(f"{name}/prepare/")]
         flows[name].add("prepare", shard_paths, mine, records=any("records" in d.outputs for d in mine))

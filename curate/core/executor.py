@@ -283,6 +283,7 @@ class Executor:
         self.workers = max(1, workers or len(os.sched_getaffinity(0)))
         self.progress = progress
         self._pool: workers_mod.Pool | None = None
+        self._then: tuple[str, ...] = ()  # modules to import once this task list is handed out (``run``)
         self.ran = 0
         self.skipped = 0
         self.seconds: dict[str, float] = {}  # wall time per task list, by its description
@@ -307,12 +308,16 @@ class Executor:
             self._pool = workers_mod.Pool(self.workers)
             self._pool.warm(list(modules))
 
-    def run(self, tasks: Sequence[Task], desc: str, unit: str = "shard") -> dict[str, Done]:
-        """Run ``tasks`` (skipping finished ones) and return their results by task key."""
+    def run(self, tasks: Sequence[Task], desc: str, unit: str = "shard", then: Sequence[str] = ()) -> dict[str, Done]:
+        """Run ``tasks`` (skipping finished ones) and return their results by task key. ``then``: modules the next
+        task list needs, which a pool's workers import once no task of this list is left for them (a worker
+        that would wait for the others' last tasks imports them then, not at its first task of the next list)."""
         start = time.perf_counter()
+        self._then = tuple(then)
         try:
             return self._run(tasks, desc, unit)
         finally:
+            self._then = ()
             self.seconds[desc] = self.seconds.get(desc, 0.0) + time.perf_counter() - start
 
     def _run(self, tasks: Sequence[Task], desc: str, unit: str) -> dict[str, Done]:
@@ -356,7 +361,7 @@ class Executor:
         if self._pool is None:  # one pool for the whole build, started on first need
             self._pool = workers_mod.Pool(self.workers)
         try:
-            yield from self._pool.run(pending, execute, execute_timed_out)
+            yield from self._pool.run(pending, execute, execute_timed_out, self._then)
         except workers_mod.WorkerLost as err:
             raise TaskError(f"{desc}: {err}") from err
         except Exception as err:

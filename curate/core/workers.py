@@ -285,10 +285,12 @@ class Pool:
                 key, pid, start = self._notices.get()
                 running[key] = (pid, start)
 
-    def run(self, jobs: list[tuple[Any, Any]], fn: Callable, timed_out: Callable) -> Iterator[tuple[Any, Any]]:
+    def run(self, jobs: list[tuple[Any, Any]], fn: Callable, timed_out: Callable,
+            then: tuple[str, ...] = ()) -> Iterator[tuple[Any, Any]]:
         """Run ``fn(job, arg)`` for every ``(job, arg)`` (a job has ``key`` and ``timeout``); yield each job with
         its result as it finishes, or with ``timed_out(job, arg)`` when the parent had to kill its worker. A
-        job that raises stops the run: the exception propagates with ``.job`` set."""
+        job that raises stops the run: the exception propagates with ``.job`` set. Workers import the modules
+        ``then`` once no job is left for them (queued behind the jobs: nobody waits for them)."""
         todo = list(jobs)
         attempts: dict[str, int] = {}
         while todo:
@@ -296,6 +298,8 @@ class Pool:
             with _sigint_blocked():  # a submit may spawn a worker
                 futures: dict[Future, tuple[Any, Any]] = {pool.submit(_started, fn, job.key, job, arg): (job, arg)
                                                           for job, arg in todo}
+                for _ in range(self.workers if then else 0):
+                    pool.submit(_warm, then)
             todo, running, killed, broke = [], {}, set(), False
             waiting = set(futures)
             while waiting:

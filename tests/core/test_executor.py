@@ -380,3 +380,21 @@ def test_a_worker_ends_without_tearing_its_interpreter_down(tmp_path):
     assert result == 1
     assert (tmp_path / "atexit").read_text() == "ran"
     assert not (tmp_path / "teardown").exists()
+
+
+def test_workers_import_the_next_task_lists_modules_once_this_ones_are_handed_out():
+    """``then``: a worker imports what the next task list runs once no task of this one is left for it (never
+    before this list's tasks: it would hold them up)."""
+    from types import SimpleNamespace
+
+    from curate.core import workers
+
+    module = "curate.kg.values"  # nothing a worker imports at start pulls it in
+    pool = workers.Pool(1)
+    try:
+        job = SimpleNamespace(key="k", timeout=None)
+        [(_, before)] = list(pool.run([(job, module)], _loaded, _loaded, then=(module,)))
+        [(_, after)] = list(pool.run([(job, module)], _loaded, _loaded))
+    finally:
+        pool.close()
+    assert (before, after) == (False, True)
