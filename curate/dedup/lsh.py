@@ -28,9 +28,9 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -38,6 +38,9 @@ from curate.core import shards
 from curate.core.tasks import Tables
 from curate.dedup import minhash
 from curate.dedup.near import KEEP_ORDER, NearDedupConfig, report
+
+if TYPE_CHECKING:  # polars is imported where it is used: a build's driver imports this module to plan,
+    import polars as pl  # and a build without this step never needs polars
 
 IDS_PER_TASK = 4_000_000  # document ids one alive task holds (its map files' ids)
 KEYS_PER_TASK = 32_000_000  # band keys one bucket task holds (16 bytes each with its index)
@@ -247,6 +250,7 @@ def exact_verify(groups: list[Tables], cfg: NearDedupConfig) -> tuple[pa.Table, 
 
 def _members(maps: Tables, nodes: np.ndarray) -> pl.DataFrame:
     """``gidx, id, rank, quality, length`` of the documents ``nodes`` (sorted), read file by file."""
+    import polars as pl
     frames, offset = [], 0
     for t in maps:
         rows = nodes[(nodes >= offset) & (nodes < offset + t.num_rows)]
@@ -261,6 +265,7 @@ def _members(maps: Tables, nodes: np.ndarray) -> pl.DataFrame:
 def components(groups: list[Tables], cfg: NearDedupConfig) -> tuple[pa.Table, dict]:
     """Verified pairs -> connected components -> (dropped, kept) per member. Groups: pairs, verification
     (count tables, or one exact-verification table), maps (``id, rank, quality, length``)."""
+    import polars as pl
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -298,6 +303,7 @@ class FinishConfig:
 
 def finish(groups: list[Tables], cfg: FinishConfig) -> tuple[pa.Table, dict]:
     """The drop table and the report. Groups: (dropped, kept) pairs, their count tables."""
+    import polars as pl
     dropped_t, count_tables = groups
     table = dropped_t.all()
     dropped = pl.from_arrow(table) if table is not None else pl.DataFrame(
