@@ -45,6 +45,9 @@ if TYPE_CHECKING:  # polars is imported where it is used: a build's driver impor
 IDS_PER_TASK = 4_000_000  # document ids one alive task holds (its map files' ids)
 KEYS_PER_TASK = 32_000_000  # band keys one bucket task holds (16 bytes each with its index)
 VALUES_PER_TASK = 128_000_000  # signature entries of paired documents one counts task holds (4 bytes each)
+# The bucket and counts phases are cut into at least this many tasks (band groups, permutation groups), so
+# that two workers share them instead of one working while the other waits; the outputs do not depend on it.
+MIN_SPLIT = 2
 PAIRS = pa.schema([("a", pa.int64()), ("b", pa.int64())])
 
 
@@ -108,7 +111,7 @@ class BucketConfig:
 
 def bucket_plan(n: int, bands: int, rows: int, tasks: int | None = None) -> list[BucketConfig]:
     """Bucket tasks for ``n`` documents: band groups, and key partitions when one band is too big."""
-    tasks = tasks or max(1, math.ceil(n * bands / KEYS_PER_TASK))
+    tasks = tasks or max(MIN_SPLIT, math.ceil(n * bands / KEYS_PER_TASK))
     if tasks <= bands:
         groups = np.array_split(np.arange(bands), tasks)
         return [BucketConfig(tuple(int(b) for b in g), rows) for g in groups if len(g)]
@@ -187,7 +190,7 @@ def merge_pairs(groups: list[Tables], cfg: object = None) -> tuple[pa.Table, dic
 def count_plan(n: int, num_perm: int, tasks: int | None = None) -> list[tuple[int, ...]]:
     """Permutation groups of the counts tasks over pairs among ``n`` documents (at most twice the pairs)."""
     per = max(1, VALUES_PER_TASK // max(1, n))
-    tasks = tasks or math.ceil(num_perm / per)
+    tasks = tasks or max(MIN_SPLIT, math.ceil(num_perm / per))
     return [tuple(int(c) for c in g) for g in np.array_split(np.arange(num_perm), min(tasks, num_perm))]
 
 
