@@ -112,6 +112,8 @@ def _ngram_stats(toks: tuple[np.ndarray, np.ndarray, np.ndarray], n_docs: int,
         if n not in sizes or acc.size == 0:
             continue
         same = np.flatnonzero(doc[:acc.size] == doc[n - 1:])
+        if same.size == 0:  # no document of the batch has n tokens: every value stays 0
+            continue
         owner = doc[same].astype(np.uint64)
         # Documents in the high bits, the n-gram's own hash below: sorted, each document's n-grams are
         # contiguous and equal n-grams adjacent (a collision inside one document: 2**-53 per pair).
