@@ -11,8 +11,9 @@ The corpus is written three times, by three passes over every shard (``SourceFlo
    over the signals), ``dedup`` and ``near_dedup`` (global reduces over the map outputs, each without
    the records an earlier step removed), then ``decontam`` against the n-gram index built once.
 
-then ``tokenize`` (corpus builds): Megatron part datasets, merged per source into
-``<build>/tokens/<source>_text_document.{bin,idx}``. A quality or near-dedup threshold change
+then ``tokenize`` (corpus builds): Megatron part datasets, written by the tasks of each source's last
+per-shard pass as they write its records (the read of a build without steps, else the apply), merged per
+source into ``<build>/tokens/<source>_text_document.{bin,idx}``. A quality or near-dedup threshold change
 re-runs only the decisions, the reduces after them and the apply pass; the signals, hashes and
 signatures are reused.
 
