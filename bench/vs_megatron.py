@@ -14,9 +14,10 @@ is trained on it (``curate tokenizer train``'s trainer). Then, interleaved, ``--
 - ``curate documents``: ``curate build documents --append-eod --workers N``;
 - ``curate stage 1``: ``curate corpus`` with a stage-1 recipe over the same file (clean, quality
   thresholds, exact and near dedup, decontamination against the sample evaluation sets, tokenize);
-- ``curate stage 1 (baseline)``, with ``--baseline DIR``: the same stage-1 build run by another checkout
-  of curate (``git worktree add DIR <commit>``), to measure a change against its base in the same run;
-  its ledger and ``.bin/.idx`` must be byte-identical to the checkout's own;
+- ``curate documents (baseline)`` and ``curate stage 1 (baseline)``, with ``--baseline DIR``: the same
+  builds run by another checkout of curate (``git worktree add DIR <commit>``), to measure a change
+  against its base in the same run; their ledgers and ``.bin/.idx`` must be byte-identical to the
+  checkout's own;
 - ``raw limit``: a process that reads the lines, then ``encode_batch_fast`` over the texts in
   batches of 4,096 (all cores; faster than one batch of everything), ids pulled into Python lists,
   nothing written. Two figures: the encode alone (the limit) and the whole process.
@@ -205,9 +206,14 @@ def main() -> None:
         "raw limit": lambda out: _raw(corpus, tok, out),
     }
     if args.baseline:
+        base_env = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}
+        variants["curate documents (baseline)"] = lambda out: _timed(
+            [*CURATE, "build", "documents", "--input", str(corpus), "--output-prefix", str(out / "bench"),
+             "--tokenizer", str(tok), "--append-eod", "--workers", str(args.workers), "--no-progress"],
+            base_env, cwd=args.baseline)[0]
         variants["curate stage 1 (baseline)"] = lambda out: _timed(
             [*CURATE, "corpus", str(recipe), "--out", str(out), "--workers", str(args.workers), "--no-progress"],
-            {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}, cwd=args.baseline)[0]
+            base_env, cwd=args.baseline)[0]
     skip = set(filter(None, args.skip.split(",")))
     names = [n for n in variants if n not in skip]
     times: dict[str, list[float]] = {n: [] for n in [*names, "raw process"]}
@@ -248,6 +254,7 @@ def _identical(runs: Path, n: int, names: list[str]) -> None:
         return
     mg = runs / "megatron-0" / "mg_text_document"
     for name, prefix in (("curate documents", "bench/tokens/bench_text_document"),
+                         ("curate documents (baseline)", "bench/tokens/bench_text_document"),
                          ("curate stage 1", None)):
         if name not in names or prefix is None:
             continue
@@ -260,18 +267,21 @@ def _identical(runs: Path, n: int, names: list[str]) -> None:
 
 
 def _same_build(runs: Path, n: int, names: list[str]) -> None:
-    """The baseline's stage-1 ledger and token files equal the checkout's own, run by run."""
-    if "curate stage 1 (baseline)" not in names or "curate stage 1" not in names:
-        return
-    files = ("stage1/ledger.parquet", "stage1/tokens/documents_text_document.bin",
-             "stage1/tokens/documents_text_document.idx", "stage1/tokens/documents_text_document.docs.parquet")
-    for r in range(n):
-        ours, base = runs / f"curate_stage_1-{r}", runs / f"curate_stage_1_(baseline)-{r}"
-        differ = [f for f in files if (ours / f).read_bytes() != (base / f).read_bytes()]
-        print(f"curate stage 1 run {r}: ledger, .bin/.idx and .docs.parquet "
-              f"{'byte-identical to the baseline' if not differ else 'DIFFER from the baseline: ' + ', '.join(differ)}")
-        if differ:
-            raise SystemExit(1)
+    """The baseline's ledgers and token files equal the checkout's own, run by run."""
+    builds = {"curate stage 1": ("stage1", "documents_text_document"),
+              "curate documents": ("bench", "bench_text_document")}
+    for name, (build, prefix) in builds.items():
+        if f"{name} (baseline)" not in names or name not in names:
+            continue
+        files = (f"{build}/ledger.parquet", *(f"{build}/tokens/{prefix}{s}" for s in (".bin", ".idx", ".docs.parquet")))
+        for r in range(n):
+            ours = runs / f"{name.replace(' ', '_')}-{r}"
+            base = runs / f"{name.replace(' ', '_')}_(baseline)-{r}"
+            differ = [f for f in files if (ours / f).read_bytes() != (base / f).read_bytes()]
+            verdict = f"DIFFER from the baseline: {', '.join(differ)}" if differ else "byte-identical to the baseline"
+            print(f"{name} run {r}: ledger, .bin/.idx and .docs.parquet {verdict}")
+            if differ:
+                raise SystemExit(1)
 
 
 def _table(times: dict[str, list[float]], args: argparse.Namespace, docs: int, size: int, tokens: int | None,

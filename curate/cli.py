@@ -329,6 +329,7 @@ def build_documents(inputs: tuple[str, ...], json_keys: tuple[str, ...], output_
     tok = None if tokenizer_path == "bundled" else str(Path(tokenizer_path).resolve())
     options = _run_options(run)
     strict = options.pop("strict")
+    _alone()
     result = documents.run(tuple(i if "://" in i else os.path.abspath(i) for i in inputs), keys, out or ".", prefix,
                            tok, append_eod, tuple(s for s in steps.replace(",", " ").split()), recipe,
                            id_field, part_bytes=part_size << 20, **options)

@@ -73,10 +73,9 @@ class Tokens:
     text: np.ndarray  # the text of each token, in the same order
     is_cjk: np.ndarray  # whether each token is a CJK ideograph
 
-    def sequences(self, count: int) -> list[np.ndarray]:
-        """Each text's token hashes in order (Latin words and CJK characters together)."""
-        cuts = np.searchsorted(self.text, np.arange(1, count))
-        return np.split(self.hashes, cuts)
+    def sequences(self, count: int) -> Sequences:
+        """Each text's token hashes in order (Latin words and CJK characters together), by text."""
+        return Sequences(self.hashes, np.searchsorted(self.text, np.arange(count + 1)))
 
     def words(self, tokens: np.ndarray, stream: str) -> str:
         """The readable, normalised text of some tokens (joined by spaces, CJK without)."""
@@ -85,9 +84,32 @@ class Tokens:
         return ("" if stream == "cjk" else " ").join(parts)
 
 
+@dataclass(frozen=True)
+class Sequences:
+    """The token hashes of each text of a batch, sliced when asked for (few texts are ever looked at)."""
+
+    hashes: np.ndarray
+    bounds: np.ndarray  # the first token of each text, and the end
+
+    def __getitem__(self, text: int) -> np.ndarray:
+        return self.hashes[self.bounds[text]:self.bounds[text + 1]]
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+
+def _normalized(texts: list[str]) -> str:
+    """The texts normalised and joined by NUL (a NUL inside a text becomes a space). Folding and
+    decomposition work code point by code point and NUL is a starter, so the join is normalised at once."""
+    joined = "\x00".join(texts)
+    if joined.count("\x00") != max(0, len(texts) - 1):
+        joined = "\x00".join(t.replace("\x00", " ") for t in texts)
+    return normalize(joined)
+
+
 def tokenize(texts: list[str]) -> Tokens:
     """Tokenise and hash a batch of texts (see the module doc)."""
-    joined = "\x00".join(normalize(t).replace("\x00", " ") for t in texts)
+    joined = _normalized(texts)
     cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     cls = _classes(cp)
     mark = cls == MARK

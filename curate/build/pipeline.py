@@ -11,8 +11,9 @@ The corpus is written three times, by three passes over every shard (``SourceFlo
    over the signals), ``dedup`` and ``near_dedup`` (global reduces over the map outputs, each without
    the records an earlier step removed), then ``decontam`` against the n-gram index built once.
 
-then ``tokenize`` (corpus builds): Megatron part datasets, merged per source into
-``<build>/tokens/<source>_text_document.{bin,idx}``. A quality or near-dedup threshold change
+then ``tokenize`` (corpus builds): Megatron part datasets, written by the tasks of each source's last
+per-shard pass as they write its records (the read of a build without steps, else the apply), merged per
+source into ``<build>/tokens/<source>_text_document.{bin,idx}``. A quality or near-dedup threshold change
 re-runs only the decisions, the reduces after them and the apply pass; the signals, hashes and
 signatures are reused.
 
@@ -64,6 +65,8 @@ class SourceFlow:
     records_in: int = 0
     reader_stats: dict[str, float] = field(default_factory=dict)
     tokens: dict[str, Any] | None = None
+    parts: list[Done] = field(default_factory=list)  # token parts the latest pass wrote itself, in shard order
+    tokenized: bool = False  # whether every shard of the latest pass is in ``parts``
 
     def last(self) -> list[Path]:
         """Record shards after the latest pass."""
@@ -78,13 +81,15 @@ class SourceFlow:
                 entry["in"] += c["in"]
                 entry["out"] += c["out"]
             for role, paths in d.outputs.items():
-                if role not in ("records", "ledger", "drops", "keys"):
+                if role not in ("records", "ledger", "drops", "keys", *tokenize.TOKEN_ROLES):
                     self.sides.setdefault(role, []).extend(paths)
         if records:
             self.passes.append({"pass": name, "inputs": inputs,
                                 "shards": [p for d in results for p in d.files("records")],
                                 "ledger": [p for d in results for p in d.files("ledger")],
                                 "steps": list(steps.values())})
+            self.parts = [d for d in results if d.files("bin")]
+            self.tokenized = all(d.files("bin") or not d.files("records") for d in results)
 
 
 @dataclass
@@ -201,23 +206,26 @@ def _bounded(src: SourceSpec, tasks: list[Task]) -> list[Task]:
 
 
 def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow],
-          part_bytes: int = DEFAULT_PART_BYTES) -> dict[str, tuple[str, ...]]:
+          part_bytes: int = DEFAULT_PART_BYTES, tail: Any = None) -> dict[str, tuple[str, ...]]:
     """Run every reader (large files in parts, in parallel); returns the versions drop tables of each
-    keyed source."""
+    keyed source. ``tail`` (``tokenize.in_last_pass``) tokenizes in the read tasks of sources with no later pass."""
     workers = getattr(ex, "workers", 1) or 1
     read_tasks = {s.name: _bounded(s, _read_tasks(root, s, spec.shard_records, part_bytes, workers))
                   for s in spec.sources}
+    last = {t.key for s in spec.sources if tail and _ends_at_read(spec, s) for t in read_tasks[s.name]}
     units = {getattr(reader_module(s.reader), "UNIT", "file") for s in spec.sources}
     unit = units.pop() if len(units) == 1 else "unit"
     split = {t.key for s in spec.sources if hasattr(reader_module(s.reader), "finish")
              for t in read_tasks[s.name] if t.config.part is not None}
     first, beside = _read_passes([t for tasks in read_tasks.values() for t in tasks], split, workers)
-    last = not split and not beside  # the read's last task list: its idle workers import the prepare pass's code
-    results = ex.run(first, "read", unit=unit, then=_prepare_modules(spec) if last else ())
+    only = not split and not beside  # the read's last task list: its idle workers import the prepare pass's code
+    results = ex.run([tail(t) if t.key in last else t for t in first], "read", unit=unit,
+                     then=_prepare_modules(spec) if only else ())
     finishes = {s.name: _finish_tasks(root, s, read_tasks[s.name], results)
                 for s in spec.sources if hasattr(reader_module(s.reader), "finish")}
     if any(finishes.values()) or beside:
-        results.update(ex.run([t for tasks in finishes.values() for t in tasks] + beside, "read: finish",
+        results.update(ex.run([t for tasks in finishes.values() for t in tasks]
+                              + [tail(t) if t.key in last else t for t in beside], "read: finish",
                               unit=unit if beside else "file", then=_prepare_modules(spec)))
     reduces = {}
     for src in spec.sources:
@@ -370,7 +378,8 @@ def _decontam_index(ex: Executor, root: Path, spec: CorpusSpec) -> str:
 
 
 def _apply(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow],
-           quality_drops: dict[str, list[str]], global_drops: dict[str, list[str]], index: str | None) -> None:
+           quality_drops: dict[str, list[str]], global_drops: dict[str, list[str]], index: str | None,
+           tail: Any = None) -> None:
     """The fused per-shard pass that applies every decision: quality, dedup, near_dedup, decontam."""
     tasks: list[Task] = []
     inputs = {}
@@ -397,14 +406,15 @@ def _apply(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFl
                               str(root / "sources" / src.name / "apply"), _stem(shard), cfg))
     if not tasks:
         return
-    done = ex.run(tasks, "apply")
+    done = ex.run([tail(t) for t in tasks] if tail else tasks, "apply")
     for name, shard_paths in inputs.items():
         mine = [done[t.key] for t in tasks if t.key.startswith(f"{name}/apply/")]
         if mine:
             flows[name].add("apply", shard_paths, mine)
 
 
-def _global(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow]) -> dict[str, Any]:
+def _global(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow],
+            tail: Any = None) -> dict[str, Any]:
     """Quality decisions, the global reduces and the apply pass; returns the reports of global steps."""
     reports: dict[str, Any] = {}
     quality_drops = _quality(ex, root, spec, flows) if spec.runs("quality") else {}
@@ -423,26 +433,40 @@ def _global(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceF
     if spec.decontam is not None and spec.runs("decontam"):
         index = _decontam_index(ex, root, spec)
         reports["decontam"] = {}
-    _apply(ex, root, spec, flows, quality_drops, global_drops, index)
+    _apply(ex, root, spec, flows, quality_drops, global_drops, index, tail)
     return reports
 
 
+def _applies(spec: CorpusSpec) -> bool:
+    """Whether the build has an apply pass (a decision that drops records)."""
+    return any((spec.runs("quality"), spec.exact_dedup and spec.runs("dedup"),
+                spec.decontam is not None and spec.runs("decontam"),
+                spec.near_dedup is not None and spec.runs("near_dedup")))
+
+
+def _ends_at_read(spec: CorpusSpec, src: SourceSpec) -> bool:
+    """Whether the read pass writes a source's last record shards (as far as the plan knows before reading: a
+    keyed source's versions may still add a pass, and its read-time tokens are then not used)."""
+    return (not hasattr(reader_module(src.reader), "finish") and not _applies(spec)
+            and all(s.kind == ANNOTATE for s in _prepare_steps(spec, src, False)))
+
+
 def _tokenize(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow],
-              tok: tokenizer.TokenizerInfo, eod: tokenize.EodRule, names: dict[str, str]) -> None:
-    cfg = tokenize.TokenizeConfig(str(Path(tok.path) / "tokenizer.json"), tok.fingerprint, tok.eod_id,
-                                  str(indexed.dtype_for_vocab(tok.vocab_size)), append_eod=eod.append,
-                                  empty=eod.empty)
+              cfg: tokenize.TokenizeConfig, names: dict[str, str]) -> None:
+    """Token parts of the sources whose last pass did not tokenize, then one merge per source."""
     tasks = []
     for src in spec.sources:
         out_dir = str(root / "tokens" / "parts" / src.name)
-        tasks += [Task(f"{src.name}/tokenize/{_stem(p)}", tokenize.tokenize_task, (str(p),), out_dir,
-                       _stem(p), cfg) for p in flows[src.name].last()]
+        if not flows[src.name].tokenized:
+            tasks += [Task(f"{src.name}/tokenize/{_stem(p)}", tokenize.tokenize_task, (str(p),), out_dir,
+                           _stem(p), cfg) for p in flows[src.name].last()]
     parts = ex.run(tasks, "tokenize")
     merges = []
     for src in spec.sources:
-        mine = [d for k, d in parts.items() if k.startswith(f"{src.name}/tokenize/")]
+        mine = flows[src.name].parts if flows[src.name].tokenized else \
+            [d for k, d in parts.items() if k.startswith(f"{src.name}/tokenize/")]
         prefixes = tuple(str(d.files("bin")[0].with_suffix("")) for d in mine)
-        inputs = tuple(str(p) for d in mine for role in ("bin", "idx", "ids") for p in d.files(role))
+        inputs = tuple(str(p) for d in mine for role in tokenize.TOKEN_ROLES for p in d.files(role))
         merges.append(Task(f"{src.name}/merge", tokenize.merge_task, inputs, str(root / "tokens"),
                            names.get(src.name, f"{src.name}_text_document"), tokenize.MergeConfig(prefixes)))
     merged = ex.run(merges, "merge", unit="source")
@@ -486,11 +510,12 @@ def _run_locked(spec: CorpusSpec, root: Path, workers: int | None, tokenize_docs
         if not (root / "manifest.json").exists():  # a first run (a finished build reruns without workers)
             ex.warm(sorted({reader_module(s.reader).__name__ for s in spec.sources}))
         tok = tokenizer.prepare(spec.tokenizer, root / "tokenizer", spec.eod_token) if tokenize_docs else None
-        version_drops = _read(ex, root, spec, flows, part_bytes)
+        tail = tokenize.in_last_pass(root, tokenize.config_for(tok, eod)) if tok is not None else None
+        version_drops = _read(ex, root, spec, flows, part_bytes, tail)
         _prepare(ex, root, spec, flows, version_drops)
-        reports = _global(ex, root, spec, flows)
+        reports = _global(ex, root, spec, flows, tail)
         if tok is not None:
-            _tokenize(ex, root, spec, flows, tok, eod, names or {})
+            _tokenize(ex, root, spec, flows, tokenize.config_for(tok, eod), names or {})
         ran, skipped, seconds = ex.ran, ex.skipped, dict(ex.seconds)
     ledger_parts = [p for f in flows.values() for ps in f.passes for p in ps["ledger"]]
     shards.write(shards.concat_ledgers(ledger_parts), root / "ledger.parquet")

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import polars as pl
 import pyarrow as pa
 
 from curate.core import shards
 from curate.core.step import Context, Out
 from curate.text import batchnorm
 from curate.text import normalise as text
+
+if TYPE_CHECKING:  # polars is imported where it is used: a build's driver imports this module to plan,
+    import polars as pl  # and a build without this step never needs polars
 
 HASHES = pa.schema([("hash", pa.binary(16)), ("rank", pa.int32()), ("id", pa.string())])
 
@@ -50,6 +53,7 @@ def hash_step(table: pa.Table, cfg: ExactDedupConfig, ctx: Context) -> Out:
 
 def duplicates(hashes: pl.LazyFrame) -> pl.DataFrame:
     """``id, reason, detail`` of every record that is not the kept one of its hash group."""
+    import polars as pl
     repeated = hashes.group_by("hash").len().filter(pl.col("len") > 1).select("hash")
     ranked = hashes.join(repeated, on="hash", how="semi").sort(["hash", "rank", "id"]).with_columns(
         pl.col("id").first().over("hash").alias("kept"),
@@ -66,6 +70,7 @@ def duplicates(hashes: pl.LazyFrame) -> pl.DataFrame:
 
 def reduce(tables: list[pa.Table], cfg: ExactDedupConfig) -> tuple[pa.Table, dict]:
     """The drop table (``id, reason, detail``) of all hash tables of one partition."""
+    import polars as pl
     frames = [pl.from_arrow(t).lazy() for t in tables if t.num_rows]
     if frames:
         dups = duplicates(pl.concat(frames))

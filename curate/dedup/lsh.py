@@ -28,9 +28,9 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -39,9 +39,15 @@ from curate.core.tasks import Tables
 from curate.dedup import minhash
 from curate.dedup.near import KEEP_ORDER, NearDedupConfig, report
 
+if TYPE_CHECKING:  # polars is imported where it is used: a build's driver imports this module to plan,
+    import polars as pl  # and a build without this step never needs polars
+
 IDS_PER_TASK = 4_000_000  # document ids one alive task holds (its map files' ids)
 KEYS_PER_TASK = 32_000_000  # band keys one bucket task holds (16 bytes each with its index)
 VALUES_PER_TASK = 128_000_000  # signature entries of paired documents one counts task holds (4 bytes each)
+# The bucket and counts phases are cut into at least this many tasks (band groups, permutation groups), so
+# that two workers share them instead of one working while the other waits; the outputs do not depend on it.
+MIN_SPLIT = 2
 PAIRS = pa.schema([("a", pa.int64()), ("b", pa.int64())])
 
 
@@ -105,7 +111,7 @@ class BucketConfig:
 
 def bucket_plan(n: int, bands: int, rows: int, tasks: int | None = None) -> list[BucketConfig]:
     """Bucket tasks for ``n`` documents: band groups, and key partitions when one band is too big."""
-    tasks = tasks or max(1, math.ceil(n * bands / KEYS_PER_TASK))
+    tasks = tasks or max(MIN_SPLIT, math.ceil(n * bands / KEYS_PER_TASK))
     if tasks <= bands:
         groups = np.array_split(np.arange(bands), tasks)
         return [BucketConfig(tuple(int(b) for b in g), rows) for g in groups if len(g)]
@@ -184,7 +190,7 @@ def merge_pairs(groups: list[Tables], cfg: object = None) -> tuple[pa.Table, dic
 def count_plan(n: int, num_perm: int, tasks: int | None = None) -> list[tuple[int, ...]]:
     """Permutation groups of the counts tasks over pairs among ``n`` documents (at most twice the pairs)."""
     per = max(1, VALUES_PER_TASK // max(1, n))
-    tasks = tasks or math.ceil(num_perm / per)
+    tasks = tasks or max(MIN_SPLIT, math.ceil(num_perm / per))
     return [tuple(int(c) for c in g) for g in np.array_split(np.arange(num_perm), min(tasks, num_perm))]
 
 
@@ -247,6 +253,7 @@ def exact_verify(groups: list[Tables], cfg: NearDedupConfig) -> tuple[pa.Table, 
 
 def _members(maps: Tables, nodes: np.ndarray) -> pl.DataFrame:
     """``gidx, id, rank, quality, length`` of the documents ``nodes`` (sorted), read file by file."""
+    import polars as pl
     frames, offset = [], 0
     for t in maps:
         rows = nodes[(nodes >= offset) & (nodes < offset + t.num_rows)]
@@ -261,6 +268,7 @@ def _members(maps: Tables, nodes: np.ndarray) -> pl.DataFrame:
 def components(groups: list[Tables], cfg: NearDedupConfig) -> tuple[pa.Table, dict]:
     """Verified pairs -> connected components -> (dropped, kept) per member. Groups: pairs, verification
     (count tables, or one exact-verification table), maps (``id, rank, quality, length``)."""
+    import polars as pl
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -298,6 +306,7 @@ class FinishConfig:
 
 def finish(groups: list[Tables], cfg: FinishConfig) -> tuple[pa.Table, dict]:
     """The drop table and the report. Groups: (dropped, kept) pairs, their count tables."""
+    import polars as pl
     dropped_t, count_tables = groups
     table = dropped_t.all()
     dropped = pl.from_arrow(table) if table is not None else pl.DataFrame(

@@ -22,15 +22,18 @@ import functools
 import itertools
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 
 from curate.core import shards
 from curate.core.step import Context, Out
 from curate.dedup import minhash
 from curate.text import templates
+
+if TYPE_CHECKING:  # polars is imported where it is used: a build's driver imports this module to plan,
+    import polars as pl  # and a build without this step never needs polars
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,7 @@ def _verified(pairs: np.ndarray, sigs: np.ndarray, shingle_sets: list | None, cf
 
 
 def _load(tables: list[pa.Table], num_perm: int, exact: bool) -> tuple[pl.DataFrame, np.ndarray, list | None]:
+    import polars as pl
     tables = [t for t in tables if t.num_rows]
     table = pa.concat_tables(tables) if tables else None
     if table is None or table.num_rows == 0:
@@ -203,6 +207,7 @@ def _load(tables: list[pa.Table], num_perm: int, exact: bool) -> tuple[pl.DataFr
 def cluster(meta: pl.DataFrame, sigs: np.ndarray, sets: list | None,
             cfg: NearDedupConfig) -> tuple[pl.DataFrame, dict]:
     """Drop table (``id, reason, detail``) and report statistics for documents with signatures ``sigs``."""
+    import polars as pl
     bands, rows = minhash.bands_rows(cfg.minhash)
     has_sig = ~(sigs == minhash.EMPTY).all(axis=1)
     idx = np.flatnonzero(has_sig)
@@ -233,6 +238,7 @@ def report(sizes: pl.DataFrame, dropped: pl.DataFrame, cfg: NearDedupConfig, ban
            documents: int, signed: int, candidates: int, verified: int) -> dict:
     """The near-dedup report: settings, S-curve, counts, cluster sizes (``sizes``: ``kept, size`` per
     cluster) and sample clusters (``dropped``: ``id, kept, jaccard``)."""
+    import polars as pl
     edges = [2, 3, 6, 11, 101]
     histogram = []  # a list, not a dict: markers store JSON with sorted keys
     for low, high in zip(edges, [*edges[1:], None], strict=True):
@@ -260,6 +266,7 @@ def report(sizes: pl.DataFrame, dropped: pl.DataFrame, cfg: NearDedupConfig, ban
 def reduce(tables: list[pa.Table], cfg: NearDedupConfig) -> tuple[pa.Table, dict]:
     """Cluster the signature tables of the surviving documents in one process (the reference for the
     partitioned reduce of ``dedup.lsh``, which the build runs); the drop table and the report."""
+    import polars as pl
     meta, sigs, sets = _load(tables, cfg.minhash.num_perm, cfg.verify == "exact")
     if meta.height == 0:
         drops = pl.DataFrame(schema={"id": pl.String, "reason": pl.String, "detail": pl.String})

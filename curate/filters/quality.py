@@ -112,6 +112,8 @@ def _ngram_stats(toks: tuple[np.ndarray, np.ndarray, np.ndarray], n_docs: int,
         if n not in sizes or acc.size == 0:
             continue
         same = np.flatnonzero(doc[:acc.size] == doc[n - 1:])
+        if same.size == 0:  # no document of the batch has n tokens: every value stays 0
+            continue
         owner = doc[same].astype(np.uint64)
         # Documents in the high bits, the n-gram's own hash below: sorted, each document's n-grams are
         # contiguous and equal n-grams adjacent (a collision inside one document: 2**-53 per pair).
@@ -229,6 +231,12 @@ def signals(texts: list[str], columns: tuple[str, ...] = COLUMNS,
             tokens: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None) -> dict[str, list]:
     """The signal ``columns`` (module doc; the basic ones always) of a batch of texts. ``tokens`` returns
     the batch's ``minhash.tokens`` when another step of the pass has them already."""
+    return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in _signals(texts, columns, tokens).items()}
+
+
+def _signals(texts: list[str], columns: tuple[str, ...],
+             tokens: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]] | None) -> dict[str, np.ndarray | list]:
+    """``signals`` as arrays (what a side table is built from, without a round trip through Python values)."""
     c = _char_stats(texts)
     words = c["latin_words"] + c["cjk"] + c["numbers"]
     chars = np.maximum(c["chars"], 1)
@@ -252,8 +260,7 @@ def signals(texts: list[str], columns: tuple[str, ...] = COLUMNS,
     if "quality" in columns:
         badness = np.column_stack([out[k] for k in SCORE_NEEDS]) if texts else np.zeros((0, 4))
         out["quality"] = np.clip(1.0 - badness.mean(axis=1), 0.0, 1.0)
-    return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in out.items()
-            if k in columns or k in BASIC}
+    return {k: v for k, v in out.items() if k in columns or k in BASIC}
 
 
 @dataclass(frozen=True)
@@ -271,7 +278,7 @@ def signals_step(table: pa.Table, cfg: SignalsConfig, ctx: Context) -> Out:
     for start in range(0, table.num_rows, cfg.batch_docs):
         part = table.slice(start, cfg.batch_docs)
         texts = part.column("text").to_pylist()
-        cols = signals(texts, cfg.columns, lambda texts=texts, start=start: ctx.memo(
+        cols = _signals(texts, cfg.columns, lambda texts=texts, start=start: ctx.memo(
             ("tokens", start, len(texts)), lambda: minhash.tokens(texts)))
         tables.append(pa.table({"id": part.column("id"), **{k: cols[k] for k in COLUMNS if k in cols}}))
     side = pa.concat_tables(tables) if tables else pa.table({"id": pa.array([], pa.string())})

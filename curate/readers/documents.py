@@ -35,6 +35,7 @@ class Config:
 
 def read(ref: FileRef, cfg: Config, ledger: Ledger) -> Iterator[dict]:
     """Documents from one record file."""
+    plain = records.dump_meta({"file": ref.relpath})  # the meta of a record without one, serialised once
     for rid, locator, row in rows(ref, ledger):
         body = row.get(cfg.text_field)
         doc_id = str(row[cfg.id_field]) if row.get(cfg.id_field) not in (None, "") else rid
@@ -48,11 +49,12 @@ def read(ref: FileRef, cfg: Config, ledger: Ledger) -> Iterator[dict]:
             ledger.quarantine(doc_id, "non_text_field", f"{ref.source}: '{ref.relpath}' {locator}: field "
                               f"{cfg.text_field!r} holds {type(body).__name__}, not text; convert it to a string")
             continue
-        meta = _meta(row.get("meta"))
+        given = row.get("meta")
+        meta = _meta(given) if given is not None else None
         lang = row.get("lang") if isinstance(row.get("lang"), str) and row.get("lang") else None
         yield {"id": doc_id, "source": ref.source, "text": body,
                "lang": lang or (text.detect_lang(body) if cfg.detect_lang else "und"),
-               "meta": {**meta, "file": meta.get("file", ref.relpath)}}
+               "meta": plain if meta is None else {**meta, "file": meta.get("file", ref.relpath)}}
 
 
 def _meta(value: object) -> dict:

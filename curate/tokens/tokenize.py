@@ -8,15 +8,22 @@
 (``curate build documents``): EOD only with ``--append-eod`` and only after a document that has
 tokens, and a document without tokens is a document of no sequence in the index, so the files are
 byte-identical to Megatron's.
+``then_tokenize`` runs a source's last per-shard task (a read, an apply) and then tokenizes the record
+shards it wrote into one part dataset, in the same task: the records are not read again by a pass of
+their own, and no worker waits for the slowest task of one more pass.
 ``merge_task`` concatenates a source's parts, in shard order, into
 ``<source>_text_document.{bin,idx}`` and ``<source>_text_document.docs.parquet``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -84,25 +91,71 @@ def encode(texts: list[str], cfg: TokenizeConfig) -> tuple[np.ndarray, np.ndarra
 
 def tokenize_task(task: Task) -> Result:
     """Tokenize shard ``inputs[0]`` into the part dataset ``<out_dir>/<name>``."""
-    cfg: TokenizeConfig = task.config
-    pf = pq.ParquetFile(task.inputs[0])
-    prefix = Path(task.out_dir) / task.name
+    documents, tokens = _tokenize_shards([task.inputs[0]], Path(task.out_dir) / task.name, task.config)
+    return Result({"bin": [f"{task.name}.bin"], "idx": [f"{task.name}.idx"],
+                   "ids": [f"{task.name}.ids.parquet"]}, {"documents": documents, "tokens": tokens})
+
+
+def _tokenize_shards(paths: list[str | Path], prefix: Path, cfg: TokenizeConfig) -> tuple[int, int]:
+    """Record shards, in order, into the part dataset ``prefix`` (``.bin``, ``.idx``, ``.ids.parquet``);
+    returns its documents and tokens."""
     ids: list[pa.Array] = []
     per_doc: list[np.ndarray] = []
     with indexed.Builder(prefix, np.dtype(cfg.dtype)) as builder:  # the one streaming Megatron writer
-        for batch in pf.iter_batches(batch_size=cfg.batch_docs, columns=["id", "text"]):
-            flat, doc_lengths = encode(batch.column("text").to_pylist(), cfg)
-            builder.add_documents(flat, doc_lengths)
-            per_doc.append(doc_lengths)
-            ids.append(batch.column("id"))
+        for path in paths:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=cfg.batch_docs, columns=["id", "text"]):
+                flat, doc_lengths = encode(batch.column("text").to_pylist(), cfg)
+                builder.add_documents(flat, doc_lengths)
+                per_doc.append(doc_lengths)
+                ids.append(batch.column("id"))
     lengths = np.concatenate(per_doc) if per_doc else np.zeros(0, np.int64)
     docs = pa.Table.from_arrays(
         [pa.chunked_array(ids, pa.string()) if ids else pa.array([], pa.string()), pa.array(lengths)],
         schema=DOCS)
-    shards.write(docs, task.out(".ids.parquet"))
-    return Result({"bin": [f"{task.name}.bin"], "idx": [f"{task.name}.idx"],
-                   "ids": [f"{task.name}.ids.parquet"]},
-                  {"documents": len(lengths), "tokens": int(lengths.sum())})
+    shards.write(docs, Path(f"{prefix}.ids.parquet"))
+    return len(lengths), int(lengths.sum())
+
+
+TOKEN_ROLES = ("bin", "idx", "ids")  # the outputs of a part dataset, by role
+
+
+@dataclass(frozen=True)
+class ThenTokenize:
+    """A per-shard task (``fn`` with its ``config``) whose record shards are then tokenized by ``tokenize``
+    into the part dataset ``<parts>/<task name>`` (``parts`` relative to the task's ``out_dir``)."""
+
+    fn: Callable[[Task], Result]
+    config: Any
+    tokenize: TokenizeConfig
+    parts: str
+
+
+def config_for(tok: tokenizer.TokenizerInfo, eod: EodRule) -> TokenizeConfig:
+    """The tokenize config of a build's prepared tokenizer and EOD rule."""
+    return TokenizeConfig(str(Path(tok.path) / "tokenizer.json"), tok.fingerprint, tok.eod_id,
+                          str(indexed.dtype_for_vocab(tok.vocab_size)), append_eod=eod.append, empty=eod.empty)
+
+
+def in_last_pass(root: Path, cfg: TokenizeConfig) -> Callable[[Task], Task]:
+    """A wrapper of a source's last per-shard tasks (whose config names the ``source``): each also tokenizes
+    the records it writes into ``<root>/tokens/parts/<source>/``."""
+
+    def wrap(task: Task) -> Task:
+        parts = os.path.relpath(Path(root) / "tokens" / "parts" / task.config.source, task.out_dir)
+        return dataclasses.replace(task, fn=then_tokenize, config=ThenTokenize(task.fn, task.config, cfg, parts))
+
+    return wrap
+
+
+def then_tokenize(task: Task) -> Result:
+    """Run the wrapped task, then tokenize the record shards it wrote, in order, into one part dataset."""
+    cfg: ThenTokenize = task.config
+    res = cfg.fn(dataclasses.replace(task, fn=cfg.fn, config=cfg.config))
+    records = [Path(task.out_dir) / p for p in res.outputs.get("records", [])]
+    rel = f"{cfg.parts}/{task.name}"
+    documents, tokens = _tokenize_shards(records, Path(task.out_dir) / rel, cfg.tokenize)
+    return Result({**res.outputs, "bin": [f"{rel}.bin"], "idx": [f"{rel}.idx"], "ids": [f"{rel}.ids.parquet"]},
+                  {**res.stats, "tokenized": {"documents": documents, "tokens": tokens}})
 
 
 @dataclass(frozen=True)

@@ -290,3 +290,18 @@ def test_real_pubmedqa_test_items_are_caught(realdata: Path) -> None:
     assert [r[5].split(" ngram=")[0] for r in ledger.rows] == [
         f"benchmark=pubmedqa item={i['id']}" for i in planted]
     assert kept.num_rows == 50
+
+
+def test_a_batch_is_tokenized_as_its_texts_one_by_one() -> None:
+    """The batch is normalised at once: each text's tokens are still its own, whatever is next to it (a
+    NUL inside a text, accents at a text's start, letters that fold into several)."""
+    import numpy as np
+
+    from curate.benchmarks import ngrams
+
+    texts = ["\u0301Abc d", "Straße\x00ΣΑΣ x", "", "ﬁle Ǆ 高血压", "e\u0308", "\u0308x y"]
+    batch = ngrams.tokenize(texts)
+    seqs = batch.sequences(len(texts))
+    assert len(seqs) == len(texts)
+    for i, text in enumerate(texts):
+        assert np.array_equal(seqs[i], ngrams.tokenize([text]).hashes), text

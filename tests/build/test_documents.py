@@ -79,3 +79,21 @@ def test_unknown_step_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(main, ["build", "documents", "--input", str(corpus), "--steps", "clean,bogus",
                                        "--output-prefix", str(tmp_path / "o")])
     assert result.exit_code == 1 and "unknown step(s) bogus" in result.output
+
+
+def test_the_command_line_build_imports_neither_pandas_nor_polars(tmp_path):
+    """A plain ``build documents`` needs no data-frame library in its driver: pyarrow's look for pandas and
+    the dedup modules' polars would cost a fresh process about half a second."""
+    import subprocess
+    import sys
+
+    corpus = _corpus(tmp_path / "corpus.jsonl")
+    probe = ("import runpy, sys\n"
+             f"sys.argv = ['curate', 'build', 'documents', '--input', {str(corpus)!r}, '--output-prefix', "
+             f"{str(tmp_path / 'out' / 'c')!r}, '--workers', '2', '--no-progress']\n"
+             "try:\n    runpy.run_module('curate.cli', run_name='__main__')\nexcept SystemExit as e:\n"
+             "    assert not e.code, e.code\n"
+             "print(sorted(m for m in ('pandas', 'polars') if sys.modules.get(m) is not None))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+    assert (tmp_path / "out" / "c" / "tokens" / "c_text_document.bin").is_file()

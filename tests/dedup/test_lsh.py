@@ -14,7 +14,7 @@ from curate.build import reduces
 from curate.core import records, shards
 from curate.core.executor import Executor
 from curate.core.step import Context
-from curate.dedup import near
+from curate.dedup import lsh, near
 
 
 def _reference_labels(n: int, pairs: np.ndarray) -> np.ndarray:
@@ -98,3 +98,11 @@ def test_partitioned_reduce_equals_one_process(tmp_path, verify):
         got = pq.read_table(drops)
         assert got.to_pylist() == expected.to_pylist(), partitions
         assert stats["report"] == {**expected_stats["report"]}, partitions
+
+
+def test_a_small_corpus_still_gives_two_workers_a_share_of_each_phase():
+    """The bucket and counts phases are cut in two even when one task could hold them (the outputs are
+    the same whatever the cut, as the test above shows)."""
+    assert [b.bands for b in lsh.bucket_plan(1_000, 4, 8)] == [(0, 1), (2, 3)]
+    assert [len(g) for g in lsh.count_plan(1_000, 256)] == [128, 128]
+    assert len(lsh.bucket_plan(1_000, 1, 8)) == 2 and len(lsh.count_plan(1_000, 1)) == 1  # one band: key halves

@@ -127,3 +127,10 @@ def test_thresholds_of_a_shard_whose_records_all_went_earlier():
     empty = pa.table({"id": pa.array([], pa.string())})
     out = quality.thresholds(empty, QualityConfig(min_chars=10, max_symbol_ratio=0.2), Context("docs", "quality"))
     assert out.kept.num_rows == 0 and out.ledger.num_rows == 0
+
+
+def test_a_batch_without_any_n_gram_inside_one_document():
+    """Documents of one word each have tokens but no 2-gram: the n-gram signals are 0, not an error."""
+    out = quality.signals(["alpha", "beta", "gamma"], quality.COLUMNS)
+    assert out["top_2gram_frac"] == [0.0] * 3 and out["dup_5gram_frac"] == [0.0] * 3
+    assert out["quality"] == [1.0] * 3
