@@ -273,33 +273,50 @@ def special(s: str) -> bool:
 _SEPARATOR = "\U0010fffe"  # a noncharacter: no glyph map, NFKC or repair touches it
 
 
+def _replacer(table: dict[int, str]) -> Callable[[str], str] | None:
+    """A function that replaces each code point of a translation table in a text (None for no table).
+
+    A page holds few distinct such characters: each is found once and replaced everywhere by one
+    ``str.replace``, not one Python call per occurrence; that equals one pass when no replacement
+    holds a code point of the table (else one pass it is).
+    """
+    if not table:
+        return None
+    pattern = re.compile(char_class(table))
+    by_char = {chr(c): v for c, v in table.items()}
+    if any(ch in by_char for v in by_char.values() for ch in v):
+        return lambda s: pattern.sub(lambda m: by_char[m.group()], s)
+
+    def replace(s: str) -> str:
+        for ch in set(pattern.findall(s)):
+            s = s.replace(ch, by_char[ch])
+        return s
+    return replace
+
+
 @functools.cache
-def _folds() -> tuple[re.Pattern[str], re.Pattern[str]]:
+def _folds() -> tuple[re.Pattern[str], re.Pattern[str], Callable[[str], str], Callable[[str], str]]:
     """The characters that lossless NFKC changes (``normalise.safe_nfkc``'s table), in the basic plane
-    and beyond it (two classes: one of the basic plane alone is matched by a bitmap, fast)."""
+    and beyond it (two classes: one of the basic plane alone is matched by a bitmap, fast), and their
+    replacers."""
     table = text._nfkc_table()
-    return (re.compile(char_class(c for c in table if c < 0x10000)),
-            re.compile(char_class(c for c in table if c >= 0x10000)))
+    basic = {c: v for c, v in table.items() if c < 0x10000}
+    beyond = {c: v for c, v in table.items() if c >= 0x10000}
+    return (re.compile(char_class(basic)), re.compile(char_class(beyond)), _replacer(basic), _replacer(beyond))
 
 
 def _nfkc(s: str) -> str:
     """``normalise.safe_nfkc`` where ``s`` holds a character of its table, else ``s`` unchanged. The
     characters are replaced where they stand (faster than ``str.translate``, which visits every
     character of CJK text), then NFC."""
-    basic, beyond = _folds()
+    basic, beyond, fold_basic, fold_beyond = _folds()
     far = BEYOND_BMP.search(s) is not None and beyond.search(s) is not None
     if not far and basic.search(s) is None:
         return s
-    table = text._nfkc_table()
-    s = basic.sub(lambda m: table[ord(m.group())], s)
+    s = fold_basic(s)
     if far:
-        s = beyond.sub(lambda m: table[ord(m.group())], s)
+        s = fold_beyond(s)
     return unicodedata.normalize("NFC", s)
-
-
-def _replacer(table: dict[int, str]) -> tuple[re.Pattern[str] | None, Callable[[re.Match[str]], str]]:
-    """A pattern of a translation table's code points and the replacement of a match."""
-    return (re.compile(char_class(table)) if table else None), (lambda m: table[ord(m.group())])
 
 
 class Chars:
@@ -320,14 +337,14 @@ class Chars:
         self.tally = tally
         self.infer = infer
         self.seen: dict[int, list] = {}  # code point -> [count, example context]
-        self._table, self._from_table = _replacer(table)
+        self._table = _replacer(table)
         self.use(glyph_map)
 
     def use(self, glyph_map: GlyphMap) -> None:
         """Translate with this glyph map from now on."""
         self.glyph_map = glyph_map
         self.mapped = {c: v for c, v in glyph_map.table.items() if v}
-        self._mapped, self._from_mapped = _replacer(self.mapped)
+        self._mapped = _replacer(self.mapped)
         drop = "".join(re.escape(chr(c)) for c, v in sorted(glyph_map.table.items()) if not v and c not in self.table)
         self.unmapped = re.compile(f"[{drop}\ue000-\uf8ff\ufffd\U000f0000-\U0010fffd]")
 
@@ -345,13 +362,13 @@ class Chars:
             infer, self.infer = self.infer, None
             self.use(infer())
         if self._mapped is not None:
-            s = self._mapped.sub(self._from_mapped, s)
+            s = self._mapped(s)
         if _SPECIAL.search(s):
             for ch in _SPECIAL.findall(s):
                 if ord(ch) in self.table:
                     self.tally["radicals_mapped" if ord(ch) < 0x3000 else "pua_mapped"] += 1
             if self._table is not None:
-                s = self._table.sub(self._from_table, s)
+                s = self._table(s)
         if _MAYBE_MOJIBAKE.search(s) and _MOJIBAKE.search(s):  # ftfy is slow; only where mojibake may be
             s = text.fix(s)
         if _KANGXI.search(s):

@@ -1,4 +1,4 @@
-"""The English word list is pyspellchecker's, read fast."""
+"""Book text helpers: the English word list read fast, code point replacement as one pass."""
 
 import gzip
 import json
@@ -30,3 +30,25 @@ def test_keys_with_escapes_are_read_by_a_json_parser(tmp_path, monkeypatch):
         assert text.english_words() == {"café", "plain", 'say "hi"'}
     finally:
         text.english_words.cache_clear()
+
+
+def test_replacer_equals_one_pass_over_the_text():
+    """Each code point replaced once, as one pass would: also where a replacement holds another code
+    point of the table (``\\ue001`` -> ``\\ue002``) or deletes one."""
+    import random
+    import re
+
+    from curate.readers.pdf import text as pdftext
+
+    rng = random.Random(11)
+    tables = [{0xE000: "1", 0xE001: "23", 0x2E8C: "小", 0xFF0C: ","},
+              {0xE000: "\ue001", 0xE001: "\ue002", 0xE002: ""},
+              {0xE000: "", 0xE001: "x"}]
+    pool = list("ab 精神\ue000\ue001\ue002\u2e8c，,")
+    for table in tables:
+        replace = pdftext._replacer(table)
+        for _ in range(500):
+            s = "".join(rng.choices(pool, k=rng.randint(0, 20)))
+            one_pass = re.sub("[" + "".join(map(chr, table)) + "]", lambda m, t=table: t[ord(m.group())], s)
+            assert replace(s) == one_pass
+    assert pdftext._replacer({}) is None
