@@ -158,7 +158,7 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
     blocks = _join_numbers(blocks)
     result = Page(number, width, height, blocks, images=len(images), figures=images)
     for b in blocks:
-        if _inside(b, images):
+        if images and _inside(b, images):
             b.kind = FIGURE
         elif FIGURE_CAPTION.match(b.lines[0]) and len(b.lines) <= 4:
             b.kind = CAPTION

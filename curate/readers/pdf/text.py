@@ -55,7 +55,6 @@ RADICALS = {
     0x2EE8: "麦", 0x2EE9: "黄", 0x2EEA: "黾", 0x2EEC: "齐", 0x2EEE: "齿", 0x2EF0: "龙", 0x2EF3: "龟",
 }
 
-_CJK_RANGES = (("\u2e80", "\u9fff"), ("\uf900", "\ufaff"), ("\uff00", "\uffef"), ("\U00020000", "\U0003134f"))
 _TERMINAL = set(".!?:;\"”’。！？：；…」』》")
 _WORD_HEAD = re.compile(r"^([^\W\d_]+)")
 _WORD = re.compile(r"([^\W\d_]+)")
@@ -64,14 +63,18 @@ _COMPOUND = re.compile(r"[a-z]{2,}(?:-[a-z]{2,})+")
 
 def is_cjk(ch: str) -> bool:
     """True for CJK ideographs, kana, radicals and full-width punctuation."""
-    return ch >= "\u2e80" and any(lo <= ch <= hi for lo, hi in _CJK_RANGES)
+    return ch >= "\u2e80" and (ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\uff00" <= ch <= "\uffef"
+                               or "\U00020000" <= ch <= "\U0003134f")
 
 
 def compounds(lines: Iterable[str]) -> set[str]:
     """Hyphenated compounds written whole inside lines (``follow-up``), lower-cased; a longer
     compound also gives its pairs (``renin-angiotensin`` from ``renin-angiotensin-aldosterone``)."""
     found: set[str] = set()
-    for token in "\n".join(lines).lower().split():
+    text = "\n".join(lines).lower()
+    if "-" not in text:
+        return found
+    for token in text.split():
         if "-" in token:
             word = token.strip(".,;:()[]\"'")
             if _COMPOUND.fullmatch(word):
@@ -295,27 +298,27 @@ def _replacer(table: dict[int, str]) -> Callable[[str], str] | None:
 
 
 @functools.cache
-def _folds() -> tuple[re.Pattern[str], re.Pattern[str], Callable[[str], str], Callable[[str], str]]:
-    """The characters that lossless NFKC changes (``normalise.safe_nfkc``'s table), in the basic plane
-    and beyond it (two classes: one of the basic plane alone is matched by a bitmap, fast), and their
-    replacers."""
+def _folds() -> tuple[re.Pattern[str], Callable[[str], str], dict[str, str]]:
+    """The characters that lossless NFKC changes (``normalise.safe_nfkc``'s table): in the basic plane a
+    class (matched by a bitmap, fast) and its replacer; beyond it a dict (a class of its scattered code
+    points is slow to match, and the few such characters a page holds are looked up one by one)."""
     table = text._nfkc_table()
     basic = {c: v for c, v in table.items() if c < 0x10000}
-    beyond = {c: v for c, v in table.items() if c >= 0x10000}
-    return (re.compile(char_class(basic)), re.compile(char_class(beyond)), _replacer(basic), _replacer(beyond))
+    return re.compile(char_class(basic)), _replacer(basic), {chr(c): v for c, v in table.items() if c >= 0x10000}
 
 
 def _nfkc(s: str) -> str:
     """``normalise.safe_nfkc`` where ``s`` holds a character of its table, else ``s`` unchanged. The
     characters are replaced where they stand (faster than ``str.translate``, which visits every
-    character of CJK text), then NFC."""
-    basic, beyond, fold_basic, fold_beyond = _folds()
-    far = BEYOND_BMP.search(s) is not None and beyond.search(s) is not None
+    character of CJK text), then NFC. (No folded form holds a character of the table: the order of
+    the replacements does not matter.)"""
+    basic, fold_basic, beyond = _folds()
+    far = [ch for ch in set(BEYOND_BMP.findall(s)) if ch in beyond] if BEYOND_BMP.search(s) else []
     if not far and basic.search(s) is None:
         return s
     s = fold_basic(s)
-    if far:
-        s = fold_beyond(s)
+    for ch in far:
+        s = s.replace(ch, beyond[ch])
     return unicodedata.normalize("NFC", s)
 
 
