@@ -47,7 +47,7 @@ def span_lines(page: pymupdf.Page, tables: dict[str, dict[int, str]]) -> dict[st
 
 # A run of Latin letters longer than nearly any word: words that MuPDF set without the spaces between
 # them (a tightly justified line whose word gaps fall under its space threshold).
-GLUED = re.compile(r"(?<![A-Za-z\u00c0-\u024f])[A-Za-z\u00c0-\u024f]{18,}")  # tried from a run's start only
+GLUED = re.compile(r"[A-Za-z\u00c0-\u024f]{18,}")
 _WORD_GAP, _GAP_OVER_LINE = 0.08, 0.06  # in ems: a word gap, and how much wider than the line's letter gaps
 
 
