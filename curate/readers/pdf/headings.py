@@ -144,12 +144,15 @@ def place_outline(blocks: list[Block], pending: list[Heading]) -> tuple[list[Blo
     were not found: those start at the top of the page, or after the last title that was found."""
     blocks = _rejoin_titles(blocks, pending)
     firsts = [_firsts(h.title) for h in pending]
+    anyfirst = frozenset().union(*firsts)
     out: list[Block] = []
     placed = 0  # outline entries of this page placed so far
     missing = 0
     for b in blocks:
         while placed < len(pending) and b.lines:
             digit, first = b.lines[0][:1].isdigit(), b.lines[0][:1].casefold()
+            if not digit and first not in anyfirst:
+                break  # the common block: it starts like none of the titles
             hit = next(((k, *m) for k in range(placed, len(pending))
                         if (digit or first in firsts[k]) and (m := _match(b, pending[k].title))[0]), None)
             if hit is None:

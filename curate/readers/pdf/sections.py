@@ -99,6 +99,7 @@ class Sections:
         self.tally: Counter[str] = tally if tally is not None else Counter()
         self.back = compile_titles(cfg.back_matter)
         self.contents = compile_titles(cfg.contents)
+        self.titles = compile_titles((*cfg.back_matter, *cfg.contents))  # either: one match per line
         self.outline: dict[int, deque[Heading]] = {}
         for h in outline:
             if h.page >= 0:
@@ -173,7 +174,7 @@ class Sections:
         found = []
         for b, line in zip(short, nfkc_lines([b.lines[0] for b in short]), strict=True):  # one call per page
             key = unnumbered(line).strip().casefold()
-            if key and (self.back.fullmatch(key) is not None or self.contents.fullmatch(key) is not None):
+            if key and self.titles.fullmatch(key) is not None:
                 found.append(b)
         return found
 
