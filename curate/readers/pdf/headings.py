@@ -196,8 +196,9 @@ def _rejoin_titles(blocks: list[Block], pending: list[Heading]) -> list[Block]:
     return out
 
 
-# Characters that each stay one letter or digit of a key (``title_key``) whatever stands beside them:
-# ASCII letters and digits and CJK unified ideographs (no compatibility form, case or composition).
+# Characters that each stay exactly one character of a key (``title_key``) whatever stands beside them:
+# ASCII letters and digits (case-folded to one letter; a composed accent keeps a letter) and CJK unified
+# ideographs (no compatibility form, case or composition).
 _KEPT = "0-9A-Za-z\u4e00-\u9fff"
 
 

@@ -280,8 +280,8 @@ def _replacer(table: dict[int, str]) -> Callable[[str], str] | None:
     """A function that replaces each code point of a translation table in a text (None for no table).
 
     A page holds few distinct such characters: each is found once and replaced everywhere by one
-    ``str.replace``, not one Python call per occurrence; that equals one pass when no replacement
-    holds a code point of the table (else one pass it is).
+    ``str.replace``, not one Python call per occurrence. That equals one pass over the text when no
+    replacement holds a code point of the table; a table where one does is applied in one pass.
     """
     if not table:
         return None
