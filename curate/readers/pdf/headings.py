@@ -40,24 +40,49 @@ _NON_WORD = re.compile(r"[\W_]+")
 _FULL_WIDTH = re.compile("[\uff01-\uff5e]")
 
 
+@functools.lru_cache(maxsize=8192)  # a line is keyed for several titles and checks: normalised once
 def _nfkc(s: str) -> str:
     """NFKC, fast on the common lines: ASCII is left as it is; full-width forms (CJK punctuation) become
     the ASCII they decompose to first, so that the rest passes NFKC's quick check (same result)."""
-    if s.isascii():
-        return s
-    return unicodedata.normalize("NFKC", _FULL_WIDTH.sub(lambda m: chr(ord(m.group()) - 0xFEE0), s))
+    return s if s.isascii() else _normal(_half_width(s))
 
 
-@functools.lru_cache(maxsize=4096)
+def _half_width(s: str) -> str:
+    """Full-width forms replaced by the ASCII they decompose to (a few distinct ones in a text, each by
+    one ``str.replace``: no call per character)."""
+    for ch in set(_FULL_WIDTH.findall(s)):
+        s = s.replace(ch, chr(ord(ch) - 0xFEE0))
+    return s
+
+
+def _normal(s: str) -> str:
+    return s if s.isascii() or unicodedata.is_normalized("NFKC", s) else unicodedata.normalize("NFKC", s)
+
+
+def nfkc_lines(lines: list[str]) -> list[str]:
+    """``_nfkc`` of each line, the lines of a page at once (full-width forms replaced in one text)."""
+    text = "\n".join(lines)
+    if text.isascii():
+        return lines
+    out = _half_width(text).split("\n")
+    return [_normal(s) for s in out] if len(out) == len(lines) else [_nfkc(s) for s in lines]
+
+
+def unnumbered(line: str) -> str:
+    """``bare`` of a line already normalised (``nfkc_lines``)."""
+    return _NUMBERING.sub("", line.strip(), count=1)
+
+
+@functools.lru_cache(maxsize=8192)
 def title_key(title: str) -> str:
     """Comparison key of a heading: NFKC, case-folded, letters and digits only."""
     return _NON_WORD.sub("", _nfkc(title).casefold())
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=8192)
 def bare(title: str) -> str:
     """Title without its numbering (``3.2``, ``Chapter 3``, ``第三章``)."""
-    return _NUMBERING.sub("", _nfkc(title).strip(), count=1)
+    return unnumbered(_nfkc(title))
 
 
 _PATTERNS = [
@@ -118,13 +143,18 @@ def place_outline(blocks: list[Block], pending: list[Heading]) -> tuple[list[Blo
     """The blocks with this page's outline entries placed as heading blocks, and how many of them
     were not found: those start at the top of the page, or after the last title that was found."""
     blocks = _rejoin_titles(blocks, pending)
+    firsts = [_firsts(h.title) for h in pending]
+    anyfirst = frozenset().union(*firsts)
     out: list[Block] = []
     placed = 0  # outline entries of this page placed so far
     missing = 0
     for b in blocks:
         while placed < len(pending) and b.lines:
-            hit = next(((k, *m) for k in range(placed, len(pending)) if (m := _match(b, pending[k].title))[0]),
-                       None)
+            digit, first = b.lines[0][:1].isdigit(), b.lines[0][:1].casefold()
+            if not digit and first not in anyfirst:
+                break  # the common block: it starts like none of the titles
+            hit = next(((k, *m) for k in range(placed, len(pending))
+                        if (digit or first in firsts[k]) and (m := _match(b, pending[k].title))[0]), None)
             if hit is None:
                 break
             k, n, rest = hit
@@ -151,10 +181,11 @@ def _entry(h: Heading) -> Block:
 def _rejoin_titles(blocks: list[Block], pending: list[Heading]) -> list[Block]:
     """Blocks with a title broken over two blocks (a wrapped heading) put back together."""
     keys = [k for h in pending for k in (title_key(h.title), title_key(bare(h.title))) if k]
+    longest = max(map(len, keys), default=0)
     out: list[Block] = []
     for b in blocks:
         prev = out[-1] if out else None
-        if prev is not None and len(prev.lines) <= 2 and keys:
+        if prev is not None and len(prev.lines) <= 2 and keys and not _keeps(longest).match("".join(prev.lines)):
             got = title_key("".join(prev.lines))
             longer = [k for k in keys if k != got and k.startswith(got)] if got else []
             joined = got + title_key(b.lines[0]) if longer else ""
@@ -165,9 +196,29 @@ def _rejoin_titles(blocks: list[Block], pending: list[Heading]) -> list[Block]:
     return out
 
 
+# Characters that each stay exactly one character of a key (``title_key``) whatever stands beside them:
+# ASCII letters and digits (case-folded to one letter; a composed accent keeps a letter) and CJK unified
+# ideographs (no compatibility form, case or composition).
+_KEPT = "0-9A-Za-z\u4e00-\u9fff"
+
+
+@functools.lru_cache(maxsize=256)
+def _keeps(n: int) -> re.Pattern[str]:
+    """Text whose ``title_key`` has at least ``n`` characters, told without normalising it: the common
+    body line is longer than every title, and so cannot begin one."""
+    return re.compile(f"(?:[^{_KEPT}]*[{_KEPT}]){{{n}}}")
+
+
 @functools.lru_cache(maxsize=1024)
 def _keys(title: str) -> tuple[str, ...]:
     return tuple(k for k in {title_key(title), title_key(bare(title))} if k)
+
+
+@functools.lru_cache(maxsize=1024)
+def _firsts(title: str) -> frozenset[str]:
+    """The first characters (case-folded) a block that starts with ``title`` may begin with, a digit aside
+    (``_match``'s first test)."""
+    return frozenset((title[:1].casefold(), bare(title)[:1].casefold()))
 
 
 def _match(block: Block, title: str) -> tuple[int, str | None]:

@@ -128,7 +128,10 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
     images: list[tuple[float, float, float, float]] = []
     raw = page.get_text("blocks", flags=FLAGS)
     contents = [r[4] for r in raw]
-    glued = [clip(r) for r in raw if r[6] == 0 and GLUED.search(r[4])]
+    texts = [i for i, r in enumerate(raw) if r[6] == 0]
+    # Each pattern below is looked for in the page's text first, one search: most pages hold none.
+    glued = [clip(raw[i]) for i in texts if GLUED.search(contents[i])] \
+        if GLUED.search("\n".join(contents[i] for i in texts)) else []
     if glued:
         spaced = respaced(page, glued)
         contents = ["\n".join(spaced.get(line, line) for line in c.split("\n")) for c in contents]
@@ -136,11 +139,11 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
         lines = span_lines(page, tables)
         contents = ["\n".join(lines.get(line, line) for line in c.split("\n")) for c in contents]
     if chars is not None:  # one call per page: the per-call work is most of the cost
-        texts = [i for i, r in enumerate(raw) if r[6] == 0]
         for i, c in zip(texts, chars.page([contents[i] for i in texts]) if hasattr(chars, "page")
                         else [chars(contents[i]) for i in texts], strict=True):
             contents[i] = c
-    if marked := [i for i, r in enumerate(raw) if r[6] == 0 and pdftext.MARKER_CANDIDATE.search(contents[i])]:
+    if pdftext.MARKER_CANDIDATE.search("\n".join(contents[i] for i in texts)) and \
+            (marked := [i for i in texts if pdftext.MARKER_CANDIDATE.search(contents[i])]):
         for before, mark in superscripts(page, [clip(raw[i]) for i in marked]):
             for i in marked:
                 contents[i] = contents[i].replace(before + mark, before + pdftext.raised(mark))
@@ -155,7 +158,7 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
     blocks = _join_numbers(blocks)
     result = Page(number, width, height, blocks, images=len(images), figures=images)
     for b in blocks:
-        if _inside(b, images):
+        if images and _inside(b, images):
             b.kind = FIGURE
         elif FIGURE_CAPTION.match(b.lines[0]) and len(b.lines) <= 4:
             b.kind = CAPTION
@@ -194,16 +197,21 @@ def _join_numbers(blocks: list[Block]) -> list[Block]:
     return out
 
 
-_BULLET_ITEM = re.compile(r"\s*[•◦▪▫‣●○■□►▸❖➢✓✔]\s+\S")
+_BULLETS = "•◦▪▫‣●○■□►▸❖➢✓✔"
+_BULLET_ITEM = re.compile(rf"\s*[{_BULLETS}]\s+\S")
+_BULLET = re.compile(f"[{_BULLETS}]")
 
 
 def _split(block: Block, starts: re.Pattern[str]) -> list[Block]:
     """The block cut before each line that starts a unit and follows the end of a sentence, and before
     each list item that starts with a bullet (items set close together share one block)."""
     lines = block.lines
+    if len(lines) < 2:
+        return [block]
+    bullets = _BULLET.search("\n".join(lines)) is not None  # most blocks have none: no match per line
     cuts = [i for i in range(1, len(lines))
             if (lines[i - 1].rstrip().endswith(_SENTENCE_END) and starts.match(lines[i].strip()))
-            or _BULLET_ITEM.match(lines[i])]
+            or (bullets and _BULLET_ITEM.match(lines[i]))]
     if not cuts:
         return [block]
     step = block.height / len(lines)

@@ -93,14 +93,15 @@ def mark(blocks: list[Block], page: int, height: float = 0.0) -> int:
     """Mark front matter, headless reference lists and footnotes on one page (0-based); return blocks
     marked."""
     marked = _footnotes(blocks, height)
-    for b in blocks:
-        if b.kind != BODY:
-            continue
+    body = [b for b in blocks if b.kind == BODY]
+    # past the first pages, only a block with a trigger word or a reference entry can be marked: the
+    # words are looked for in the page's text first (most pages have none), then block by block
+    triggered = page < 2 or _TRIGGER.search(" ".join(line for b in body for line in b.lines).lower()) is not None
+    for b in body:
+        if page >= 2 and not _REFERENCE.match(b.lines[0]) and \
+                (not triggered or _TRIGGER.search(" ".join(b.lines).lower()) is None):
+            continue  # the common block: no word that front matter is made of
         text = " ".join(b.lines)
-        if page >= 2 and not _REFERENCE.match(b.lines[0]):
-            low = text.lower()
-            if _TRIGGER.search(low) is None:
-                continue  # the common block: no word that front matter is made of
         if _references(b):
             b.kind = REFERENCES
         elif len(text) < 400 and (_ADDRESS.search(text) or _PROCESS.search(text) or _BOILERPLATE.search(text)

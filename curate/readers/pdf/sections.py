@@ -23,7 +23,16 @@ from typing import Any
 
 from curate.core.textbalance import characters
 from curate.readers.pdf import text as pdftext
-from curate.readers.pdf.headings import Heading, bare, compile_titles, detect_level, is_contents_page, place_outline
+from curate.readers.pdf.headings import (
+    Heading,
+    bare,
+    compile_titles,
+    detect_level,
+    is_contents_page,
+    nfkc_lines,
+    place_outline,
+    unnumbered,
+)
 from curate.readers.pdf.layout import HEADING, Block, Page
 
 _HYPHENS = ("-", "\u00ad", "\u2010")
@@ -90,6 +99,7 @@ class Sections:
         self.tally: Counter[str] = tally if tally is not None else Counter()
         self.back = compile_titles(cfg.back_matter)
         self.contents = compile_titles(cfg.contents)
+        self.titles = compile_titles((*cfg.back_matter, *cfg.contents))  # either: one match per line
         self.outline: dict[int, deque[Heading]] = {}
         for h in outline:
             if h.page >= 0:
@@ -143,25 +153,30 @@ class Sections:
     def _headings(self, blocks: list[Block], page: int, line: float | None) -> list[Block]:
         """The blocks with headings marked (outline entries split off the block they start)."""
         if not self.use_outline:
+            rest = []
             for b in blocks:
                 level = detect_level(b, line)
                 if level is not None:
                     b.kind, b.level = HEADING, level
-                elif self._is_back_title(b):
-                    b.kind, b.level = HEADING, max(1, len(self.counters))
-            return blocks
-        blocks, missing = place_outline(blocks, list(self.outline.pop(page, ())))
-        self.stats["outline_unmatched"] += missing
-        for b in blocks:
-            if b.kind != HEADING and self._is_back_title(b):
-                b.kind, b.level = HEADING, max(1, len(self.counters))
+                else:
+                    rest.append(b)
+        else:
+            blocks, missing = place_outline(blocks, list(self.outline.pop(page, ())))
+            self.stats["outline_unmatched"] += missing
+            rest = [b for b in blocks if b.kind != HEADING]
+        for b in self._back_titles(rest):
+            b.kind, b.level = HEADING, max(1, len(self.counters))
         return blocks
 
-    def _is_back_title(self, b: Block) -> bool:
-        if len(b.lines) > 1 or len(b.lines[0]) > 60:
-            return False
-        key = bare(b.lines[0]).strip().casefold()
-        return bool(key) and (self.back.fullmatch(key) is not None or self.contents.fullmatch(key) is not None)
+    def _back_titles(self, blocks: list[Block]) -> list[Block]:
+        """The blocks that are a back matter or contents title standing alone (one short line)."""
+        short = [b for b in blocks if len(b.lines) == 1 and len(b.lines[0]) <= 60]
+        found = []
+        for b, line in zip(short, nfkc_lines([b.lines[0] for b in short]), strict=True):  # one call per page
+            key = unnumbered(line).strip().casefold()
+            if key and self.titles.fullmatch(key) is not None:
+                found.append(b)
+        return found
 
     def _heading(self, level: int, title: str, page: int, words: str) -> Iterator[Doc | Cut]:
         """A heading: ``title`` names the section, ``words`` are its characters on the page (or none)."""

@@ -55,7 +55,6 @@ RADICALS = {
     0x2EE8: "麦", 0x2EE9: "黄", 0x2EEA: "黾", 0x2EEC: "齐", 0x2EEE: "齿", 0x2EF0: "龙", 0x2EF3: "龟",
 }
 
-_CJK_RANGES = (("\u2e80", "\u9fff"), ("\uf900", "\ufaff"), ("\uff00", "\uffef"), ("\U00020000", "\U0003134f"))
 _TERMINAL = set(".!?:;\"”’。！？：；…」』》")
 _WORD_HEAD = re.compile(r"^([^\W\d_]+)")
 _WORD = re.compile(r"([^\W\d_]+)")
@@ -64,14 +63,18 @@ _COMPOUND = re.compile(r"[a-z]{2,}(?:-[a-z]{2,})+")
 
 def is_cjk(ch: str) -> bool:
     """True for CJK ideographs, kana, radicals and full-width punctuation."""
-    return ch >= "\u2e80" and any(lo <= ch <= hi for lo, hi in _CJK_RANGES)
+    return ch >= "\u2e80" and (ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\uff00" <= ch <= "\uffef"
+                               or "\U00020000" <= ch <= "\U0003134f")
 
 
 def compounds(lines: Iterable[str]) -> set[str]:
     """Hyphenated compounds written whole inside lines (``follow-up``), lower-cased; a longer
     compound also gives its pairs (``renin-angiotensin`` from ``renin-angiotensin-aldosterone``)."""
     found: set[str] = set()
-    for token in "\n".join(lines).lower().split():
+    text = "\n".join(lines).lower()
+    if "-" not in text:
+        return found
+    for token in text.split():
         if "-" in token:
             word = token.strip(".,;:()[]\"'")
             if _COMPOUND.fullmatch(word):
@@ -273,33 +276,50 @@ def special(s: str) -> bool:
 _SEPARATOR = "\U0010fffe"  # a noncharacter: no glyph map, NFKC or repair touches it
 
 
+def _replacer(table: dict[int, str]) -> Callable[[str], str] | None:
+    """A function that replaces each code point of a translation table in a text (None for no table).
+
+    A page holds few distinct such characters: each is found once and replaced everywhere by one
+    ``str.replace``, not one Python call per occurrence. That equals one pass over the text when no
+    replacement holds a code point of the table; a table where one does is applied in one pass.
+    """
+    if not table:
+        return None
+    pattern = re.compile(char_class(table))
+    by_char = {chr(c): v for c, v in table.items()}
+    if any(ch in by_char for v in by_char.values() for ch in v):
+        return lambda s: pattern.sub(lambda m: by_char[m.group()], s)
+
+    def replace(s: str) -> str:
+        for ch in set(pattern.findall(s)):
+            s = s.replace(ch, by_char[ch])
+        return s
+    return replace
+
+
 @functools.cache
-def _folds() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """The characters that lossless NFKC changes (``normalise.safe_nfkc``'s table), in the basic plane
-    and beyond it (two classes: one of the basic plane alone is matched by a bitmap, fast)."""
+def _folds() -> tuple[re.Pattern[str], Callable[[str], str], dict[str, str]]:
+    """The characters that lossless NFKC changes (``normalise.safe_nfkc``'s table): in the basic plane a
+    class (matched by a bitmap, fast) and its replacer; beyond it a dict (a class of its scattered code
+    points is slow to match, and the few such characters a page holds are looked up one by one)."""
     table = text._nfkc_table()
-    return (re.compile(char_class(c for c in table if c < 0x10000)),
-            re.compile(char_class(c for c in table if c >= 0x10000)))
+    basic = {c: v for c, v in table.items() if c < 0x10000}
+    return re.compile(char_class(basic)), _replacer(basic), {chr(c): v for c, v in table.items() if c >= 0x10000}
 
 
 def _nfkc(s: str) -> str:
     """``normalise.safe_nfkc`` where ``s`` holds a character of its table, else ``s`` unchanged. The
     characters are replaced where they stand (faster than ``str.translate``, which visits every
-    character of CJK text), then NFC."""
-    basic, beyond = _folds()
-    far = BEYOND_BMP.search(s) is not None and beyond.search(s) is not None
+    character of CJK text), then NFC. (No folded form holds a character of the table: the order of
+    the replacements does not matter.)"""
+    basic, fold_basic, beyond = _folds()
+    far = [ch for ch in set(BEYOND_BMP.findall(s)) if ch in beyond] if BEYOND_BMP.search(s) else []
     if not far and basic.search(s) is None:
         return s
-    table = text._nfkc_table()
-    s = basic.sub(lambda m: table[ord(m.group())], s)
-    if far:
-        s = beyond.sub(lambda m: table[ord(m.group())], s)
+    s = fold_basic(s)
+    for ch in far:
+        s = s.replace(ch, beyond[ch])
     return unicodedata.normalize("NFC", s)
-
-
-def _replacer(table: dict[int, str]) -> tuple[re.Pattern[str] | None, Callable[[re.Match[str]], str]]:
-    """A pattern of a translation table's code points and the replacement of a match."""
-    return (re.compile(char_class(table)) if table else None), (lambda m: table[ord(m.group())])
 
 
 class Chars:
@@ -320,14 +340,14 @@ class Chars:
         self.tally = tally
         self.infer = infer
         self.seen: dict[int, list] = {}  # code point -> [count, example context]
-        self._table, self._from_table = _replacer(table)
+        self._table = _replacer(table)
         self.use(glyph_map)
 
     def use(self, glyph_map: GlyphMap) -> None:
         """Translate with this glyph map from now on."""
         self.glyph_map = glyph_map
         self.mapped = {c: v for c, v in glyph_map.table.items() if v}
-        self._mapped, self._from_mapped = _replacer(self.mapped)
+        self._mapped = _replacer(self.mapped)
         drop = "".join(re.escape(chr(c)) for c, v in sorted(glyph_map.table.items()) if not v and c not in self.table)
         self.unmapped = re.compile(f"[{drop}\ue000-\uf8ff\ufffd\U000f0000-\U0010fffd]")
 
@@ -345,13 +365,13 @@ class Chars:
             infer, self.infer = self.infer, None
             self.use(infer())
         if self._mapped is not None:
-            s = self._mapped.sub(self._from_mapped, s)
+            s = self._mapped(s)
         if _SPECIAL.search(s):
             for ch in _SPECIAL.findall(s):
                 if ord(ch) in self.table:
                     self.tally["radicals_mapped" if ord(ch) < 0x3000 else "pua_mapped"] += 1
             if self._table is not None:
-                s = self._table.sub(self._from_table, s)
+                s = self._table(s)
         if _MAYBE_MOJIBAKE.search(s) and _MOJIBAKE.search(s):  # ftfy is slow; only where mojibake may be
             s = text.fix(s)
         if _KANGXI.search(s):

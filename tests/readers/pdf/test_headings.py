@@ -1,4 +1,4 @@
-"""Heading keys: the fast NFKC gives what full NFKC gives."""
+"""Heading keys and outline placement: the fast paths give what the plain computation gives."""
 
 import random
 import unicodedata
@@ -17,3 +17,49 @@ def test_fast_nfkc_equals_unicode_nfkc():
     for s in texts:
         assert headings._nfkc(s) == unicodedata.normalize("NFKC", s), s
     assert headings.title_key("第１章　总论（Ⅰ）") == headings.title_key("第1章 总论(I)")
+
+
+def _texts(seed: int, n: int) -> list[str]:
+    pool = ([chr(c) for c in range(0xFF01, 0xFF5F)] + list("精神病学。、「」…ﬁ①㎎Å\u0301\u0308\u3000 aZ9.-_")
+            + ["\u2f00", "\u2e8c", "\u1100\u1161", "\ufe10", "\n"])
+    rng = random.Random(seed)
+    return ["".join(rng.choices(pool, k=rng.randint(0, 30))) for _ in range(n)]
+
+
+def test_nfkc_of_a_page_of_lines_equals_nfkc_of_each_line():
+    from curate.readers.pdf import headings
+
+    texts = _texts(5, 3000)
+    lines = [t for t in texts if "\n" not in t]
+    assert headings.nfkc_lines(lines) == [unicodedata.normalize("NFKC", s) for s in lines]
+    # a line break inside a line (never so in a block's lines) still gives each line its own NFKC
+    assert headings.nfkc_lines(texts[:50]) == [unicodedata.normalize("NFKC", s) for s in texts[:50]]
+    for s in lines[:200]:
+        assert headings.bare(s) == headings.unnumbered(headings.nfkc_lines([s])[0])
+
+
+def test_key_length_bound_never_exceeds_the_key():
+    """A line skipped as too long to begin a title has a key at least that long (or the wrapped title
+    would be missed)."""
+    from curate.readers.pdf import headings
+
+    for s in [*_texts(7, 3000), "第一章 总论", "Ａ\u0301bc", "e\u0301e\u0301", "ß", "１２３"]:
+        key = headings.title_key(s)
+        for n in range(1, len(key) + 3):
+            if headings._keeps(n).match(s):
+                assert len(key) >= n, (s, n)
+
+
+def test_wrapped_outline_title_rejoined_and_long_lines_left_alone():
+    from curate.readers.pdf.headings import Heading, place_outline
+    from curate.readers.pdf.layout import Block
+
+    title = "Pharmacokinetics of the antiepileptic drugs in children"
+    blocks = [Block(0, 0, 100, 10, ["Pharmacokinetics of the"]),
+              Block(0, 10, 100, 20, ["antiepileptic drugs in children"]),
+              Block(0, 30, 100, 60, ["Pharmacokinetics of the drugs given to children was studied in many trials",
+                                     "with results that differ."])]
+    out, missing = place_outline(blocks, [Heading(2, title, 0)])
+    assert missing == 0 and out[0].kind == "heading" and out[0].lines == ["Pharmacokinetics of the",
+                                                                         "antiepileptic drugs in children"]
+    assert out[1].kind == "body" and len(out) == 2
