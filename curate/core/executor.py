@@ -283,7 +283,6 @@ class Executor:
         self.workers = max(1, workers or len(os.sched_getaffinity(0)))
         self.progress = progress
         self._pool: workers_mod.Pool | None = None
-        self._then: tuple[str, ...] = ()  # modules to import once this task list is handed out (``run``)
         self.ran = 0
         self.skipped = 0
         self.seconds: dict[str, float] = {}  # wall time per task list, by its description
@@ -313,14 +312,12 @@ class Executor:
         task list needs, which a pool's workers import once no task of this list is left for them (a worker
         that would wait for the others' last tasks imports them then, not at its first task of the next list)."""
         start = time.perf_counter()
-        self._then = tuple(then)
         try:
-            return self._run(tasks, desc, unit)
+            return self._run(tasks, desc, unit, tuple(then))
         finally:
-            self._then = ()
             self.seconds[desc] = self.seconds.get(desc, 0.0) + time.perf_counter() - start
 
-    def _run(self, tasks: Sequence[Task], desc: str, unit: str) -> dict[str, Done]:
+    def _run(self, tasks: Sequence[Task], desc: str, unit: str, then: tuple[str, ...]) -> dict[str, Done]:
         keys = [t.key for t in tasks]
         if len(set(keys)) != len(keys):
             raise ValueError(f"{desc}: duplicate task keys")
@@ -339,12 +336,13 @@ class Executor:
         bar = tqdm(total=total, initial=total - sum(t.size for t, _ in pending), desc=desc, unit=unit,
                    disable=self.progress is False or None, leave=False)
         with bar:
-            for task, marker in self._dispatch(pending, desc):
+            for task, marker in self._dispatch(pending, desc, then):
                 done[task.key] = _done_from_marker(task, marker)
                 bar.update(task.size)
         return {t.key: done[t.key] for t in tasks}
 
-    def _dispatch(self, pending: list[tuple[Task, str]], desc: str) -> Iterator[tuple[Task, dict[str, Any]]]:
+    def _dispatch(self, pending: list[tuple[Task, str]], desc: str,
+                  then: tuple[str, ...]) -> Iterator[tuple[Task, dict[str, Any]]]:
         """Run pending tasks; yield each with its marker as it finishes. A failure raises ``TaskError``."""
         # One worker: tasks run here, no process to start. Their deadline is the alarm alone (Python code,
         # regular expressions and parsers that call back into Python stop at it); the parent's hard limit needs
@@ -361,7 +359,7 @@ class Executor:
         if self._pool is None:  # one pool for the whole build, started on first need
             self._pool = workers_mod.Pool(self.workers)
         try:
-            yield from self._pool.run(pending, execute, execute_timed_out, self._then)
+            yield from self._pool.run(pending, execute, execute_timed_out, then)
         except workers_mod.WorkerLost as err:
             raise TaskError(f"{desc}: {err}") from err
         except Exception as err:

@@ -58,7 +58,9 @@ class RayExecutor(Executor):
             self._ray.shutdown()
         self._owns = False
 
-    def _dispatch(self, pending: list[tuple[Task, str]], desc: str) -> Iterator[tuple[Task, dict[str, Any]]]:
+    def _dispatch(self, pending: list[tuple[Task, str]], desc: str,
+                  then: tuple[str, ...] = ()) -> Iterator[tuple[Task, dict[str, Any]]]:
+        # ``then`` is for a local pool: a Ray worker imports what its task needs when it first runs one.
         ray = self._ray
         queue = list(pending)
         refs: dict[Any, Task] = {}
