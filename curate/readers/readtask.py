@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.core import records, shards
 from curate.core.executor import Result, Task
@@ -91,11 +92,28 @@ class _Writer:
         if len(self.batch) >= self.limits[0] or self.batch_bytes >= self.limits[1]:
             self.flush()
 
+    def add_table(self, table: pa.Table) -> None:
+        """Add a reader's whole table of documents (no keys), cut into shards where ``add`` would cut them."""
+        chars = pc.utf8_length(table.column("text")).to_numpy(zero_copy_only=False) if table.num_rows else []
+        start, held = 0, 0
+        for i, size in enumerate(chars.tolist() if len(chars) else []):
+            held += size
+            if i + 1 - start >= self.limits[0] or held >= self.limits[1]:
+                self._write(table.slice(start, i + 1 - start))
+                start, held = i + 1, 0
+        if start < table.num_rows:
+            self._write(table.slice(start))
+        self.units += table.num_rows
+        self.n += table.num_rows
+
+    def _write(self, table: pa.Table) -> None:
+        name = f"{self.task.name}-{len(self.outputs['records']):05d}.parquet"
+        shards.write(table, Path(self.task.out_dir) / name)
+        self.outputs["records"].append(name)
+
     def flush(self) -> None:
         if self.batch:
-            name = f"{self.task.name}-{len(self.outputs['records']):05d}.parquet"
-            shards.write(records.to_table(self.batch, records.DOCUMENT), Path(self.task.out_dir) / name)
-            self.outputs["records"].append(name)
+            self._write(records.to_table(self.batch, records.DOCUMENT))
             self.batch, self.batch_bytes = [], 0
 
     def result(self, stats: dict[str, float], extra: dict[str, list[str]] | None = None,
@@ -151,6 +169,10 @@ def read_task(task: Task) -> Result:
         ref = FileRef(Path(spec.relpaths[0]), spec.relpaths[0], spec.source)
         ledger.quarantine(ref.id(), "unreadable_input", f"{spec.source}: cannot read '{ref.relpath}': {spec.problem}")
         return writer.result(stats, raw=1 if hasattr(module, "count_units") else None)
+    table = module.read_table(ref, spec.options) if hasattr(module, "read_table") and len(refs) == 1 else None
+    if table is not None:  # read whole: every raw unit (line) is one record
+        writer.add_table(table)
+        return writer.result(stats, raw=table.num_rows)
     raw = None if hasattr(module, "read_all") else _count(module, ref, spec.options)
     if hasattr(module, "read_all"):
         items: Iterator = _collect(module.read_all(refs, spec.options, ledger), stats)

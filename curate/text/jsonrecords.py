@@ -8,6 +8,9 @@
   one problem (``trailing_data``) and the document's items are kept. A file whose first value is an
   object followed by more objects is JSON lines under a ``.json`` name (PromptCBLUE ships its splits
   this way).
+- Plain JSON lines (``jsonl_table``): a file or part in which every line is one object with a string text
+  field and nothing the line-by-line reader would report is parsed in one piece by Arrow, for readers
+  that take whole columns (``readers.documents``); anything else is read line by line.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from curate.text import textio
 from curate.text.textio import NotText, Problem
@@ -28,11 +32,30 @@ MAX_DOCUMENT_BYTES = 1 << 30  # a larger JSON document should be JSON lines
 
 def _loads(line: str, n: int) -> object | Problem:
     try:
-        return json.loads(line)
+        value = json.loads(line)
     except json.JSONDecodeError as err:
         return Problem("malformed_json", f"line {n}: invalid JSON: {err.msg} at column {err.colno}")
     except RecursionError:
         return Problem("malformed_json", f"line {n}: JSON nested deeper than the parser allows")
+    if "\\u" in line and (half := _unpaired(line, value)):
+        return Problem("malformed_json", f"line {n}: {half}")
+    return value
+
+
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _unpaired(source: str, value: object) -> str:
+    """What is wrong when ``source``'s escapes left half of a UTF-16 surrogate pair in ``value`` (JSON
+    allows the escape, but it is no character and cannot be written as UTF-8); '' when nothing is."""
+    if not _ESCAPED_SURROGATE.search(source):
+        return ""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as err:
+        return (f"\\u{ord(err.object[err.start]):04x} is half of a UTF-16 surrogate pair, not a character; "
+                "fix the export that wrote it")
+    return ""
 
 
 def iter_jsonl(path: Path, part: dict | None = None) -> Iterator[tuple[str, dict | Problem]]:
@@ -61,7 +84,7 @@ def _decode(text: str, pos: int) -> tuple[object, int] | Problem:
         return Problem("malformed_json", f"JSON nested deeper than the parser allows at line {_line(text, pos)}")
 
 
-def _checked(value: object, size: int, what: str) -> dict | Problem:
+def _checked(value: object, size: int, what: str, escaped: bool = False) -> dict | Problem:
     """An item of a JSON document, or the problem with it: not an object, or over the record size limit
     (as a line of JSON lines would be; the document itself is already in memory)."""
     if not isinstance(value, dict):
@@ -69,10 +92,12 @@ def _checked(value: object, size: int, what: str) -> dict | Problem:
     if size > textio.MAX_RECORD_BYTES:
         return Problem("oversized_record", f"{what}: {size:,} characters, over the limit of "
                        f"{textio.MAX_RECORD_BYTES:,} (CURATE_MAX_RECORD_BYTES); split the record or raise the limit")
+    if escaped and (half := _unpaired(json.dumps(value), value)):
+        return Problem("malformed_json", f"{what}: {half}")
     return value
 
 
-def _array(text: str, pos: int) -> Iterator[tuple[str, dict | Problem]]:
+def _array(text: str, pos: int, escaped: bool = False) -> Iterator[tuple[str, dict | Problem]]:
     """Items of the array opening at ``pos``, each decoded alone; returns where the array ends."""
     i, pos = 0, _WS.match(text, pos + 1).end()
     if text.startswith("]", pos):
@@ -88,7 +113,7 @@ def _array(text: str, pos: int) -> Iterator[tuple[str, dict | Problem]]:
             pos = nxt.end() - 1
             continue
         value, end = got
-        yield f"item{i}", _checked(value, end - pos, f"item {i} (line {_line(text, pos)})")
+        yield f"item{i}", _checked(value, end - pos, f"item {i} (line {_line(text, pos)})", escaped)
         pos = end
         i += 1
         pos = _WS.match(text, pos).end()
@@ -112,8 +137,9 @@ def iter_json(path: Path) -> Iterator[tuple[str, dict | Problem]]:
         raise NotText(f"a JSON document of {path.stat().st_size:,} bytes; convert it to JSON lines", "oversized_file")
     text, _ = textio.read_text(path, limit=MAX_DOCUMENT_BYTES)
     start = _WS.match(text.lstrip("\ufeff")).end() + (1 if text.startswith("\ufeff") else 0)
+    escaped = bool(_ESCAPED_SURROGATE.search(text))  # then each item is checked for a lone surrogate
     if text.startswith("[", start):
-        end = yield from _array(text, start)
+        end = yield from _array(text, start, escaped)
     else:
         got = _decode(text, start)
         if isinstance(got, Problem):
@@ -127,10 +153,10 @@ def iter_json(path: Path) -> Iterator[tuple[str, dict | Problem]]:
             big = end - start > textio.MAX_RECORD_BYTES  # then an item may be too: measure each
             for key, item in value.items():  # keyed collections, e.g. PMID -> item
                 size = len(json.dumps(item, ensure_ascii=False)) if big else 0
-                got = _checked(item, size, f"item {key!r}")
+                got = _checked(item, size, f"item {key!r}", escaped)
                 yield f"key={key}", {"_key": key, **got} if isinstance(got, dict) else got
         elif isinstance(value, dict):
-            yield "item0", _checked(value, end - start, "the document's object")
+            yield "item0", _checked(value, end - start, "the document's object", escaped)
         else:
             raise NotText(f"expected a JSON array or object, got {type(value).__name__}")
     rest = _WS.match(text, end).end()
@@ -138,3 +164,106 @@ def iter_json(path: Path) -> Iterator[tuple[str, dict | Problem]]:
         yield f"trailing@line{_line(text, rest)}", Problem(
             "trailing_data", f"line {_line(text, rest)}: data after the JSON document ({text[rest:rest + 40]!r}...); "
             "the document's items were read")
+
+
+_SPACE_LINE = re.compile(rb"(?:\A|\n) +(?:\n|\Z)")
+WHOLE_BYTES = 64 << 20  # a whole file up to this size is parsed in one piece; a larger one in its parts
+MAX_DEPTH = 64  # deeper values are left to the line-by-line reader, which knows Python's nesting limit
+
+
+def jsonl_table(path: Path, text_field: str, part: dict | None = None) -> tuple[Any, int] | None:
+    """A JSON lines file (or ``part``) parsed in one piece by Arrow, with the number of its first line, when
+    the line-by-line reader (``iter_jsonl``) would read every line as one object with a string
+    ``text_field`` and nothing to report; else ``None`` (then read it line by line).
+
+    Arrow's parser accepts a few inputs that ``json.loads`` does not (two objects on one line, nesting
+    beyond Python's limit) and refuses some that it accepts (a lone escaped surrogate); each of these ends
+    here as ``None``, so both ways give the same records."""
+    if path.suffix.lower() == ".gz":
+        return None
+    with open(path, "rb") as f:
+        head = textio.read_head(f)
+        try:
+            if textio.sniff_encoding(head) != "utf-8":
+                return None
+        except NotText:
+            return None
+        if part is None:
+            if path.stat().st_size > WHOLE_BYTES:
+                return None
+            f.seek(0)
+            data, first = f.read(), 1
+        else:
+            f.seek(part["start"])
+            data, first = f.read(part["end"] - part["start"]), part["line"]
+    lines = _plain_lines(data)
+    if lines is None:
+        return None
+    table = _arrow_lines(data, text_field)
+    if (table is None or table.num_rows != lines or table.column(text_field).null_count
+            or _depth(table.schema) > MAX_DEPTH):
+        return None
+    return table, first
+
+
+def _plain_lines(data: bytes) -> int | None:
+    """The number of lines of ``data``, or ``None`` when the line-by-line reader would treat a line apart: a
+    control byte other than the newline (a CR, a tab, a NUL), a BOM, an escaped surrogate, a blank line, a
+    line over ``MAX_RECORD_BYTES``. (numpy over the bytes: ``bytes.find`` of a multi-byte needle is
+    several times slower on UTF-8 text.)"""
+    import numpy as np
+
+    codes = np.frombuffer(data, np.uint8)
+    newline = codes == 10
+    if np.count_nonzero(codes < 32) != np.count_nonzero(newline):
+        return None
+    ends = np.flatnonzero(newline) + 1
+    if not ends.size or ends[-1] != len(data):
+        ends = np.append(ends, len(data))
+    sizes = np.diff(ends, prepend=0)
+    if sizes.min() <= 1 or sizes.max() > textio.MAX_RECORD_BYTES:  # an empty line, an over-long one
+        return None
+    if _follows(codes, 0xEF, b"\xbb", b"\xbf") or _follows(codes, 0x5C, b"u", b"dD", b"89abcdefABCDEF"):
+        return None  # a BOM, or what may be an escaped surrogate
+    starts = np.concatenate(([0], ends[:-1]))
+    if (codes[starts] == 32).any() and _SPACE_LINE.search(data):
+        return None
+    return int(ends.size)
+
+
+def _follows(codes: Any, lead: int, *then: bytes) -> bool:
+    """Whether byte ``lead`` is followed somewhere by one byte of each of ``then`` in turn."""
+    import numpy as np
+
+    at = np.flatnonzero(codes[:len(codes) - len(then)] == lead)
+    for k, allowed in enumerate(then, 1):
+        if not at.size:
+            return False
+        at = at[np.isin(codes[at + k], np.frombuffer(allowed, np.uint8))]
+    return bool(at.size)
+
+
+def _arrow_lines(data: bytes, text_field: str) -> Any:
+    import io
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    schema = pa.schema([(text_field, pa.string())])
+    whole = pa.StringArray.from_buffers(1, pa.py_buffer(np.array([0, len(data)], np.int32)), pa.py_buffer(data))
+    try:
+        whole.validate(full=True)  # UTF-8 throughout (Arrow's JSON parser does not check it)
+        return pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(use_threads=False, block_size=len(data) + 1),
+                            parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"))
+    except (pa.ArrowException, ValueError):  # not plain JSON lines: the line-by-line reader says why
+        return None
+
+
+def _depth(schema: Any) -> int:
+    """How deeply the fields of an Arrow schema nest (counted without recursion: it may nest thousands deep)."""
+    deepest, level = 0, [f.type for f in schema]
+    while level and deepest <= MAX_DEPTH:
+        deepest += 1
+        level = [t.field(i).type for t in level for i in range(t.num_fields)]
+    return deepest

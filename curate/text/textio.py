@@ -84,7 +84,7 @@ def read_text(path: Path, limit: int | None = None) -> tuple[str, str]:
     over ``limit`` bytes, default ``MAX_RECORD_BYTES``: one text document of that size is not read)."""
     limit = MAX_RECORD_BYTES if limit is None else limit
     with _open_text(path) as f:
-        data = _read_head(f, limit + 1)
+        data = read_head(f, limit + 1)
         if len(data) > limit:
             raise NotText(f"{limit:,}+ bytes of text, over the limit of {limit:,} (CURATE_MAX_RECORD_BYTES); split "
                           "the file or raise the limit", "oversized_record")
@@ -169,7 +169,7 @@ def iter_lines(path: Path, keep_ends: bool = False,
     problem, except a GB18030 line in a UTF-8 file, which is decoded as such.
     """
     with _open_text(path) as f:
-        head = _read_head(f)
+        head = read_head(f)
         if not head.strip():
             raise NotText("empty file", "empty_file")
         encoding = sniff_encoding(head)
@@ -201,7 +201,7 @@ def count_lines(path: Path, part: dict | None = None) -> int:
     """Non-blank physical lines of a text file (or of one part), counted from the bytes alone; raises
     ``NotText`` for a file that ``iter_lines`` refuses whole (empty, binary)."""
     with _open_text(path) as f:
-        head = _read_head(f)
+        head = read_head(f)
         if not head.strip():
             raise NotText("empty file", "empty_file")
         sniff_encoding(head)
@@ -213,7 +213,7 @@ def count_lines(path: Path, part: dict | None = None) -> int:
         return n + 1 if isinstance(f, _Salvaged) and f.cut else n  # the lost rest is one unit
 
 
-def _read_head(f: IO[bytes], size: int = SNIFF_BYTES) -> bytes:
+def read_head(f: IO[bytes], size: int = SNIFF_BYTES) -> bytes:
     """The first ``size`` bytes of a stream whose reads may come short."""
     pieces, held = [], 0
     while held < size and (piece := f.read(size - held)):

@@ -90,3 +90,31 @@ def test_json_document_items_over_the_record_limit_are_problems(tmp_path, monkey
     ((_, problem),) = textio.iter_records(one)
     assert problem.reason == "oversized_record" and "CURATE_MAX_RECORD_BYTES" in problem.message
     assert textio.count_units(arr) == 3
+
+
+def test_a_lone_escaped_surrogate_is_one_problem_and_a_pair_is_a_character(tmp_path):
+    p = tmp_path / "s.jsonl"
+    p.write_text('{"text": "ok"}\n{"text": "bad \\ud800 x"}\n{"text": "smile \\ud83d\\ude00"}\n{"t": "\\uDC00"}\n')
+    items = list(textio.iter_records(p))
+    assert _reasons(items) == [("L1", "ok"), ("L2", "malformed_json"), ("L3", "ok"), ("L4", "malformed_json")]
+    assert "\\ud800 is half of a UTF-16 surrogate pair" in items[1][1].message
+    assert items[2][1] == {"text": "smile \U0001F600"}
+    doc = tmp_path / "s.json"
+    doc.write_text('[{"text": "ok"}, {"text": "bad \\ud800"}, {"text": "\\ud83d\\ude00"}]')
+    assert _reasons(textio.iter_records(doc)) == [("item0", "ok"), ("item1", "malformed_json"), ("item2", "ok")]
+
+
+def test_a_lone_surrogate_does_not_take_the_build_down(tmp_path):
+    from click.testing import CliRunner
+
+    from curate.cli import main
+
+    p = tmp_path / "in.jsonl"
+    p.write_text('{"text": "ok one"}\n{"text": "bad \\ud800 x"}\n{"text": "ok two"}\n')
+    result = CliRunner().invoke(main, ["build", "documents", "--input", str(p), "--output-prefix",
+                                       str(tmp_path / "out" / "x"), "--workers", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    import pyarrow.parquet as pq
+
+    ledger = pq.read_table(tmp_path / "out" / "x" / "ledger.parquet").to_pylist()
+    assert [(r["id"].rsplit("#", 1)[-1], r["reason"]) for r in ledger] == [("L2", "malformed_json")]
