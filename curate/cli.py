@@ -52,6 +52,33 @@ def _alone() -> None:
         pyarrow_without_pandas()
 
 
+# What every build's workers import (the readers' and steps' modules follow with the build's plan).
+_EARLY_MODULES = ["curate.readers.readtask", "curate.core.tasks", "curate.tokens.tokenize"]
+
+
+def _early_pool(workers: int | None, executor: str, out: str, name: str | None) -> None:
+    """A build from the real command line on local workers spawns them before it imports and plans
+    (``core.workers.start_early``), unless ``out/name`` holds a finished build that will run no task."""
+    if not _COMMAND_LINE or executor != "local":
+        return
+    if name is not None and "://" not in out and (Path(out) / name / "manifest.json").is_file():
+        return
+    from curate.core import workers as workers_mod
+
+    workers_mod.start_early(workers_mod.count(workers), _EARLY_MODULES)
+
+
+def _recipe_name(recipe: Path) -> str | None:
+    """The ``name`` of a recipe file, read cheaply (None when it cannot be: the full load reports why)."""
+    import tomllib
+
+    try:
+        name = tomllib.loads(recipe.read_text(encoding="utf-8")).get("name")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    return name if isinstance(name, str) and name else None
+
+
 class _Main(click.Group):
     """The ``curate`` group: ``--debug`` is accepted anywhere on the command line, and no command's error
     reaches the user as a traceback without it."""
@@ -154,6 +181,7 @@ def corpus(recipe: Path, out: str, tokenizer_path: str | None, eod_token: str | 
       curate corpus recipes/stage1.toml --out build
       curate corpus recipes/stage2.toml --out build
     """
+    _early_pool(workers, executor, out, _recipe_name(recipe))
     import dataclasses
 
     from curate.build import pipeline, recipes
@@ -230,6 +258,7 @@ def _build_command(reader: str, summary: str, extra: list[Callable] | None = Non
     def command(inputs: tuple[str, ...], out: str, recipe: Path | None, name: str | None,
                 sets: tuple[str, ...], tokenizer_path: str | None, workers: int | None, strict: bool,
                 progress: bool | None, executor: str, ray_address: str | None, **reader_options: Any) -> None:
+        _early_pool(workers, executor, out, None if recipe else name or reader)
         import dataclasses
 
         from curate.build import pipeline, recipes
@@ -322,10 +351,11 @@ def build_documents(inputs: tuple[str, ...], json_keys: tuple[str, ...], output_
       curate build documents --input corpus.jsonl --json-keys text --output-prefix data/corpus --append-eod \\
           --tokenizer /models/qwen --workers 16     # -> data/corpus/tokens/corpus_text_document.bin
     """
-    from curate.build import documents
-
     keys = tuple(k for item in json_keys for k in item.replace(",", " ").split())
     out, _, prefix = output_prefix.rstrip("/").rpartition("/")
+    _early_pool(run["workers"], run["executor"], out or ".", prefix)
+    from curate.build import documents
+
     tok = None if tokenizer_path == "bundled" else str(Path(tokenizer_path).resolve())
     options = _run_options(run)
     strict = options.pop("strict")
@@ -339,6 +369,7 @@ def build_documents(inputs: tuple[str, ...], json_keys: tuple[str, ...], output_
 def _standalone(inputs: tuple[str, ...], out: str, name: str, steps: tuple[str, ...], text_field: str,
                 run: dict[str, Any], scrub: object = None, **spec: object) -> None:
     """Run one or two build steps alone over record files with a text field."""
+    _early_pool(run["workers"], run["executor"], out, name)
     from curate.build import pipeline, recipes
     from curate.readers.documents import Config
 

@@ -280,7 +280,7 @@ class Executor:
     kind = "local"
 
     def __init__(self, workers: int | None = None, progress: bool | None = None):
-        self.workers = max(1, workers or len(os.sched_getaffinity(0)))
+        self.workers = workers_mod.count(workers)
         self.progress = progress
         self._pool: workers_mod.Pool | None = None
         self.ran = 0
@@ -304,7 +304,7 @@ class Executor:
         plans the first pass: a build with more than one worker starts it at its first task anyway, after
         the planning (opening inputs, hashing them) instead of beside it. Local executor only."""
         if self.kind == "local" and self.workers > 1 and self._pool is None:
-            self._pool = workers_mod.Pool(self.workers)
+            self._pool = workers_mod.take_early(self.workers) or workers_mod.Pool(self.workers)
             self._pool.warm(list(modules))
 
     def run(self, tasks: Sequence[Task], desc: str, unit: str = "shard", then: Sequence[str] = ()) -> dict[str, Done]:
@@ -357,7 +357,7 @@ class Executor:
                 yield task, marker
             return
         if self._pool is None:  # one pool for the whole build, started on first need
-            self._pool = workers_mod.Pool(self.workers)
+            self._pool = workers_mod.take_early(self.workers) or workers_mod.Pool(self.workers)
         try:
             yield from self._pool.run(pending, execute, execute_timed_out, then)
         except workers_mod.WorkerLost as err:
