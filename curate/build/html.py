@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
 import re
 from html import escape
 from typing import Any
@@ -43,6 +44,8 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     try:
         path = cache_dir() / "jinja"
         path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK | os.X_OK):
+            return None
         return jinja2.FileSystemBytecodeCache(str(path))
     except OSError:
         return None
