@@ -71,3 +71,21 @@ def test_large_vocabulary_writes_int32_shards(tmp_path):
     mod = pytest.importorskip("megatron.core.datasets.indexed_dataset")
     ds = mod.IndexedDataset(str(tmp_path / "out" / "tokens" / "promptcblue_text_document"))
     assert ds[0].dtype == np.int32 and ds[0].tolist() == reader[0].tolist()
+
+
+def test_sizes_are_remembered_per_tokenizer_and_eod_choice(tmp_path, monkeypatch):
+    monkeypatch.setenv("CURATE_CACHE_DIR", str(tmp_path / "cache"))
+    first = tokenizer.prepare(None, tmp_path / "a")
+    calls = []
+    monkeypatch.setattr(tokenizer, "load", lambda path: calls.append(path) or tokenizer.Tokenizer.from_file(path))
+    again = tokenizer.prepare(None, tmp_path / "b")
+    assert calls == [] and (again.vocab_size, again.eod_id) == (first.vocab_size, first.eod_id)
+    other = tokenizer.prepare(None, tmp_path / "c", eod_token="<|im_end|>")  # another choice: loaded, not mixed up
+    assert len(calls) == 1 and other.eod_id == tokenizer.SPECIAL_TOKENS.index("<|im_end|>")
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    tok = tokenizer.Tokenizer.from_file(str(tokenizer.BUNDLED / "tokenizer.json"))
+    tok.add_tokens(["<extra>"])
+    tok.save(str(edited / "tokenizer.json"))
+    assert tokenizer.prepare(str(edited), tmp_path / "d").vocab_size == first.vocab_size + 1
+    assert len(calls) == 2
