@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate.build import reduces as global_steps
 from curate.build import report as report_mod
 from curate.build.recipes import CorpusSpec, SourceSpec
 from curate.core import manifest as manifest_mod
@@ -238,6 +237,8 @@ def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlo
         flow.add("read", [], reads)
         keys = [str(p) for d in reads for p in d.files("keys")]
         if keys:
+            from curate.build import reduces as global_steps  # a build without reduces never loads them
+
             reduces[src.name] = tuple(global_steps.versions(ex, root, src.name, keys, spec.partitions))
     return reduces
 
@@ -421,10 +422,14 @@ def _global(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceF
     removed = [p for paths in quality_drops.values() for p in paths]
     global_drops: dict[str, list[str]] = {}
     if spec.exact_dedup and spec.runs("dedup"):
+        from curate.build import reduces as global_steps  # a build without reduces never loads them
+
         maps = [str(p) for s in spec.sources for p in flows[s.name].sides.get("hashes", [])]
         global_drops["dedup"] = global_steps.exact_dedup(ex, root, maps, removed, spec.partitions)
         removed = [*removed, *global_drops["dedup"]]
     if spec.near_dedup is not None and spec.runs("near_dedup"):
+        from curate.build import reduces as global_steps
+
         maps = [str(p) for s in spec.sources for p in flows[s.name].sides.get("signatures", [])]
         drops, stats = global_steps.near_dedup(ex, root, spec.near_dedup, maps, removed)
         global_drops["near_dedup"] = [drops]
