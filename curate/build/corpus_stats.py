@@ -10,7 +10,9 @@ contamination hits with the matched n-grams, PHI replacements by type.
 
 from __future__ import annotations
 
+import os
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -59,11 +61,13 @@ def lengths_and_languages(art: Artifacts) -> tuple[dict[str, dict[str, Hist]], d
     langs: dict[str, Counter] = {}
     for source in art.manifest["sources"]:
         chars, counts = Hist(LOG_EDGES), Counter()
-        for batch in aggregate.batches(art.records(source), ["text", "lang"]):
-            chars.add(pc.utf8_length(batch.column("text")).to_numpy(zero_copy_only=False))
-            values = pc.value_counts(batch.column("lang"))
-            counts.update(dict(zip(values.field("values").to_pylist(), values.field("counts").to_pylist(),
-                                   strict=True)))
+        paths = art.records(source)
+        # One thread per core over the shards: decoding the text is most of it, and Arrow does it without the GIL.
+        with ThreadPoolExecutor(max(1, min(len(paths), os.cpu_count() or 1))) as pool:
+            for lengths_, langs_ in pool.map(_lengths_and_languages, paths):
+                for part in lengths_:
+                    chars.add(part)
+                counts.update(langs_)
         tokens = Hist(LOG_EDGES)
         path = art.token_counts(source)
         for batch in aggregate.batches([path] if path else [], ["tokens"]):
@@ -71,6 +75,16 @@ def lengths_and_languages(art: Artifacts) -> tuple[dict[str, dict[str, Hist]], d
         lengths[source] = {"chars": chars, "tokens": tokens}
         langs[source] = Counter({str(k or "unknown"): int(v) for k, v in counts.items()})
     return lengths, langs
+
+
+def _lengths_and_languages(path: Any) -> tuple[list[np.ndarray], Counter]:
+    """The characters of each document of one shard (per batch) and its documents per language."""
+    lengths, counts = [], Counter()
+    for batch in aggregate.batches([path], ["text", "lang"]):
+        lengths.append(pc.utf8_length(batch.column("text")).to_numpy(zero_copy_only=False))
+        values = pc.value_counts(batch.column("lang"))
+        counts.update(dict(zip(values.field("values").to_pylist(), values.field("counts").to_pylist(), strict=True)))
+    return lengths, counts
 
 
 def _rules(config: dict[str, Any]) -> list[tuple[str, str, str, float]]:
