@@ -8,18 +8,23 @@ lengths, fifty over [0, 1] for shares), which also makes two builds' histograms 
 
 from __future__ import annotations
 
+import functools
+import itertools
+import os
 import re
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+T = TypeVar("T")
 BATCH = 65_536
 LOG_EDGES = 10.0 ** (np.arange(0, 73) / 8)  # 1 .. 1e9, eight bins per decade
 SHARE_EDGES = np.linspace(0.0, 1.0, 51)
@@ -77,23 +82,55 @@ def batches(paths: Iterable[Path], columns: list[str] | None) -> Iterator[pa.Rec
             yield from pf.iter_batches(batch_size=BATCH, columns=columns)
 
 
+def per_file(fn: Callable[[Path], T], paths: Iterable[Path]) -> Iterator[T]:
+    """``fn`` of each file, in order, computed by one thread per core a few files ahead (reading a report's
+    shards is mostly decompression, which Arrow does without the GIL); files past where the caller stops
+    are not read."""
+    paths = list(paths)
+    workers = min(len(paths), os.cpu_count() or 1)
+    if workers < 2:
+        yield from map(fn, paths)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        ahead = iter(paths)
+        pending = deque(pool.submit(fn, p) for p in itertools.islice(ahead, 2 * workers))
+        try:
+            while pending:
+                result = pending.popleft().result()
+                if (nxt := next(ahead, None)) is not None:
+                    pending.append(pool.submit(fn, nxt))
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()
+
+
 def texts(paths: Iterable[Path], ids: set[str], limit: int = 2000) -> dict[str, str]:
     """The first ``limit`` characters of the records ``ids``, looked up in record shards ``paths``: the
     ``id`` column first, then the text of only the row groups that hold one."""
     found: dict[str, str] = {}
+    if not ids:
+        return found
     wanted = pa.array(sorted(ids), pa.string())
-    for path in paths:
+    for hits in per_file(functools.partial(_texts_in, wanted=wanted, limit=limit), paths):
+        found.update(hits)
         if len(found) == len(ids):
             break
-        pf = pq.ParquetFile(path)
-        if not {"id", "text"} <= set(pf.schema_arrow.names):
-            continue
-        for group in range(pf.num_row_groups):
-            hit = pc.is_in(pf.read_row_group(group, columns=["id"]).column("id"), value_set=wanted)
-            if pc.any(hit).as_py():
-                sub = pf.read_row_group(group, columns=["id", "text"]).filter(hit)
-                for rid, text in zip(sub.column("id").to_pylist(), sub.column("text").to_pylist(), strict=True):
-                    found[rid] = (text or "")[:limit]
+    return found
+
+
+def _texts_in(path: Path, wanted: pa.Array, limit: int) -> dict[str, str]:
+    """The records of one shard whose ids are ``wanted``: their first ``limit`` characters."""
+    found: dict[str, str] = {}
+    pf = pq.ParquetFile(path)
+    if not {"id", "text"} <= set(pf.schema_arrow.names):
+        return found
+    for group in range(pf.num_row_groups):
+        hit = pc.is_in(pf.read_row_group(group, columns=["id"]).column("id"), value_set=wanted)
+        if pc.any(hit).as_py():
+            sub = pf.read_row_group(group, columns=["id", "text"]).filter(hit)
+            for rid, text in zip(sub.column("id").to_pylist(), sub.column("text").to_pylist(), strict=True):
+                found[rid] = (text or "")[:limit]
     return found
 
 

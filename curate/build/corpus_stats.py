@@ -10,9 +10,7 @@ contamination hits with the matched n-grams, PHI replacements by type.
 
 from __future__ import annotations
 
-import os
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -61,13 +59,10 @@ def lengths_and_languages(art: Artifacts) -> tuple[dict[str, dict[str, Hist]], d
     langs: dict[str, Counter] = {}
     for source in art.manifest["sources"]:
         chars, counts = Hist(LOG_EDGES), Counter()
-        paths = art.records(source)
-        # One thread per core over the shards: decoding the text is most of it, and Arrow does it without the GIL.
-        with ThreadPoolExecutor(max(1, min(len(paths), os.cpu_count() or 1))) as pool:
-            for lengths_, langs_ in pool.map(_lengths_and_languages, paths):
-                for part in lengths_:
-                    chars.add(part)
-                counts.update(langs_)
+        for lengths_, langs_ in aggregate.per_file(_lengths_and_languages, art.records(source)):
+            for part in lengths_:
+                chars.add(part)
+            counts.update(langs_)
         tokens = Hist(LOG_EDGES)
         path = art.token_counts(source)
         for batch in aggregate.batches([path] if path else [], ["tokens"]):
@@ -126,8 +121,8 @@ def quality(art: Artifacts) -> dict[str, Any]:
         broken: Counter = Counter()
         near = {(r[0], side): _Nearest(SAMPLES) for r in rules for side in ("kept", "removed")}
         n = 0
-        for path in art.signals(source):
-            for batch in aggregate.batches([path], None):
+        for batches in aggregate.per_file(lambda path: list(aggregate.batches([path], None)), art.signals(source)):
+            for batch in batches:  # the batches of a serial read: the nearest documents' ties fall the same way
                 n += batch.num_rows
                 ids = batch.column("id")
                 for name in batch.schema.names:
