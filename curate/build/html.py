@@ -12,6 +12,7 @@ import functools
 import os
 import re
 from html import escape
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -25,24 +26,28 @@ from curate.text.templates import templates_dir
 TOP_LANGS = 8
 
 
-@functools.cache
 def _env() -> jinja2.Environment:
+    from curate.core.storage import cache_dir
+
+    return _env_in(str(cache_dir()))
+
+
+@functools.cache
+def _env_in(cache: str) -> jinja2.Environment:
+    """The report's template environment, its compiled templates kept under ``cache`` (the user cache)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "report")), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             bytecode_cache=_bytecode_cache())
+                             bytecode_cache=_bytecode_cache(Path(cache) / "jinja"))
     env.filters["num"] = charts.fmt
     env.filters["pct"] = lambda x: f"{x:.1%}"
     return env
 
 
-def _bytecode_cache() -> jinja2.BytecodeCache | None:
+def _bytecode_cache(path: Path) -> jinja2.BytecodeCache | None:
     """The compiled report templates, kept in the user's cache (``$CURATE_CACHE_DIR/jinja``): compiling the
-    page's template costs a build about 0.2 s at its very end, each time. Jinja keys each entry by the
+    page's template costs a build about 0.1-0.2 s at its very end, each time. Jinja keys each entry by the
     template's source and its own version; without a writable cache the templates compile as before."""
-    from curate.core.storage import cache_dir
-
     try:
-        path = cache_dir() / "jinja"
         path.mkdir(parents=True, exist_ok=True)
         if not os.access(path, os.W_OK | os.X_OK):
             return None
