@@ -6,6 +6,8 @@ schema of the drop tables global steps hand to the apply pass (``id, reason, det
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,8 +30,34 @@ def drops_table(table: pa.Table) -> pa.Table:
 HASHED = {b"curate.hashed": b"1"}
 
 
+class _Kept:
+    """Tables written while ``keeping`` is on, by path, up to ``room`` bytes in all."""
+
+    def __init__(self, room: int):
+        self.room, self.tables = room, {}
+
+
+_KEPT: _Kept | None = None
+
+
+@contextlib.contextmanager
+def keeping(room: int = 256 << 20) -> Iterator[dict[str, pa.Table]]:
+    """Keep (up to ``room`` bytes of) the tables written in this block, by path, for the code after it in the
+    same task: a read or apply task that then tokenizes the records it wrote takes them from memory
+    instead of reading and decompressing them again. Tables past ``room`` are read back as usual."""
+    global _KEPT
+    previous, _KEPT = _KEPT, _Kept(room)
+    try:
+        yield _KEPT.tables
+    finally:
+        _KEPT = previous
+
+
 def write(table: pa.Table, path: Path) -> None:
     """Write a table as one zstd Parquet file, atomically."""
+    if _KEPT is not None and table.nbytes <= _KEPT.room:
+        _KEPT.room -= table.nbytes
+        _KEPT.tables[str(path)] = table
     dictionary: bool | list[str] = True
     if (table.schema.metadata or {}).get(b"curate.hashed") == b"1":
         dictionary = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]

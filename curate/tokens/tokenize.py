@@ -96,14 +96,15 @@ def tokenize_task(task: Task) -> Result:
                    "ids": [f"{task.name}.ids.parquet"]}, {"documents": documents, "tokens": tokens})
 
 
-def _tokenize_shards(paths: list[str | Path], prefix: Path, cfg: TokenizeConfig) -> tuple[int, int]:
+def _tokenize_shards(paths: list[str | Path], prefix: Path, cfg: TokenizeConfig,
+                     kept: dict[str, pa.Table] | None = None) -> tuple[int, int]:
     """Record shards, in order, into the part dataset ``prefix`` (``.bin``, ``.idx``, ``.ids.parquet``);
-    returns its documents and tokens."""
+    returns its documents and tokens. ``kept``: the shards' tables by path, where still in memory."""
     ids: list[pa.Array] = []
     per_doc: list[np.ndarray] = []
     with indexed.Builder(prefix, np.dtype(cfg.dtype)) as builder:  # the one streaming Megatron writer
         for path in paths:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=cfg.batch_docs, columns=["id", "text"]):
+            for batch in _batches(path, cfg.batch_docs, (kept or {}).get(str(path))):
                 flat, doc_lengths = encode(batch.column("text").to_pylist(), cfg)
                 builder.add_documents(flat, doc_lengths)
                 per_doc.append(doc_lengths)
@@ -116,6 +117,18 @@ def _tokenize_shards(paths: list[str | Path], prefix: Path, cfg: TokenizeConfig)
     return len(lengths), int(lengths.sum())
 
 
+def _batches(path: str | Path, size: int, table: pa.Table | None) -> Any:
+    """The ``id`` and ``text`` of a record shard in batches of ``size``: from ``table`` (the shard as it was
+    written, still in memory) or else from the file."""
+    if table is None:
+        return pq.ParquetFile(path).iter_batches(batch_size=size, columns=["id", "text"])
+    table = table.select(["id", "text"])
+    if table.schema != _ID_TEXT:
+        table = table.cast(_ID_TEXT)
+    return table.to_batches(max_chunksize=size)
+
+
+_ID_TEXT = pa.schema([("id", pa.string()), ("text", pa.string())])
 TOKEN_ROLES = ("bin", "idx", "ids")  # the outputs of a part dataset, by role
 
 
@@ -150,10 +163,11 @@ def in_last_pass(root: Path, cfg: TokenizeConfig) -> Callable[[Task], Task]:
 def then_tokenize(task: Task) -> Result:
     """Run the wrapped task, then tokenize the record shards it wrote, in order, into one part dataset."""
     cfg: ThenTokenize = task.config
-    res = cfg.fn(dataclasses.replace(task, fn=cfg.fn, config=cfg.config))
+    with shards.keeping() as kept:
+        res = cfg.fn(dataclasses.replace(task, fn=cfg.fn, config=cfg.config))
     records = [Path(task.out_dir) / p for p in res.outputs.get("records", [])]
     rel = f"{cfg.parts}/{task.name}"
-    documents, tokens = _tokenize_shards(records, Path(task.out_dir) / rel, cfg.tokenize)
+    documents, tokens = _tokenize_shards(records, Path(task.out_dir) / rel, cfg.tokenize, kept)
     return Result({**res.outputs, "bin": [f"{rel}.bin"], "idx": [f"{rel}.idx"], "ids": [f"{rel}.ids.parquet"]},
                   {**res.stats, "tokenized": {"documents": documents, "tokens": tokens}})
 

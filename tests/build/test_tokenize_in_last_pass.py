@@ -101,3 +101,29 @@ def test_a_keyed_source_whose_versions_drop_records_is_tokenized_after_them(tmp_
     got_ids, got_flat, got_lengths = _tokens(root, "pubmed_text_document")
     assert got_ids == ids and len(ids) < read_rows  # the superseded versions are not in the tokens
     assert np.array_equal(got_lengths, lengths) and np.array_equal(got_flat, flat)
+
+
+def test_the_last_pass_tokenizes_the_tables_it_wrote_from_memory(tmp_path, monkeypatch):
+    from_memory = []
+    read_back = tokenize._batches
+
+    def spy(path, size, table):
+        from_memory.append(table is not None)
+        return read_back(path, size, table)
+
+    monkeypatch.setattr(tokenize, "_batches", spy)
+    test_a_build_with_an_apply_pass_tokenizes_in_it(tmp_path)
+    assert from_memory and all(from_memory)
+
+
+def test_kept_tables_are_bounded_and_end_with_their_block(tmp_path):
+    from curate.core import shards
+
+    small = pa.table({"id": ["a"], "text": ["x"]})
+    big = pa.table({"id": ["b"], "text": ["y" * 10_000]})
+    with shards.keeping(room=1_000) as kept:
+        shards.write(small, tmp_path / "s.parquet")
+        shards.write(big, tmp_path / "b.parquet")
+    assert list(kept) == [str(tmp_path / "s.parquet")]  # the big one is read back from its file
+    shards.write(small, tmp_path / "after.parquet")
+    assert list(kept) == [str(tmp_path / "s.parquet")]
