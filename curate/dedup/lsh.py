@@ -178,16 +178,23 @@ def buckets(groups: list[Tables], cfg: BucketConfig) -> tuple[pa.Table, dict]:
 
 def _pairs_of_band(keys: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """``(member, first member)`` pairs of every bucket with two or more documents (``near.candidate_pairs``
-    for one band, in ``gidx``)."""
+    for one band, in ``gidx``; ``idx`` ascending)."""
     n = len(keys)
     if n == 0:
         return np.zeros((0, 2), np.int64)
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(keys)  # not stable (several times faster): shared keys are few, ordered below
     sorted_keys = keys[order]
-    first = np.ones(n, dtype=bool)
-    first[1:] = sorted_keys[1:] != sorted_keys[:-1]
-    bucket_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
-    return np.stack([idx[order[~first]], idx[order[bucket_start[~first]]]], axis=1).astype(np.int64)
+    same = sorted_keys[1:] == sorted_keys[:-1]
+    shared = np.zeros(n, dtype=bool)
+    shared[1:] |= same
+    shared[:-1] |= same
+    members, bucket = order[shared], sorted_keys[shared]
+    resort = np.lexsort((members, bucket))  # each bucket's members in input order: its first is its smallest
+    members, bucket = members[resort], bucket[resort]
+    first = np.ones(len(bucket), dtype=bool)
+    first[1:] = bucket[1:] != bucket[:-1]
+    bucket_start = np.maximum.accumulate(np.where(first, np.arange(len(bucket)), 0))
+    return np.stack([idx[members[~first]], idx[members[bucket_start[~first]]]], axis=1).astype(np.int64)
 
 
 def _distinct(pairs: np.ndarray) -> np.ndarray:

@@ -197,3 +197,13 @@ def test_reduce_phases_on_purpose_built_clusters(tmp_path, case, verify):
             drops, stats = reduces.near_dedup(ex, tmp_path / f"p{partitions}", split, maps, [])
         assert pq.read_table(drops).to_pylist() == expected.to_pylist(), partitions
         assert stats["report"] == expected_stats["report"], partitions
+
+
+def test_pairs_of_a_band_pair_each_member_with_the_smallest_of_its_bucket():
+    rng = np.random.default_rng(5)
+    keys = rng.integers(0, 40, 300).astype(np.uint64)  # many buckets of several members, in any order
+    idx = np.sort(rng.choice(10_000, 300, replace=False))
+    expected = sorted((int(idx[i]), int(idx[np.flatnonzero(keys == keys[i])[0]])) for i in range(300)
+                      if np.flatnonzero(keys == keys[i])[0] != i)
+    assert sorted(map(tuple, lsh._pairs_of_band(keys, idx).tolist())) == expected
+    assert lsh._pairs_of_band(np.arange(5, dtype=np.uint64), np.arange(5)).shape == (0, 2)
