@@ -44,21 +44,18 @@ _RANGES = {
 
 @functools.cache
 def _class_table() -> np.ndarray:
-    """The class of every BMP code point; one table lookup is cheaper than a dozen range tests."""
-    table = np.full(0x10000, SEP, np.uint8)
+    """The class of every code point (1.1 MB); one table lookup is cheaper than a dozen range tests."""
+    table = np.full(0x110000, SEP, np.uint8)
     for cls in (WORD, MARK, CJK):
         for low, high in _RANGES[cls]:
             table[low:high + 1] = cls
+    table[0x20000:0x31350] = CJK  # CJK extensions B-G are ideographs; other astral characters (emoji) separate
     return table
 
 
 def _classes(cp: np.ndarray) -> np.ndarray:
     """The class (SEP, WORD, CJK, MARK) of each code point."""
-    cls = _class_table()[np.minimum(cp, 0xFFFF)]
-    astral = cp > 0xFFFF
-    if astral.any():  # CJK extensions B-G are ideographs; other astral characters (emoji) separate
-        cls[astral] = np.where((cp[astral] >= 0x20000) & (cp[astral] <= 0x3134F), CJK, SEP)
-    return cls
+    return _class_table()[cp]
 
 
 @dataclass

@@ -41,3 +41,14 @@ def test_ngrams_stop_at_lengths_longer_than_the_stream():
     hashes = np.arange(1, 6, dtype=np.uint64)
     assert [k for k, _, _ in ngrams.ngrams(hashes, np.zeros(5, np.int64), [3, 5, 6, 9])] == [3, 5]
     assert list(ngrams.ngrams(hashes[:0], np.zeros(0, np.int64), [1, 13])) == []
+
+
+def test_every_code_point_has_the_class_of_its_range():
+    cp = np.arange(0x110000, dtype=np.uint32)
+    want = np.full(cp.size, ngrams.SEP, np.uint8)
+    for cls in (ngrams.WORD, ngrams.MARK, ngrams.CJK):  # marks inside letter blocks are marks
+        for low, high in ngrams._RANGES[cls]:
+            want[(cp >= low) & (cp <= high)] = cls
+    want[(cp >= 0x20000) & (cp <= 0x3134F)] = ngrams.CJK  # CJK extension ideographs beyond the BMP
+    assert np.array_equal(ngrams._classes(cp), want)
+    assert ngrams._classes(np.array([0x1F600, 0x10FFFF], np.uint32)).tolist() == [ngrams.SEP, ngrams.SEP]
