@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # polars is imported where it is used: a build's driver impor
     import polars as pl  # and a build without this step never needs polars
 
 IDS_PER_TASK = 4_000_000  # document ids one alive task holds (its map files' ids)
+DROPS_PER_PROBE = 1_000_000  # removed ids gathered from drop tables before one membership probe
 KEYS_PER_TASK = 32_000_000  # band keys one bucket task holds (16 bytes each with its index)
 VALUES_PER_TASK = 128_000_000  # signature entries of paired documents one counts task holds (4 bytes each)
 # The bucket and counts phases are cut into at least this many tasks (band groups, permutation groups), so
@@ -75,14 +76,27 @@ def alive_plan(rows: list[int], tasks: int | None = None) -> list[tuple[int, int
 
 
 def removed_ids(ids: pa.Array, drops: Tables) -> np.ndarray:
-    """Which of ``ids`` some drop table lists, reading the tables one at a time (never all removed ids
-    at once: each table is bounded, a shard's quality drops or one exact-dedup partition)."""
+    """Which of ``ids`` some drop table lists, reading the tables one at a time and probing once per
+    ``DROPS_PER_PROBE`` listed ids (never all removed ids at once: each table is bounded, a shard's quality
+    drops or one exact-dedup partition)."""
     hit = np.zeros(len(ids), dtype=bool)
     if not len(ids):
         return hit
+    held: list[pa.Array] = []
+
+    def probe() -> None:
+        listed = pa.concat_arrays(held)
+        hit[pc.is_in(ids, value_set=listed).to_numpy(zero_copy_only=False)] = True
+        held.clear()
+
     for t in drops:
         if t.num_rows:
-            hit |= pc.is_in(ids, value_set=t["id"].combine_chunks()).to_numpy(zero_copy_only=False)
+            column = t["id"].combine_chunks()
+            held.append(column if column.type == ids.type else column.cast(ids.type))
+            if sum(len(c) for c in held) >= DROPS_PER_PROBE:
+                probe()
+    if held:
+        probe()
     return hit
 
 

@@ -207,3 +207,25 @@ def test_pairs_of_a_band_pair_each_member_with_the_smallest_of_its_bucket():
                       if np.flatnonzero(keys == keys[i])[0] != i)
     assert sorted(map(tuple, lsh._pairs_of_band(keys, idx).tolist())) == expected
     assert lsh._pairs_of_band(np.arange(5, dtype=np.uint64), np.arange(5)).shape == (0, 2)
+
+
+class _Listed:
+    """Drop tables as a ``Tables`` group yields them."""
+
+    def __init__(self, tables):
+        self.tables = tables
+
+    def __iter__(self):
+        return iter(self.tables)
+
+
+@pytest.mark.parametrize("per_probe", [1, 3, 1_000_000])
+def test_removed_ids_across_drop_tables_whatever_the_probe_size(monkeypatch, per_probe):
+    monkeypatch.setattr(lsh, "DROPS_PER_PROBE", per_probe)
+    ids = pa.array([f"d{i}" for i in range(20)])
+    drops = _Listed([pa.table({"id": pa.array(["d3", "x"])}), pa.table({"id": pa.array([], pa.string())}),
+                     pa.table({"id": pa.array(["d7", "d19", "d3"], pa.large_string())}),
+                     pa.table({"id": pa.array(["d0"])})])
+    assert np.flatnonzero(lsh.removed_ids(ids, drops)).tolist() == [0, 3, 7, 19]
+    assert not lsh.removed_ids(ids, _Listed([])).any()
+    assert lsh.removed_ids(pa.array([], pa.string()), drops).size == 0
