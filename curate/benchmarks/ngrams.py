@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from curate.dedup.minhash import P, fmix, powers
+from curate.dedup.minhash import fmix, powers
 
 STREAMS = ("latin", "cjk")
 _CHAR_MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -44,21 +44,18 @@ _RANGES = {
 
 @functools.cache
 def _class_table() -> np.ndarray:
-    """The class of every BMP code point; one table lookup is cheaper than a dozen range tests."""
-    table = np.full(0x10000, SEP, np.uint8)
+    """The class of every code point (1.1 MB); one table lookup is cheaper than a dozen range tests."""
+    table = np.full(0x110000, SEP, np.uint8)
     for cls in (WORD, MARK, CJK):
         for low, high in _RANGES[cls]:
             table[low:high + 1] = cls
+    table[0x20000:0x31350] = CJK  # CJK extensions B-G are ideographs; other astral characters (emoji) separate
     return table
 
 
 def _classes(cp: np.ndarray) -> np.ndarray:
     """The class (SEP, WORD, CJK, MARK) of each code point."""
-    cls = _class_table()[np.minimum(cp, 0xFFFF)]
-    astral = cp > 0xFFFF
-    if astral.any():  # CJK extensions B-G are ideographs; other astral characters (emoji) separate
-        cls[astral] = np.where((cp[astral] >= 0x20000) & (cp[astral] <= 0x3134F), CJK, SEP)
-    return cls
+    return _class_table()[cp]
 
 
 @dataclass
@@ -128,7 +125,9 @@ def tokenize(texts: list[str]) -> Tokens:
         values = (cp[pos].astype(np.uint64) + np.uint64(1)) * _CHAR_MIX * powers(int(lengths.max()))[offsets]
         hashes = fmix(np.add.reduceat(values, begins), 64)
     starts = pos[begins]
-    text = np.searchsorted(np.flatnonzero(cp == 0), starts)  # NULs before a token: its text
+    # The text of each token: the tokens before each NUL cut the token list into texts.
+    bounds = np.searchsorted(starts, np.flatnonzero(cp == 0))
+    text = np.repeat(np.arange(len(bounds) + 1), np.diff(bounds, prepend=0, append=len(starts)))
     is_cjk = cjk[starts]
     streams = {}
     for name, mask in (("latin", ~is_cjk), ("cjk", is_cjk)):
@@ -142,17 +141,35 @@ def _mix(acc: np.ndarray, k: int) -> np.ndarray:
         return fmix(acc + np.uint64(k) * _CHAR_MIX, 64)
 
 
+def _grams(hashes: np.ndarray, k: int, levels: dict[int, np.ndarray]) -> np.ndarray:
+    """The rolling hash of every k consecutive tokens, composed from the power-of-two lengths in ``levels``
+    (``h[a + b][i] = h[a][i] * P**b + h[b][i + a]``): about log2(k) array operations instead of k."""
+    top = 1
+    while top * 2 <= k:
+        if top * 2 not in levels:
+            h = levels[top]
+            with np.errstate(over="ignore"):
+                levels[top * 2] = h[:-top] * powers(top + 1)[top] + h[top:]
+        top *= 2
+    acc, done = levels[top], top
+    rest = k - top
+    while rest:
+        b = 1 << (rest.bit_length() - 1)
+        with np.errstate(over="ignore"):
+            acc = acc[:len(acc) - b] * powers(b + 1)[b] + levels[b][done:]
+        done, rest = done + b, rest - b
+    return acc
+
+
 def ngrams(hashes: np.ndarray, owner: np.ndarray, lengths: Iterable[int]) -> Iterator[tuple[int, np.ndarray,
                                                                                            np.ndarray]]:
     """``(k, gram hashes, first token)`` for every k in ``lengths``: k consecutive tokens of one text."""
-    wanted = set(lengths)
-    acc = hashes
-    for k in range(1, max(wanted, default=0) + 1):
-        if k > 1:
-            with np.errstate(over="ignore"):
-                acc = acc[:-1] * P + hashes[k - 1:]
-        if acc.size == 0:
+    levels = {1: hashes}
+    for k in sorted(set(lengths)):
+        if k < 1:
+            continue
+        if len(hashes) < k:
             return
-        if k in wanted:
-            first = np.flatnonzero(owner[: acc.size] == owner[k - 1:])
-            yield k, _mix(acc[first], k), first
+        acc = _grams(hashes, k, levels)
+        first = np.flatnonzero(owner[: acc.size] == owner[k - 1:])
+        yield k, _mix(acc[first], k), first

@@ -3,8 +3,9 @@
 - ``exact_dedup``: the hashes split by their leading bits into partitions; each partition finds its
   duplicate groups (a hash lives in one partition only);
 - ``versions``: key events split by a hash of the key (a PMID's versions meet in one partition);
-- ``near_dedup``: the phases of ``dedup.lsh`` (alive per range of map files, buckets, pairs, counts,
-  components, finish).
+- ``near_dedup``: the phases of ``dedup.lsh`` (buckets, finding the documents that take part themselves
+  or after an ``alive`` phase per range of map files; signature columns of the paired documents;
+  components, which also writes the drop table and the report).
 
 The drop tables of earlier steps (which ids are gone) are read one table at a time and matched against
 a task's own ids, so no task holds every removed id.
@@ -15,14 +16,13 @@ Partition counts derive from the input size (rows per task) unless the recipe se
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate.core import shards
 from curate.core.executor import Executor, Task
 from curate.core.tasks import Read, Tables, TableTaskConfig, table_inputs, table_task
 from curate.dedup import exact, lsh, minhash, near
@@ -120,48 +120,34 @@ def versions(ex: Executor, root: Path, source: str, keys: list[str], override: i
 def near_dedup(ex: Executor, root: Path, cfg: near.NearDedupConfig, maps: list[str], exclude: list[str]
                ) -> tuple[str, dict]:
     """Near dedup over the signature maps without the ``exclude`` drop tables; the drop table and report."""
-    mh = cfg.minhash
-    bands, band_rows = minhash.bands_rows(mh)
     step = "near_dedup"
     rows = Tables(Read(tuple(maps))).rows()
-    alive_out = _run_tables(ex, root, step, "alive", [
-        (lsh.alive, cfg, (Read(tuple(maps[a:b]), ("id", "has_sig")), Read(tuple(exclude), ("id",))))
-        for a, b in lsh.alive_plan(rows, cfg.partitions)])
-    alive = tuple(str(p) for p, _ in alive_out)
-    alive_stats = {k: sum(s[k] for _, s in alive_out) for k in ("documents", "signed")}
     n = sum(rows)
+    bands, band_rows = minhash.bands_rows(cfg.minhash)
     plan = lsh.bucket_plan(n, bands, band_rows, cfg.partitions)
-    bucket_reads = [(Read(tuple(maps), tuple(lsh.sig_column(b * band_rows + r) for b in bc.bands
-                                             for r in range(band_rows))), Read(alive)) for bc in plan]
-    parts = _run_tables(ex, root, step, "buckets", [(lsh.buckets, bc, r) for bc, r in zip(plan, bucket_reads,
-                                                                                          strict=True)])
-    (pairs, pair_stats), = _run_tables(ex, root, step, "pairs", [
-        (lsh.merge_pairs, None, (Read(tuple(str(p) for p, _ in parts)),))])
-    verification = _verify(ex, root, cfg, n, maps, str(pairs))
-    (dropped, comp_stats), = _run_tables(ex, root, step, "components", [
-        (lsh.components, cfg, (Read((str(pairs),)), Read(tuple(verification)),
-                               Read(tuple(maps), ("id", "rank", "quality", "length"))))])
-    jaccard = _counts(ex, root, "scores", n, mh.num_perm, maps, str(dropped), cfg.partitions)
-    fin = lsh.FinishConfig(cfg, alive_stats["documents"], alive_stats["signed"], pair_stats["candidates"],
-                           comp_stats["verified"])
-    (drops, stats), = _run_tables(ex, root, step, "finish", [
-        (lsh.finish, fin, (Read((str(dropped),)), Read(tuple(jaccard))))])
+    ranges = lsh.alive_plan(rows, cfg.partitions)
+    taking_part: dict | None = None
+    if len(ranges) == 1:  # every id fits one task: each bucket task finds the documents that take part
+        plan = [replace(bc, alive=True) for bc in plan]
+        second = Read(tuple(exclude), ("id",))
+    else:
+        alive_out = _run_tables(ex, root, step, "alive", [
+            (lsh.alive, cfg, (Read(tuple(maps[a:b]), ("id", "has_sig")), Read(tuple(exclude), ("id",))))
+            for a, b in ranges])
+        second = Read(tuple(str(p) for p, _ in alive_out))
+        taking_part = {k: sum(s[k] for _, s in alive_out) for k in ("documents", "signed")}
+    parts = _run_tables(ex, root, step, "buckets", [
+        (lsh.buckets, bc, (Read(tuple(maps), bc.columns()), second)) for bc in plan])
+    taking_part = taking_part or {k: parts[0][1][k] for k in ("documents", "signed")}
+    pairs = Read(tuple(str(p) for p, _ in parts))
+    groups = lsh.count_plan(min(n, 2 * sum(s["pairs"] for _, s in parts)), cfg.minhash.num_perm, cfg.partitions)
+    jobs: list[tuple[Any, Any, tuple[Read, ...]]] = [
+        (lsh.pair_columns, g, (Read(tuple(maps), tuple(lsh.sig_column(c) for c in g)), pairs)) for g in groups]
+    if cfg.verify == "exact":  # beside the columns tasks: both need only the pairs
+        jobs.append((lsh.exact_verify, cfg, (Read(tuple(maps), ("shingles",)), pairs)))
+    out = [str(p) for p, _ in _run_tables(ex, root, step, "columns", jobs)]
+    (drops, stats), = _run_tables(ex, root, step, "components", [
+        (lsh.components, lsh.ClusterConfig(cfg, taking_part["documents"], taking_part["signed"]),
+         (pairs, Read(tuple(out[:len(groups)])), Read(tuple(out[len(groups):])),
+          Read(tuple(maps), ("id", "rank", "quality", "length"))))])
     return str(drops), stats
-
-
-def _verify(ex: Executor, root: Path, cfg: near.NearDedupConfig, n: int, maps: list[str], pairs: str) -> list[str]:
-    if cfg.verify == "estimate":
-        return _counts(ex, root, "counts", n, cfg.minhash.num_perm, maps, pairs, cfg.partitions)
-    if cfg.verify == "exact":
-        out = _run_tables(ex, root, "near_dedup", "exact", [
-            (lsh.exact_verify, cfg, (Read(tuple(maps), ("shingles",)), Read((pairs,))))])
-        return [str(p) for p, _ in out]
-    return []
-
-
-def _counts(ex: Executor, root: Path, phase: str, n: int, num_perm: int, maps: list[str], pairs: str,
-            override: int | None) -> list[str]:
-    groups = lsh.count_plan(min(n, 2 * shards.rows(Path(pairs))), num_perm, override)  # documents in a pair
-    out = _run_tables(ex, root, "near_dedup", phase, [
-        (lsh.counts, g, (Read(tuple(maps), tuple(lsh.sig_column(c) for c in g)), Read((pairs,)))) for g in groups])
-    return [str(p) for p, _ in out]

@@ -4,23 +4,25 @@ The map (``near.signature_step``) stores each document's signature as one column
 (``s000`` ...), so a phase reads only the columns it needs. Documents are numbered by their place in
 the build (shard order, then row order): ``gidx``. The phases, each a list of tasks over tables:
 
-1. ``alive`` (per range of map files): which documents take part (a signature, and not removed by
-   quality or exact dedup), reading the earlier steps' drop tables one at a time;
-2. ``buckets`` (per band group, and per key-hash partition when one band is too big): documents
+1. ``buckets`` (per band group, and per key-hash partition when one band is too big): documents
    with equal band keys are candidate pairs ``(member, first member)``, the first being the
-   smallest ``gidx`` of the bucket; memory: the keys of its bands only;
-3. ``merge_pairs``: the distinct candidate pairs (memory: the pairs);
-4. ``counts`` (per group of permutations): equal signature entries of every pair on those
-   permutations; their sum over all groups divided by the permutation count is the MinHash
-   estimate of Jaccard similarity (memory: the group's columns of the documents in a pair, and the pairs);
-5. ``components``: verified pairs (estimate at or above the threshold, exact shingle Jaccard, or
-   all), connected components over the pairs alone (``scipy.sparse.csgraph``, never over all
-   documents), the keep rule over the members of each component; emits (dropped, kept) pairs;
-6. ``counts`` again over (dropped, kept), then ``finish``: the drop table with
+   smallest ``gidx`` of the bucket; memory: the keys of its bands only. Only the documents that take
+   part count (a signature, and not removed by quality or exact dedup): each bucket task finds them
+   itself when every id fits one task, else a phase ``alive`` (per range of map files) finds them
+   first, reading the earlier steps' drop tables one at a time;
+2. ``columns`` (per group of permutations): the distinct candidate pairs (every bucket task's, merged),
+   and the group's signature columns of every document in a pair (memory: those columns of the paired
+   documents, and the pairs); with ``verify = "exact"`` one more task checks the shingle Jaccard;
+3. ``components``: equal signature entries of every pair, summed group by group (divided by the
+   permutation count: the MinHash estimate of Jaccard similarity); verified pairs (estimate at or
+   above the threshold, exact shingle Jaccard, or all); connected components over the pairs alone
+   (never over all documents); the keep rule over the members of each component; the estimate of
+   each (dropped, kept) pair from the same columns; the drop table with
    ``duplicate_of=<kept> jaccard=<estimate>`` and the report.
 
 No phase holds more than a bounded slice of the corpus: band keys of one band group, signature
-columns of one permutation group, and the pairs (which grow with the duplicates, not the corpus).
+columns of one permutation group of the paired documents, and the pairs (which grow with the
+duplicates, not the corpus).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ if TYPE_CHECKING:  # polars is imported where it is used: a build's driver impor
     import polars as pl  # and a build without this step never needs polars
 
 IDS_PER_TASK = 4_000_000  # document ids one alive task holds (its map files' ids)
+DROPS_PER_PROBE = 1_000_000  # removed ids gathered from drop tables before one membership probe
 KEYS_PER_TASK = 32_000_000  # band keys one bucket task holds (16 bytes each with its index)
 VALUES_PER_TASK = 128_000_000  # signature entries of paired documents one counts task holds (4 bytes each)
 # The bucket and counts phases are cut into at least this many tasks (band groups, permutation groups), so
@@ -73,40 +76,64 @@ def alive_plan(rows: list[int], tasks: int | None = None) -> list[tuple[int, int
 
 
 def removed_ids(ids: pa.Array, drops: Tables) -> np.ndarray:
-    """Which of ``ids`` some drop table lists, reading the tables one at a time (never all removed ids
-    at once: each table is bounded, a shard's quality drops or one exact-dedup partition)."""
+    """Which of ``ids`` some drop table lists, reading the tables one at a time and probing once per
+    ``DROPS_PER_PROBE`` listed ids (never all removed ids at once: each table is bounded, a shard's quality
+    drops or one exact-dedup partition)."""
     hit = np.zeros(len(ids), dtype=bool)
     if not len(ids):
         return hit
+    held: list[pa.Array] = []
+
+    def probe() -> None:
+        listed = pa.concat_arrays(held)
+        hit[pc.is_in(ids, value_set=listed).to_numpy(zero_copy_only=False)] = True
+        held.clear()
+
     for t in drops:
         if t.num_rows:
-            hit |= pc.is_in(ids, value_set=t["id"].combine_chunks()).to_numpy(zero_copy_only=False)
+            column = t["id"].combine_chunks()
+            held.append(column if column.type == ids.type else column.cast(ids.type))
+            if sum(len(c) for c in held) >= DROPS_PER_PROBE:
+                probe()
+    if held:
+        probe()
     return hit
+
+
+def _alive_of(ids: pa.Array, signed: np.ndarray, drops: Tables) -> tuple[np.ndarray, dict]:
+    kept = ~removed_ids(ids, drops)
+    column = kept & signed
+    return column, {"documents": int(kept.sum()), "signed": int(column.sum())}
 
 
 def alive(groups: list[Tables], cfg: NearDedupConfig) -> tuple[pa.Table, dict]:
     """Per document of this task's map files (``gidx`` order): takes part in near dedup. Groups: signature
     maps (``id, has_sig``), drop tables of earlier steps (``id``)."""
     maps, drops = groups
-    tables = list(maps)
-    if not tables or not sum(t.num_rows for t in tables):
+    tables = [t for t in maps if t.num_rows]
+    if not tables:
         return pa.table({"alive": pa.array([], pa.bool_())}), {"documents": 0, "signed": 0}
-    ids = pa.concat_arrays([t["id"].combine_chunks() for t in tables if t.num_rows])
-    signed = np.concatenate([t["has_sig"].to_numpy(zero_copy_only=False) for t in tables if t.num_rows])
-    kept = ~removed_ids(ids, drops)
-    column = kept & signed
-    stats = {"documents": int(kept.sum()), "signed": int(column.sum())}
+    ids = pa.concat_arrays([t["id"].combine_chunks() for t in tables])
+    signed = np.concatenate([t["has_sig"].to_numpy(zero_copy_only=False) for t in tables])
+    column, stats = _alive_of(ids, signed, drops)
     return pa.table({"alive": pa.array(column, pa.bool_())}), stats
 
 
 @dataclass(frozen=True)
 class BucketConfig:
-    """The bands of one bucket task and its key-hash partition."""
+    """The bands of one bucket task and its key-hash partition; ``alive``: the task finds the documents that
+    take part itself (its maps carry ``id, has_sig`` too, and its second group is the earlier drop tables)."""
 
     bands: tuple[int, ...]
     rows: int
     part: int = 0
     parts: int = 1
+    alive: bool = False
+
+    def columns(self) -> tuple[str, ...]:
+        """The map columns this task reads."""
+        sigs = tuple(sig_column(b * self.rows + r) for b in self.bands for r in range(self.rows))
+        return (*sigs, "id", "has_sig") if self.alive else sigs
 
 
 def bucket_plan(n: int, bands: int, rows: int, tasks: int | None = None) -> list[BucketConfig]:
@@ -129,17 +156,28 @@ def _band_key(columns: list[np.ndarray], band: int) -> np.ndarray:
 
 
 def buckets(groups: list[Tables], cfg: BucketConfig) -> tuple[pa.Table, dict]:
-    """Candidate pairs of this task's bands. Groups: signature maps (this task's columns), alive."""
-    maps, alive_t = groups
-    live = np.flatnonzero(alive_t.all()["alive"].to_numpy(zero_copy_only=False))
+    """Candidate pairs of this task's bands. Groups: signature maps (this task's columns), and alive (or,
+    with ``cfg.alive``, the drop tables of earlier steps)."""
+    maps, second = groups
     n = sum(maps.rows())
     keys = {b: np.empty(n, np.uint64) for b in cfg.bands}  # filled in place: no per-file copies to join
+    ids, signed = [], []
     offset = 0
     for t in maps:
         for b in cfg.bands:
             cols = [t[sig_column(b * cfg.rows + r)].to_numpy() for r in range(cfg.rows)]
             keys[b][offset:offset + t.num_rows] = _band_key(cols, b)
+        if cfg.alive and t.num_rows:
+            ids.append(t["id"].combine_chunks())
+            signed.append(t["has_sig"].to_numpy(zero_copy_only=False))
         offset += t.num_rows
+    stats: dict = {}
+    if cfg.alive:
+        column, stats = _alive_of(pa.concat_arrays(ids), np.concatenate(signed), second) if ids else (
+            np.zeros(0, bool), {"documents": 0, "signed": 0})
+        live = np.flatnonzero(column)
+    else:
+        live = np.flatnonzero(second.all()["alive"].to_numpy(zero_copy_only=False))
     found = []
     for b in cfg.bands:
         k = keys.pop(b)[live]
@@ -148,23 +186,40 @@ def buckets(groups: list[Tables], cfg: BucketConfig) -> tuple[pa.Table, dict]:
             mine = (k % np.uint64(cfg.parts)) == np.uint64(cfg.part)
             k, idx = k[mine], idx[mine]
         found.append(_pairs_of_band(k, idx))
-    pairs = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
-    pairs = np.unique(pairs, axis=0) if len(pairs) else pairs
-    return _pairs_table(pairs), {"pairs": len(pairs)}
+    pairs = _distinct(np.concatenate(found) if found else np.zeros((0, 2), np.int64))
+    return _pairs_table(pairs), {**stats, "pairs": len(pairs)}
 
 
 def _pairs_of_band(keys: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """``(member, first member)`` pairs of every bucket with two or more documents (``near.candidate_pairs``
-    for one band, in ``gidx``)."""
+    for one band, in ``gidx``; ``idx`` ascending)."""
     n = len(keys)
     if n == 0:
         return np.zeros((0, 2), np.int64)
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(keys)  # not stable (several times faster): shared keys are few, ordered below
     sorted_keys = keys[order]
-    first = np.ones(n, dtype=bool)
-    first[1:] = sorted_keys[1:] != sorted_keys[:-1]
-    bucket_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
-    return np.stack([idx[order[~first]], idx[order[bucket_start[~first]]]], axis=1).astype(np.int64)
+    same = sorted_keys[1:] == sorted_keys[:-1]
+    shared = np.zeros(n, dtype=bool)
+    shared[1:] |= same
+    shared[:-1] |= same
+    members, bucket = order[shared], sorted_keys[shared]
+    resort = np.lexsort((members, bucket))  # each bucket's members in input order: its first is its smallest
+    members, bucket = members[resort], bucket[resort]
+    first = np.ones(len(bucket), dtype=bool)
+    first[1:] = bucket[1:] != bucket[:-1]
+    bucket_start = np.maximum.accumulate(np.where(first, np.arange(len(bucket)), 0))
+    return np.stack([idx[members[~first]], idx[members[bucket_start[~first]]]], axis=1).astype(np.int64)
+
+
+def _distinct(pairs: np.ndarray) -> np.ndarray:
+    """The distinct pairs in ``(a, b)`` order (``np.unique(axis=0)``, through one int64 key per pair)."""
+    if not len(pairs):
+        return np.zeros((0, 2), np.int64)
+    span = int(pairs.max()) + 1
+    if span > 3_037_000_499:  # a * span + b would overflow int64
+        return np.unique(pairs, axis=0)
+    keys = np.unique(pairs[:, 0] * span + pairs[:, 1])
+    return np.stack([keys // span, keys % span], axis=1)
 
 
 def _pairs_table(pairs: np.ndarray) -> pa.Table:
@@ -178,63 +233,59 @@ def _pairs(table: pa.Table | None) -> np.ndarray:
     return np.stack([table["a"].to_numpy(), table["b"].to_numpy()], axis=1)
 
 
-def merge_pairs(groups: list[Tables], cfg: object = None) -> tuple[pa.Table, dict]:
-    """The distinct candidate pairs of every bucket task."""
-    (parts,) = groups
-    found = [_pairs(t) for t in parts]
-    pairs = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
-    pairs = np.unique(pairs, axis=0) if len(pairs) else pairs
-    return _pairs_table(pairs), {"candidates": len(pairs)}
+def merged_pairs(parts: Tables) -> np.ndarray:
+    """The distinct candidate pairs of every bucket task (each task's are distinct already)."""
+    return _distinct(np.concatenate([_pairs(t) for t in parts] or [np.zeros((0, 2), np.int64)]))
 
 
 def count_plan(n: int, num_perm: int, tasks: int | None = None) -> list[tuple[int, ...]]:
-    """Permutation groups of the counts tasks over pairs among ``n`` documents (at most twice the pairs)."""
+    """Permutation groups of the columns tasks over pairs among ``n`` documents (at most twice the pairs)."""
     per = max(1, VALUES_PER_TASK // max(1, n))
     tasks = tasks or max(MIN_SPLIT, math.ceil(num_perm / per))
     return [tuple(int(c) for c in g) for g in np.array_split(np.arange(num_perm), min(tasks, num_perm))]
 
 
-def _rows_of(maps: Tables, nodes: np.ndarray, columns: list[str]) -> np.ndarray:
-    """The ``columns`` of the documents ``nodes`` (sorted ``gidx``), read file by file: a matrix with one row
-    per node, so that memory follows the pairs, not the corpus."""
-    matrix = np.empty((len(nodes), len(columns)), np.uint32)
+def _columns_of(maps: Tables, nodes: np.ndarray, names: list[str]) -> pa.Table:
+    """The columns ``names`` of the documents ``nodes`` (sorted ``gidx``), read file by file: one row per
+    node, so that memory follows the pairs, not the corpus."""
+    chunks: dict[str, list[pa.Array]] = {c: [] for c in names}
     offset = 0
     for t in maps:
         lo, hi = np.searchsorted(nodes, [offset, offset + t.num_rows])
         if hi > lo:
             rows = pa.array(nodes[lo:hi] - offset)
-            for j, c in enumerate(columns):
-                matrix[lo:hi, j] = t[c].take(rows).to_numpy()
+            for c in names:
+                chunks[c].append(t[c].take(rows).combine_chunks())
         offset += t.num_rows
-    return matrix
+    return pa.table({c: pa.concat_arrays(v) if v else pa.array([], pa.uint32()) for c, v in chunks.items()})
 
 
-def counts(groups: list[Tables], columns: tuple[int, ...]) -> tuple[pa.Table, dict]:
-    """Equal signature entries of every pair on the permutations ``columns``. Groups: maps, pairs."""
-    maps, pairs_t = groups
-    pairs = _pairs(pairs_t.all())
-    nodes = np.unique(pairs.ravel())
-    matrix = _rows_of(maps, nodes, [sig_column(c) for c in columns])
+def pair_columns(groups: list[Tables], columns: tuple[int, ...]) -> tuple[pa.Table, dict]:
+    """The signature columns ``columns`` of every document in a candidate pair (one row per document, in
+    ``gidx`` order). Groups: maps (those columns), the bucket tasks' pairs."""
+    maps, parts = groups
+    nodes = np.unique(merged_pairs(parts).ravel())
+    table = _columns_of(maps, nodes, [sig_column(c) for c in columns])
+    return table.replace_schema_metadata(shards.HASHED), {"documents": len(nodes)}
+
+
+def _equal(pairs: np.ndarray, nodes: np.ndarray, column_tables: Tables) -> np.ndarray:
+    """Equal signature entries of each pair (both documents among ``nodes``), over every columns table,
+    one column at a time (memory: one table and the pairs)."""
     local = np.searchsorted(nodes, pairs)
-    eq = np.zeros(len(pairs), np.uint16)
-    for start in range(0, len(pairs), 100_000):  # bounded memory for the pair x permutation comparison
-        chunk = local[start:start + 100_000]
-        eq[start:start + len(chunk)] = (matrix[chunk[:, 0]] == matrix[chunk[:, 1]]).sum(axis=1)
-    return pa.table({"eq": pa.array(eq, pa.uint16())}), {"pairs": len(pairs)}
-
-
-def _equal(count_tables: Tables) -> np.ndarray | None:
-    total = None
-    for t in count_tables:
-        eq = t["eq"].to_numpy().astype(np.int64)
-        total = eq if total is None else total + eq
-    return total
+    eq = np.zeros(len(pairs), np.int64)
+    for t in column_tables:
+        for column in t.columns:
+            values = column.to_numpy()
+            eq += values[local[:, 0]] == values[local[:, 1]]
+    return eq
 
 
 def exact_verify(groups: list[Tables], cfg: NearDedupConfig) -> tuple[pa.Table, dict]:
-    """Exact shingle Jaccard at or above the threshold, per candidate pair. Groups: maps (shingles), pairs."""
-    maps, pairs_t = groups
-    pairs = _pairs(pairs_t.all())
+    """Exact shingle Jaccard at or above the threshold, per candidate pair. Groups: maps (shingles), the
+    bucket tasks' pairs."""
+    maps, parts = groups
+    pairs = merged_pairs(parts)
     need = np.unique(pairs.ravel())
     sets: dict[int, np.ndarray] = {}
     offset = 0
@@ -265,60 +316,81 @@ def _members(maps: Tables, nodes: np.ndarray) -> pl.DataFrame:
     return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
 
 
-def components(groups: list[Tables], cfg: NearDedupConfig) -> tuple[pa.Table, dict]:
-    """Verified pairs -> connected components -> (dropped, kept) per member. Groups: pairs, verification
-    (count tables, or one exact-verification table), maps (``id, rank, quality, length``)."""
-    import polars as pl
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    pairs_t, verification, maps = groups
-    pairs = _pairs(pairs_t.all())
-    if cfg.verify == "estimate":
-        eq = _equal(verification)
-        pairs = pairs[(eq / cfg.minhash.num_perm) >= cfg.minhash.threshold] if eq is not None else pairs[:0]
-    elif cfg.verify == "exact":
-        ok = verification.all()
-        pairs = pairs[ok["ok"].to_numpy(zero_copy_only=False)] if ok is not None else pairs[:0]
-    nodes = np.unique(pairs.ravel())
-    local = np.searchsorted(nodes, pairs)
-    graph = coo_matrix((np.ones(len(pairs), np.int8), (local[:, 0], local[:, 1])), shape=(len(nodes), len(nodes)))
-    _, labels = connected_components(graph, directed=False)
-    members = _members(maps, nodes).with_columns(pl.Series("label", labels.astype(np.int64)))
-    ranked = members.sort(["label", *cfg.keep], descending=[False, *(KEEP_ORDER[k] for k in cfg.keep)]).with_columns(
-        pl.col("id").first().over("label").alias("kept"), pl.col("gidx").first().over("label").alias("kept_gidx"),
-        pl.int_range(pl.len()).over("label").alias("n"))
-    dropped = ranked.filter(pl.col("n") > 0).select("id", "kept", pl.col("gidx").alias("a"),
-                                                   pl.col("kept_gidx").alias("b"))
-    return dropped.to_arrow(), {"verified": len(pairs)}
+def component_labels(n: int, edges: np.ndarray) -> np.ndarray:
+    """The connected component of each of ``n`` nodes over ``edges`` (local node pairs), numbered in the
+    order of each component's smallest node (as ``scipy.sparse.csgraph.connected_components`` numbers
+    them). Hook-and-compress over the edges: every node points at a smaller one, so the roots are the
+    components' smallest nodes."""
+    parent = np.arange(n)
+    if len(edges):
+        a, b = edges[:, 0], edges[:, 1]
+        while True:
+            ra, rb = parent[a], parent[b]
+            differ = ra != rb
+            if not differ.any():
+                break
+            low, high = np.minimum(ra[differ], rb[differ]), np.maximum(ra[differ], rb[differ])
+            np.minimum.at(parent, high, low)  # hook each larger root under the smallest root it meets
+            while True:  # compress: every node points at its root
+                up = parent[parent]
+                if np.array_equal(up, parent):
+                    break
+                parent = up
+    return np.unique(parent, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
 
 @dataclass(frozen=True)
-class FinishConfig:
-    """The near-dedup config and the counts of earlier phases, for the report."""
+class ClusterConfig:
+    """The near-dedup config and the counts of the documents that took part, for the report."""
 
     near: NearDedupConfig
     documents: int
     signed: int
-    candidates: int
-    verified: int
 
 
-def finish(groups: list[Tables], cfg: FinishConfig) -> tuple[pa.Table, dict]:
-    """The drop table and the report. Groups: (dropped, kept) pairs, their count tables."""
+def _verified(pairs: np.ndarray, nodes: np.ndarray, columns: Tables, verification: Tables, cfg: NearDedupConfig
+              ) -> np.ndarray:
+    if cfg.verify == "estimate":
+        return pairs[(_equal(pairs, nodes, columns) / cfg.minhash.num_perm) >= cfg.minhash.threshold]
+    if cfg.verify == "exact":
+        ok = verification.all()
+        return pairs[ok["ok"].to_numpy(zero_copy_only=False)] if ok is not None else pairs[:0]
+    return pairs
+
+
+def _clusters(pairs: np.ndarray, maps: Tables, cfg: NearDedupConfig) -> pl.DataFrame:
+    """``id, kept, a, b`` (``gidx`` of dropped and kept) of every dropped member of the components of the
+    verified ``pairs``."""
     import polars as pl
-    dropped_t, count_tables = groups
-    table = dropped_t.all()
-    dropped = pl.from_arrow(table) if table is not None else pl.DataFrame(
-        schema={"id": pl.String, "kept": pl.String, "a": pl.Int64, "b": pl.Int64})
-    eq = _equal(count_tables)
-    jaccard = eq / cfg.near.minhash.num_perm if eq is not None else np.zeros(0)
+    nodes = np.unique(pairs.ravel())
+    labels = component_labels(len(nodes), np.searchsorted(nodes, pairs))
+    members = _members(maps, nodes).with_columns(pl.Series("label", labels))
+    ranked = members.sort(["label", *cfg.keep], descending=[False, *(KEEP_ORDER[k] for k in cfg.keep)]).with_columns(
+        pl.col("id").first().over("label").alias("kept"), pl.col("gidx").first().over("label").alias("kept_gidx"),
+        pl.int_range(pl.len()).over("label").alias("n"))
+    return ranked.filter(pl.col("n") > 0).select("id", "kept", pl.col("gidx").alias("a"),
+                                                 pl.col("kept_gidx").alias("b"))
+
+
+def components(groups: list[Tables], cfg: ClusterConfig) -> tuple[pa.Table, dict]:
+    """Verified pairs -> connected components -> the drop table and the report. Groups: the bucket tasks'
+    pairs, the columns tables, the exact verification (none unless ``verify = "exact"``), maps (``id, rank,
+    quality, length``)."""
+    import polars as pl
+    parts, columns, verification, maps = groups
+    near = cfg.near
+    pairs = merged_pairs(parts)
+    nodes = np.unique(pairs.ravel())
+    verified = _verified(pairs, nodes, columns, verification, near)
+    dropped = _clusters(verified, maps, near)
+    kept_pairs = np.stack([dropped["a"].to_numpy(), dropped["b"].to_numpy()], axis=1).astype(np.int64)
+    jaccard = _equal(kept_pairs.reshape(-1, 2), nodes, columns) / near.minhash.num_perm
     dropped = dropped.with_columns(pl.Series("jaccard", jaccard, pl.Float64))
     drops = dropped.select(
         "id", pl.lit("near_duplicate").alias("reason"),
         pl.format("duplicate_of={} jaccard={}", pl.col("kept"), pl.col("jaccard").round(2)).alias("detail"),
     ).sort("id")
     sizes = dropped.group_by("kept").agg((pl.len() + 1).alias("size"))
-    bands, rows = minhash.bands_rows(cfg.near.minhash)
-    rep = report(sizes, dropped, cfg.near, bands, rows, cfg.documents, cfg.signed, cfg.candidates, cfg.verified)
+    bands, rows = minhash.bands_rows(near.minhash)
+    rep = report(sizes, dropped, near, bands, rows, cfg.documents, cfg.signed, len(pairs), len(verified))
     return shards.drops_table(drops.to_arrow()), {"report": rep}
