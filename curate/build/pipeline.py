@@ -335,8 +335,10 @@ _SIDES = {"signals": "../signals", "hashes": "../../../dedup/map/{src}", "signat
 
 
 def _prepare(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow],
-             version_drops: dict[str, tuple[str, ...]]) -> None:
-    """The fused per-shard pass: versions, clean, scrub, and the annotations of later steps."""
+             version_drops: dict[str, tuple[str, ...]], along: list[Task]) -> dict[str, Done]:
+    """The fused per-shard pass: versions, clean, scrub, and the annotations of later steps; with it, the
+    tasks ``along`` (that need nothing of the build: a worker takes them when the others' shards run out),
+    whose results it returns."""
 
     def config_of(src: SourceSpec, rank: int) -> ChainConfig | None:
         steps = _prepare_steps(spec, src, src.name in version_drops)
@@ -351,10 +353,11 @@ def _prepare(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, Source
     tasks, inputs = _per_shard(root, spec, flows, "prepare", config_of)
     # Largest shards first, so that no worker starts a long one when the others are done (the order tasks
     # run in changes no output: results are taken in shard order).
-    done = ex.run(sorted(tasks, key=lambda t: -os.path.getsize(t.inputs[0])), "prepare")
+    done = ex.run([*sorted(tasks, key=lambda t: -os.path.getsize(t.inputs[0])), *along], "prepare")
     for name, shard_paths in inputs.items():
         mine = [done[t.key] for t in tasks if t.key.startswith(f"{name}/prepare/")]
         flows[name].add("prepare", shard_paths, mine, records=any("records" in d.outputs for d in mine))
+    return {t.key: done[t.key] for t in along}
 
 
 def _quality(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow]) -> dict[str, list[str]]:
@@ -370,12 +373,14 @@ def _quality(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, Source
     return {name: [str(done[t.key].files("drops")[0]) for t in ts] for name, ts in tasks.items()}
 
 
-def _decontam_index(ex: Executor, root: Path, spec: CorpusSpec) -> str:
+def _decontam_task(root: Path, spec: CorpusSpec) -> Task | None:
+    """The task that builds the decontamination index (from the evaluation sets alone), if the build has one."""
+    if spec.decontam is None or not spec.runs("decontam"):
+        return None
     from curate.benchmarks import decontam
 
-    task = Task("decontam/index", artifact_task, decontam.index_inputs(spec.decontam), str(root / "decontam"),
+    return Task("decontam/index", artifact_task, decontam.index_inputs(spec.decontam), str(root / "decontam"),
                 "index", ArtifactConfig(decontam.index_for, decontam.Index.save, spec.decontam))
-    return str(ex.run([task], "decontam: index", unit="task")[task.key].files("artifact")[0])
 
 
 def _apply(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow],
@@ -415,8 +420,9 @@ def _apply(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFl
 
 
 def _global(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow],
-            tail: Any = None) -> dict[str, Any]:
-    """Quality decisions, the global reduces and the apply pass; returns the reports of global steps."""
+            tail: Any = None, index: str | None = None) -> dict[str, Any]:
+    """Quality decisions, the global reduces and the apply pass (``index``: the decontamination index, built
+    beside the prepare pass); returns the reports of global steps."""
     reports: dict[str, Any] = {}
     quality_drops = _quality(ex, root, spec, flows) if spec.runs("quality") else {}
     removed = [p for paths in quality_drops.values() for p in paths]
@@ -434,9 +440,7 @@ def _global(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceF
         drops, stats = global_steps.near_dedup(ex, root, spec.near_dedup, maps, removed)
         global_drops["near_dedup"] = [drops]
         reports["near_dedup"] = stats.get("report")
-    index = None
-    if spec.decontam is not None and spec.runs("decontam"):
-        index = _decontam_index(ex, root, spec)
+    if index is not None:
         reports["decontam"] = {}
     _apply(ex, root, spec, flows, quality_drops, global_drops, index, tail)
     return reports
@@ -517,8 +521,10 @@ def _run_locked(spec: CorpusSpec, root: Path, workers: int | None, tokenize_docs
         tok = tokenizer.prepare(spec.tokenizer, root / "tokenizer", spec.eod_token) if tokenize_docs else None
         tail = tokenize.in_last_pass(root, tokenize.config_for(tok, eod)) if tok is not None else None
         version_drops = _read(ex, root, spec, flows, part_bytes, tail)
-        _prepare(ex, root, spec, flows, version_drops)
-        reports = _global(ex, root, spec, flows, tail)
+        index_task = _decontam_task(root, spec)
+        along = _prepare(ex, root, spec, flows, version_drops, [index_task] if index_task else [])
+        index = str(along[index_task.key].files("artifact")[0]) if index_task else None
+        reports = _global(ex, root, spec, flows, tail, index)
         if tok is not None:
             _tokenize(ex, root, spec, flows, tokenize.config_for(tok, eod), names or {})
         ran, skipped, seconds = ex.ran, ex.skipped, dict(ex.seconds)
