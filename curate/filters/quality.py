@@ -105,39 +105,43 @@ def _ngram_stats(toks: tuple[np.ndarray, np.ndarray, np.ndarray], n_docs: int,
         return out
     csum = np.concatenate(([0], np.cumsum(lengths)))
     bits = max(1, int(n_docs).bit_length())
+    shift = np.uint64(64 - bits)
+    owner = doc.astype(np.uint64) << shift
+    across = np.uint64(n_docs) << shift  # the owner of an n-gram spanning two documents: sorts after all others
     acc = hashes
     for n in range(2, max(sizes) + 1):
         with np.errstate(over="ignore"):  # rolling: the hash of tokens i..i+n-1, as in minhash.ngrams
             acc = acc[:-1] * minhash.P + hashes[n - 1:]
         if n not in sizes or acc.size == 0:
             continue
-        same = np.flatnonzero(doc[:acc.size] == doc[n - 1:])
-        if same.size == 0:  # no document of the batch has n tokens: every value stays 0
+        same = doc[:acc.size] == doc[n - 1:]
+        inside = int(np.count_nonzero(same))
+        if inside == 0:  # no document of the batch has n tokens: every value stays 0
             continue
-        owner = doc[same].astype(np.uint64)
         # Documents in the high bits, the n-gram's own hash below: sorted, each document's n-grams are
         # contiguous and equal n-grams adjacent (a collision inside one document: 2**-53 per pair).
-        key = (owner << np.uint64(64 - bits)) | (acc[same] >> np.uint64(bits))
-        order = np.argsort(key)
+        key = np.where(same, owner[:acc.size], across) | (acc >> np.uint64(bits))
+        order = np.argsort(key)[:inside]
         k = key[order]
-        new = np.ones(len(k), dtype=bool)
-        new[1:] = k[1:] != k[:-1]
-        run = np.cumsum(new) - 1
-        counts = np.bincount(run)
-        start = same[order]
+        equal = k[1:] == k[:-1]
         name = sizes[n]
         if name.startswith("top_"):  # characters in the most frequent n-gram (capped at all of them)
-            first = start[new]
-            value = counts * (csum[first + n] - csum[first])
-            run_owner = doc[first]
+            firsts = np.flatnonzero(np.concatenate(([True], ~equal)))
+            start = order[firsts]
+            value = np.diff(np.append(firsts, inside)) * (csum[start + n] - csum[start])
+            run_owner = (k[firsts] >> shift).astype(np.int64)
             seg = np.flatnonzero(np.concatenate(([True], run_owner[1:] != run_owner[:-1])))
             best = np.zeros(n_docs)
             best[run_owner[seg]] = np.maximum.reduceat(value, seg)
             out[name] = np.minimum(best, total)
         else:  # characters covered by any n-gram that occurs at least twice
-            repeated = start[counts[run] > 1]
-            cover = (np.bincount(repeated, minlength=len(hashes) + n + 1)
-                     - np.bincount(repeated + n, minlength=len(hashes) + n + 1))
+            again = np.zeros(inside, dtype=bool)
+            again[1:] = equal
+            again[:-1] |= equal
+            repeated = order[again]
+            cover = np.zeros(len(hashes) + n + 1, dtype=np.int32)
+            cover[repeated] += 1  # positions are distinct: a difference array of the covered tokens
+            cover[repeated + n] -= 1
             covered = np.cumsum(cover[:len(hashes)]) > 0
             out[name] = np.bincount(doc[covered], weights=lengths[covered], minlength=n_docs)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -166,13 +170,13 @@ def _class_table() -> np.ndarray:
 _CLASSES = _class_table()
 
 
-def _char_stats(texts: list[str]) -> dict[str, np.ndarray]:
-    """Character and word counts of every text, from one pass over the batch's code points."""
+def _char_stats(texts: list[str], codepoints: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Character and word counts of every text, from one pass over the batch's code points
+    (``codepoints``: ``minhash.codepoints(texts)`` when the caller has it)."""
     keys = ("chars", "cjk", "letters", "latin_words", "numbers", "digits", "symbols", "kana", "hangul")
     if not texts:
         return {k: np.zeros(0, np.int64) for k in keys}
-    joined = "\x00".join(t.replace("\x00", " ") for t in texts) + "\x00"
-    cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    cp = np.append(minhash.codepoints(texts) if codepoints is None else codepoints, np.uint32(0))
     ends = np.flatnonzero(cp == 0)  # one separator after each text
     starts = np.concatenate(([0], ends[:-1] + 1))
     cls = _CLASSES.take(cp, mode="clip")  # astral code points read the last entry, then are set below
@@ -235,9 +239,11 @@ def signals(texts: list[str], columns: tuple[str, ...] = COLUMNS,
 
 
 def _signals(texts: list[str], columns: tuple[str, ...],
-             tokens: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]] | None) -> dict[str, np.ndarray | list]:
-    """``signals`` as arrays (what a side table is built from, without a round trip through Python values)."""
-    c = _char_stats(texts)
+             tokens: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]] | None,
+             codepoints: np.ndarray | None = None) -> dict[str, np.ndarray | list]:
+    """``signals`` as arrays (what a side table is built from, without a round trip through Python values);
+    ``codepoints`` is the batch's ``minhash.codepoints`` when another step has it."""
+    c = _char_stats(texts, codepoints)
     words = c["latin_words"] + c["cjk"] + c["numbers"]
     chars = np.maximum(c["chars"], 1)
     out: dict[str, np.ndarray | list] = {
@@ -277,9 +283,10 @@ def signals_step(table: pa.Table, cfg: SignalsConfig, ctx: Context) -> Out:
     tables = []
     for start in range(0, table.num_rows, cfg.batch_docs):
         part = table.slice(start, cfg.batch_docs)
-        texts = part.column("text").to_pylist()
-        cols = _signals(texts, cfg.columns, lambda texts=texts, start=start: ctx.memo(
-            ("tokens", start, len(texts)), lambda: minhash.tokens(texts)))
+        texts = ctx.memo(("texts", start, part.num_rows), part.column("text").to_pylist)
+        cp = ctx.memo(("codepoints", start, len(texts)), lambda texts=texts: minhash.codepoints(texts))
+        cols = _signals(texts, cfg.columns, lambda texts=texts, start=start, cp=cp: ctx.memo(
+            ("tokens", start, len(texts)), lambda: minhash.tokens(texts, cp)), cp)
         tables.append(pa.table({"id": part.column("id"), **{k: cols[k] for k in COLUMNS if k in cols}}))
     side = pa.concat_tables(tables) if tables else pa.table({"id": pa.array([], pa.string())})
     return Out(table, side=side)
