@@ -145,20 +145,26 @@ def char_classes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _WORD, _CJK, _SPECIAL = np.uint8(1), np.uint8(2), np.uint8(4)
 
 
+# Code points the tables cover: every one Python 3.11 assigns lies below (CJK extension H ends before it).
+# A batch with a code point above is lower-cased by Python (tags, variation selectors, private use: rare).
+_TABLE_BELOW = 0x32400
+
+
 @functools.cache
 def _tables() -> tuple[np.ndarray, np.ndarray]:
     """Per code point: ``str.lower`` of it when that is one character, and the token class of that lower
-    case (``_WORD``, ``_CJK`` or 0), with ``_SPECIAL`` for İ (two characters in lower case) and Σ (whose
-    lower case depends on its neighbours)."""
-    cp = np.arange(0x110000, dtype=np.uint32)
+    case (``_WORD``, ``_CJK`` or 0), with ``_SPECIAL`` for İ (two characters in lower case), Σ (whose lower
+    case depends on its neighbours) and every code point from ``_TABLE_BELOW`` on."""
+    cp = np.arange(_TABLE_BELOW, dtype=np.uint32)
     lowered = cp.tobytes().decode("utf-32-le", "surrogatepass").replace("\u0130", "\0").replace("\u03a3", "\0")
     lower = np.frombuffer(lowered.lower().encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    classes = np.full(0x110000, _SPECIAL, dtype=np.uint8)
     if lower.size != cp.size:  # a Unicode version where another character lower-cases to several: no table
-        return cp, np.full(cp.size, _SPECIAL, np.uint8)
+        return cp, classes
     word, cjk = char_classes(lower)
-    classes = np.where(word, _WORD, 0) | np.where(cjk, _CJK, 0)
+    classes[:_TABLE_BELOW] = np.where(word, _WORD, 0) | np.where(cjk, _CJK, 0)
     classes[[0x130, 0x3A3]] |= _SPECIAL
-    return lower, classes.astype(np.uint8)
+    return lower, classes
 
 
 def codepoints(texts: list[str]) -> np.ndarray:

@@ -74,19 +74,20 @@ _FOLDS_TO_SEVERAL = np.uint32(0xFFFFFFFF)
 @functools.cache
 def _key_table() -> np.ndarray:
     """Per code point, what ``dedup_key`` makes of it after NFKC: its case folding when that is one word
-    character, 0 when it is dropped, ``_FOLDS_TO_SEVERAL`` when its folding is several characters.
+    character, 0 when it is dropped, ``_FOLDS_TO_SEVERAL`` when its folding is several characters (or it lies
+    above the code points Python assigns: a batch holding one is folded by Python).
 
     Python's ``str.casefold`` maps each character on its own; the table is built a block at a time, and the
     few blocks with a character that folds to several are folded character by character."""
-    cp = np.arange(0x110000, dtype=np.uint32)
+    cp = np.arange(_ASSIGNED_BELOW, dtype=np.uint32)
     chars = cp.tobytes().decode("utf-32-le", "surrogatepass")
-    fold = np.empty(0x110000, dtype=np.uint32)
+    fold = np.full(0x110000, _FOLDS_TO_SEVERAL, dtype=np.uint32)  # above the assigned ones: Python folds
     step = 4096
-    for start in range(0, 0x110000, step):
+    for start in range(0, _ASSIGNED_BELOW, step):
         block = chars[start:start + step]
         folded = block.casefold()
         if len(folded) == len(block):
-            fold[start:start + step] = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            fold[start:start + len(block)] = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), np.uint32)
             continue
         for i, ch in enumerate(block):
             f = ch.casefold()
@@ -137,7 +138,7 @@ def dedup_key_text(texts: pa.Array | pa.ChunkedArray | Sequence[str],
     else:
         cp, lengths = _code_points([_decoded(normal)]), _char_lengths(normal)
     key = _key_table()[cp]
-    if (key == _FOLDS_TO_SEVERAL).any():  # ß, ŉ, ﬀ ...: Python folds the batch's texts
+    if (key == _FOLDS_TO_SEVERAL).any():  # ß, ŉ, ﬀ ... (or an unassigned code point): Python folds the texts
         joined = cp.tobytes().decode("utf-32-le")
         bounds = np.concatenate(([0], np.cumsum(lengths))).tolist()
         folded = [joined[a:b].casefold() for a, b in itertools.pairwise(bounds)]

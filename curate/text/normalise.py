@@ -47,7 +47,7 @@ def fix(text: str) -> str:
 @functools.cache
 def _nfkc_table() -> dict[int, str]:
     table: dict[int, str] = {}
-    for cp in range(0xA0, 0x20000):  # no code point above has a tagged (compatibility) decomposition
+    for cp in _compatibility_candidates():
         decomposition = unicodedata.decomposition(chr(cp))
         if not decomposition.startswith("<"):
             continue
@@ -72,6 +72,18 @@ def _fold_arrays() -> tuple[np.ndarray, np.ndarray]:
         else:
             several[cp] = True
     return single, several
+
+
+def _compatibility_candidates() -> list[int]:
+    """Code points that may have a tagged (compatibility) decomposition: those of the blocks of 256 whose
+    NFKD differs from their NFD (a compatibility mapping never holds the character it maps); none above
+    0x20000 has one."""
+    found: list[int] = []
+    for start in range(0xA0, 0x20000, 256):
+        block = "".join(map(chr, range(start, min(start + 256, 0x20000))))
+        if unicodedata.normalize("NFKD", block) != unicodedata.normalize("NFD", block):
+            found.extend(range(start, min(start + 256, 0x20000)))
+    return found
 
 
 def safe_nfkc(text: str) -> str:

@@ -47,3 +47,15 @@ def test_long_texts_fold_by_code_point_table():
                  base + "e\u0301", "中" * 100 + "\ud800"):
         assert len(text) >= 64
         assert normalise.safe_nfkc(text) == _nfkc_definition(text), text
+
+
+def test_fold_table_equals_a_scan_of_every_code_point():
+    want = {}
+    for cp in range(0xA0, 0x110000):
+        decomposition = unicodedata.decomposition(chr(cp))
+        if not decomposition.startswith("<") or chr(cp) in normalise._KEEP:
+            continue
+        tag = decomposition.split(" ", 1)[0]
+        if tag in normalise._SAFE_TAGS or (tag == "<wide>" and unicodedata.normalize("NFKC", chr(cp)).isalnum()):
+            want[cp] = unicodedata.normalize("NFKC", chr(cp))
+    assert normalise._nfkc_table() == want
