@@ -171,6 +171,13 @@ def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return folds, space, bad
 
 
+@functools.cache
+def _flagged(nfkc: bool) -> np.ndarray:
+    """Per code point, whether ``normalize_whitespace`` (or, when ``nfkc``, ``safe_nfkc``'s table) changes it."""
+    folds, _, bad = _tables()
+    return bad | folds if nfkc else bad
+
+
 def clean_candidates(texts: Sequence[str], nfkc: bool = True) -> np.ndarray:
     """Per text, False where neither ``safe_nfkc``'s fold table (when ``nfkc``) nor ``normalize_whitespace``
     can change it (its NFC, which ``safe_nfkc`` also applies, is the caller's to check): no control, zero-width
@@ -179,14 +186,13 @@ def clean_candidates(texts: Sequence[str], nfkc: bool = True) -> np.ndarray:
     n = len(texts)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    folds, space, bad = _tables()
+    _, space, _ = _tables()
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
     cp = _code_points(texts, "a")  # a separator that no rule matches, alone or next to anything
     sp, nl = cp == _SP, cp == _NL
-    mask = bad[cp]
-    if nfkc:
-        mask |= folds[cp]
-    mask[:-1] |= (sp[:-1] & (sp[1:] | nl[1:])) | (nl[:-1] & sp[1:])
+    mask = _flagged(nfkc)[cp]
+    # A space next to a space or a newline, in either order (two newlines are allowed).
+    mask[:-1] |= (sp[:-1] | nl[:-1]) & (sp[1:] | nl[1:]) & ~(nl[:-1] & nl[1:])
     mask[:-2] |= nl[:-2] & nl[1:-1] & nl[2:]
     suspect = _docs_with(mask, lengths, gap=1)
     starts = np.cumsum(lengths + 1) - lengths - 1
