@@ -152,19 +152,25 @@ _TABLE_BELOW = 0x32400
 
 @functools.cache
 def _tables() -> tuple[np.ndarray, np.ndarray]:
-    """Per code point: ``str.lower`` of it when that is one character, and the token class of that lower
-    case (``_WORD``, ``_CJK`` or 0), with ``_SPECIAL`` for İ (two characters in lower case), Σ (whose lower
-    case depends on its neighbours) and every code point from ``_TABLE_BELOW`` on."""
+    """Per code point: the mixed value of its lower case (``_mixed``) when that is one character, and the
+    token class of that lower case (``_WORD``, ``_CJK`` or 0), with ``_SPECIAL`` for İ (two characters in
+    lower case), Σ (whose lower case depends on its neighbours) and every code point from ``_TABLE_BELOW`` on."""
     cp = np.arange(_TABLE_BELOW, dtype=np.uint32)
     lowered = cp.tobytes().decode("utf-32-le", "surrogatepass").replace("\u0130", "\0").replace("\u03a3", "\0")
     lower = np.frombuffer(lowered.lower().encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     classes = np.full(0x110000, _SPECIAL, dtype=np.uint8)
     if lower.size != cp.size:  # a Unicode version where another character lower-cases to several: no table
-        return cp, classes
+        return _mixed(cp), classes
     word, cjk = char_classes(lower)
     classes[:_TABLE_BELOW] = np.where(word, _WORD, 0) | np.where(cjk, _CJK, 0)
     classes[[0x130, 0x3A3]] |= _SPECIAL
-    return lower, classes
+    return _mixed(lower), classes
+
+
+def _mixed(chars: np.ndarray) -> np.ndarray:
+    """A character's term in its token's hash before its place's power: ``(code point + 1) * _CHAR_MIX``."""
+    with np.errstate(over="ignore"):
+        return (chars.astype(np.uint64) + np.uint64(1)) * _CHAR_MIX
 
 
 def codepoints(texts: list[str]) -> np.ndarray:
@@ -183,7 +189,7 @@ def tokens(texts: list[str], cp: np.ndarray | None = None) -> tuple[np.ndarray, 
     empty = np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
     if cp.size == 0:
         return empty
-    lower, classes = _tables()
+    mixed, classes = _tables()
     cls = classes[cp]
     by_table = not (cls >= _SPECIAL).any()
     if by_table:
@@ -199,9 +205,8 @@ def tokens(texts: list[str], cp: np.ndarray | None = None) -> tuple[np.ndarray, 
     token_starts = np.flatnonzero(starts[pos])
     lengths = np.diff(np.append(token_starts, len(pos)))
     offsets = np.arange(len(pos)) - np.repeat(token_starts, lengths)  # place of each character in its token
-    chars = lower[cp[pos]] if by_table else cp[pos]
     with np.errstate(over="ignore"):
-        values = (chars.astype(np.uint64) + np.uint64(1)) * _CHAR_MIX * powers(int(lengths.max()))[offsets]
+        values = (mixed[cp[pos]] if by_table else _mixed(cp[pos])) * powers(int(lengths.max()))[offsets]
         hashes = fmix(np.add.reduceat(values, token_starts), 64)
     # Each document's first token, from the NUL separators: documents are runs of tokens.
     firsts = np.searchsorted(pos[token_starts], np.flatnonzero(cp == 0))
