@@ -16,6 +16,7 @@ records in those groups; memory is bounded by the number of records, not of pair
 from __future__ import annotations
 
 import hashlib
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ import pyarrow as pa
 
 from curate.core import shards
 from curate.core.step import Context, Out
+from curate.dedup import minhash
 from curate.text import batchnorm
 from curate.text import normalise as text
 
@@ -44,7 +46,12 @@ def text_hash(body: str) -> bytes:
 
 def hash_step(table: pa.Table, cfg: ExactDedupConfig, ctx: Context) -> Out:
     """The hash of every document of the batch, with its source rank, as a side output (a step)."""
-    hashes = [hashlib.blake2b(key.encode(), digest_size=16).digest() for key in batchnorm.dedup_keys(table["text"])]
+    texts = table["text"]
+    cp = ctx.memo(("codepoints", 0, table.num_rows), lambda: minhash.codepoints(
+        ctx.memo(("texts", 0, table.num_rows), texts.to_pylist)))
+    keys, bounds = batchnorm.dedup_key_text(texts, cp)
+    hashes = [hashlib.blake2b(keys[a:b].encode(), digest_size=16).digest()
+              for a, b in itertools.pairwise(bounds.tolist())]
     side = pa.Table.from_arrays(
         [pa.array(hashes, pa.binary(16)), pa.array([ctx.rank] * len(hashes), pa.int32()),
          table["id"].combine_chunks() if table.num_rows else pa.array([], pa.string())], schema=HASHES)

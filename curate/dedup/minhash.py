@@ -142,27 +142,75 @@ def char_classes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (ascii_word | other_word) & ~cjk, cjk
 
 
-def tokens(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Token hashes of all texts, concatenated, with each token's document index and length in characters."""
-    joined = "\x00".join(t.replace("\x00", " ") for t in texts).lower()
-    cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+_WORD, _CJK, _SPECIAL = np.uint8(1), np.uint8(2), np.uint8(4)
+
+
+# Code points the tables cover: every one Python 3.11 assigns lies below (CJK extension H ends before it).
+# A batch with a code point above is lower-cased by Python (tags, variation selectors, private use: rare).
+_TABLE_BELOW = 0x32400
+
+
+@functools.cache
+def _tables() -> tuple[np.ndarray, np.ndarray]:
+    """Per code point: the mixed value of its lower case (``_mixed``) when that is one character, and the
+    token class of that lower case (``_WORD``, ``_CJK`` or 0), with ``_SPECIAL`` for İ (two characters in
+    lower case), Σ (whose lower case depends on its neighbours) and every code point from ``_TABLE_BELOW`` on."""
+    cp = np.arange(_TABLE_BELOW, dtype=np.uint32)
+    lowered = cp.tobytes().decode("utf-32-le", "surrogatepass").replace("\u0130", "\0").replace("\u03a3", "\0")
+    lower = np.frombuffer(lowered.lower().encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    classes = np.full(0x110000, _SPECIAL, dtype=np.uint8)
+    if lower.size != cp.size:  # a Unicode version where another character lower-cases to several: no table
+        return _mixed(cp), classes
+    word, cjk = char_classes(lower)
+    classes[:_TABLE_BELOW] = np.where(word, _WORD, 0) | np.where(cjk, _CJK, 0)
+    classes[[0x130, 0x3A3]] |= _SPECIAL
+    return _mixed(lower), classes
+
+
+def _mixed(chars: np.ndarray) -> np.ndarray:
+    """A character's term in its token's hash before its place's power: ``(code point + 1) * _CHAR_MIX``."""
+    with np.errstate(over="ignore"):
+        return (chars.astype(np.uint64) + np.uint64(1)) * _CHAR_MIX
+
+
+def codepoints(texts: list[str]) -> np.ndarray:
+    """The texts joined by NUL (NULs inside them read as spaces), as code points: the form ``tokens`` and
+    the quality signals read, computed once per batch when they share it."""
+    return np.frombuffer("\x00".join(t.replace("\x00", " ") for t in texts).encode("utf-32-le"), dtype=np.uint32)
+
+
+def tokens(texts: list[str], cp: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Token hashes of all texts, concatenated, with each token's document index and length in characters
+    (``cp``: ``codepoints(texts)`` when the caller has it).
+
+    Lower-casing and classes come from per-code-point tables; a batch with a character whose lower case is
+    not one character of its own (İ, Σ) is lower-cased by Python as a whole, as the definition says."""
+    cp = codepoints(texts) if cp is None else cp
     empty = np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
     if cp.size == 0:
         return empty
-    word, cjk = char_classes(cp)
+    mixed, classes = _tables()
+    cls = classes[cp]
+    by_table = not (cls >= _SPECIAL).any()
+    if by_table:
+        word, cjk = cls == _WORD, cls == _CJK
+    else:
+        cp = np.frombuffer(cp.tobytes().decode("utf-32-le").lower().encode("utf-32-le"), dtype=np.uint32)
+        word, cjk = char_classes(cp)
     prev_word = np.concatenate(([False], word[:-1]))
     starts = (word & ~prev_word) | cjk
-    keep = word | cjk
-    pos = np.flatnonzero(keep)
+    pos = np.flatnonzero(word | cjk)
     if pos.size == 0:
         return empty
     token_starts = np.flatnonzero(starts[pos])
     lengths = np.diff(np.append(token_starts, len(pos)))
     offsets = np.arange(len(pos)) - np.repeat(token_starts, lengths)  # place of each character in its token
     with np.errstate(over="ignore"):
-        values = (cp[pos].astype(np.uint64) + np.uint64(1)) * _CHAR_MIX * powers(int(lengths.max()))[offsets]
+        values = (mixed[cp[pos]] if by_table else _mixed(cp[pos])) * powers(int(lengths.max()))[offsets]
         hashes = fmix(np.add.reduceat(values, token_starts), 64)
-    doc = np.cumsum(cp == 0)[pos[token_starts]]
+    # Each document's first token, from the NUL separators: documents are runs of tokens.
+    firsts = np.searchsorted(pos[token_starts], np.flatnonzero(cp == 0))
+    doc = np.repeat(np.arange(len(firsts) + 1), np.diff(firsts, prepend=0, append=len(token_starts)))
     return hashes, doc, lengths
 
 
@@ -176,7 +224,7 @@ def shingles(texts: list[str], n: int, exclude: np.ndarray | None = None,
     hashes64, owner, _ = ngrams(*(toks if toks is not None else tokens(texts))[:2], n)
     hashes = (hashes64 ^ (hashes64 >> np.uint64(32))).astype(np.uint32)
     if exclude is not None and exclude.size:
-        keep = ~np.isin(hashes, exclude, assume_unique=False)
+        keep = ~_member(hashes, exclude)
         hashes, owner = hashes[keep], owner[keep]
     offsets = np.searchsorted(owner, np.arange(len(texts) + 1))
     return hashes, offsets
@@ -196,25 +244,62 @@ def ngrams(token_hashes: np.ndarray, doc: np.ndarray, n: int) -> tuple[np.ndarra
     return acc[same_doc], doc[:k][same_doc], np.flatnonzero(same_doc)
 
 
+def _member(values: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """``np.isin(values, among)`` for uint32 ``values`` and a small ``among`` (boilerplate shingles): a bitmap
+    of the low 16 bits leaves out most values, a binary search settles the rest."""
+    if among.dtype != np.uint32:
+        return np.isin(values, among)
+    among = np.unique(among)
+    maybe = np.zeros(1 << 16, dtype=bool)
+    maybe[among & 0xFFFF] = True
+    found = np.zeros(len(values), dtype=bool)
+    check = np.flatnonzero(maybe[values & 0xFFFF])
+    if check.size:
+        at = np.minimum(np.searchsorted(among, values[check]), len(among) - 1)
+        found[check] = among[at] == values[check]
+    return found
+
+
+# Shingles per block of ``signatures``: the block and its permuted copy stay in the core's cache across the
+# permutations (a third faster than whole-batch passes on batches of 2,048 documents).
+_BLOCK = 1 << 16
+
+
 def signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
     """MinHash signatures (``len(offsets) - 1`` x ``num_perm``, uint32) of per-document shingle hashes."""
+    return signatures_by_permutation(hashes, offsets, num_perm, seed).T.copy()
+
+
+def signatures_by_permutation(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """``signatures`` transposed (``num_perm`` x documents): one row per permutation, the layout of a
+    signature table's columns."""
     a, b = permutations(num_perm, seed)
     n_docs = len(offsets) - 1
-    out = np.full((n_docs, num_perm), EMPTY, dtype=np.uint32)
     nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
-    if nonempty.size == 0:
+    if nonempty.size < n_docs:  # documents without shingles keep the empty signature
+        out = np.full((num_perm, n_docs), EMPTY, dtype=np.uint32)
+        if nonempty.size:
+            out[:, nonempty] = signatures_by_permutation(hashes, offsets[np.append(nonempty, nonempty[-1] + 1)],
+                                                         num_perm, seed)
         return out
     mixed = fmix(hashes.astype(np.uint32), 32)
-    starts = offsets[nonempty]
-    permuted = np.empty_like(mixed)  # one buffer for every permutation: no allocation per permutation
-    mins = np.empty((num_perm, starts.size), dtype=np.uint32)
-    with np.errstate(over="ignore"):
-        for i in range(num_perm):
-            np.multiply(mixed, a[i], out=permuted)
-            np.add(permuted, b[i], out=permuted)
-            np.minimum.reduceat(permuted, starts, out=mins[i])
-    out[nonempty] = mins.T
-    return out
+    starts, ends = offsets[:-1], offsets[1:]
+    mins = np.empty((num_perm, n_docs), dtype=np.uint32)
+    if n_docs == 0:
+        return mins
+    permuted = np.empty(min(len(mixed), max(_BLOCK, int((ends - starts).max()))), dtype=mixed.dtype)
+    first = 0
+    while first < n_docs:  # whole documents per block; a longer document is a block of its own
+        last = max(first + 1, int(np.searchsorted(ends, starts[first] + _BLOCK, side="right")))
+        lo, hi = starts[first], ends[last - 1]
+        block, buf, at = mixed[lo:hi], permuted[:hi - lo], starts[first:last] - lo
+        with np.errstate(over="ignore"):
+            for i in range(num_perm):
+                np.multiply(block, a[i], out=buf)
+                np.add(buf, b[i], out=buf)
+                np.minimum.reduceat(buf, at, out=mins[i, first:last])
+        first = last
+    return mins
 
 
 def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:

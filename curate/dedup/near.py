@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.core import shards
 from curate.core.step import Context, Out
@@ -76,12 +77,14 @@ def boilerplate(ngram: int) -> np.ndarray:
     return exclusion(templates.literal_fragments(), ngram)
 
 
-def _quality(signals: pa.Table | None, ids: list[str]) -> list[float]:
+def _quality(signals: pa.Table | None, ids: pa.Array) -> pa.Array:
     """Quality scores of ``ids`` from the batch's quality signals (0.0 without them)."""
     if signals is None or "quality" not in signals.column_names:
-        return [0.0] * len(ids)
-    scores = dict(zip(signals["id"].to_pylist(), signals["quality"].to_pylist(), strict=True))
-    return [float(scores.get(i, 0.0)) for i in ids]
+        return pa.array(np.zeros(len(ids)))
+    if signals["id"].equals(pa.chunked_array([ids])):  # the same batch, in order: the scores as they are
+        return signals["quality"].combine_chunks()
+    at = pc.index_in(ids, signals["id"].combine_chunks())
+    return pc.fill_null(pc.take(signals["quality"].combine_chunks(), at), 0.0)
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,11 @@ class SignatureConfig:
         return cls(mh.ngram, mh.num_perm, mh.seed, cfg.exclude_boilerplate, cfg.verify == "exact", cfg.batch_docs)
 
 
+def _array(column: pa.ChunkedArray, type_: pa.DataType) -> pa.Array:
+    """A column as one array of ``type_``."""
+    return column.cast(type_).combine_chunks() if column.num_chunks else pa.array([], type_)
+
+
 def signature_step(table: pa.Table, cfg: SignatureConfig, ctx: Context) -> Out:
     """Signatures (one column per permutation; shingle sets for exact verification) of the batch, as a
     side output (a step).
@@ -111,31 +119,29 @@ def signature_step(table: pa.Table, cfg: SignatureConfig, ctx: Context) -> Out:
     The quality score comes from the ``signals`` side output of an earlier step in the chain."""
     mh = cfg
     exclude = boilerplate(mh.ngram) if cfg.exclude_boilerplate else None
-    columns: dict[str, list] = {"id": [], "length": [], "sig": [], "shingles": []}
+    sigs, sets = [], []
     for start in range(0, table.num_rows, cfg.batch_docs):
         part = table.slice(start, cfg.batch_docs)
-        texts = part.column("text").to_pylist()
-        toks = ctx.memo(("tokens", start, len(texts)), lambda texts=texts: minhash.tokens(texts))
+        texts = ctx.memo(("texts", start, part.num_rows), part.column("text").to_pylist)
+        toks = ctx.memo(("tokens", start, len(texts)), lambda texts=texts, start=start: minhash.tokens(
+            texts, ctx.memo(("codepoints", start, len(texts)), lambda: minhash.codepoints(texts))))
         hashes, offsets = minhash.shingles(texts, mh.ngram, exclude, toks)
-        sigs = minhash.signatures(hashes, offsets, mh.num_perm, mh.seed)
-        columns["id"] += part.column("id").to_pylist()
-        columns["length"] += [len(t) for t in texts]
-        columns["sig"] += list(sigs)
+        sigs.append(minhash.signatures_by_permutation(hashes, offsets, mh.num_perm, mh.seed))
         if cfg.shingle_sets:
-            columns["shingles"] += [np.unique(hashes[a:b]) for a, b in itertools.pairwise(offsets)]
-    n = len(columns["id"])
-    sigs = np.stack(columns["sig"]) if n else np.zeros((0, mh.num_perm), np.uint32)
+            sets += [np.unique(hashes[a:b]) for a, b in itertools.pairwise(offsets)]
+    by_perm = np.concatenate(sigs, axis=1) if sigs else np.zeros((mh.num_perm, 0), np.uint32)
+    ids = _array(table["id"], pa.string())
     arrays = {
-        "id": pa.array(columns["id"], pa.string()),
-        "rank": pa.array([ctx.rank] * n, pa.int32()),
-        "quality": pa.array(_quality(ctx.sides.get("signals"), columns["id"]), pa.float32()),
-        "length": pa.array(columns["length"], pa.int32()),
-        "has_sig": pa.array(~(sigs == minhash.EMPTY).all(axis=1), pa.bool_()),
+        "id": ids,
+        "rank": pa.array(np.full(table.num_rows, ctx.rank, np.int32)),
+        "quality": _quality(ctx.sides.get("signals"), ids).cast(pa.float32()),
+        "length": _array(pc.utf8_length(table["text"]), pa.int32()),
+        "has_sig": pa.array((by_perm != minhash.EMPTY).any(axis=0), pa.bool_()),
         # One column per permutation: a reduce phase reads only the permutations it needs.
-        **{f"s{i:03d}": pa.array(sigs[:, i], pa.uint32()) for i in range(mh.num_perm)},
+        **{f"s{i:03d}": pa.array(by_perm[i], pa.uint32()) for i in range(mh.num_perm)},
     }
     if cfg.shingle_sets:
-        arrays["shingles"] = pa.array(columns["shingles"], pa.list_(pa.uint32()))
+        arrays["shingles"] = pa.array(sets, pa.list_(pa.uint32()))
     return Out(table, side=pa.table(arrays, metadata=shards.HASHED))
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.core.step import Context, Out
 from curate.text import batchnorm
@@ -30,34 +32,43 @@ class CleanConfig:
 def clean(table: pa.Table, cfg: CleanConfig, ctx: Context) -> Out:
     """Normalise one batch of documents (a step)."""
     ledger = ctx.ledger()
-    keep: list[bool] = []
-    bodies: list[str] = []
     texts = table["text"].to_pylist()
     # Most documents are already normal: those no rule can change skip both passes (NFC is checked apart,
-    # quickly, as it is per text).
-    suspect = batchnorm.clean_candidates(texts, cfg.nfkc).tolist()
-    for id_, body, maybe in zip(table["id"].to_pylist(), texts, suspect, strict=True):
-        if not maybe and (not cfg.nfkc or unicodedata.normalize("NFC", body) is body):
-            keep.append(True)
+    # quickly, as it is per text). The few others are normalised one by one and put back in the column.
+    suspect = batchnorm.clean_candidates(texts, cfg.nfkc)
+    if cfg.nfkc:
+        suspect |= np.fromiter((not unicodedata.is_normalized("NFC", t) for t in texts), dtype=bool, count=len(texts))
+    keep = np.ones(len(texts), dtype=bool)
+    changed = np.zeros(len(texts), dtype=bool)
+    bodies = []
+    ids = table["id"]
+    for i in np.flatnonzero(suspect).tolist():
+        body, reasons = _normalised(texts[i], cfg)
+        if not body:
+            ledger.drop(ids[i].as_py(), "empty_text", "no text left after normalisation")
+            keep[i] = False
+        elif reasons:
+            ledger.modify(ids[i].as_py(), "normalize", ",".join(reasons))
+            changed[i] = True
             bodies.append(body)
-            continue
-        changed = []
-        if cfg.nfkc:
-            folded = text.safe_nfkc(body)
-            if folded != body:
-                changed.append("nfkc")
-            body = folded
-        spaced = text.normalize_whitespace(body)
-        if spaced != body:
-            changed.append("whitespace")
-        if not spaced:
-            ledger.drop(id_, "empty_text", "no text left after normalisation")
-            keep.append(False)
-            continue
-        if changed:
-            ledger.modify(id_, "normalize", ",".join(changed))
-        keep.append(True)
-        bodies.append(spaced)
-    kept = table.filter(pa.array(keep, pa.bool_()))
-    kept = kept.set_column(kept.schema.get_field_index("text"), "text", pa.array(bodies, pa.string()))
+    column = table["text"].combine_chunks().cast(pa.string())
+    if bodies:
+        column = pc.replace_with_mask(column, pa.array(changed), pa.array(bodies, pa.string()))
+    mask = pa.array(keep)
+    kept = table.filter(mask)
+    kept = kept.set_column(kept.schema.get_field_index("text"), "text", column.filter(mask))
     return Out(kept, ledger.table())
+
+
+def _normalised(body: str, cfg: CleanConfig) -> tuple[str, list[str]]:
+    """A text after the configured normalisations, and the names of those that changed it."""
+    changed = []
+    if cfg.nfkc:
+        folded = text.safe_nfkc(body)
+        if folded != body:
+            changed.append("nfkc")
+        body = folded
+    spaced = text.normalize_whitespace(body)
+    if spaced != body:
+        changed.append("whitespace")
+    return spaced, changed

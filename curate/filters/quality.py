@@ -18,7 +18,7 @@
 
 ``needed`` says which columns a source's thresholds and the build's keep rule need; the step computes
 those and nothing else (``SignalsConfig.columns``). Everything is computed for a whole batch at once:
-character classes through one lookup table over the code points, lines through polars, n-grams by
+character classes through one lookup table over the code points, lines as ranges of the same code points, n-grams by
 one sort per n over the batch's token hashes (``minhash.tokens``, shared with the MinHash signatures
 of the same pass through the chain's memo).
 
@@ -105,39 +105,43 @@ def _ngram_stats(toks: tuple[np.ndarray, np.ndarray, np.ndarray], n_docs: int,
         return out
     csum = np.concatenate(([0], np.cumsum(lengths)))
     bits = max(1, int(n_docs).bit_length())
+    shift = np.uint64(64 - bits)
+    owner = doc.astype(np.uint64) << shift
+    across = np.uint64(n_docs) << shift  # the owner of an n-gram spanning two documents: sorts after all others
     acc = hashes
     for n in range(2, max(sizes) + 1):
         with np.errstate(over="ignore"):  # rolling: the hash of tokens i..i+n-1, as in minhash.ngrams
             acc = acc[:-1] * minhash.P + hashes[n - 1:]
         if n not in sizes or acc.size == 0:
             continue
-        same = np.flatnonzero(doc[:acc.size] == doc[n - 1:])
-        if same.size == 0:  # no document of the batch has n tokens: every value stays 0
+        same = doc[:acc.size] == doc[n - 1:]
+        inside = int(np.count_nonzero(same))
+        if inside == 0:  # no document of the batch has n tokens: every value stays 0
             continue
-        owner = doc[same].astype(np.uint64)
         # Documents in the high bits, the n-gram's own hash below: sorted, each document's n-grams are
         # contiguous and equal n-grams adjacent (a collision inside one document: 2**-53 per pair).
-        key = (owner << np.uint64(64 - bits)) | (acc[same] >> np.uint64(bits))
-        order = np.argsort(key)
+        key = np.where(same, owner[:acc.size], across) | (acc >> np.uint64(bits))
+        order = np.argsort(key)[:inside]
         k = key[order]
-        new = np.ones(len(k), dtype=bool)
-        new[1:] = k[1:] != k[:-1]
-        run = np.cumsum(new) - 1
-        counts = np.bincount(run)
-        start = same[order]
+        equal = k[1:] == k[:-1]
         name = sizes[n]
         if name.startswith("top_"):  # characters in the most frequent n-gram (capped at all of them)
-            first = start[new]
-            value = counts * (csum[first + n] - csum[first])
-            run_owner = doc[first]
+            firsts = np.flatnonzero(np.concatenate(([True], ~equal)))
+            start = order[firsts]
+            value = np.diff(np.append(firsts, inside)) * (csum[start + n] - csum[start])
+            run_owner = (k[firsts] >> shift).astype(np.int64)
             seg = np.flatnonzero(np.concatenate(([True], run_owner[1:] != run_owner[:-1])))
             best = np.zeros(n_docs)
             best[run_owner[seg]] = np.maximum.reduceat(value, seg)
             out[name] = np.minimum(best, total)
         else:  # characters covered by any n-gram that occurs at least twice
-            repeated = start[counts[run] > 1]
-            cover = (np.bincount(repeated, minlength=len(hashes) + n + 1)
-                     - np.bincount(repeated + n, minlength=len(hashes) + n + 1))
+            again = np.zeros(inside, dtype=bool)
+            again[1:] = equal
+            again[:-1] |= equal
+            repeated = order[again]
+            cover = np.zeros(len(hashes) + n + 1, dtype=np.int32)
+            cover[repeated] += 1  # positions are distinct: a difference array of the covered tokens
+            cover[repeated + n] -= 1
             covered = np.cumsum(cover[:len(hashes)]) > 0
             out[name] = np.bincount(doc[covered], weights=lengths[covered], minlength=n_docs)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -166,13 +170,13 @@ def _class_table() -> np.ndarray:
 _CLASSES = _class_table()
 
 
-def _char_stats(texts: list[str]) -> dict[str, np.ndarray]:
-    """Character and word counts of every text, from one pass over the batch's code points."""
+def _char_stats(texts: list[str], codepoints: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Character and word counts of every text, from one pass over the batch's code points
+    (``codepoints``: ``minhash.codepoints(texts)`` when the caller has it)."""
     keys = ("chars", "cjk", "letters", "latin_words", "numbers", "digits", "symbols", "kana", "hangul")
     if not texts:
         return {k: np.zeros(0, np.int64) for k in keys}
-    joined = "\x00".join(t.replace("\x00", " ") for t in texts) + "\x00"
-    cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    cp = np.append(minhash.codepoints(texts) if codepoints is None else codepoints, np.uint32(0))
     ends = np.flatnonzero(cp == 0)  # one separator after each text
     starts = np.concatenate(([0], ends[:-1] + 1))
     cls = _CLASSES.take(cp, mode="clip")  # astral code points read the last entry, then are set below
@@ -197,34 +201,67 @@ def _char_stats(texts: list[str]) -> dict[str, np.ndarray]:
 
 # What ``str.strip()`` removes: lines are compared as Python would compare them stripped.
 _STRIP = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+_STRIPPED = np.zeros(0x3002, dtype=bool)  # per code point up to 0x3000; the last entry stands for all above
+_STRIPPED[[ord(c) for c in _STRIP]] = True
+_BULLET_CPS = np.array([ord(c) for c in _BULLET], dtype=np.uint32)
 
 
-def _line_stats(texts: list[str], chars: np.ndarray) -> dict[str, np.ndarray]:
+def _line_stats(texts: list[str], chars: np.ndarray, codepoints: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Non-empty stripped lines per text, repeated lines (count and characters), bullet and ellipsis
-    lines, for the whole batch at once (polars)."""
-    import polars as pl
-
+    lines, for the whole batch at once: lines are ranges of the batch's code points, stripped by lookup."""
     n = len(texts)
-    lines = (pl.DataFrame({"text": texts}, schema={"text": pl.String}).with_row_index("doc")
-             .select("doc", pl.col("text").str.split("\n").alias("line")).explode("line")
-             .with_columns(pl.col("line").str.strip_chars(_STRIP))
-             .filter(pl.col("line").str.len_chars() > 0))
-    distinct = lines.group_by("doc", "line").agg(pl.len().alias("c")).with_columns(
-        (pl.col("c") - 1).alias("again"), pl.col("line").str.len_chars().cast(pl.Int64).alias("len"))
-    per_doc = distinct.group_by("doc").agg(
-        pl.col("c").sum().alias("lines"), pl.col("again").sum().alias("repeated"),
-        (pl.col("len") * pl.col("again")).sum().alias("repeated_chars"),
-        (pl.col("line").str.slice(0, 1).is_in(_BULLET) * pl.col("c")).sum().alias("bullets"),
-        ((pl.col("line").str.ends_with("...") | pl.col("line").str.ends_with("…")) * pl.col("c")).sum()
-        .alias("ellipses"))
-    cols = {k: np.zeros(n, np.int64) for k in ("lines", "repeated", "repeated_chars", "bullets", "ellipses")}
-    docs = per_doc["doc"].to_numpy()
-    for k, v in cols.items():
-        v[docs] = per_doc[k].to_numpy()
+    if codepoints is None or any("\x00" in t for t in texts):  # a NUL inside a text is no space here
+        codepoints = np.frombuffer("\x00".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    cp = np.append(codepoints, np.uint32(0))
+    ends_of_texts = np.cumsum(chars + 1) - 1  # the separator after each text
+    starts_of_texts = ends_of_texts - chars
+    newline = np.flatnonzero(cp == 10)
+    starts = np.sort(np.concatenate((starts_of_texts, newline + 1)))
+    ends = np.sort(np.concatenate((ends_of_texts, newline)))
+    at = np.flatnonzero(~_STRIPPED[np.minimum(cp, 0x3001)])  # the separators end lines: never inside one
+    first, after = np.searchsorted(at, starts), np.searchsorted(at, ends)
+    full = after > first
+    lo, hi = at[first[full]], at[after[full] - 1] + 1  # each non-empty line, stripped
+    doc = np.searchsorted(starts_of_texts, lo, side="right") - 1
+    length = hi - lo
+    bullet = np.isin(cp[lo], _BULLET_CPS)
+    dots = (length >= 3) & (cp[hi - 1] == 0x2E) & (cp[np.maximum(hi - 2, 0)] == 0x2E) & (
+        cp[np.maximum(hi - 3, 0)] == 0x2E)
+    ellipsis = dots | (cp[hi - 1] == 0x2026)
+    repeated, repeated_chars = _repeated_lines(texts, starts_of_texts, doc, lo, hi)
+    cols = {"lines": np.bincount(doc, minlength=n), "repeated": repeated, "repeated_chars": repeated_chars,
+            "bullets": np.bincount(doc, weights=bullet, minlength=n).astype(np.int64),
+            "ellipses": np.bincount(doc, weights=ellipsis, minlength=n).astype(np.int64)}
     count = np.maximum(cols["lines"], 1)
     return {"lines": cols["lines"], "dup_line_frac": cols["repeated"] / count,
             "dup_line_char_frac": cols["repeated_chars"] / np.maximum(chars, 1),
             "bullet_lines_frac": cols["bullets"] / count, "ellipsis_lines_frac": cols["ellipses"] / count}
+
+
+def _repeated_lines(texts: list[str], text_starts: np.ndarray, doc: np.ndarray, lo: np.ndarray,
+                    hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per text, lines beyond the first of each distinct line, and their characters: lines of one text with
+    the same length are compared as strings."""
+    n = len(texts)
+    repeated, repeated_chars = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    key = (doc.astype(np.int64) << 32) | (hi - lo)
+    order = np.argsort(key, kind="stable")
+    same = key[order][1:] == key[order][:-1]
+    if not same.any():
+        return repeated, repeated_chars
+    paired = np.zeros(len(order), dtype=bool)
+    paired[1:] |= same
+    paired[:-1] |= same
+    seen: set[tuple[int, str]] = set()
+    for line in order[paired].tolist():
+        d = int(doc[line])
+        body = texts[d][lo[line] - text_starts[d]:hi[line] - text_starts[d]]
+        if (d, body) in seen:
+            repeated[d] += 1
+            repeated_chars[d] += len(body)
+        else:
+            seen.add((d, body))
+    return repeated, repeated_chars
 
 
 def signals(texts: list[str], columns: tuple[str, ...] = COLUMNS,
@@ -235,9 +272,11 @@ def signals(texts: list[str], columns: tuple[str, ...] = COLUMNS,
 
 
 def _signals(texts: list[str], columns: tuple[str, ...],
-             tokens: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]] | None) -> dict[str, np.ndarray | list]:
-    """``signals`` as arrays (what a side table is built from, without a round trip through Python values)."""
-    c = _char_stats(texts)
+             tokens: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]] | None,
+             codepoints: np.ndarray | None = None) -> dict[str, np.ndarray | list]:
+    """``signals`` as arrays (what a side table is built from, without a round trip through Python values);
+    ``codepoints`` is the batch's ``minhash.codepoints`` when another step has it."""
+    c = _char_stats(texts, codepoints)
     words = c["latin_words"] + c["cjk"] + c["numbers"]
     chars = np.maximum(c["chars"], 1)
     out: dict[str, np.ndarray | list] = {
@@ -245,7 +284,7 @@ def _signals(texts: list[str], columns: tuple[str, ...],
         "mean_word_len": np.where(c["latin_words"] > 0, c["letters"] / np.maximum(c["latin_words"], 1), 0.0),
         "symbol_ratio": c["symbols"] / chars, "digit_ratio": c["digits"] / chars,
         "alpha_words": (c["latin_words"] + c["cjk"]) / np.maximum(words, 1),
-        **_line_stats(texts, c["chars"]),
+        **_line_stats(texts, c["chars"], codepoints),
     }
     grams = [name for name in NGRAMS if name in columns or (name in SCORE_NEEDS and "quality" in columns)]
     if grams:
@@ -277,9 +316,10 @@ def signals_step(table: pa.Table, cfg: SignalsConfig, ctx: Context) -> Out:
     tables = []
     for start in range(0, table.num_rows, cfg.batch_docs):
         part = table.slice(start, cfg.batch_docs)
-        texts = part.column("text").to_pylist()
-        cols = _signals(texts, cfg.columns, lambda texts=texts, start=start: ctx.memo(
-            ("tokens", start, len(texts)), lambda: minhash.tokens(texts)))
+        texts = ctx.memo(("texts", start, part.num_rows), part.column("text").to_pylist)
+        cp = ctx.memo(("codepoints", start, len(texts)), lambda texts=texts: minhash.codepoints(texts))
+        cols = _signals(texts, cfg.columns, lambda texts=texts, start=start, cp=cp: ctx.memo(
+            ("tokens", start, len(texts)), lambda: minhash.tokens(texts, cp)), cp)
         tables.append(pa.table({"id": part.column("id"), **{k: cols[k] for k in COLUMNS if k in cols}}))
     side = pa.concat_tables(tables) if tables else pa.table({"id": pa.array([], pa.string())})
     return Out(table, side=side)

@@ -16,6 +16,7 @@ import re
 import unicodedata
 
 import ftfy
+import numpy as np
 
 _FTFY = ftfy.TextFixerConfig(
     uncurl_quotes=False,
@@ -46,7 +47,7 @@ def fix(text: str) -> str:
 @functools.cache
 def _nfkc_table() -> dict[int, str]:
     table: dict[int, str] = {}
-    for cp in range(0xA0, 0x20000):  # no code point above has a tagged (compatibility) decomposition
+    for cp in _compatibility_candidates():
         decomposition = unicodedata.decomposition(chr(cp))
         if not decomposition.startswith("<"):
             continue
@@ -59,21 +60,58 @@ def _nfkc_table() -> dict[int, str]:
     return table
 
 
+@functools.cache
+def _fold_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """``_nfkc_table`` per code point: the folded character where it is one (else the code point itself),
+    and whether the code point folds to several characters."""
+    single = np.arange(0x110000, dtype=np.uint32)
+    several = np.zeros(0x110000, dtype=bool)
+    for cp, folded in _nfkc_table().items():
+        if len(folded) == 1:
+            single[cp] = ord(folded)
+        else:
+            several[cp] = True
+    return single, several
+
+
+def _compatibility_candidates() -> list[int]:
+    """Code points that may have a tagged (compatibility) decomposition: those of the blocks of 256 whose
+    NFKD differs from their NFD (a compatibility mapping never holds the character it maps); none above
+    0x20000 has one."""
+    found: list[int] = []
+    for start in range(0xA0, 0x20000, 256):
+        block = "".join(map(chr, range(start, min(start + 256, 0x20000))))
+        if unicodedata.normalize("NFKD", block) != unicodedata.normalize("NFD", block):
+            found.extend(range(start, min(start + 256, 0x20000)))
+    return found
+
+
 def safe_nfkc(text: str) -> str:
     """Fold lossless compatibility forms (see module doc), then NFC."""
-    return unicodedata.normalize("NFC", text.translate(_nfkc_table()))
+    if len(text) < 64:  # ``str.translate`` visits each character through a dict: fine on short texts
+        return unicodedata.normalize("NFC", text.translate(_nfkc_table()))
+    single, several = _fold_arrays()
+    cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if several[cp].any():
+        return unicodedata.normalize("NFC", text.translate(_nfkc_table()))
+    folded = single[cp]
+    if not np.array_equal(folded, cp):
+        text = folded.tobytes().decode("utf-32-le", "surrogatepass")
+    return unicodedata.normalize("NFC", text)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200c\u200d\u2060\ufeff\ufffe]")
 _SPACES = re.compile(r"[^\S\n]+")
+_LINE_EDGES = re.compile(r" ?\n ?")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def normalize_whitespace(text: str) -> str:
     """Drop control and zero-width characters, collapse spaces, keep at most one blank line."""
     text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _SPACES.sub(" ", text)
-    text = "\n".join(line.strip() for line in text.split("\n"))
+    # Each run of whitespace but newlines is now one space (``\s`` is ``str.isspace``): stripping every line
+    # is taking the space before and after each newline (the text's own ends are stripped last).
+    text = _LINE_EDGES.sub("\n", _SPACES.sub(" ", text))
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 

@@ -78,7 +78,7 @@ def test_signals_and_signatures_tokenize_each_batch_once(monkeypatch):
 
     seen = []
     original = minhash.tokens
-    monkeypatch.setattr(minhash, "tokens", lambda texts: seen.append(len(texts)) or original(texts))
+    monkeypatch.setattr(minhash, "tokens", lambda texts, *cp: seen.append(len(texts)) or original(texts, *cp))
     batch = _batch(30)
     steps = [Step("signals", quality.signals_step, quality.SignalsConfig(quality.needed(quality.QualityConfig())),
                   ANNOTATE),

@@ -40,3 +40,16 @@ def test_source_priority_beats_id_order():
     dups = exact.duplicates(hashes)
     assert dups["detail"].to_list() == ["duplicate_of=z/priority-source#7"] * 2
     assert sorted(dups["id"].to_list()) == ["a/first-by-id#1", "m/middle#3"]
+
+
+def test_hash_step_equals_the_per_text_hash():
+    import pyarrow as pa
+
+    from curate.core.step import Context
+
+    texts = ["What is asthma?", "", "Straße STRASSE", "ＡＢＣ①", "中文，标点。", "e\u0301 é", "a\x00b", "\U0001d400x"]
+    table = pa.table({"id": [f"d#{i}" for i in range(len(texts))], "text": texts})
+    side = exact.hash_step(table, exact.ExactDedupConfig(), Context("s", rank=3)).side
+    assert side["hash"].to_pylist() == [exact.text_hash(t) for t in texts]
+    assert side["rank"].to_pylist() == [3] * len(texts) and side["id"].to_pylist() == table["id"].to_pylist()
+    assert exact.hash_step(table.slice(0, 0), exact.ExactDedupConfig(), Context("s")).side.num_rows == 0

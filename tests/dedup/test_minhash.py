@@ -116,3 +116,95 @@ def test_one_defaults_table_for_minhash():
     assert (only_threshold.minhash.num_perm, only_threshold.minhash.false_positive_weight,
             only_threshold.minhash.false_negative_weight) == (256, 0.1, 0.9)
     assert NearDedupConfig().minhash == minhash.MinHashConfig()
+
+
+def _scalar_tokens(text):
+    """Token hashes and lengths of one text by the module doc's definition, one character at a time."""
+    mask = (1 << 64) - 1
+    lowered = text.replace("\x00", " ").lower()
+    word, cjk = minhash.char_classes(np.array([ord(c) for c in lowered], dtype=np.uint32).reshape(-1))
+    found, current = [], []
+    for ch, w, c in zip(lowered, word.tolist(), cjk.tolist(), strict=True):
+        if w:
+            current.append(ch)
+            continue
+        if current:
+            found.append(current)
+            current = []
+        if c:
+            found.append([ch])
+    if current:
+        found.append(current)
+    hashes = []
+    for token in found:
+        total = 0
+        for k, ch in enumerate(token):
+            total = (total + (ord(ch) + 1) * int(minhash._CHAR_MIX) * pow(int(minhash.P), k, 1 << 64)) & mask
+        hashes.append(int(minhash.fmix(np.array([total], dtype=np.uint64), 64)[0]))
+    return hashes, [len(t) for t in found]
+
+
+# Edge cases of the batch tokenizer: empty, one word, CJK only, mixed scripts, upper case beyond ASCII, NUL,
+# astral CJK and emoji, a token longer than any before it, and texts shorter than a shingle.
+TOKEN_EDGES = ["", "word", "中文医学", "Mixed 中文 and Кириллица, ΕΛΛΗΝΙΚΆ", "a\x00b", "𠀀𠀁 😀 x_y",
+               "x" * 5000 + " y", "one two", "Ünïcödé ÀÉÎ", "。，！", "   ", "12 345 6-7"]
+
+
+@pytest.mark.parametrize("extra", [[], ["ΣΟΦΟΣ Σ"], ["İstanbul"], ["葛\U000e0100城 \U000f0000x"]])
+def test_batch_tokens_equal_the_per_text_definition(extra):
+    # İ, Σ and code points above the tables take the whole-batch lower-casing path; the others the tables.
+    texts = TOKEN_EDGES + extra
+    hashes, doc, lengths = minhash.tokens(texts)
+    assert doc.dtype == np.int64 and lengths.dtype == np.int64 and hashes.dtype == np.uint64
+    for i, text in enumerate(texts):
+        want_hashes, want_lengths = _scalar_tokens(text)
+        assert hashes[doc == i].tolist() == want_hashes, text[:40]
+        assert lengths[doc == i].tolist() == want_lengths, text[:40]
+    shared = minhash.tokens(texts, minhash.codepoints(texts))
+    assert all(np.array_equal(a, b) for a, b in zip(shared, (hashes, doc, lengths), strict=True))
+
+
+def test_lower_case_table_is_str_lower_for_every_code_point():
+    mixed, classes = minhash._tables()
+    special = np.flatnonzero(classes[:minhash._TABLE_BELOW] >= minhash._SPECIAL).tolist()
+    assert special == [0x130, 0x3A3] and (classes[minhash._TABLE_BELOW:] >= minhash._SPECIAL).all()
+    points = [cp for cp in range(minhash._TABLE_BELOW) if not 0xD800 <= cp <= 0xDFFF and cp not in special]
+    lowered = [chr(cp).lower() for cp in points]
+    assert all(len(ch) == 1 for ch in lowered)
+    want = minhash._mixed(np.array([ord(ch) for ch in lowered], dtype=np.uint32))
+    assert np.array_equal(mixed[points], want)
+
+
+def _scalar_signature(doc_hashes, num_perm, seed):
+    a, b = minhash.permutations(num_perm, seed)
+    if not len(doc_hashes):
+        return [int(minhash.EMPTY)] * num_perm
+    mixed = minhash.fmix(np.asarray(doc_hashes, dtype=np.uint32), 32).astype(np.uint64)
+    return [int(((mixed * int(a[i]) + int(b[i])) & 0xFFFFFFFF).min()) for i in range(num_perm)]
+
+
+@pytest.mark.parametrize("block", [7, 1 << 16])
+def test_signatures_by_blocks_equal_the_per_document_minimum(monkeypatch, block):
+    # Small blocks: documents split over many blocks, one longer than a block, empty ones between and at
+    # both ends.
+    monkeypatch.setattr(minhash, "_BLOCK", block)
+    rng = np.random.default_rng(3)
+    sizes = [0, 3, 0, 0, 20, 1, 6, 0, 2, 0]
+    hashes = rng.integers(0, 1 << 32, sum(sizes), dtype=np.uint64).astype(np.uint32)
+    offsets = np.concatenate(([0], np.cumsum(sizes)))
+    by_perm = minhash.signatures_by_permutation(hashes, offsets, 16, 5)
+    assert by_perm.shape == (16, len(sizes)) and by_perm.dtype == np.uint32
+    for d in range(len(sizes)):
+        assert by_perm[:, d].tolist() == _scalar_signature(hashes[offsets[d]:offsets[d + 1]], 16, 5)
+    assert np.array_equal(minhash.signatures(hashes, offsets, 16, 5), by_perm.T)
+    assert minhash.signatures_by_permutation(hashes[:0], np.zeros(1, np.int64), 4, 1).shape == (4, 0)
+
+
+def test_exclusion_matches_isin():
+    rng = np.random.default_rng(9)
+    values = rng.integers(0, 1 << 32, 20000, dtype=np.uint64).astype(np.uint32)
+    among = np.concatenate([values[::97], values[5:40], rng.integers(0, 1 << 32, 300, dtype=np.uint64)
+                            .astype(np.uint32), values[:3]])  # duplicates, unsorted, low bits shared by others
+    values[100:200] = among[0] + (1 << 16)  # same low 16 bits as an excluded value, not excluded
+    assert np.array_equal(minhash._member(values, among), np.isin(values, among))
+    assert not minhash._member(values, np.zeros(0, np.uint32)).any()

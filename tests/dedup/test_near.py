@@ -1,5 +1,7 @@
 """Near dedup: candidate pairs, components, the keep rule, verification, boilerplate exclusion."""
 
+import itertools
+
 import numpy as np
 import polars as pl
 
@@ -108,3 +110,31 @@ def test_keep_order_is_a_recipe_choice():
     assert near.cluster(meta, sigs, None, near.NearDedupConfig())[0]["id"].to_list() == ["y/2"]
     with pytest.raises(ValueError, match=r"near_dedup\.keep"):
         near.NearDedupConfig(keep=("length",))
+
+
+def test_signature_table_columns_per_document():
+    import pyarrow as pa
+
+    from curate.core.step import Context
+
+    texts = ["the patient was treated with amoxicillin for seven days", "", "short",
+             "高血压患者应当每天监测血压并按医嘱服用"]
+    table = pa.table({"id": ["d#0", "d#1", "d#2", "d#3"], "text": texts})
+    cfg = near.SignatureConfig(3, 16, 7, False, True, batch_docs=3)  # two slices
+    # Signals of another order and without one document: scores follow ids, a missing one is 0.
+    signals = pa.table({"id": ["d#3", "d#0", "d#2"], "quality": [0.25, 0.5, 0.75]})
+    side = near.signature_step(table, cfg, Context("s", rank=2, sides={"signals": signals})).side
+    assert side["id"].to_pylist() == ["d#0", "d#1", "d#2", "d#3"]
+    assert side["quality"].to_pylist() == [0.5, 0.0, 0.75, 0.25] and side["quality"].type == pa.float32()
+    assert side["length"].to_pylist() == [len(t) for t in texts] and side["rank"].to_pylist() == [2] * 4
+    hashes, offsets = minhash.shingles(texts, 3)
+    want = minhash.signatures(hashes, offsets, 16, 7)
+    got = np.column_stack([side[f"s{i:03d}"].to_numpy() for i in range(16)])
+    assert np.array_equal(got, want)
+    assert side["has_sig"].to_pylist() == [True, False, False, True]
+    assert side["shingles"].to_pylist() == [
+        sorted(set(hashes[a:b].tolist())) for a, b in itertools.pairwise(offsets)]
+    alone = near.signature_step(table, cfg, Context("s")).side
+    assert alone["quality"].to_pylist() == [0.0] * 4
+    empty = near.signature_step(table.slice(0, 0), cfg, Context("s")).side
+    assert empty.num_rows == 0 and empty.schema.equals(side.schema)

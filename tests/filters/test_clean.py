@@ -32,3 +32,28 @@ def test_normalisation_and_ledger():
 def test_empty_batch():
     out = clean(records.empty(records.DOCUMENT), CleanConfig(), Context("s", "clean")).kept
     assert out.num_rows == 0 and out.schema == records.DOCUMENT
+
+
+def test_batch_equals_the_per_text_rules_and_keeps_the_column_whole():
+    import unicodedata
+
+    import pyarrow as pa
+
+    from curate.text import normalise
+
+    texts = ["plain", "two  spaces", "e\u0301", "ＡＢＣ", "\u200b", "中文\u3000全角", "Ⅱ型 " * 30, "ok\n\n\n\nend", "",
+             "tail ", "café"]
+    table = _docs(texts)
+    chunked = pa.Table.from_batches(table.to_batches(max_chunksize=4))
+    assert chunked["text"].num_chunks > 1
+    res = clean(chunked, CleanConfig(), Context("s", "clean"))
+    want = [normalise.normalize_whitespace(normalise.safe_nfkc(t)) for t in texts]
+    assert res.kept["text"].to_pylist() == [w for w in want if w]
+    assert res.kept["id"].to_pylist() == [f"s/f#{i}" for i, w in enumerate(want) if w]
+    assert res.kept["text"].num_chunks == 1 and res.kept.schema == records.DOCUMENT
+    rows = {r["id"]: (r["action"], r["detail"]) for r in res.ledger.to_pylist()}
+    assert rows["s/f#2"] == ("modify", "nfkc")  # not NFC: composed
+    assert unicodedata.is_normalized("NFC", texts[10]) and "s/f#10" not in rows
+    assert rows["s/f#4"][0] == rows["s/f#8"][0] == "drop"
+    assert {i for i, (t, w) in enumerate(zip(texts, want, strict=True)) if t != w or not w} == {
+        int(k.split("#")[1]) for k in rows}

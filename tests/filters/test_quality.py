@@ -1,7 +1,9 @@
 """Quality signals (Gopher-style repetition, ratios, language) and the thresholds that use them."""
 
+import pyarrow as pa
 import pytest
 
+from curate.core.step import Context
 from curate.filters import quality
 from curate.filters.quality import QualityConfig
 
@@ -95,15 +97,21 @@ def test_vectorised_signals_equal_a_per_document_reference():
     rng = __import__("random").Random(5)
     words = ["fever", "cough", "患者", "血压", "the", "and", "mmHg", "120", "—", "…"]
     texts = ["", "\n \n", "• item\n• item\n  • item  \r\nend...", "\u3000全角\u3000\n全角\n全角", "a\x00b c",
-             "𠀀𠀁 😀😀 x_y 𠀀𠀁 😀😀 x_y 𠀀𠀁 😀😀 x_y"]
+             "𠀀𠀁 😀😀 x_y 𠀀𠀁 😀😀 x_y 𠀀𠀁 😀😀 x_y", "one", "two words",
+             # Lines of one length that differ, NUL and Python-only whitespace at line edges, ellipses.
+             "ab\nba\nab\n ab", "a\x00\na \n a\x00\n\x00", "\x1cx\x1f\nx\n\x85x", "...\n…\n..\n x...", "-a\n•b\n- a"]
     for _ in range(60):
         body = [rng.choice(words) for _ in range(rng.randint(0, 120))]
         lines = [" ".join(body[i:i + rng.randint(1, 9)]) for i in range(0, len(body), 7)]
         texts.append("\n".join(lines + rng.sample(lines, min(2, len(lines)))))
-    got = quality.signals(texts)
-    for i, text in enumerate(texts):
-        for key, value in _reference(text).items():
-            assert got[key][i] == pytest.approx(value, abs=1e-12), (key, text)
+    for batch in (texts, [*texts, "ΣΟΦΟΣ ΣΟΦΟΣ ΣΟΦΟΣ İ"]):  # the second lower-cases through Python (Σ, İ)
+        table = pa.table({"id": [str(i) for i in range(len(batch))], "text": batch})
+        # Alone, and as a step (the code points shared with the other steps of the batch: NULs read as spaces).
+        stepped = quality.signals_step(table, quality.SignalsConfig(), Context("s")).side.to_pydict()
+        for got in (quality.signals(batch), stepped):
+            for i, text in enumerate(batch):
+                for key, value in _reference(text).items():
+                    assert got[key][i] == pytest.approx(value, abs=1e-12), (key, text)
 
 
 def test_only_the_needed_signals_are_computed():

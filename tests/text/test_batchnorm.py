@@ -3,6 +3,7 @@
 import random
 import unicodedata
 
+import numpy as np
 import pyarrow as pa
 
 from curate.text import batchnorm, normalise
@@ -52,3 +53,41 @@ def test_clean_candidates_flag_each_rule():
                                           "a\n\nb"])
     assert suspect.tolist() == [False, True, True, True, True, True, True, False]
     assert batchnorm.clean_candidates(["ＡＢＣ"], nfkc=False).tolist() == [False]
+
+
+def _keys(texts, **kw):
+    keys, bounds = batchnorm.dedup_key_text(texts, **kw)
+    return [keys[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)]
+
+
+def test_dedup_keys_by_table_and_by_python_case_folding():
+    chars = [chr(c) for c in range(0x20, 0x10000) if not 0xD800 <= c <= 0xDFFF]
+    several = [c for c in chars if len(unicodedata.normalize("NFKC", c).casefold()) != len(
+        unicodedata.normalize("NFKC", c))]
+    assert "ß" in several and "a" not in several
+    single = [c for c in chars if c not in set(several)]
+    # A batch without a character that folds to several takes the per-code-point table; one with them,
+    # Python's casefold: both give the per-text key.
+    assert _keys(single) == [normalise.dedup_key(c) for c in single]
+    assert _keys(several) == [normalise.dedup_key(c) for c in several]
+    texts = [t for t in _texts(seed=3) if not set(t) & set(several)]
+    assert _keys(texts) == [normalise.dedup_key(t) for t in texts]
+
+
+def test_dedup_keys_beyond_the_basic_plane():
+    chars = [chr(c) for c in [*range(0x10000, 0x20000), *range(0x20000, 0x32400, 97), *range(0xE0000, 0xE0200),
+                              0xF0000, 0x10FFFD]]
+    assert _keys(chars) == [normalise.dedup_key(c) for c in chars]
+
+
+def test_dedup_keys_of_arrow_slices_large_strings_and_shared_code_points():
+    texts = [t for t in _texts(n=300, seed=4)]
+    want = [normalise.dedup_key(t) for t in texts]
+    arr = pa.array(texts, pa.string())
+    assert _keys(arr.slice(5, 100)) == want[5:105]
+    assert _keys(pa.array(texts, pa.large_string())) == want
+    # The NUL-joined code points another step of the batch made (NULs inside texts read as spaces).
+    joined = "\x00".join(t.replace("\x00", " ") for t in texts)
+    shared = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    assert _keys(arr, codepoints=shared) == want
+    assert _keys(pa.array([], pa.string())) == []
