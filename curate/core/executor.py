@@ -250,7 +250,10 @@ def _finish(task: Task, fp: str, result: Result, timed_out: float | None = None)
         for name in names:
             p = Path(task.out_dir) / name
             st = p.stat()
-            entries.append({"name": name, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest(p)})
+            # The marker holds the digest (a rerun takes it from there): no write to the on-disk cache, whose
+            # commit waits for the disk once per output file.
+            entries.append({"name": name, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns,
+                            "sha256": fp_mod.digest(p, persist=False)})
         outputs[role] = entries
     marker = {"key": task.key, "fingerprint": fp, "outputs": outputs, "stats": result.stats}
     if timed_out is not None:

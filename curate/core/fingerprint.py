@@ -177,15 +177,15 @@ class DigestCache:
 DIGESTS = DigestCache()
 
 
-def digest(path: str | Path) -> str:
-    """sha256 of a file, cached by path, size and mtime."""
+def digest(path: str | Path, persist: bool = True) -> str:
+    """sha256 of a file, cached by path, size and mtime (on disk too unless ``persist`` is False)."""
     st = os.stat(path)
     key = (str(Path(path).absolute()), st.st_size, st.st_mtime_ns)
-    sha = DIGESTS.get(key)
+    sha = DIGESTS.get(key) if persist else DIGESTS.memory.get(key)
     if sha is None:
         with open(path, "rb") as f:
             sha = hashlib.file_digest(f, "sha256").hexdigest()
-        DIGESTS.put(key, sha)
+        DIGESTS.put(key, sha, persist)
     return sha
 
 

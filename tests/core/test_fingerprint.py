@@ -110,3 +110,23 @@ def test_digests_are_cached_on_disk(tmp_path, monkeypatch):
     assert fp.digest(f) == sha and str(f) not in map(str, opened)
     f.write_text("changed raw input")  # size and mtime change: hashed again
     assert fp.digest(f) != sha
+
+
+def test_task_outputs_are_hashed_for_their_marker_but_not_kept_on_disk(tmp_path, monkeypatch):
+    """An output's digest lives in its task's marker; writing it to the on-disk cache too would wait for
+    the disk once per output file, for nothing."""
+    import sqlite3
+
+    from curate.core.executor import Executor
+    from tests.core.test_executor import _tasks
+
+    monkeypatch.setenv("CURATE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(fp, "DIGESTS", fp.DigestCache())
+    with Executor(1, progress=False) as ex:
+        done = ex.run(_tasks(tmp_path), "t")
+    out = done["t/0"].files("out")[0]
+    marker = json.loads(next((tmp_path / "out" / ".done").glob("*.json")).read_text())
+    assert all(len(e["sha256"]) == 64 for entries in marker["outputs"].values() for e in entries)
+    rows = sqlite3.connect(tmp_path / "cache" / "digests.sqlite").execute("SELECT path FROM digests").fetchall()
+    assert str(out.absolute()) not in {r[0] for r in rows}
+    assert any(r[0].endswith("in0.txt") for r in rows)  # the raw inputs are
