@@ -69,9 +69,9 @@ def read_table(ref: FileRef, cfg: Config) -> Any:
 
     try:
         fmt = ref.part["format"] if ref.part is not None else textio.record_format(ref.path)
-    except textio.NotText:
+        got = jsonrecords.jsonl_table(ref.path, cfg.text_field, ref.part) if fmt == "jsonl" else None
+    except (textio.NotText, OSError):  # unreadable: ``read`` meets it too, and ledgers why
         return None
-    got = jsonrecords.jsonl_table(ref.path, cfg.text_field, ref.part) if fmt == "jsonl" else None
     if got is None:
         return None
     table, first = got

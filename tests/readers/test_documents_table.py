@@ -129,3 +129,14 @@ def test_the_table_has_the_document_schema(tmp_path):
     table = documents.read_table(FileRef(path, "in.jsonl", "docs"), Config(detect_lang=False))
     assert isinstance(table, pa.Table) and table.schema == records.DOCUMENT
     assert table.num_rows == len(PLAIN)
+
+
+def test_an_unreadable_file_is_left_to_the_line_reader(tmp_path, monkeypatch):
+    """An error opening the file is the line reader's to ledger; the column reader must not raise it."""
+    path = _write(tmp_path / "in.jsonl", PLAIN)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(jsonrecords, "open", refuse, raising=False)
+    assert documents.read_table(FileRef(path, "in.jsonl", "docs"), PLAIN_CONFIG) is None
