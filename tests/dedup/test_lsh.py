@@ -65,15 +65,7 @@ def test_partitioned_reduce_equals_one_process(tmp_path, verify):
     rng = np.random.default_rng(3)
     texts = _corpus(rng)
     cfg = near.NearDedupConfig(verify=verify, exclude_boilerplate=False)
-    maps = []
-    for k in range(3):  # three shards of three sources
-        part = texts[k::3]
-        table = records.to_table([{"id": f"s{k}/f#{i}", "source": f"s{k}", "text": t, "lang": "en", "meta": {}}
-                                  for i, t in enumerate(part)], records.DOCUMENT)
-        side = near.signature_step(table, near.SignatureConfig.of(cfg), Context(f"s{k}", rank=k)).side
-        path = tmp_path / f"map{k}.parquet"
-        pq.write_table(side, path)
-        maps.append(str(path))
+    maps = _maps(tmp_path, [texts[k::3] for k in range(3)], cfg)  # three shards of three sources
     # Earlier steps removed some documents (two drop tables, as quality and exact dedup write them): they
     # take no part, whichever alive task reads them.
     full, _ = near.reduce([pq.read_table(p) for p in maps], cfg)
