@@ -70,11 +70,11 @@ def _early_pool(workers: int | None, executor: str, out: str, name: str | None) 
 
 def _recipe_name(recipe: Path) -> str | None:
     """The ``name`` of a recipe file, read cheaply (None when it cannot be: the full load reports why)."""
-    import tomllib
+    from curate.core.config import RecipeError, load_toml
 
     try:
-        name = tomllib.loads(recipe.read_text(encoding="utf-8")).get("name")
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        name = load_toml(recipe).get("name")
+    except (OSError, RecipeError):
         return None
     return name if isinstance(name, str) and name else None
 

@@ -94,9 +94,8 @@ class _Writer:
 
     def add_table(self, table: pa.Table) -> None:
         """Add a reader's whole table of documents (no keys), cut into shards where ``add`` would cut them."""
-        chars = pc.utf8_length(table.column("text")).to_numpy(zero_copy_only=False) if table.num_rows else []
         start, held = 0, 0
-        for i, size in enumerate(chars.tolist() if len(chars) else []):
+        for i, size in enumerate(pc.utf8_length(table.column("text")).to_pylist()):
             held += size
             if i + 1 - start >= self.limits[0] or held >= self.limits[1]:
                 self._write(table.slice(start, i + 1 - start))

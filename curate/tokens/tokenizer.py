@@ -11,10 +11,10 @@ encoded without the tokenizer's own BOS/EOS (``add_special_tokens=False``) and e
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -98,6 +98,7 @@ def _sizes(path: Path, files: dict[str, str], eod_token: str) -> tuple[int, int 
     """The vocabulary size and the EOD token's id, remembered per tokenizer (by its files' digests) in the
     user's cache: loading a large ``tokenizer.json`` only to read them costs a build 0.1 s before its first
     task."""
+    from curate.core.executor import write_json
     from curate.core.storage import cache_dir
 
     key = hashlib.sha256(json.dumps([sorted(files.items()), eod_token]).encode()).hexdigest()
@@ -110,13 +111,8 @@ def _sizes(path: Path, files: dict[str, str], eod_token: str) -> tuple[int, int 
     tok = load(str(path))
     vocab_size, eod_id = tok.get_vocab_size(with_added_tokens=True), tok.token_to_id(eod_token)
     if eod_id is not None:
-        try:
-            memo.parent.mkdir(parents=True, exist_ok=True)
-            tmp = memo.with_name(f".{memo.name}.{os.getpid()}")
-            tmp.write_text(json.dumps({"vocab_size": vocab_size, "eod_id": eod_id}), encoding="utf-8")
-            tmp.replace(memo)
-        except OSError:  # a read-only cache: load it again next time
-            pass
+        with contextlib.suppress(OSError):  # a read-only cache: load it again next time
+            write_json(memo, {"vocab_size": vocab_size, "eod_id": eod_id})
     return vocab_size, eod_id
 
 
