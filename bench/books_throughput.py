@@ -154,13 +154,18 @@ def build(folder: Path, out: Path, workers: int, recipe: Any = None) -> dict:
 
 def _build_child(folder: str, out: str, workers: str) -> None:
     """Time one build in this fresh process, its modules imported and its recipe read first (as ``curate
-    build`` has them before it starts), its caches cold and its workers new: what a user's build pays."""
+    build`` has them before it starts), its caches cold and its workers new: what a user's build pays. As
+    ``curate build books`` does, the workers are spawned first thing, importing the reader while this
+    process imports its own modules."""
+    from curate import cli
+    from curate.core import workers as workers_mod
+
+    workers_mod.skip_unused_imports()  # as the command line does
+    workers_mod.start_early(int(workers), [*cli._EARLY_MODULES, "curate.readers.books"])
     from curate.build import pipeline  # noqa: F401
-    from curate.core.workers import pyarrow_without_pandas, skip_unused_imports
     from curate.readers import books  # noqa: F401
 
-    skip_unused_imports()  # as the command line does
-    pyarrow_without_pandas()
+    workers_mod.pyarrow_without_pandas()
     recipe = spec(Path(folder))
     t = time.perf_counter()
     manifest = build(Path(folder), Path(out), int(workers), recipe)

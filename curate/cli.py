@@ -56,27 +56,70 @@ def _alone() -> None:
 _EARLY_MODULES = ["curate.readers.readtask", "curate.core.tasks", "curate.tokens.tokenize"]
 
 
-def _early_pool(workers: int | None, executor: str, out: str, name: str | None) -> None:
+def _early_pool(workers: int | None, executor: str, out: str, name: str | None,
+                readers: list[str] | None = None) -> None:
     """A build from the real command line on local workers spawns them before it imports and plans
-    (``core.workers.start_early``), unless ``out/name`` holds a finished build that will run no task."""
-    if not _COMMAND_LINE or executor != "local":
+    (``core.workers.start_early``), each importing the modules every build's tasks run and the modules of
+    ``readers`` (the build's reader names), unless ``out/name`` holds a finished build that will run no task.
+    Such a build also ends without tearing its interpreter down (``_leave``)."""
+    global _FAST_EXIT
+    if not _COMMAND_LINE:
+        return
+    _FAST_EXIT = True
+    if executor != "local":
         return
     if name is not None and "://" not in out and (Path(out) / name / "manifest.json").is_file():
         return
     from curate.core import workers as workers_mod
 
-    workers_mod.start_early(workers_mod.count(workers), _EARLY_MODULES)
+    # A reader's module is curate.readers.<name> (one a user registered elsewhere is imported with the plan).
+    modules = [*_EARLY_MODULES, *(f"curate.readers.{r}" for r in readers or [])]
+    workers_mod.start_early(workers_mod.count(workers), modules)
 
 
-def _recipe_name(recipe: Path) -> str | None:
-    """The ``name`` of a recipe file, read cheaply (None when it cannot be: the full load reports why)."""
-    from curate.core.config import RecipeError, load_toml
+def _recipe_plan(recipe: Path) -> tuple[str | None, list[str]]:
+    """The ``name`` of a corpus recipe and the readers of its sources, read cheaply for the early pool
+    (what cannot be read is left out: the full load reports why)."""
+    from curate.core.config import RecipeError, load_toml, resolve
 
     try:
-        name = load_toml(recipe).get("name")
+        data = load_toml(recipe)
     except (OSError, RecipeError):
-        return None
-    return name if isinstance(name, str) and name else None
+        return None, []
+    name = data.get("name")
+    readers = []
+    for entry in data.get("sources", []) if isinstance(data.get("sources"), list) else []:
+        try:
+            reader = load_toml(Path(resolve(recipe.parent, entry["recipe"]))).get("reader")
+        except (OSError, RecipeError, KeyError, TypeError):
+            continue
+        if isinstance(reader, str) and reader.isidentifier() and reader not in readers:
+            readers.append(reader)
+    return (name if isinstance(name, str) and name else None), readers
+
+
+_FAST_EXIT = False  # a build from the real command line: its process ends without tearing Python down
+
+
+def _leave(code: Any) -> None:
+    """End a command-line build's process now that its work is written and its output printed, without
+    unloading what it imported (pyarrow, pymupdf, tokenizers, ...: a tenth of a second or more that the
+    user would wait for): the exit handlers run, the streams are flushed, then the process exits with
+    ``code``. Left to Python's usual exit when another thread still runs or ``code`` is a message."""
+    import threading
+
+    if not _FAST_EXIT or not (code is None or isinstance(code, int)):
+        return
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        return
+    import atexit
+    import contextlib
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe: nothing left to say
+            stream.flush()
+    os._exit(code or 0)
 
 
 class _Main(click.Group):
@@ -94,7 +137,13 @@ class _Main(click.Group):
         end = args.index("--") if "--" in args else len(args)
         _DEBUG = "--debug" in args[:end] or bool(os.environ.get("CURATE_DEBUG"))
         args = [a for i, a in enumerate(args) if not (a == "--debug" and i < end)]
-        return super().main(args, *rest, **kwargs)
+        if not _COMMAND_LINE or not kwargs.get("standalone_mode", True):
+            return super().main(args, *rest, **kwargs)
+        try:
+            return super().main(args, *rest, **kwargs)
+        except SystemExit as done:  # how click ends the real command line, every time
+            _leave(done.code)
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         return _fail_cleanly(super().invoke)(ctx)
@@ -181,7 +230,7 @@ def corpus(recipe: Path, out: str, tokenizer_path: str | None, eod_token: str | 
       curate corpus recipes/stage1.toml --out build
       curate corpus recipes/stage2.toml --out build
     """
-    _early_pool(workers, executor, out, _recipe_name(recipe))
+    _early_pool(workers, executor, out, *_recipe_plan(recipe))
     import dataclasses
 
     from curate.build import pipeline, recipes
@@ -258,7 +307,7 @@ def _build_command(reader: str, summary: str, extra: list[Callable] | None = Non
     def command(inputs: tuple[str, ...], out: str, recipe: Path | None, name: str | None,
                 sets: tuple[str, ...], tokenizer_path: str | None, workers: int | None, strict: bool,
                 progress: bool | None, executor: str, ray_address: str | None, **reader_options: Any) -> None:
-        _early_pool(workers, executor, out, None if recipe else name or reader)
+        _early_pool(workers, executor, out, None if recipe else name or reader, [reader])
         import dataclasses
 
         from curate.build import pipeline, recipes
@@ -353,7 +402,7 @@ def build_documents(inputs: tuple[str, ...], json_keys: tuple[str, ...], output_
     """
     keys = tuple(k for item in json_keys for k in item.replace(",", " ").split())
     out, _, prefix = output_prefix.rstrip("/").rpartition("/")
-    _early_pool(run["workers"], run["executor"], out or ".", prefix)
+    _early_pool(run["workers"], run["executor"], out or ".", prefix, ["documents"])
     from curate.build import documents
 
     tok = None if tokenizer_path == "bundled" else str(Path(tokenizer_path).resolve())
@@ -369,7 +418,7 @@ def build_documents(inputs: tuple[str, ...], json_keys: tuple[str, ...], output_
 def _standalone(inputs: tuple[str, ...], out: str, name: str, steps: tuple[str, ...], text_field: str,
                 run: dict[str, Any], scrub: object = None, **spec: object) -> None:
     """Run one or two build steps alone over record files with a text field."""
-    _early_pool(run["workers"], run["executor"], out, name)
+    _early_pool(run["workers"], run["executor"], out, name, ["documents"])
     from curate.build import pipeline, recipes
     from curate.readers.documents import Config
 

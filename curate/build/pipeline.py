@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate.build import report as report_mod
 from curate.build.recipes import CorpusSpec, SourceSpec
 from curate.core import manifest as manifest_mod
 from curate.core import records, shards, storage
@@ -218,6 +219,7 @@ def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlo
              for t in read_tasks[s.name] if t.config.part is not None}
     first, beside = _read_passes([t for tasks in read_tasks.values() for t in tasks], split, workers)
     only = not split and not beside  # the read's last task list: its idle workers import the prepare pass's code
+    _import_behind(_later_modules(spec))
     results = ex.run([tail(t) if t.key in last else t for t in first], "read", unit=unit,
                      then=_prepare_modules(spec) if only else ())
     finishes = {s.name: _finish_tasks(root, s, read_tasks[s.name], results)
@@ -241,6 +243,38 @@ def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlo
 
             reduces[src.name] = tuple(global_steps.versions(ex, root, src.name, keys, spec.partitions))
     return reduces
+
+
+def _has_reduces(spec: CorpusSpec) -> bool:
+    return bool((spec.exact_dedup and spec.runs("dedup")) or (spec.near_dedup is not None and spec.runs("near_dedup")))
+
+
+def _later_modules(spec: CorpusSpec) -> list[str]:
+    """The modules this process runs after the read: the global reduces (when the build has one) and the
+    report."""
+    return [*(["curate.build.reduces"] if _has_reduces(spec) else []), "curate.build.report"]
+
+
+def _reduce_modules(spec: CorpusSpec) -> tuple[str, ...]:
+    """The modules the global reduces' tasks run (near dedup's joins: polars, a fifth of a second to import),
+    which a worker left without a prepare task imports while the others finish."""
+    near_on = spec.near_dedup is not None and spec.runs("near_dedup")
+    return ("curate.build.reduces", *(["polars"] if near_on else [])) if _has_reduces(spec) else ()
+
+
+def _import_behind(modules: list[str]) -> None:
+    """Import ``modules`` in a thread while this process waits for the read's tasks, instead of before its
+    first task list (they are a third of a second or more that every worker would wait for) or between two
+    passes. An import that fails here fails again, and is reported, where the module is used."""
+
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # reported by the import where the module is used
+                return
+
+    threading.Thread(target=load, name="curate-imports", daemon=True).start()
 
 
 def _read_passes(tasks: list[Task], split: set[str], workers: int) -> tuple[list[Task], list[Task]]:
@@ -353,7 +387,8 @@ def _prepare(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, Source
     tasks, inputs = _per_shard(root, spec, flows, "prepare", config_of)
     # Largest shards first, so that no worker starts a long one when the others are done (the order tasks
     # run in changes no output: results are taken in shard order).
-    done = ex.run([*sorted(tasks, key=lambda t: -os.path.getsize(t.inputs[0])), *along], "prepare")
+    done = ex.run([*sorted(tasks, key=lambda t: -os.path.getsize(t.inputs[0])), *along], "prepare",
+                  then=_reduce_modules(spec))
     for name, shard_paths in inputs.items():
         mine = [done[t.key] for t in tasks if t.key.startswith(f"{name}/prepare/")]
         flows[name].add("prepare", shard_paths, mine, records=any("records" in d.outputs for d in mine))
@@ -533,6 +568,8 @@ def _run_locked(spec: CorpusSpec, root: Path, workers: int | None, tokenize_docs
     write_json(root / "flow.json", manifest_mod.flow(root, flows))
     manifest = manifest_mod.build(root, spec, flows, tok,
                                    str(indexed.dtype_for_vocab(tok.vocab_size)) if tok else None)
+    from curate.build import report as report_mod  # imported behind the read (``_import_behind``)
+
     report_mod.write(root, manifest, reports)
     write_json(root / "manifest.json", manifest)
     return BuildResult(root, manifest, ran, skipped, seconds)

@@ -26,13 +26,12 @@ import hashlib
 import importlib
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from tqdm import tqdm
 
 import curate
 from curate.core import fingerprint as fp_mod
@@ -273,6 +272,29 @@ def _done_from_marker(task: Task, marker: dict[str, Any]) -> Done:
     return Done(outputs, marker["stats"], skipped=False)
 
 
+class _NoBar:
+    """The progress bar of a run that shows none."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        return None
+
+
+def _bar(progress: bool | None, **kwargs: Any) -> Any:
+    """A tqdm bar on stderr when ``progress`` (``None``: when stderr is a terminal), else one that shows
+    nothing (tqdm is then not imported: a build that shows no bar need not load it)."""
+    if progress is False or (progress is None and not sys.stderr.isatty()):
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(leave=False, **kwargs)
+
+
 class Executor:
     """Runs task lists locally: in this process (one worker) or a shared pool of spawned processes.
 
@@ -336,9 +358,8 @@ class Executor:
         self.skipped += len(tasks) - len(pending)
         self.ran += len(pending)
         total = sum(t.size for t in tasks)
-        bar = tqdm(total=total, initial=total - sum(t.size for t, _ in pending), desc=desc, unit=unit,
-                   disable=self.progress is False or None, leave=False)
-        with bar:
+        with _bar(self.progress, total=total, initial=total - sum(t.size for t, _ in pending), desc=desc,
+                  unit=unit) as bar:
             for task, marker in self._dispatch(pending, desc, then):
                 done[task.key] = _done_from_marker(task, marker)
                 bar.update(task.size)

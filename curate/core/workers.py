@@ -289,8 +289,9 @@ class Pool:
             then: tuple[str, ...] = ()) -> Iterator[tuple[Any, Any]]:
         """Run ``fn(job, arg)`` for every ``(job, arg)`` (a job has ``key`` and ``timeout``); yield each job with
         its result as it finishes, or with ``timed_out(job, arg)`` when the parent had to kill its worker. A
-        job that raises stops the run: the exception propagates with ``.job`` set. Workers import the modules
-        ``then`` once no job is left for them (queued behind the jobs: nobody waits for them)."""
+        job that raises stops the run: the exception propagates with ``.job`` set. All workers but one import
+        the modules ``then`` once no job is left for them (queued behind the jobs): the first to run out of jobs,
+        while another still runs the last one; the last to finish goes on to the next jobs at once."""
         todo = list(jobs)
         attempts: dict[str, int] = {}
         while todo:
@@ -298,7 +299,7 @@ class Pool:
             with _sigint_blocked():  # a submit may spawn a worker
                 futures: dict[Future, tuple[Any, Any]] = {pool.submit(_started, fn, job.key, job, arg): (job, arg)
                                                           for job, arg in todo}
-                for _ in range(self.workers if then else 0):
+                for _ in range(self.workers - 1 if then else 0):
                     pool.submit(_warm, then)
             todo, running, killed, broke = [], {}, set(), False
             waiting = set(futures)

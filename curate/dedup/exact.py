@@ -9,8 +9,8 @@ Three phases, like every global step:
    ``duplicate_of=<kept id>``;
 3. the build's apply pass removes the listed ids and writes their ledger rows.
 
-The reduce first finds repeated hashes (streaming over the hash column), then sorts only the
-records in those groups; memory is bounded by the number of records, not of pairs.
+The reduce first finds repeated hashes (one sort of the hash words), then sorts only the records
+in those groups; memory is bounded by the number of records, not of pairs.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -27,9 +26,6 @@ from curate.core.step import Context, Out
 from curate.dedup import minhash
 from curate.text import batchnorm
 from curate.text import normalise as text
-
-if TYPE_CHECKING:  # polars is imported where it is used: a build's driver imports this module to plan,
-    import polars as pl  # and a build without this step never needs polars
 
 HASHES = pa.schema([("hash", pa.binary(16)), ("rank", pa.int32()), ("id", pa.string())])
 
@@ -58,29 +54,45 @@ def hash_step(table: pa.Table, cfg: ExactDedupConfig, ctx: Context) -> Out:
     return Out(table, side=side)
 
 
-def duplicates(hashes: pl.LazyFrame) -> pl.DataFrame:
-    """``id, reason, detail`` of every record that is not the kept one of its hash group."""
-    import polars as pl
-    repeated = hashes.group_by("hash").len().filter(pl.col("len") > 1).select("hash")
-    ranked = hashes.join(repeated, on="hash", how="semi").sort(["hash", "rank", "id"]).with_columns(
-        pl.col("id").first().over("hash").alias("kept"),
-        pl.int_range(pl.len()).over("hash").alias("n"),
-    )
-    return (
-        ranked.filter(pl.col("n") > 0)
-        .select("id", pl.lit("exact_duplicate").alias("reason"),
-                pl.format("duplicate_of={}", pl.col("kept")).alias("detail"))
-        .sort("id")
-        .collect(engine="streaming")
-    )
+def duplicates(hashes: pa.Table) -> pa.Table:
+    """``id, reason, detail`` of every record that is not the kept one of its hash group, sorted by id.
+
+    The hashes are grouped in numpy (each 16-byte hash as two words); only the records of repeated hashes
+    are then sorted by (group, source rank, id) to find each group's kept record."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    empty = pa.table({"id": pa.array([], pa.string()), "reason": pa.array([], pa.string()),
+                      "detail": pa.array([], pa.string())})
+    if hashes.num_rows < 2:
+        return empty
+    column = hashes["hash"].combine_chunks()
+    words = np.frombuffer(column.buffers()[1], dtype=np.uint64, count=2 * len(column),
+                          offset=column.offset * 16).reshape(-1, 2)
+    order = np.lexsort((words[:, 1], words[:, 0]))
+    ordered = words[order]
+    same = (ordered[1:] == ordered[:-1]).all(axis=1)  # row k+1 has row k's hash
+    if not same.any():
+        return empty
+    repeated = np.zeros(len(order), bool)
+    repeated[1:] |= same
+    repeated[:-1] |= same
+    group = np.concatenate([[0], np.cumsum(~same)])[repeated]
+    rows = pa.table({"group": pa.array(group), "rank": hashes["rank"].take(pa.array(order[repeated])),
+                     "id": hashes["id"].take(pa.array(order[repeated]))})
+    rows = rows.take(pc.sort_indices(rows, [("group", "ascending"), ("rank", "ascending"), ("id", "ascending")]))
+    g = rows["group"].to_numpy()
+    first = np.concatenate([[True], g[1:] != g[:-1]])
+    kept = np.maximum.accumulate(np.where(first, np.arange(len(g)), 0))[~first]
+    ids = rows["id"].combine_chunks()
+    out = pa.table({"id": ids.filter(pa.array(~first)),
+                    "reason": pa.array(["exact_duplicate"] * len(kept), pa.string()),
+                    "detail": pc.binary_join_element_wise("duplicate_of=", ids.take(pa.array(kept)), "")})
+    return out.take(pc.sort_indices(out, [("id", "ascending")]))
 
 
 def reduce(tables: list[pa.Table], cfg: ExactDedupConfig) -> tuple[pa.Table, dict]:
     """The drop table (``id, reason, detail``) of all hash tables of one partition."""
-    import polars as pl
-    frames = [pl.from_arrow(t).lazy() for t in tables if t.num_rows]
-    if frames:
-        dups = duplicates(pl.concat(frames))
-    else:
-        dups = pl.DataFrame(schema={"id": pl.String, "reason": pl.String, "detail": pl.String})
-    return shards.drops_table(dups.to_arrow()), {"drops": dups.height}
+    frames = [t.select(HASHES.names).cast(HASHES) for t in tables if t.num_rows]
+    dups = duplicates(pa.concat_tables(frames)) if frames else duplicates(HASHES.empty_table())
+    return shards.drops_table(dups), {"drops": dups.num_rows}

@@ -73,20 +73,13 @@ def encode(texts: list[str], cfg: TokenizeConfig) -> tuple[np.ndarray, np.ndarra
     per-document lengths."""
     tok = tokenizer.load(cfg.tokenizer_json)
     ids = [e.ids for e in tok.encode_batch_fast(texts, add_special_tokens=False)]
-    if not cfg.append_eod:
-        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-        return np.fromiter(chain.from_iterable(ids), dtype=cfg.dtype, count=int(lengths.sum())), lengths
-    if cfg.empty == "none":
-        eod: tuple[int, ...] = (cfg.eod_id,)
-        lengths = np.fromiter((len(x) + 1 if x else 0 for x in ids), dtype=np.int64, count=len(ids))
-        flat = np.fromiter(chain.from_iterable(chain(x, eod) for x in ids if x), dtype=cfg.dtype,
-                           count=int(lengths.sum()))
-        return flat, lengths
-    lengths = np.fromiter((len(x) + 1 for x in ids), dtype=np.int64, count=len(ids))
-    eod = (cfg.eod_id,)
-    flat = np.fromiter(chain.from_iterable(chain(x, eod) for x in ids), dtype=cfg.dtype,
-                       count=int(lengths.sum()))
-    return flat, lengths
+    if cfg.append_eod:  # each list gets its EOD in place: one flat pass below, no per-document chain
+        every = cfg.empty != "none"
+        for x in ids:
+            if x or every:
+                x.append(cfg.eod_id)
+    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    return np.fromiter(chain.from_iterable(ids), dtype=cfg.dtype, count=int(lengths.sum())), lengths
 
 
 def tokenize_task(task: Task) -> Result:

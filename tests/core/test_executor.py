@@ -382,19 +382,33 @@ def test_a_worker_ends_without_tearing_its_interpreter_down(tmp_path):
     assert not (tmp_path / "teardown").exists()
 
 
+def _loaded_in(job: object, module: str) -> tuple[int, bool]:
+    import os
+    import sys
+    import time
+
+    time.sleep(getattr(job, "sleep", 0))
+    return os.getpid(), module in sys.modules
+
+
 def test_workers_import_the_next_task_lists_modules_once_this_ones_are_handed_out():
     """``then``: a worker imports what the next task list runs once no task of this one is left for it (never
-    before this list's tasks: it would hold them up)."""
+    before this list's tasks: it would hold them up), while another still runs the last one; the worker that
+    runs the last task goes on to the next list without importing them first."""
     from types import SimpleNamespace
 
     from curate.core import workers
 
     module = "curate.kg.values"  # nothing a worker imports at start pulls it in
-    pool = workers.Pool(1)
+    pool = workers.Pool(2)
     try:
-        job = SimpleNamespace(key="k", timeout=None)
-        [(_, before)] = list(pool.run([(job, module)], _loaded, _loaded, then=(module,)))
-        [(_, after)] = list(pool.run([(job, module)], _loaded, _loaded))
+        long_job, short_job = (SimpleNamespace(key=k, timeout=None, sleep=s) for k, s in (("long", 1.5), ("short", 0)))
+        first = {job.key: result for job, result in
+                 pool.run([(long_job, module), (short_job, module)], _loaded_in, _loaded_in, then=(module,))}
+        assert not any(loaded for _, loaded in first.values())  # nothing imported ahead of this list's tasks
+        busy = pool.run([(SimpleNamespace(key=f"b{i}", timeout=None, sleep=0.5), module) for i in range(2)],
+                        _loaded_in, _loaded_in)
+        after = dict(result for _, result in busy)
     finally:
         pool.close()
-    assert (before, after) == (False, True)
+    assert after == {first["long"][0]: False, first["short"][0]: True}

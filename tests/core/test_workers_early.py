@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,17 +60,52 @@ def test_only_a_command_line_build_with_work_to_do_starts_early(tmp_path, monkey
                                                                  started):
     calls = []
     monkeypatch.setattr(cli, "_COMMAND_LINE", line)
-    monkeypatch.setattr(workers, "start_early", lambda n, modules: calls.append(n))
+    monkeypatch.setattr(cli, "_FAST_EXIT", False)
+    monkeypatch.setattr(workers, "start_early", lambda n, modules: calls.append((n, modules)))
     if finished:
         (tmp_path / "b").mkdir()
         (tmp_path / "b" / "manifest.json").write_text("{}")
-    cli._early_pool(3, executor, str(tmp_path), "b")
-    assert calls == ([3] if started else [])
+    cli._early_pool(3, executor, str(tmp_path), "b", ["books"])
+    assert calls == ([(3, [*cli._EARLY_MODULES, "curate.readers.books"])] if started else [])
+    assert cli._FAST_EXIT is line  # every command-line build ends at once, with or without the early pool
 
 
-def test_the_recipe_name_is_read_cheaply(tmp_path):
+def test_the_recipe_name_and_readers_are_read_cheaply(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "qa.toml").write_text('name = "qa"\nreader = "qa"\n')
+    (tmp_path / "src" / "books.toml").write_text('name = "books"\nreader = "books"\n')
+    (tmp_path / "src" / "broken.toml").write_text("reader = [broken")
     recipe = tmp_path / "r.toml"
-    recipe.write_text('name = "stage1"\n[[sources]]\nreader = "qa"\n')
-    assert cli._recipe_name(recipe) == "stage1"
+    recipe.write_text('name = "stage1"\n[[sources]]\nrecipe = "src/qa.toml"\n[[sources]]\nrecipe = "src/books.toml"\n'
+                      '[[sources]]\nrecipe = "src/broken.toml"\n[[sources]]\nrecipe = "src/missing.toml"\n'
+                      '[[sources]]\nweight = 2\n')
+    assert cli._recipe_plan(recipe) == ("stage1", ["qa", "books"])  # what cannot be read is left to the full load
     recipe.write_text("name = [broken")
-    assert cli._recipe_name(recipe) is None
+    assert cli._recipe_plan(recipe) == (None, [])
+
+
+def _curate(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(Path(cli.__file__).parents[1])}
+    return subprocess.run([sys.executable, "-m", "curate.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=300)
+
+
+def test_a_command_line_build_ends_at_once_with_its_exit_status_and_its_output(tmp_path):
+    """A build from the real command line skips Python's teardown (``cli._leave``): what it printed still
+    arrives, its exit status is the one click chose, and the build it wrote is whole."""
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"text": f"document {i} about anaemia."}) + "\n" for i in range(50)))
+    done = _curate("build", "documents", "--input", str(corpus), "--output-prefix", "out/c", "--workers", "2",
+                   "--no-progress", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "tasks:" in done.stdout and "report:" in done.stdout  # flushed before the process ended
+    assert json.loads((tmp_path / "out" / "c" / "manifest.json").read_text())["sources"]["c_text"]["records_out"] == 50
+    with corpus.open("a") as f:
+        f.write('{"text": "cut\n')
+    strict = _curate("build", "documents", "--input", str(corpus), "--output-prefix", "out/d", "--workers", "2",
+                     "--strict", "--no-progress", cwd=tmp_path)
+    assert strict.returncode == 3, strict.stderr
+    assert "quarantined" in strict.stdout + strict.stderr
+    failed = _curate("build", "documents", "--input", str(tmp_path / "missing.jsonl"), "--output-prefix", "out/e",
+                     cwd=tmp_path)
+    assert failed.returncode == 1 and "missing.jsonl" in failed.stderr
