@@ -313,6 +313,13 @@ def main() -> None:
     parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--build-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not args.build_child and not args.rss_child:
+        import compileall
+
+        # As an installed package has it (where PYTHONDONTWRITEBYTECODE is set, every process would compile
+        # curate's modules again: a tenth of a second each).
+        for checkout in (ROOT, *([args.baseline] if args.baseline else [])):
+            compileall.compile_dir(str(checkout / "curate"), quiet=1, workers=1)
     if args.rss_child:
         _rss_child(*args.rss_child)
         return

@@ -105,10 +105,12 @@ def _leave(code: Any) -> None:
     """End a command-line build's process now that its work is written and its output printed, without
     unloading what it imported (pyarrow, pymupdf, tokenizers, ...: a tenth of a second or more that the
     user would wait for): the exit handlers run, the streams are flushed, then the process exits with
-    ``code``. Left to Python's usual exit when another thread still runs or ``code`` is a message."""
+    ``code``. Left to Python's usual exit when another thread still runs, ``code`` is a message, or a
+    profiler, tracer or debugger watches the process (``python -m cProfile`` writes its file after the
+    command returns)."""
     import threading
 
-    if not _FAST_EXIT or not (code is None or isinstance(code, int)):
+    if not _FAST_EXIT or not (code is None or isinstance(code, int)) or sys.getprofile() or sys.gettrace():
         return
     if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         return
