@@ -109,3 +109,28 @@ def test_a_command_line_build_ends_at_once_with_its_exit_status_and_its_output(t
     failed = _curate("build", "documents", "--input", str(tmp_path / "missing.jsonl"), "--output-prefix", "out/e",
                      cwd=tmp_path)
     assert failed.returncode == 1 and "missing.jsonl" in failed.stderr
+
+
+def test_the_quick_exit_steps_aside_for_profilers_threads_and_messages(monkeypatch):
+    """``cli._leave`` returns (and Python exits as usual) under a profiler (``python -m cProfile`` writes its
+    file after the command returns), while another thread still runs, for a message as exit code, and outside
+    a command-line build; had it not, this test's process would have ended here."""
+    import threading
+
+    monkeypatch.setattr(cli, "_FAST_EXIT", True)
+    sys.setprofile(lambda *args: None)
+    try:
+        cli._leave(0)
+    finally:
+        sys.setprofile(None)
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)
+    worker.start()
+    try:
+        cli._leave(0)
+    finally:
+        release.set()
+        worker.join()
+    cli._leave("a message")
+    monkeypatch.setattr(cli, "_FAST_EXIT", False)
+    cli._leave(0)
