@@ -245,21 +245,28 @@ def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlo
     return reduces
 
 
-def _has_reduces(spec: CorpusSpec) -> bool:
-    return bool((spec.exact_dedup and spec.runs("dedup")) or (spec.near_dedup is not None and spec.runs("near_dedup")))
+def _exact_on(spec: CorpusSpec) -> bool:
+    """Whether the build runs exact dedup."""
+    return bool(spec.exact_dedup and spec.runs("dedup"))
+
+
+def _near_on(spec: CorpusSpec) -> bool:
+    """Whether the build runs near dedup."""
+    return spec.near_dedup is not None and spec.runs("near_dedup")
 
 
 def _later_modules(spec: CorpusSpec) -> list[str]:
     """The modules this process runs after the read: the global reduces (when the build has one) and the
     report."""
-    return [*(["curate.build.reduces"] if _has_reduces(spec) else []), "curate.build.report"]
+    return [*(["curate.build.reduces"] if _exact_on(spec) or _near_on(spec) else []), "curate.build.report"]
 
 
 def _reduce_modules(spec: CorpusSpec) -> tuple[str, ...]:
     """The modules the global reduces' tasks run (near dedup's joins: polars, a fifth of a second to import),
     which a worker left without a prepare task imports while the others finish."""
-    near_on = spec.near_dedup is not None and spec.runs("near_dedup")
-    return ("curate.build.reduces", *(["polars"] if near_on else [])) if _has_reduces(spec) else ()
+    if _near_on(spec):
+        return ("curate.build.reduces", "polars")
+    return ("curate.build.reduces",) if _exact_on(spec) else ()
 
 
 def _import_behind(modules: list[str]) -> None:
@@ -341,12 +348,11 @@ def _prepare_steps(spec: CorpusSpec, src: SourceSpec, has_versions: bool) -> lis
 
         steps.append(Step("scrub", phi.scrub, src.scrub))
     if spec.runs("quality"):
-        near_on = spec.near_dedup is not None and spec.runs("near_dedup")
-        columns = quality.needed(src.quality, score=near_on and "quality" in spec.near_dedup.keep)
+        columns = quality.needed(src.quality, score=_near_on(spec) and "quality" in spec.near_dedup.keep)
         steps.append(Step("signals", quality.signals_step, quality.SignalsConfig(columns), ANNOTATE))
-    if spec.exact_dedup and spec.runs("dedup"):
+    if _exact_on(spec):
         steps.append(Step("hashes", exact.hash_step, exact.ExactDedupConfig(), ANNOTATE))
-    if spec.near_dedup is not None and spec.runs("near_dedup"):
+    if _near_on(spec):
         steps.append(Step("signatures", near.signature_step, near.SignatureConfig.of(spec.near_dedup), ANNOTATE))
     return steps
 
@@ -462,13 +468,13 @@ def _global(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceF
     quality_drops = _quality(ex, root, spec, flows) if spec.runs("quality") else {}
     removed = [p for paths in quality_drops.values() for p in paths]
     global_drops: dict[str, list[str]] = {}
-    if spec.exact_dedup and spec.runs("dedup"):
+    if _exact_on(spec):
         from curate.build import reduces as global_steps  # a build without reduces never loads them
 
         maps = [str(p) for s in spec.sources for p in flows[s.name].sides.get("hashes", [])]
         global_drops["dedup"] = global_steps.exact_dedup(ex, root, maps, removed, spec.partitions)
         removed = [*removed, *global_drops["dedup"]]
-    if spec.near_dedup is not None and spec.runs("near_dedup"):
+    if _near_on(spec):
         from curate.build import reduces as global_steps
 
         maps = [str(p) for s in spec.sources for p in flows[s.name].sides.get("signatures", [])]
@@ -483,9 +489,8 @@ def _global(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceF
 
 def _applies(spec: CorpusSpec) -> bool:
     """Whether the build has an apply pass (a decision that drops records)."""
-    return any((spec.runs("quality"), spec.exact_dedup and spec.runs("dedup"),
-                spec.decontam is not None and spec.runs("decontam"),
-                spec.near_dedup is not None and spec.runs("near_dedup")))
+    return any((spec.runs("quality"), _exact_on(spec), spec.decontam is not None and spec.runs("decontam"),
+                _near_on(spec)))
 
 
 def _ends_at_read(spec: CorpusSpec, src: SourceSpec) -> bool:

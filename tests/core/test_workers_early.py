@@ -111,6 +111,26 @@ def test_a_command_line_build_ends_at_once_with_its_exit_status_and_its_output(t
     assert failed.returncode == 1 and "missing.jsonl" in failed.stderr
 
 
+def test_a_command_line_build_runs_its_exit_handlers_and_skips_the_teardown(tmp_path):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"text": f"document {i} about anaemia."}) + "\n" for i in range(20)))
+    # An exit handler writes one file; an object freed only when Python tears its modules down writes the other.
+    probe = ("import atexit, pathlib, runpy, sys\n"
+             "atexit.register(lambda: pathlib.Path('atexit').write_text('ran'))\n"
+             "class Teardown:\n    def __del__(self):\n        pathlib.Path('teardown').write_text('ran')\n"
+             "held = Teardown()\n"
+             f"sys.argv = ['curate', 'build', 'documents', '--input', {str(corpus)!r}, '--output-prefix', 'out/c', "
+             "'--workers', '2', '--no-progress']\n"
+             "runpy.run_module('curate.cli', run_name='__main__')\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(cli.__file__).parents[1])}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert not (tmp_path / "teardown").exists()
+    assert (tmp_path / "out" / "c" / "manifest.json").is_file()
+
+
 def test_the_quick_exit_steps_aside_for_profilers_threads_and_messages(monkeypatch):
     """``cli._leave`` returns (and Python exits as usual) under a profiler (``python -m cProfile`` writes its
     file after the command returns), while another thread still runs, for a message as exit code, and outside
