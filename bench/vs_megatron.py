@@ -22,10 +22,11 @@ is trained on it (``curate tokenizer train``'s trainer). Then, interleaved, ``--
   batches of 4,096 (all cores; faster than one batch of everything), ids pulled into Python lists,
   nothing written. Two figures: the encode alone (the limit) and the whole process.
 
-It checks that curate's and Megatron's ``.bin/.idx`` are byte-identical, and prints the medians,
-the CPU seconds of each variant (user + system of its whole process tree: the figure that a machine
-shared with other work disturbs least),
-the medians of the per-run ratios, and the load average before and after.
+Before timing, the Python code of every variant (curate's, the baseline's and Megatron's trees) is
+byte-compiled, as an installed package has it. It checks that curate's and Megatron's ``.bin/.idx`` are
+byte-identical, and prints the medians, the CPU seconds of each variant (user + system of its whole
+process tree: the figure that a machine shared with other work disturbs least), the medians of the
+per-run ratios, and the load average before and after.
 """
 
 from __future__ import annotations
