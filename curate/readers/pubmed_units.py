@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, NamedTuple
 
 from curate.text import textio
+from curate.text.parts import next_part
 
 UNIT = re.compile(rb"<(PubmedArticle|PubmedBookArticle|DeleteCitation)[\s>]")
 ARTICLE = re.compile(rb"<Pubmed(?:Book)?Article[\s>]")
@@ -173,8 +174,9 @@ class _Planner:
     """Parts of one file from a scan of its decompressed bytes, fed chunk by chunk (``feed``); ``cut``
     marks where a part may begin (a gzip member start; any unit start when ``at_units``)."""
 
-    def __init__(self, part_bytes: int, at_units: bool):
+    def __init__(self, part_bytes: int, at_units: bool, total: int = 0):
         self.part_bytes, self.at_units = part_bytes, at_units
+        self.total = total  # the file's size when known: its last parts are shorter (``parts.next_part``)
         self.buf, self.base, self.lines = b"", 0, 1  # unscanned bytes, their offset, the line of buf[0]
         self.cuts: list[tuple[int, int, int]] = []  # (offset, member offset, line) not yet reached by units
         self.counts: dict[str, int] = {}  # PMID -> units so far, in the parts already closed
@@ -188,6 +190,10 @@ class _Planner:
         last = self.cuts[-1][0] if self.cuts else self.parts[-1]["start"]
         if offset >= last + self.part_bytes:
             self.cuts.append((offset, member, self.lines + self.buf.count(b"\n", 0, offset - self.base)))
+
+    def _size(self, start: int) -> int:
+        """The size of a part that begins at ``start``."""
+        return next_part(self.total - start, self.part_bytes) if self.total else self.part_bytes
 
     def feed(self, data: bytes, final: bool = False) -> None:
         """Scan the next decompressed bytes (``final``: the last of the file)."""
@@ -204,7 +210,7 @@ class _Planner:
             at = self.base + m.start()
             while self.cuts and at >= self.cuts[0][0]:
                 self._open(*self.cuts.pop(0))
-            if self.at_units and at >= self.parts[-1]["start"] + self.part_bytes:
+            if self.at_units and at >= self.parts[-1]["start"] + self._size(self.parts[-1]["start"]):
                 self._open(at, None, self.lines + buf.count(b"\n", 0, m.start()))
             self.article = m.group(1) != b"DeleteCitation"
         self.lines += buf.count(b"\n", 0, stop)
@@ -241,7 +247,7 @@ def plan(path: Path, part_bytes: int) -> list[dict] | None:
         if root_tag(f.read(1 << 16)) != "PubmedArticleSet":
             return None
         f.seek(0)
-        planner, size = _Planner(part_bytes, at_units=True), 0
+        planner, size = _Planner(part_bytes, at_units=True, total=size), 0
         while chunk := f.read(CHUNK):
             planner.feed(chunk)
             size += len(chunk)

@@ -10,11 +10,11 @@
 
 from __future__ import annotations
 
-import functools
 import itertools
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -27,30 +27,42 @@ from curate.text import normalise
 _ASSIGNED_BELOW = 0x32400
 
 
-def _all_chars() -> str:
-    """Every code point, in order (surrogates included), decoded at once from their UTF-32 form."""
-    return np.arange(0x110000, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
+class _PerCodePoint:
+    """A table over all code points, filled for the code points of each lookup the first time they are met
+    (``of`` gives the values of an array of new code points). A batch holds a few thousand distinct code
+    points at most; computing the whole table up front costs a tenth of a second in each new process."""
+
+    def __init__(self, dtype: type, of: Callable[[np.ndarray], Any]):
+        self.values = np.zeros(0x110000, dtype=dtype)
+        self.known = np.zeros(0x110000, dtype=bool)
+        self.of = of
+
+    def __getitem__(self, cp: np.ndarray) -> np.ndarray:
+        if cp.size <= 1 << 14:  # a short text: its distinct code points, sorted
+            distinct = np.unique(cp)
+            todo = distinct[~self.known[distinct]]
+        else:  # a batch: one pass over it, one over the table
+            new = np.zeros(0x110000, dtype=bool)
+            new[cp] = True
+            new &= ~self.known
+            todo = np.flatnonzero(new)
+        if todo.size:
+            self.values[todo] = self.of(todo)
+            self.known[todo] = True
+        return self.values[cp]
 
 
-def _mask(chars: str) -> np.ndarray:
-    """A per-code-point mask of the characters in ``chars``."""
-    mask = np.zeros(0x110000, dtype=bool)
-    mask[np.frombuffer(chars.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)] = True
-    return mask
+def _each(test: Callable[[str], Any]) -> Callable[[np.ndarray], list]:
+    """``of`` for a ``_PerCodePoint`` from a test of one character."""
+    return lambda cps: [bool(test(chr(c))) for c in cps.tolist()]
 
 
-@functools.cache
-def _word() -> np.ndarray:
-    """The characters ``dedup_key`` keeps: what ``re``'s ``[\\W_]`` does not match."""
-    return _mask(re.sub(r"[\W_]+", "", _all_chars()))
-
-
-@functools.cache
-def _unknown() -> np.ndarray:
-    """Code points whose NFKC Python and Arrow may disagree on: unassigned in Python's Unicode, or high."""
-    unknown = np.ones(0x110000, dtype=bool)
-    unknown[:_ASSIGNED_BELOW] = [unicodedata.category(chr(c)) == "Cn" for c in range(_ASSIGNED_BELOW)]
-    return unknown
+_NON_WORD = re.compile(r"[\W_]")
+# The characters ``dedup_key`` keeps: what ``re``'s ``[\W_]`` does not match.
+_WORD = _PerCodePoint(bool, _each(lambda ch: _NON_WORD.match(ch) is None))
+# Code points whose NFKC Python and Arrow may disagree on: unassigned in Python's Unicode, or high.
+_UNKNOWN = _PerCodePoint(bool, lambda cps: [c >= _ASSIGNED_BELOW or unicodedata.category(chr(c)) == "Cn"
+                                            for c in cps.tolist()])
 
 
 def _code_points(texts: Sequence[str], sep: str = "") -> np.ndarray:
@@ -71,31 +83,21 @@ def _docs_with(mask: np.ndarray, lengths: np.ndarray, gap: int = 0) -> np.ndarra
 _FOLDS_TO_SEVERAL = np.uint32(0xFFFFFFFF)
 
 
-@functools.cache
-def _key_table() -> np.ndarray:
-    """Per code point, what ``dedup_key`` makes of it after NFKC: its case folding when that is one word
-    character, 0 when it is dropped, ``_FOLDS_TO_SEVERAL`` when its folding is several characters (or it lies
-    above the code points Python assigns: a batch holding one is folded by Python).
-
-    Python's ``str.casefold`` maps each character on its own; the table is built a block at a time, and the
-    few blocks with a character that folds to several are folded character by character."""
-    cp = np.arange(_ASSIGNED_BELOW, dtype=np.uint32)
-    chars = cp.tobytes().decode("utf-32-le", "surrogatepass")
-    fold = np.full(0x110000, _FOLDS_TO_SEVERAL, dtype=np.uint32)  # above the assigned ones: Python folds
-    step = 4096
-    for start in range(0, _ASSIGNED_BELOW, step):
-        block = chars[start:start + step]
-        folded = block.casefold()
-        if len(folded) == len(block):
-            fold[start:start + len(block)] = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), np.uint32)
-            continue
-        for i, ch in enumerate(block):
-            f = ch.casefold()
-            fold[start + i] = ord(f) if len(f) == 1 else _FOLDS_TO_SEVERAL
+def _keys(cps: np.ndarray) -> np.ndarray:
+    """What ``dedup_key`` makes of each code point after NFKC: its case folding when that is one word
+    character, 0 when it is dropped, ``_FOLDS_TO_SEVERAL`` when its folding is several characters or it lies
+    above the code points Python assigns (a batch holding one is folded by Python). Python's
+    ``str.casefold`` maps each character on its own."""
+    fold = np.full(len(cps), _FOLDS_TO_SEVERAL, dtype=np.uint32)
+    for i, c in enumerate(cps.tolist()):
+        f = chr(c).casefold() if c < _ASSIGNED_BELOW else ""
+        if len(f) == 1:
+            fold[i] = ord(f)
     several = fold == _FOLDS_TO_SEVERAL
-    table = np.where(_word()[np.where(several, 0, fold)], fold, 0).astype(np.uint32)
-    table[several] = _FOLDS_TO_SEVERAL
-    return table
+    return np.where(several | _WORD[np.where(several, 0, fold)], fold, 0)
+
+
+_KEY = _PerCodePoint(np.uint32, _keys)
 
 
 def _decoded(arr: pa.Array) -> str:
@@ -128,7 +130,7 @@ def dedup_key_text(texts: pa.Array | pa.ChunkedArray | Sequence[str],
         return "", np.zeros(1, np.int64)
     lengths = _char_lengths(arr)
     cp = _code_points([_decoded(arr)]) if codepoints is None else codepoints
-    odd = _docs_with(_unknown()[cp], lengths, 0 if codepoints is None else 1)
+    odd = _docs_with(_UNKNOWN[cp], lengths, 0 if codepoints is None else 1)
     normal = pc.utf8_normalize(arr, "NFKC")
     if odd.any():
         nfkc = normal.to_pylist()
@@ -137,13 +139,13 @@ def dedup_key_text(texts: pa.Array | pa.ChunkedArray | Sequence[str],
         cp, lengths = _code_points(nfkc), np.fromiter(map(len, nfkc), dtype=np.int64, count=len(nfkc))
     else:
         cp, lengths = _code_points([_decoded(normal)]), _char_lengths(normal)
-    key = _key_table()[cp]
+    key = _KEY[cp]
     if (key == _FOLDS_TO_SEVERAL).any():  # ß, ŉ, ﬀ ... (or an unassigned code point): Python folds the texts
         joined = cp.tobytes().decode("utf-32-le")
         bounds = np.concatenate(([0], np.cumsum(lengths))).tolist()
         folded = [joined[a:b].casefold() for a, b in itertools.pairwise(bounds)]
         cp, lengths = _code_points(folded), np.fromiter(map(len, folded), dtype=np.int64, count=len(folded))
-        key = np.where(_word()[cp], cp, 0)
+        key = np.where(_WORD[cp], cp, 0)
     keep = key != 0
     return key[keep].tobytes().decode("utf-32-le"), np.concatenate(([0], np.cumsum(_per_text(keep, lengths))))
 
@@ -157,25 +159,15 @@ def dedup_keys(texts: pa.Array | pa.ChunkedArray | Sequence[str]) -> list[str]:
 _SP, _NL = 0x20, 0x0A
 
 
-@functools.cache
-def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(changed by ``safe_nfkc``'s table, whitespace, changed by ``normalize_whitespace`` wherever it
-    stands) per code point."""
-    chars = _all_chars()
-    space = _mask("".join(re.findall(r"\s", chars)))
-    bad = _mask("".join(normalise._CONTROL.findall(chars)) + "\r")
-    bad |= space
-    bad[[_SP, _NL]] = False
-    folds = np.zeros(0x110000, dtype=bool)
-    folds[list(normalise._nfkc_table())] = True
-    return folds, space, bad
-
-
-@functools.cache
-def _flagged(nfkc: bool) -> np.ndarray:
-    """Per code point, whether ``normalize_whitespace`` (or, when ``nfkc``, ``safe_nfkc``'s table) changes it."""
-    folds, _, bad = _tables()
-    return bad | folds if nfkc else bad
+_SPACE_RE = re.compile(r"\s")
+# Whitespace; and what ``normalize_whitespace`` changes wherever it stands (controls, zero-width
+# characters, carriage returns, whitespace but the space and the newline); and, with ``safe_nfkc``'s
+# fold table, what either may change.
+_SPACE = _PerCodePoint(bool, _each(_SPACE_RE.match))
+_BAD = _PerCodePoint(bool, _each(lambda ch: ch not in " \n" and (
+    ch == "\r" or normalise._CONTROL.match(ch) or _SPACE_RE.match(ch))))
+_BAD_OR_FOLDS = _PerCodePoint(bool, lambda cps: _BAD[cps] | np.array([c in normalise._nfkc_table()
+                                                                       for c in cps.tolist()], dtype=bool))
 
 
 def clean_candidates(texts: Sequence[str], nfkc: bool = True) -> np.ndarray:
@@ -186,11 +178,11 @@ def clean_candidates(texts: Sequence[str], nfkc: bool = True) -> np.ndarray:
     n = len(texts)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    _, space, _ = _tables()
+    space = _SPACE
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
     cp = _code_points(texts, "a")  # a separator that no rule matches, alone or next to anything
     sp, nl = cp == _SP, cp == _NL
-    mask = _flagged(nfkc)[cp]
+    mask = (_BAD_OR_FOLDS if nfkc else _BAD)[cp]
     # A space next to a space or a newline, in either order (two newlines are allowed).
     mask[:-1] |= (sp[:-1] | nl[:-1]) & (sp[1:] | nl[1:]) & ~(nl[:-1] & nl[1:])
     mask[:-2] |= nl[:-2] & nl[1:-1] & nl[2:]

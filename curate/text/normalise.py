@@ -15,15 +15,21 @@ import functools
 import re
 import unicodedata
 
-import ftfy
 import numpy as np
 
-_FTFY = ftfy.TextFixerConfig(
-    uncurl_quotes=False,
-    fix_character_width=False,  # full-width CJK punctuation is correct Chinese typography
-    normalization="NFC",
-    explain=False,
-)
+
+@functools.cache
+def _ftfy() -> tuple:
+    """ftfy and its configuration, imported on first use (a tenth of a second: a process that reads
+    text which needs no repair never pays it)."""
+    import ftfy
+
+    return ftfy, ftfy.TextFixerConfig(
+        uncurl_quotes=False,
+        fix_character_width=False,  # full-width CJK punctuation is correct Chinese typography
+        normalization="NFC",
+        explain=False,
+    )
 
 # Decomposition tags whose NFKC folding is lossless for our purposes.
 _SAFE_TAGS = {"<compat>", "<font>", "<noBreak>", "<initial>", "<medial>", "<final>", "<isolated>",
@@ -41,7 +47,8 @@ def fix(text: str) -> str:
     """Repair mojibake and broken escapes with ftfy; keep quotes and CJK punctuation."""
     if _MAYBE_BROKEN.search(text) is None:
         return text
-    return ftfy.fix_text(text, _FTFY)
+    ftfy, config = _ftfy()
+    return ftfy.fix_text(text, config)
 
 
 @functools.cache

@@ -10,9 +10,10 @@ A part is a small JSON-serialisable descriptor that ``textio.iter_records`` read
   first row.
 
 Compressed files (``.gz``), JSON documents, UTF-16 files, files with CR-only line endings and CSV
-files with quoted line breaks are read whole (``record_parts`` returns ``None``). The cuts depend on
-the file and ``part_bytes`` only, never on the number of workers, so a build's tasks and outputs are
-the same on any machine.
+files with quoted line breaks are read whole (``record_parts`` returns ``None``). Byte ranges are
+``part_bytes`` each, then shorter at the end of the file (``next_part``: the last tasks of a build are
+short, so its workers finish together). The cuts depend on the file and ``part_bytes`` only, never on
+the number of workers, so a build's tasks and outputs are the same on any machine.
 """
 
 from __future__ import annotations
@@ -50,11 +51,21 @@ def record_parts(path: Path, part_bytes: int = DEFAULT_PART_BYTES, fmt: str | No
     return [{"format": fmt, **cut} for cut in line_cuts(path, part_bytes)]
 
 
+def next_part(left: int, part_bytes: int) -> int:
+    """The size of the next part when ``left`` bytes remain: ``part_bytes`` until the last two parts'
+    worth, which is cut into halves of what remains (down to an eighth of a part), so that the build's
+    last tasks are short and its workers finish together, whatever their number and speed."""
+    if left > 2 * part_bytes:
+        return part_bytes
+    return max(left // 2, part_bytes // 8, 1) if left > part_bytes // 4 else left
+
+
 def line_cuts(path: Path, part_bytes: int) -> list[dict]:
-    """Byte ranges of about ``part_bytes`` that start after a newline, with their first line numbers."""
+    """Byte ranges that start after a newline, with their first line numbers: ``part_bytes`` each, then
+    shorter ones at the end of the file (``next_part``)."""
     size = path.stat().st_size
     starts, lines = [0], [1]
-    pos, newlines, target = 0, 0, part_bytes
+    pos, newlines, target = 0, 0, next_part(size, part_bytes)
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             while target < pos + len(chunk):
@@ -66,7 +77,7 @@ def line_cuts(path: Path, part_bytes: int) -> list[dict]:
                 if cut < size:
                     starts.append(cut)
                     lines.append(newlines + chunk.count(b"\n", 0, i + 1) + 1)
-                target = cut + part_bytes
+                target = cut + next_part(size - cut, part_bytes)
             newlines += chunk.count(b"\n")
             pos += len(chunk)
     ends = [*starts[1:], size]

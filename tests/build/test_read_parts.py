@@ -61,6 +61,20 @@ def test_line_cuts_start_after_newlines_with_their_line_numbers(tmp_path):
         assert b["line"] == data[:b["start"]].count(b"\n") + 1
 
 
+def test_the_last_parts_are_shorter_down_to_an_eighth_of_a_part(tmp_path):
+    assert [parts.next_part(left, 800) for left in (10_000, 1601, 1600, 900, 201, 200, 7)] == \
+        [800, 800, 800, 450, 100, 200, 7]
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b"".join(b'{"text": "%s"}\n' % (b"x" * (i % 37)) for i in range(3000)))
+    sizes = [c["end"] - c["start"] for c in parts.line_cuts(path, 8000)]
+    lines = [len(line) for line in path.read_bytes().splitlines(keepends=True)]
+    full = [s for s in sizes if s >= 8000]
+    assert sizes[:len(full)] == full and all(s < 8000 + max(lines) for s in full)  # cut at the next newline
+    tail = sizes[len(full):]
+    assert len(tail) >= 3 and tail == sorted(tail, reverse=True) and min(tail) >= 1000  # halving, down to 1/8
+    assert sum(tail) <= 2 * 8000
+
+
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
 def test_outputs_are_byte_identical_whatever_the_cut(tmp_path, fmt):
     path = _jsonl(tmp_path / "a.jsonl")

@@ -1,6 +1,7 @@
 """Batch normalisation helpers agree with the per-text ones they stand for."""
 
 import random
+import re
 import unicodedata
 
 import numpy as np
@@ -91,3 +92,42 @@ def test_dedup_keys_of_arrow_slices_large_strings_and_shared_code_points():
     shared = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     assert _keys(arr, codepoints=shared) == want
     assert _keys(pa.array([], pa.string())) == []
+
+
+def test_per_code_point_tables_filled_in_any_order_equal_the_whole_tables():
+    """The tables are filled for the code points each lookup holds: in any order, by short texts or whole
+    batches, they end up what the definitions give over every code point at once."""
+    every = np.arange(0x110000, dtype=np.uint32)
+    chars = every.tobytes().decode("utf-32-le", "surrogatepass")
+
+    def mask(found: str) -> np.ndarray:
+        m = np.zeros(0x110000, dtype=bool)
+        m[np.frombuffer(found.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)] = True
+        return m
+
+    word = mask(re.sub(r"[\W_]+", "", chars))
+    space = mask("".join(re.findall(r"\s", chars)))
+    bad = mask("".join(normalise._CONTROL.findall(chars)) + "\r") | space
+    bad[[0x20, 0x0A]] = False
+    folds = np.zeros(0x110000, dtype=bool)
+    folds[list(normalise._nfkc_table())] = True
+    below = batchnorm._ASSIGNED_BELOW
+    unknown = np.ones(0x110000, dtype=bool)
+    unknown[:below] = [unicodedata.category(chr(c)) == "Cn" for c in range(below)]
+    key = np.full(0x110000, batchnorm._FOLDS_TO_SEVERAL, dtype=np.uint32)
+    for c in range(below):
+        f = chr(c).casefold()
+        if len(f) == 1:
+            key[c] = ord(f) if word[ord(f)] else 0
+    want = {"_WORD": word, "_UNKNOWN": unknown, "_KEY": key, "_SPACE": space, "_BAD": bad, "_BAD_OR_FOLDS": bad | folds}
+    rng = np.random.default_rng(0)
+    order = rng.permutation(every)
+    for name, table in want.items():
+        fresh = batchnorm._PerCodePoint(table.dtype.type, getattr(batchnorm, name).of)
+        at = 0
+        for size in (0, 1, 7, 3000, 1 << 14, (1 << 14) + 1, 200_000):
+            chunk = order[at:at + size]
+            assert np.array_equal(fresh[np.concatenate([chunk, chunk[:5]])], table[np.concatenate([chunk, chunk[:5]])])
+            at += size
+        assert np.array_equal(fresh[order[at:]], table[order[at:]]), name
+        assert fresh.known.all() and np.array_equal(fresh.values, table), name
