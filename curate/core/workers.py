@@ -114,12 +114,18 @@ def warm_pyarrow() -> None:
     pa.array([""])
 
 
-def _die_with_parent(parent: int) -> None:
+def _die_with_parent(parent: int, forked: bool = False) -> None:
+    """End this worker when the build (``parent``) dies. A spawned worker asks the kernel for SIGKILL when its
+    parent dies. A worker ``forked`` by the build's fork server has the server as its parent, which stays up
+    while any worker holds the pipe it watches: such a worker watches the build itself (``_watch``)."""
     if sys.platform.startswith("linux"):
         import ctypes
 
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if forked:
+            _watch(parent)
+            return
     else:  # no pdeathsig: poll the parent's pid
 
         def watch() -> None:
@@ -130,6 +136,35 @@ def _die_with_parent(parent: int) -> None:
         threading.Thread(target=watch, daemon=True).start()
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
+
+
+def _watch(build: int) -> None:
+    """End this process at once when process ``build`` ends: a thread waits on a pidfd of it (readable when it
+    ends), or polls it each second where there is no pidfd."""
+    try:
+        pidfd: int | None = os.pidfd_open(build)
+    except ProcessLookupError:  # gone already
+        os._exit(1)
+    except (AttributeError, OSError):
+        pidfd = None
+
+    def wait() -> None:
+        if pidfd is not None:
+            import select
+
+            select.select([pidfd], [], [])
+        else:
+            while True:
+                time.sleep(1.0)
+                try:
+                    os.kill(build, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:
+                    pass
+        os._exit(1)
+
+    threading.Thread(target=wait, name="curate-watch-build", daemon=True).start()
 
 
 # Modules that pymupdf imports when they are installed (pymupdf 2 depends on both) and that curate never uses:
@@ -183,9 +218,9 @@ def _exit_at_once() -> None:
     os._exit(0)  # a pool worker's exit status is 0 on every path that gets here (see ``_init_worker``)
 
 
-def _init_worker(parent: int, notices: Any) -> None:
+def _init_worker(parent: int, notices: Any, forked: bool = False) -> None:
     global _NOTICES
-    _die_with_parent(parent)
+    _die_with_parent(parent, forked)
     # Registered before the handlers a worker's tasks add (atexit runs the last registered first), so those
     # still run; concurrent.futures' worker loop returns 0 whether its tasks or initializer failed or not.
     atexit.register(_exit_at_once)
@@ -195,6 +230,25 @@ def _init_worker(parent: int, notices: Any) -> None:
     # Each worker is one of N parallel processes; keep libraries from each spawning N threads too.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("POLARS_MAX_THREADS", "1")
+
+
+# Linux: a fork server's workers die with the build through it (``_die_with_parent``).
+_FORK_SERVER = sys.platform.startswith("linux")
+
+
+def _with_sigint_blocked(fn: Callable[[], Any]) -> threading.Thread:
+    """Run ``fn`` in a new thread that has SIGINT blocked (a thread inherits its creator's signal mask), so
+    that the processes it starts have it blocked too (Ctrl-C is the parent's: see ``_sigint_blocked``)."""
+    thread = threading.Thread(target=fn, name="curate-workers-start", daemon=True)
+    if hasattr(signal, "pthread_sigmask"):
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            thread.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    else:
+        thread.start()
+    return thread
 
 
 @contextlib.contextmanager
@@ -242,34 +296,68 @@ def _warm(modules: tuple[str, ...]) -> None:
             importlib.import_module(name)
 
 
-class Pool:
-    """A spawned process pool that survives lost workers and enforces hard deadlines."""
+# The fork server's first module: it sets the server up as ``_init_worker`` sets up a spawned worker, before
+# the server imports the build's modules, so that the workers forked from it start that way.
+PRELOAD_SETUP = "curate.core.preload"
 
-    def __init__(self, workers: int):
+
+class Pool:
+    """A process pool that survives lost workers and enforces hard deadlines.
+
+    Its workers are spawned: each a fresh interpreter that imports what its tasks need. With ``preload`` (on
+    Linux) they are forked from a fork server instead, one fresh interpreter that imports the modules
+    ``preload`` once: every worker then starts with them imported, and the build pays the imports (half a
+    second or more) once rather than once per worker. That server is the process's only one
+    (multiprocessing's), so ``preload`` is for a process that runs one build: the command line's."""
+
+    def __init__(self, workers: int, preload: tuple[str, ...] | None = None):
         self.workers = workers
+        self.preload = preload if preload is not None and _FORK_SERVER else None
         self._pool: ProcessPoolExecutor | None = None
         self._notices: Any = None
+        self._warming: threading.Thread | None = None
 
     def _get(self) -> ProcessPoolExecutor:
         if self._pool is None:
             import multiprocessing
 
-            ctx = multiprocessing.get_context("spawn")
+            ctx = multiprocessing.get_context("spawn" if self.preload is None else "forkserver")
+            if self.preload is not None:
+                ctx.set_forkserver_preload([PRELOAD_SETUP, *self.preload])  # read when the server starts
             self._notices = ctx.SimpleQueue()  # written through at once: a worker may die right after
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                             initargs=(os.getpid(), self._notices))
+                                             initargs=(os.getpid(), self._notices, self.preload is not None))
         return self._pool
 
     def warm(self, modules: list[str]) -> None:
-        """Spawn the workers now, each importing ``modules``, without waiting for them: the imports (a second
-        or more per worker) overlap what the parent does before its first task list."""
+        """Start the workers now, each importing ``modules``, without waiting for them: the imports (a second
+        or more per worker) overlap what the parent does before its first task list. A pool with a fork
+        server starts in a thread: the first start waits for the server's imports."""
         pool = self._get()
-        with _sigint_blocked():  # a submit spawns a worker
+        if self.preload is None:
+            with _sigint_blocked():  # a submit spawns a worker
+                for _ in range(self.workers):
+                    pool.submit(_warm, tuple(modules))
+            return
+        previous = self._warming
+
+        def start() -> None:
+            if previous is not None:
+                previous.join()
             for _ in range(self.workers):
                 pool.submit(_warm, tuple(modules))
 
+        self._warming = _with_sigint_blocked(start)
+
+    def ready(self) -> None:
+        """Wait for the thread that starts the workers, if one does."""
+        if self._warming is not None:
+            self._warming.join()
+            self._warming = None
+
     def close(self, abort: bool = False) -> None:
         """Stop the workers: after their running tasks, or at once (``abort``: Ctrl-C, a failed build)."""
+        self.ready()
         if self._pool is None:
             return
         if abort:
@@ -374,7 +462,7 @@ def start_early(workers: int, modules: list[str]) -> None:
     executor takes the pool (``take_early``); one nobody took is killed at exit."""
     global _EARLY
     if _EARLY is None and workers > 1:
-        _EARLY = Pool(workers)
+        _EARLY = Pool(workers, preload=tuple(modules))
         _EARLY.warm(modules)
         atexit.register(_close_early)
 
@@ -386,7 +474,7 @@ def take_early(workers: int) -> Pool | None:
     if pool is not None and pool.workers != workers:
         pool.close(abort=True)
         return None
-    return pool
+    return pool  # its workers may still be starting: the first submit waits for them
 
 
 def _close_early() -> None:

@@ -154,3 +154,48 @@ def test_the_quick_exit_steps_aside_for_profilers_threads_and_messages(monkeypat
     cli._leave("a message")
     monkeypatch.setattr(cli, "_FAST_EXIT", False)
     cli._leave(0)
+
+
+def probe_task(task: Task):
+    """What a worker started with: its parent, whether the modules were there before its first task, its setup."""
+    from curate.core.executor import Result, atomic_path
+
+    setup = sys.modules.get("curate.core.preload")
+    seen = {"pid": os.getpid(), "ppid": os.getppid(), "preloaded": "curate.readers.books" in sys.modules
+            and getattr(setup, "SERVER", None) == os.getppid(),  # imported by the parent, before the fork
+            "layout": sys.modules.get("pymupdf.layout", "absent") is None,
+            "threads": os.environ.get("TOKENIZERS_PARALLELISM")}
+    with atomic_path(task.out(".json")) as tmp:
+        tmp.write_text(json.dumps(seen))
+    return Result({"out": [f"{task.name}.json"]})
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server is used on Linux")
+def test_an_early_pool_forks_its_workers_from_one_server_that_imported_the_modules(tmp_path):
+    """The command line's pool imports the build's modules once, in a fork server, and forks its workers
+    from it, set up as spawned workers are; they watch the build and end with it."""
+    script = (
+        "import json, os, sys\n"
+        "from pathlib import Path\n"
+        "from curate.core import workers\n"
+        "from curate.core.executor import Executor, Task\n"
+        "from tests.core.test_workers_early import probe_task\n"
+        "workers.start_early(2, ['curate.readers.books'])\n"
+        "src = Path(sys.argv[1]) / 'in.txt'\n"
+        "src.write_text('x')\n"
+        "tasks = [Task(f'p/{i}', probe_task, (str(src),), str(Path(sys.argv[1]) / 'out'), f'p{i}', None)\n"
+        "         for i in range(4)]\n"
+        "with Executor(2, progress=False) as ex:\n"
+        "    done = ex.run(tasks, 'p')\n"
+        "print(json.dumps([json.loads(d.files('out')[0].read_text()) for d in done.values()]))\n"
+        "print(json.dumps({'pid': os.getpid(), 'books': 'curate.readers.books' in sys.modules}))\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(cli.__file__).parents[1])}
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, env=env,
+                          cwd=Path(cli.__file__).parents[1], timeout=300)
+    assert done.returncode == 0, done.stderr
+    seen, build = (json.loads(line) for line in done.stdout.splitlines()[-2:])
+    assert not build["books"]  # imported by the server, not by the build
+    assert 1 <= len({s["pid"] for s in seen}) <= 2
+    for s in seen:
+        assert s["ppid"] != build["pid"]  # forked by the server
+        assert s["preloaded"] and s["layout"] and s["threads"] == "false"
