@@ -236,6 +236,18 @@ def _init_worker(parent: int, notices: Any, forked: bool = False) -> None:
 _FORK_SERVER = sys.platform.startswith("linux")
 
 
+def _stop_fork_server() -> None:
+    """End this process's fork server once its workers are gone (it would leave when this process ends):
+    a build's processes are all gone when it returns, their CPU time counted as its children's, and the
+    next pool starts a server of its own modules."""
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)  # multiprocessing's own, for its tests
+    if stop is not None:
+        with contextlib.suppress(Exception):
+            stop()
+
+
 def _with_sigint_blocked(fn: Callable[[], Any]) -> threading.Thread:
     """Run ``fn`` in a new thread that has SIGINT blocked (a thread inherits its creator's signal mask), so
     that the processes it starts have it blocked too (Ctrl-C is the parent's: see ``_sigint_blocked``)."""
@@ -366,6 +378,8 @@ class Pool:
                     proc.kill()
         self._pool.shutdown(wait=not abort, cancel_futures=True)
         self._pool = None
+        if self.preload is not None:
+            _stop_fork_server()
 
     def _drain(self, running: dict[str, tuple[int, float]]) -> None:
         with contextlib.suppress(OSError, EOFError, ValueError):

@@ -30,26 +30,26 @@ _ASSIGNED_BELOW = 0x32400
 class _PerCodePoint:
     """A table over all code points, filled for the code points of each lookup the first time they are met
     (``of`` gives the values of an array of new code points). A batch holds a few thousand distinct code
-    points at most; computing the whole table up front costs a tenth of a second in each new process."""
+    points at most; computing the whole table up front costs a tenth of a second in each new process. A
+    code point not yet met holds a value no table holds (``not_met``), so a lookup costs one gather and one
+    comparison once the batch's code points are known."""
 
     def __init__(self, dtype: type, of: Callable[[np.ndarray], Any]):
-        self.values = np.zeros(0x110000, dtype=dtype)
-        self.known = np.zeros(0x110000, dtype=bool)
+        self.boolean = dtype is bool
+        self.not_met = 2 if self.boolean else 0xFFFFFFFE  # not a truth value; above every code point
+        self.values: np.ndarray | None = None  # made on first use (a few MB)
         self.of = of
 
     def __getitem__(self, cp: np.ndarray) -> np.ndarray:
-        if cp.size <= 1 << 14:  # a short text: its distinct code points, sorted
-            distinct = np.unique(cp)
-            todo = distinct[~self.known[distinct]]
-        else:  # a batch: one pass over it, one over the table
-            new = np.zeros(0x110000, dtype=bool)
-            new[cp] = True
-            new &= ~self.known
-            todo = np.flatnonzero(new)
-        if todo.size:
+        if self.values is None:
+            self.values = np.full(0x110000, self.not_met, dtype=np.uint8 if self.boolean else np.uint32)
+        found = self.values[cp]
+        missing = found == self.not_met
+        if missing.any():
+            todo = np.unique(cp[missing])
             self.values[todo] = self.of(todo)
-            self.known[todo] = True
-        return self.values[cp]
+            found = self.values[cp]
+        return found.view(bool) if self.boolean else found
 
 
 def _each(test: Callable[[str], Any]) -> Callable[[np.ndarray], list]:
