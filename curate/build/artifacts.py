@@ -6,7 +6,7 @@ The report prefers the build's summaries (``manifest.json``, ``ledger.parquet``,
 - quality signals per document: ``sources/<source>/signals/*.parquet``;
 - records: the shards ``flow.json`` lists per source and pass (``read``, ``prepare``, ``apply``; the
   last pass's are the output, and a step sees the input of the pass it is fused into);
-- tokens per document: ``tokens/<source>_text_document.docs.parquet``;
+- tokens and characters per document: ``tokens/<source>_text_document.docs.parquet``;
 - instruction packs: ``packed/<split>-NNNNN.parquet`` with ``packed/info.json``.
 
 A file that a build no longer keeps is simply absent here, and the report leaves out what needed it.
@@ -71,7 +71,7 @@ class Artifacts:
         return []
 
     def token_counts(self, source: str) -> Path | None:
-        """Per-document token counts (``id``, ``tokens``) of ``source``'s Megatron dataset."""
+        """Per-document token and character counts (``id``, ``tokens``, ``chars``) of ``source``'s Megatron dataset."""
         prefix = self.manifest["sources"].get(source, {}).get("prefix")
         path = self.root / f"{prefix}.docs.parquet" if prefix else None
         return path if path is not None and path.is_file() else None

@@ -10,12 +10,14 @@ contamination hits with the matched n-grams, PHI replacements by type.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from curate.build import aggregate
 from curate.build.aggregate import LOG_EDGES, SHARE_EDGES, Hist
@@ -58,25 +60,30 @@ def lengths_and_languages(art: Artifacts) -> tuple[dict[str, dict[str, Hist]], d
     lengths: dict[str, dict[str, Hist]] = {}
     langs: dict[str, Counter] = {}
     for source in art.manifest["sources"]:
-        chars, counts = Hist(LOG_EDGES), Counter()
-        for lengths_, langs_ in aggregate.per_file(_lengths_and_languages, art.records(source)):
+        chars, counts, tokens = Hist(LOG_EDGES), Counter(), Hist(LOG_EDGES)
+        path = art.token_counts(source)
+        counted = path is not None and "chars" in pq.read_schema(path).names  # the documents' lengths, per document
+        for batch in aggregate.batches([path] if path else [], ["tokens", "chars"] if counted else ["tokens"]):
+            tokens.add(batch.column("tokens").to_numpy())
+            if counted:
+                chars.add(batch.column("chars").to_numpy())
+        for lengths_, langs_ in aggregate.per_file(functools.partial(_lengths_and_languages, text=not counted),
+                                                   art.records(source)):
             for part in lengths_:
                 chars.add(part)
             counts.update(langs_)
-        tokens = Hist(LOG_EDGES)
-        path = art.token_counts(source)
-        for batch in aggregate.batches([path] if path else [], ["tokens"]):
-            tokens.add(batch.column("tokens").to_numpy())
         lengths[source] = {"chars": chars, "tokens": tokens}
         langs[source] = Counter({str(k or "unknown"): int(v) for k, v in counts.items()})
     return lengths, langs
 
 
-def _lengths_and_languages(path: Any) -> tuple[list[np.ndarray], Counter]:
-    """The characters of each document of one shard (per batch) and its documents per language."""
+def _lengths_and_languages(path: Any, text: bool = True) -> tuple[list[np.ndarray], Counter]:
+    """The characters of each document of one shard (per batch; none without ``text``: the token dataset
+    has them) and its documents per language."""
     lengths, counts = [], Counter()
-    for batch in aggregate.batches([path], ["text", "lang"]):
-        lengths.append(pc.utf8_length(batch.column("text")).to_numpy(zero_copy_only=False))
+    for batch in aggregate.batches([path], ["text", "lang"] if text else ["lang"]):
+        if text:
+            lengths.append(pc.utf8_length(batch.column("text")).to_numpy(zero_copy_only=False))
         values = pc.value_counts(batch.column("lang"))
         counts.update(dict(zip(values.field("values").to_pylist(), values.field("counts").to_pylist(), strict=True)))
     return lengths, counts

@@ -24,6 +24,7 @@ parts and per-step record counts, so ``curate audit`` can recount the build.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib
@@ -37,7 +38,7 @@ from typing import Any
 from curate.build.recipes import CorpusSpec, SourceSpec
 from curate.core import manifest as manifest_mod
 from curate.core import records, shards, storage
-from curate.core.executor import Done, Executor, Task, make_executor, write_json
+from curate.core.executor import Done, Executor, Task, code_version, make_executor, write_json
 from curate.core.lock import build_lock
 from curate.core.step import ANNOTATE, Listed, Step, drop_listed
 from curate.core.tasks import (
@@ -272,7 +273,8 @@ def _reduce_modules(spec: CorpusSpec) -> tuple[str, ...]:
 def _import_behind(modules: list[str]) -> None:
     """Import ``modules`` in a thread while this process waits for the read's tasks, instead of before its
     first task list (they are a third of a second or more that every worker would wait for) or between two
-    passes. An import that fails here fails again, and is reported, where the module is used."""
+    passes; then hash the package's code for the manifest (``code_version``, read once per process). An
+    import that fails here fails again, and is reported, where the module is used."""
 
     def load() -> None:
         for name in modules:
@@ -280,6 +282,8 @@ def _import_behind(modules: list[str]) -> None:
                 importlib.import_module(name)
             except Exception:  # reported by the import where the module is used
                 return
+        with contextlib.suppress(OSError):
+            code_version()
 
     threading.Thread(target=load, name="curate-imports", daemon=True).start()
 

@@ -33,7 +33,9 @@ from curate.core import shards
 from curate.core.executor import Result, Task
 from curate.tokens import indexed, tokenizer
 
-DOCS = pa.schema([("id", pa.string()), ("tokens", pa.int64())])
+# Per document of a token dataset, in index order: its record id, its tokens (EOD included) and the characters
+# (code points) of its text, which the report's length histograms read instead of the text.
+DOCS = pa.schema([("id", pa.string()), ("tokens", pa.int64()), ("chars", pa.int64())])
 
 
 @dataclass(frozen=True)
@@ -93,19 +95,24 @@ def _tokenize_shards(paths: list[str | Path], prefix: Path, cfg: TokenizeConfig,
                      kept: dict[str, pa.Table] | None = None) -> tuple[int, int]:
     """Record shards, in order, into the part dataset ``prefix`` (``.bin``, ``.idx``, ``.ids.parquet``);
     returns its documents and tokens. ``kept``: the shards' tables by path, where still in memory."""
+    import pyarrow.compute as pc
+
     ids: list[pa.Array] = []
+    chars: list[pa.Array] = []
     per_doc: list[np.ndarray] = []
     with indexed.Builder(prefix, np.dtype(cfg.dtype)) as builder:  # the one streaming Megatron writer
         for path in paths:
             for batch in _batches(path, cfg.batch_docs, (kept or {}).get(str(path))):
-                flat, doc_lengths = encode(batch.column("text").to_pylist(), cfg)
+                text = batch.column("text")
+                flat, doc_lengths = encode(text.to_pylist(), cfg)
                 builder.add_documents(flat, doc_lengths)
                 per_doc.append(doc_lengths)
                 ids.append(batch.column("id"))
+                chars.append(pc.utf8_length(text).cast(pa.int64()))
     lengths = np.concatenate(per_doc) if per_doc else np.zeros(0, np.int64)
     docs = pa.Table.from_arrays(
-        [pa.chunked_array(ids, pa.string()) if ids else pa.array([], pa.string()), pa.array(lengths)],
-        schema=DOCS)
+        [pa.chunked_array(ids, pa.string()) if ids else pa.array([], pa.string()), pa.array(lengths),
+         pa.chunked_array(chars, pa.int64()) if chars else pa.array([], pa.int64())], schema=DOCS)
     shards.write(docs, Path(f"{prefix}.ids.parquet"))
     return len(lengths), int(lengths.sum())
 

@@ -58,6 +58,13 @@ def test_lengths_tokens_and_languages_count_every_output_document(stage1_build: 
     for name, s in art.manifest["sources"].items():
         assert data["lengths"][name]["chars"].total == s["records_out"] == data["lengths"][name]["tokens"].total
         assert sum(data["langs"][name].values()) == s["records_out"]
+        # the lengths come from the token dataset's per-document characters: those of the records' texts
+        texts = [t for p in art.records(name) for t in pq.read_table(p, columns=["text"])["text"].to_pylist()]
+        from_text = aggregate.Hist(aggregate.LOG_EDGES)
+        from_text.add(np.array([len(t) for t in texts]))
+        assert np.array_equal(data["lengths"][name]["chars"].counts, from_text.counts), name
+        docs = pq.read_table(art.token_counts(name))
+        assert sorted(docs["chars"].to_pylist()) == sorted(len(t) for t in texts)
     tokens = data["tokens"]
     assert tokens["budget_is_corpus"] and abs(sum(r["share"] for r in tokens["sources"].values()) - 1) < 1e-9
     books = tokens["sources"]["books"]  # epochs = weight x budget / tokens
