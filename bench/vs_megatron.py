@@ -17,7 +17,8 @@ is trained on it (``curate tokenizer train``'s trainer). Then, interleaved, ``--
 - ``curate documents (baseline)`` and ``curate stage 1 (baseline)``, with ``--baseline DIR``: the same
   builds run by another checkout of curate (``git worktree add DIR <commit>``), to measure a change
   against its base in the same run; their ledgers and ``.bin/.idx`` must be byte-identical to the
-  checkout's own;
+  checkout's own, and their ``.docs.parquet`` too, or equal on every column both have where one
+  version added a column;
 - ``raw limit``: a process that reads the lines, then ``encode_batch_fast`` over the texts in
   batches of 4,096 (all cores; faster than one batch of everything), ids pulled into Python lists,
   nothing written. Two figures: the encode alone (the limit) and the whole process.
@@ -285,15 +286,33 @@ def _same_build(runs: Path, n: int, names: list[str]) -> None:
     for name, (build, prefix) in builds.items():
         if f"{name} (baseline)" not in names or name not in names:
             continue
-        files = (f"{build}/ledger.parquet", *(f"{build}/tokens/{prefix}{s}" for s in (".bin", ".idx", ".docs.parquet")))
+        files = (f"{build}/ledger.parquet", *(f"{build}/tokens/{prefix}{s}" for s in (".bin", ".idx")))
+        docs = f"{build}/tokens/{prefix}.docs.parquet"
         for r in range(n):
             ours = runs / f"{name.replace(' ', '_')}-{r}"
             base = runs / f"{name.replace(' ', '_')}_(baseline)-{r}"
             differ = [f for f in files if (ours / f).read_bytes() != (base / f).read_bytes()]
+            same_docs, added = _same_docs(ours / docs, base / docs)
+            if not same_docs:
+                differ.append(docs)
             verdict = f"DIFFER from the baseline: {', '.join(differ)}" if differ else "byte-identical to the baseline"
-            print(f"{name} run {r}: ledger, .bin/.idx and .docs.parquet {verdict}")
+            note = f" (.docs.parquet: equal on the columns both have; only one has {', '.join(added)})" if added else ""
+            print(f"{name} run {r}: ledger, .bin/.idx and .docs.parquet {verdict}{note}")
             if differ:
                 raise SystemExit(1)
+
+
+def _same_docs(ours: Path, base: Path) -> tuple[bool, list[str]]:
+    """Whether two ``.docs.parquet`` files are equal: byte for byte, or, when one version added or
+    dropped a column, on every column both have. Also the columns that only one has."""
+    if ours.read_bytes() == base.read_bytes():
+        return True, []
+    import pyarrow.parquet as pq
+
+    a, b = pq.read_table(ours), pq.read_table(base)
+    shared = [c for c in a.column_names if c in b.column_names]
+    added = sorted(set(a.column_names) ^ set(b.column_names))
+    return bool(added) and a.select(shared).equals(b.select(shared)), added
 
 
 def _table(times: dict[str, list[float]], args: argparse.Namespace, docs: int, size: int, tokens: int | None,

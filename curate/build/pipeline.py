@@ -117,8 +117,10 @@ def _stem(path: Path) -> str:
     return path.name.removesuffix(".parquet")
 
 
-def _read_tasks(root: Path, src: SourceSpec, shard_records: int, part_bytes: int, workers: int = 2) -> list[Task]:
-    """The read tasks of one source, in (file, part) order, and the finish tasks of two-phase readers.
+def _read_tasks(root: Path, src: SourceSpec, shard_records: int, part_bytes: int, workers: int = 2,
+                working: bool = False) -> list[Task]:
+    """The read tasks of one source, in (file, part) order, and the finish tasks of two-phase readers
+    (``working``: a later pass reads their records back, so they are written uncompressed).
 
     With one worker a two-phase reader's files are read whole: its parts would be read one after another
     by the same process, then finished, which only adds the pieces' round trip through the disk (the
@@ -137,12 +139,13 @@ def _read_tasks(root: Path, src: SourceSpec, shard_records: int, part_bytes: int
     if hasattr(module, "read_all"):  # one task over every file (e.g. a graph split over files)
         rels = tuple(rel for _, rel in files)
         return [*unreadable, Task(f"{src.name}/read/*", read_task, (*(str(p) for p, _ in files), *side), out_dir,
-                                  "all", ReadConfig(src.name, src.reader, src.options, rels, shard_records))]
+                                  "all", ReadConfig(src.name, src.reader, src.options, rels, shard_records,
+                                                    working=working))]
     size = getattr(module, "units", None)  # progress in the reader's own unit (pages) when it has one
     tasks = unreadable
     for path, rel in files:
         name = safe_name(rel, taken)
-        cfg = ReadConfig(src.name, src.reader, src.options, (rel,), shard_records)
+        cfg = ReadConfig(src.name, src.reader, src.options, (rel,), shard_records, working=working)
         parts = _parts(module, path, src.options, part_bytes)
         if not parts:
             tasks.append(Task(f"{src.name}/read/{rel}", read_task, (str(path), *side), out_dir, name, cfg,
@@ -211,7 +214,8 @@ def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlo
     """Run every reader (large files in parts, in parallel); returns the versions drop tables of each
     keyed source. ``tail`` (``tokenize.in_last_pass``) tokenizes in the read tasks of sources with no later pass."""
     workers = getattr(ex, "workers", 1) or 1
-    read_tasks = {s.name: _bounded(s, _read_tasks(root, s, spec.shard_records, part_bytes, workers))
+    read_tasks = {s.name: _bounded(s, _read_tasks(root, s, spec.shard_records, part_bytes, workers,
+                                                  working=_read_back(spec, s)))
                   for s in spec.sources}
     last = {t.key for s in spec.sources if tail and _ends_at_read(spec, s) for t in read_tasks[s.name]}
     units = {getattr(reader_module(s.reader), "UNIT", "file") for s in spec.sources}
@@ -392,7 +396,8 @@ def _prepare(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, Source
                      if src.name in version_drops else ())
         return ChainConfig(src.name, tuple(steps), rank, spec.seed, resources,
                            tuple((s.name, _SIDES[s.name].format(src=src.name)) for s in steps if s.kind == ANNOTATE),
-                           records=any(s.kind != ANNOTATE for s in steps), batch_rows=PREPARE_BATCH)
+                           records=any(s.kind != ANNOTATE for s in steps), batch_rows=PREPARE_BATCH,
+                           working=_applies(spec))
 
     tasks, inputs = _per_shard(root, spec, flows, "prepare", config_of)
     # Largest shards first, so that no worker starts a long one when the others are done (the order tasks
@@ -497,11 +502,16 @@ def _applies(spec: CorpusSpec) -> bool:
                 _near_on(spec)))
 
 
+def _read_back(spec: CorpusSpec, src: SourceSpec) -> bool:
+    """Whether a later pass writes a source's records again, so that the read pass's are working shards (a
+    keyed source's versions, known only after reading, may add such a pass too)."""
+    return _applies(spec) or any(s.kind != ANNOTATE for s in _prepare_steps(spec, src, False))
+
+
 def _ends_at_read(spec: CorpusSpec, src: SourceSpec) -> bool:
     """Whether the read pass writes a source's last record shards (as far as the plan knows before reading: a
     keyed source's versions may still add a pass, and its read-time tokens are then not used)."""
-    return (not hasattr(reader_module(src.reader), "finish") and not _applies(spec)
-            and all(s.kind == ANNOTATE for s in _prepare_steps(spec, src, False)))
+    return not hasattr(reader_module(src.reader), "finish") and not _read_back(spec, src)
 
 
 def _tokenize(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlow],

@@ -49,7 +49,8 @@ class ChainConfig:
     goes to; ``records`` is False for a chain of annotations (no new record shard is written);
     ``as_drops`` writes the ledger rows as a drop table (``<name>.parquet``) instead of a ledger part;
     ``batch_rows`` runs the chain over slices of the shard (per-record steps only), so that what its
-    steps share through ``Context.memo`` is held for one slice at a time.
+    steps share through ``Context.memo`` is held for one slice at a time; ``working`` writes the record
+    shard uncompressed, for a later pass of the build to read back (``shards.write``).
     """
 
     source: str
@@ -61,6 +62,7 @@ class ChainConfig:
     records: bool = True
     as_drops: bool = False
     batch_rows: int | None = None  # run the chain over slices of this many rows (None: the whole shard)
+    working: bool = False  # a later pass of the build reads the records back: written uncompressed
 
 
 def _stamp(paths: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:
@@ -115,7 +117,7 @@ def chain_task(task: Task) -> Result:
     res = _run_sliced(table, spec, Context(spec.source, "", spec.rank, spec.seed, resources))
     outputs: dict[str, list[str]] = {}
     if spec.records:
-        shards.write(res.kept, task.out(".parquet"))
+        shards.write(res.kept, task.out(".parquet"), working=spec.working)
         outputs["records"] = [f"{task.name}.parquet"]
     for step, directory in spec.sides:
         name = f"{directory}/{task.name}.parquet"

@@ -46,6 +46,7 @@ class ReadConfig:
     part_index: int = 0
     pieces: int = 0
     problem: str = ""  # the input cannot be opened or listed: one quarantine row says why
+    working: bool = False  # a later pass of the build reads the records back: written uncompressed
 
     def code_modules(self) -> tuple[str, ...]:
         """The reader's module, chosen by name: its code (and what it imports) is fingerprinted."""
@@ -107,7 +108,7 @@ class _Writer:
 
     def _write(self, table: pa.Table) -> None:
         name = f"{self.task.name}-{len(self.outputs['records']):05d}.parquet"
-        shards.write(table, Path(self.task.out_dir) / name)
+        shards.write(table, Path(self.task.out_dir) / name, working=self.task.config.working)
         self.outputs["records"].append(name)
 
     def flush(self) -> None:

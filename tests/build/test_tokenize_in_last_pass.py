@@ -127,3 +127,28 @@ def test_kept_tables_are_bounded_and_end_with_their_block(tmp_path):
     assert list(kept) == [str(tmp_path / "s.parquet")]  # the big one is read back from its file
     shards.write(small, tmp_path / "after.parquet")
     assert list(kept) == [str(tmp_path / "s.parquet")]
+
+
+def _codecs(path: Path) -> set[str]:
+    meta = pq.read_metadata(path)
+    return {meta.row_group(g).column(c).compression for g in range(meta.num_row_groups) for c in range(meta.num_columns)}
+
+
+def test_records_a_later_pass_reads_back_are_uncompressed_and_the_last_records_zstd(tmp_path):
+    corpus = _corpus(tmp_path / "corpus.jsonl")
+    src = recipes.SourceSpec(name="docs", reader="documents", inputs=(str(corpus),),
+                             options=documents.Config(detect_lang=False))
+    spec = recipes.CorpusSpec(name="b", sources=(src,), exact_dedup=True)
+    root = pipeline.run(spec, tmp_path / "b", workers=1, progress=False, part_bytes=40_000).root
+    passes = {p["pass"]: [root / s for s in p["shards"]] for p in _flow(root, "docs")["passes"]}
+    assert list(passes) == ["read", "prepare", "apply"] and all(len(s) > 1 for s in passes.values())
+    for name in ("read", "prepare"):  # working shards: read back by the next pass
+        assert all(_codecs(p) == {"UNCOMPRESSED"} for p in passes[name]), name
+    assert all("ZSTD" in _codecs(p) for p in passes["apply"])  # the records a user takes away
+    assert "ZSTD" in _codecs(root / "ledger.parquet")
+    assert sum(pq.read_metadata(p).num_rows for p in passes["read"]) == 3000
+
+    only = documents.run((str(corpus),), ("text",), tmp_path, "c", None, True, workers=1, progress=False,
+                         part_bytes=40_000).root
+    [read_pass] = _flow(only, "c_text")["passes"]
+    assert all("ZSTD" in _codecs(only / p) for p in read_pass["shards"])  # the read pass's records are the last
