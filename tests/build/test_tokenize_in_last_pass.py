@@ -68,12 +68,17 @@ def test_documents_are_tokenized_by_their_read_tasks(tmp_path):
     assert again.ran == 0  # a rerun finds every read (and its tokens) done
 
 
-def test_a_build_with_an_apply_pass_tokenizes_in_it(tmp_path):
+def _deduplicated(tmp_path: Path) -> Path:
+    """The root of a build of ``_corpus`` with exact dedup (read, prepare and apply passes)."""
     corpus = _corpus(tmp_path / "corpus.jsonl")
     src = recipes.SourceSpec(name="docs", reader="documents", inputs=(str(corpus),),
                              options=documents.Config(detect_lang=False))
     spec = recipes.CorpusSpec(name="b", sources=(src,), exact_dedup=True)
-    root = pipeline.run(spec, tmp_path / "b", workers=1, progress=False, part_bytes=40_000).root
+    return pipeline.run(spec, tmp_path / "b", workers=1, progress=False, part_bytes=40_000).root
+
+
+def test_a_build_with_an_apply_pass_tokenizes_in_it(tmp_path):
+    root = _deduplicated(tmp_path)
     passes = _flow(root, "docs")["passes"]
     assert passes[-1]["pass"] == "apply"
     shards = [root / p for p in passes[-1]["shards"]]
@@ -131,15 +136,12 @@ def test_kept_tables_are_bounded_and_end_with_their_block(tmp_path):
 
 def _codecs(path: Path) -> set[str]:
     meta = pq.read_metadata(path)
-    return {meta.row_group(g).column(c).compression for g in range(meta.num_row_groups) for c in range(meta.num_columns)}
+    return {meta.row_group(g).column(c).compression
+            for g in range(meta.num_row_groups) for c in range(meta.num_columns)}
 
 
 def test_records_a_later_pass_reads_back_are_uncompressed_and_the_last_records_zstd(tmp_path):
-    corpus = _corpus(tmp_path / "corpus.jsonl")
-    src = recipes.SourceSpec(name="docs", reader="documents", inputs=(str(corpus),),
-                             options=documents.Config(detect_lang=False))
-    spec = recipes.CorpusSpec(name="b", sources=(src,), exact_dedup=True)
-    root = pipeline.run(spec, tmp_path / "b", workers=1, progress=False, part_bytes=40_000).root
+    root = _deduplicated(tmp_path)
     passes = {p["pass"]: [root / s for s in p["shards"]] for p in _flow(root, "docs")["passes"]}
     assert list(passes) == ["read", "prepare", "apply"] and all(len(s) > 1 for s in passes.values())
     for name in ("read", "prepare"):  # working shards: read back by the next pass
@@ -148,7 +150,7 @@ def test_records_a_later_pass_reads_back_are_uncompressed_and_the_last_records_z
     assert "ZSTD" in _codecs(root / "ledger.parquet")
     assert sum(pq.read_metadata(p).num_rows for p in passes["read"]) == 3000
 
-    only = documents.run((str(corpus),), ("text",), tmp_path, "c", None, True, workers=1, progress=False,
-                         part_bytes=40_000).root
+    only = documents.run((str(tmp_path / "corpus.jsonl"),), ("text",), tmp_path, "c", None, True, workers=1,
+                         progress=False, part_bytes=40_000).root
     [read_pass] = _flow(only, "c_text")["passes"]
     assert all("ZSTD" in _codecs(only / p) for p in read_pass["shards"])  # the read pass's records are the last
