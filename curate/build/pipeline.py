@@ -118,9 +118,9 @@ def _stem(path: Path) -> str:
 
 
 def _read_tasks(root: Path, src: SourceSpec, shard_records: int, part_bytes: int, workers: int = 2,
-                working: bool = False) -> list[Task]:
+                working: str | None = None) -> list[Task]:
     """The read tasks of one source, in (file, part) order, and the finish tasks of two-phase readers
-    (``working``: a later pass reads their records back, so they are written uncompressed).
+    (``working``: a later pass reads their records back, so they are written with this codec).
 
     With one worker a two-phase reader's files are read whole: its parts would be read one after another
     by the same process, then finished, which only adds the pieces' round trip through the disk (the
@@ -215,7 +215,7 @@ def _read(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, SourceFlo
     keyed source. ``tail`` (``tokenize.in_last_pass``) tokenizes in the read tasks of sources with no later pass."""
     workers = getattr(ex, "workers", 1) or 1
     read_tasks = {s.name: _bounded(s, _read_tasks(root, s, spec.shard_records, part_bytes, workers,
-                                                  working=_read_back(spec, s)))
+                                                  working=_working(spec, _read_back(spec, s))))
                   for s in spec.sources}
     last = {t.key for s in spec.sources if tail and _ends_at_read(spec, s) for t in read_tasks[s.name]}
     units = {getattr(reader_module(s.reader), "UNIT", "file") for s in spec.sources}
@@ -397,7 +397,7 @@ def _prepare(ex: Executor, root: Path, spec: CorpusSpec, flows: dict[str, Source
         return ChainConfig(src.name, tuple(steps), rank, spec.seed, resources,
                            tuple((s.name, _SIDES[s.name].format(src=src.name)) for s in steps if s.kind == ANNOTATE),
                            records=any(s.kind != ANNOTATE for s in steps), batch_rows=PREPARE_BATCH,
-                           working=_applies(spec))
+                           working=_working(spec, _applies(spec)))
 
     tasks, inputs = _per_shard(root, spec, flows, "prepare", config_of)
     # Largest shards first, so that no worker starts a long one when the others are done (the order tasks
@@ -500,6 +500,12 @@ def _applies(spec: CorpusSpec) -> bool:
     """Whether the build has an apply pass (a decision that drops records)."""
     return any((spec.runs("quality"), _exact_on(spec), spec.decontam is not None and spec.runs("decontam"),
                 _near_on(spec)))
+
+
+def _working(spec: CorpusSpec, read_back: bool) -> str | None:
+    """The codec of records that a later pass reads back (``read_back``), from the recipe; None: not working
+    records, zstd as every other output."""
+    return spec.working_compression if read_back else None
 
 
 def _read_back(spec: CorpusSpec, src: SourceSpec) -> bool:

@@ -114,6 +114,7 @@ class CorpusSpec:
     near_dedup: Any = None  # dedup.near.NearDedupConfig when the recipe has [near_dedup]
     decontam: DecontamSpec | None = None
     partitions: int | None = None  # exact-dedup and versions partitions; None: from the input size
+    working_compression: str = "none"  # codec of the records a later pass reads back (core.shards.WORKING_CODECS)
     steps: tuple[str, ...] = STEPS
     raw: dict = field(default_factory=dict, compare=False)
 
@@ -206,7 +207,7 @@ def load_corpus(path: Path) -> CorpusSpec:
 
     check_corpus(data, path)  # this recipe and every source recipe it lists, before any work
     known = {"name", "seed", "tokenizer", "eod_token", "shard_records", "exact_dedup", "near_dedup", "decontam",
-             "sources", "partitions", "blend"}
+             "sources", "partitions", "blend", "working_compression"}
     if unknown := sorted(set(data) - known):
         raise RecipeError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     sources = []
@@ -244,5 +245,6 @@ def load_corpus(path: Path) -> CorpusSpec:
         near_dedup=_near_dedup(data["near_dedup"], str(path)) if "near_dedup" in data else None,
         decontam=decontam_spec(data["decontam"], path.parent, str(path)) if "decontam" in data else None,
         partitions=int(data["partitions"]) if "partitions" in data else None,
+        working_compression=str(data.get("working_compression", "none")),
         raw=data,
     )

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from curate.benchmarks import decontam, evalsets, mcq
 from curate.core import schema as s
 from curate.core.config import load_toml, resolve
+from curate.core.shards import WORKING_CODECS
 from curate.dedup import minhash, near
 from curate.filters import clean, phi, quality
 from curate.kg import relations, sample
@@ -177,6 +178,7 @@ class CorpusRecipe(s.Table):
     sources: list[SourceEntry] = Field(min_length=1)
     partitions: s.Annotated[s.Int, Pos] | None = None
     blend: BlendTable | None = None
+    working_compression: s.one_of(WORKING_CODECS) | None = None  # type: ignore[valid-type]
 
 
 def source_problems(data: Any, prefix: list | tuple = ()) -> list[str]:

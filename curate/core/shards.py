@@ -54,10 +54,15 @@ def keeping(room: int = 256 << 20) -> Iterator[dict[str, pa.Table]]:
         _KEPT = previous
 
 
-def write(table: pa.Table, path: Path, working: bool = False) -> None:
-    """Write a table as one zstd Parquet file, atomically. A ``working`` shard, one that a later pass of the
-    same build reads back, is written uncompressed: it is about twice the size, but writing it takes a
-    third of the time and reading it back half (on text records: zstd is most of Parquet's cost)."""
+# Parquet codecs a build may write its working shards with (``working_compression`` in a corpus recipe).
+WORKING_CODECS = ("none", "zstd", "lz4", "snappy")
+
+
+def write(table: pa.Table, path: Path, working: str | None = None) -> None:
+    """Write a table as one zstd Parquet file, atomically. A working shard, one that a later pass of the
+    same build reads back, is written with the codec ``working`` instead (a corpus recipe's
+    ``working_compression``, ``none`` unless it says otherwise: about twice the size of zstd on text
+    records, but written in a third of the time and read back in half)."""
     if _KEPT is not None and table.nbytes <= _KEPT.room:
         _KEPT.room -= table.nbytes
         _KEPT.tables[str(path)] = table
@@ -69,8 +74,8 @@ def write(table: pa.Table, path: Path, working: bool = False) -> None:
         if all(pa.types.is_primitive(f.type) or f.name in text for f in table.schema):
             # zstd gains nothing on random hash values (about 7%) and reading them back took 70% longer
             compression = {f.name: "zstd" if f.name in text else "none" for f in table.schema}
-    if working:
-        compression = "none"
+    if working is not None:
+        compression = working
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression=compression, row_group_size=8192, use_dictionary=dictionary)
 

@@ -49,8 +49,8 @@ class ChainConfig:
     goes to; ``records`` is False for a chain of annotations (no new record shard is written);
     ``as_drops`` writes the ledger rows as a drop table (``<name>.parquet``) instead of a ledger part;
     ``batch_rows`` runs the chain over slices of the shard (per-record steps only), so that what its
-    steps share through ``Context.memo`` is held for one slice at a time; ``working`` writes the record
-    shard uncompressed, for a later pass of the build to read back (``shards.write``).
+    steps share through ``Context.memo`` is held for one slice at a time; ``working`` is the codec of a
+    record shard that a later pass of the build reads back (``shards.write``).
     """
 
     source: str
@@ -62,7 +62,7 @@ class ChainConfig:
     records: bool = True
     as_drops: bool = False
     batch_rows: int | None = None  # run the chain over slices of this many rows (None: the whole shard)
-    working: bool = False  # a later pass of the build reads the records back: written uncompressed
+    working: str | None = None  # a later pass reads the records back: written with this codec (``shards.write``)
 
 
 def _stamp(paths: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:

@@ -46,7 +46,7 @@ class ReadConfig:
     part_index: int = 0
     pieces: int = 0
     problem: str = ""  # the input cannot be opened or listed: one quarantine row says why
-    working: bool = False  # a later pass of the build reads the records back: written uncompressed
+    working: str | None = None  # a later pass reads the records back: written with this codec (``shards.write``)
 
     def code_modules(self) -> tuple[str, ...]:
         """The reader's module, chosen by name: its code (and what it imports) is fingerprinted."""

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from curate.build import documents, pipeline, recipes
 from curate.readers import articles
@@ -68,12 +69,12 @@ def test_documents_are_tokenized_by_their_read_tasks(tmp_path):
     assert again.ran == 0  # a rerun finds every read (and its tokens) done
 
 
-def _deduplicated(tmp_path: Path) -> Path:
+def _deduplicated(tmp_path: Path, **settings) -> Path:
     """The root of a build of ``_corpus`` with exact dedup (read, prepare and apply passes)."""
     corpus = _corpus(tmp_path / "corpus.jsonl")
     src = recipes.SourceSpec(name="docs", reader="documents", inputs=(str(corpus),),
                              options=documents.Config(detect_lang=False))
-    spec = recipes.CorpusSpec(name="b", sources=(src,), exact_dedup=True)
+    spec = recipes.CorpusSpec(name="b", sources=(src,), exact_dedup=True, **settings)
     return pipeline.run(spec, tmp_path / "b", workers=1, progress=False, part_bytes=40_000).root
 
 
@@ -154,3 +155,31 @@ def test_records_a_later_pass_reads_back_are_uncompressed_and_the_last_records_z
                          progress=False, part_bytes=40_000).root
     [read_pass] = _flow(only, "c_text")["passes"]
     assert all("ZSTD" in _codecs(only / p) for p in read_pass["shards"])  # the read pass's records are the last
+
+
+def test_a_recipe_chooses_the_codec_of_its_working_records(tmp_path):
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "zstd").mkdir()
+    plain = _deduplicated(tmp_path / "plain")
+    root = _deduplicated(tmp_path / "zstd", working_compression="zstd")
+    passes = {p["pass"]: [root / s for s in p["shards"]] for p in _flow(root, "docs")["passes"]}
+    assert all(_codecs(p) == {"ZSTD"} for name in ("read", "prepare") for p in passes[name])
+    # The codec changes how the working shards are stored, nothing that the build writes from them.
+    for name in ("ledger.parquet", "tokens/docs_text_document.bin", "tokens/docs_text_document.idx"):
+        assert (root / name).read_bytes() == (plain / name).read_bytes(), name
+    for shard in passes["read"]:
+        assert pq.read_table(shard).equals(pq.read_table(plain / shard.relative_to(root)))
+
+
+def test_an_unknown_working_codec_is_a_recipe_error(tmp_path):
+    from curate.core import schema
+
+    source = tmp_path / "docs.toml"
+    source.write_text('name = "docs"\nreader = "documents"\ninputs = ["corpus.jsonl"]\n')
+    recipe = tmp_path / "stage.toml"
+    recipe.write_text('working_compression = "gzip9"\n[[sources]]\nrecipe = "docs.toml"\n')
+    with pytest.raises(schema.SchemaError, match="working_compression: expected one of 'none', 'zstd', 'lz4', "
+                                                 "'snappy'"):
+        recipes.load_corpus(recipe)
+    recipe.write_text('working_compression = "lz4"\n[[sources]]\nrecipe = "docs.toml"\n')
+    assert recipes.load_corpus(recipe).working_compression == "lz4"
