@@ -178,7 +178,6 @@ def clean_candidates(texts: Sequence[str], nfkc: bool = True) -> np.ndarray:
     n = len(texts)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    space = _SPACE
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
     cp = _code_points(texts, "a")  # a separator that no rule matches, alone or next to anything
     sp, nl = cp == _SP, cp == _NL
@@ -190,5 +189,5 @@ def clean_candidates(texts: Sequence[str], nfkc: bool = True) -> np.ndarray:
     starts = np.cumsum(lengths + 1) - lengths - 1
     full = lengths > 0
     edge = np.zeros(n, dtype=bool)
-    edge[full] = space[cp[starts[full]]] | space[cp[starts[full] + lengths[full] - 1]]
+    edge[full] = _SPACE[cp[starts[full]]] | _SPACE[cp[starts[full] + lengths[full] - 1]]
     return suspect | edge | ~full
