@@ -36,7 +36,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -300,17 +300,33 @@ def _started(fn: Callable, key: str, *args: Any) -> Any:
 
 
 def _warm(modules: tuple[str, ...]) -> None:
-    """Import ``modules`` in a worker before its first task comes (one that fails is the task's to report)."""
+    """Import ``modules`` in a worker before its first task comes, and run their ``warm_up`` (one that fails
+    is the task's to report)."""
     import importlib
 
     for name in modules:
         with contextlib.suppress(Exception):
             importlib.import_module(name)
+    warm_up(modules)
+
+
+def warm_up(modules: Iterable[str]) -> None:
+    """Run ``warm_up()`` of each imported module in ``modules`` that has one: a module's tables that do not
+    depend on the input (a word list, code-point tables), which its code otherwise fills on first use in
+    every worker. It runs once in a fork server (whose workers start with them filled) or in each spawned
+    worker while the build plans; a failure leaves the table to be filled on first use."""
+    for name in modules:
+        fn = getattr(sys.modules.get(name), "warm_up", None)
+        if callable(fn):
+            with contextlib.suppress(Exception):
+                fn()
 
 
 # The fork server's first module: it sets the server up as ``_init_worker`` sets up a spawned worker, before
-# the server imports the build's modules, so that the workers forked from it start that way.
+# the server imports the build's modules, so that the workers forked from it start that way. Its last
+# module runs the ``warm_up`` of the modules before it.
 PRELOAD_SETUP = "curate.core.preload"
+PRELOAD_WARM = "curate.core.preloaded"
 
 
 class Pool:
@@ -335,7 +351,7 @@ class Pool:
 
             ctx = multiprocessing.get_context("spawn" if self.preload is None else "forkserver")
             if self.preload is not None:
-                ctx.set_forkserver_preload([PRELOAD_SETUP, *self.preload])  # read when the server starts
+                ctx.set_forkserver_preload([PRELOAD_SETUP, *self.preload, PRELOAD_WARM])  # read when the server starts
             self._notices = ctx.SimpleQueue()  # written through at once: a worker may die right after
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
                                              initargs=(os.getpid(), self._notices, self.preload is not None))
@@ -352,6 +368,11 @@ class Pool:
                     pool.submit(_warm, tuple(modules))
             return
         previous = self._warming
+        if previous is None:  # the server itself starts here, at once: a thread starts late while this one imports
+            from multiprocessing import forkserver
+
+            with _sigint_blocked():
+                forkserver.ensure_running()
 
         def start() -> None:
             if previous is not None:

@@ -96,6 +96,14 @@ class Config:
             raise ValueError(f"pua_map: {err}") from None
 
 
+def warm_up() -> None:
+    """Fill the reader's tables that do not depend on the book (``readers/pdf/warm.py``): a build's worker
+    pool runs this once, before the workers' first pages (``core.workers.warm_up``)."""
+    from curate.readers.pdf import warm
+
+    warm.fill()
+
+
 def units(path: Path, cfg: Config) -> int:
     """Page count, for the progress bar (1 when the file cannot be opened)."""
     try:

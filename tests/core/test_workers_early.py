@@ -156,6 +156,19 @@ def test_the_quick_exit_steps_aside_for_profilers_threads_and_messages(monkeypat
     cli._leave(0)
 
 
+def _reader_tables_filled() -> bool:
+    """Whether the books reader's lazily filled tables are filled in this process."""
+    if "curate.readers.pdf.text" not in sys.modules:
+        return False
+    from curate.readers.pdf import fonts, glyphs, symbols
+    from curate.readers.pdf import text as pdftext
+    from curate.text import normalise
+
+    tables = (pdftext.english_words, pdftext._folds, fonts._raw_bmp, normalise._ftfy, glyphs._stacked,
+              symbols._shipped, symbols._stacked)
+    return all(t.cache_info().currsize == 1 for t in tables)
+
+
 def probe_task(task: Task):
     """What a worker started with: its parent, whether the modules were there before its first task, its setup."""
     from curate.core.executor import Result, atomic_path
@@ -164,7 +177,7 @@ def probe_task(task: Task):
     seen = {"pid": os.getpid(), "ppid": os.getppid(), "preloaded": "curate.readers.books" in sys.modules
             and getattr(setup, "SERVER", None) == os.getppid(),  # imported by the parent, before the fork
             "layout": sys.modules.get("pymupdf.layout", "absent") is None,
-            "threads": os.environ.get("TOKENIZERS_PARALLELISM")}
+            "threads": os.environ.get("TOKENIZERS_PARALLELISM"), "warm": _reader_tables_filled()}
     with atomic_path(task.out(".json")) as tmp:
         tmp.write_text(json.dumps(seen))
     return Result({"out": [f"{task.name}.json"]})
@@ -199,3 +212,45 @@ def test_an_early_pool_forks_its_workers_from_one_server_that_imported_the_modul
     for s in seen:
         assert s["ppid"] != build["pid"]  # forked by the server
         assert s["preloaded"] and s["layout"] and s["threads"] == "false"
+        assert s["warm"]  # the books reader's tables, filled once by the server (``books.warm_up``)
+
+
+def test_warm_up_runs_each_modules_hook_once_asked_and_a_failing_one_is_left_for_first_use(monkeypatch):
+    """``workers.warm_up`` runs the ``warm_up()`` of the named modules that have one; one that raises leaves
+    its table to be filled on first use (the build goes on)."""
+    import types
+
+    calls = []
+    good = types.ModuleType("curate_probe_good")
+    good.warm_up = lambda: calls.append("good")
+    bad = types.ModuleType("curate_probe_bad")
+
+    def fail() -> None:
+        calls.append("bad")
+        raise OSError("no word list")
+
+    bad.warm_up = fail
+    plain = types.ModuleType("curate_probe_plain")
+    for m in (good, bad, plain):
+        monkeypatch.setitem(sys.modules, m.__name__, m)
+    workers.warm_up(["curate_probe_bad", "curate_probe_plain", "curate_probe_good", "not_imported_anywhere"])
+    assert calls == ["bad", "good"]
+
+
+def test_a_spawned_worker_warms_the_modules_it_imports(tmp_path):
+    """A pool without a fork server (a library's build) spawns its workers, each importing the build's
+    modules and running their warm-up before its first task."""
+    pool = workers.Pool(1)
+    try:
+        pool.warm(["curate.readers.books"])
+        src = tmp_path / "in.txt"
+        src.write_text("x")
+        task = Task("p/0", probe_task, (str(src),), str(tmp_path / "out"), "p0", None)
+        from curate.core.executor import execute, fingerprint
+
+        for _, marker in pool.run([(task, fingerprint(task))], execute, None, ()):
+            assert marker["key"] == "p/0"
+    finally:
+        pool.close()
+    seen = json.loads((tmp_path / "out" / "p0.json").read_text())
+    assert seen["warm"]

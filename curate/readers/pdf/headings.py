@@ -185,7 +185,7 @@ def _rejoin_titles(blocks: list[Block], pending: list[Heading]) -> list[Block]:
     out: list[Block] = []
     for b in blocks:
         prev = out[-1] if out else None
-        if prev is not None and len(prev.lines) <= 2 and keys and not _keeps(longest).match("".join(prev.lines)):
+        if prev is not None and len(prev.lines) <= 2 and keys and not _keeps("".join(prev.lines), longest):
             got = title_key("".join(prev.lines))
             longer = [k for k in keys if k != got and k.startswith(got)] if got else []
             joined = got + title_key(b.lines[0]) if longer else ""
@@ -202,11 +202,13 @@ def _rejoin_titles(blocks: list[Block], pending: list[Heading]) -> list[Block]:
 _KEPT = "0-9A-Za-z\u4e00-\u9fff"
 
 
-@functools.lru_cache(maxsize=256)
-def _keeps(n: int) -> re.Pattern[str]:
-    """Text whose ``title_key`` has at least ``n`` characters, told without normalising it: the common
-    body line is longer than every title, and so cannot begin one."""
-    return re.compile(f"(?:[^{_KEPT}]*[{_KEPT}]){{{n}}}")
+_KEPT_CHAR = re.compile(f"[{_KEPT}]")
+
+
+def _keeps(text: str, n: int) -> bool:
+    """Whether the ``title_key`` of ``text`` has at least ``n`` characters, told without normalising it: the
+    common body line is longer than every title, and so cannot begin one."""
+    return len(_KEPT_CHAR.findall(text)) >= n
 
 
 @functools.lru_cache(maxsize=1024)

@@ -46,7 +46,7 @@ def test_key_length_bound_never_exceeds_the_key():
     for s in [*_texts(7, 3000), "第一章 总论", "Ａ\u0301bc", "e\u0301e\u0301", "ß", "１２３"]:
         key = headings.title_key(s)
         for n in range(1, len(key) + 3):
-            if headings._keeps(n).match(s):
+            if headings._keeps(s, n):
                 assert len(key) >= n, (s, n)
 
 
