@@ -195,7 +195,7 @@ class Tables:
 
     def __iter__(self) -> Any:
         for path in self.read.paths:
-            yield pq.read_table(path, columns=list(self.read.columns) if self.read.columns else None)
+            yield shards.read(path, columns=list(self.read.columns) if self.read.columns else None)
 
     def rows(self) -> list[int]:
         """Row counts of the files, from their footers."""
@@ -231,5 +231,5 @@ def table_task(task: Task) -> Result:
 
 def load_table(paths: tuple[str, ...]) -> pa.Table:
     """Tables concatenated (an id list, a sample): a resource loader."""
-    tables = [pq.read_table(p) for p in paths]
+    tables = [shards.read(p) for p in paths]
     return pa.concat_tables(tables) if tables else pa.table({})

@@ -22,3 +22,18 @@ def test_hashed_tables_skip_dictionaries_for_their_hash_columns(tmp_path):
     assert "RLE_DICTIONARY" in _encodings(plain, 1)
     for path in (hashed, plain):
         assert shards.read(path).select(["id", "s000"]).equals(pa.table(arrays))
+
+
+def test_read_gives_the_columns_asked_for_in_that_order_and_names_one_the_shard_lacks(tmp_path):
+    """``shards.read`` reads one file (not a dataset) as ``pq.read_table`` does; a column the shard lacks
+    is an error that names it, never an empty table."""
+    import pytest
+
+    table = pa.table({"id": ["a", "b"], "text": ["x", "y"], "n": [1, 2]}, metadata={b"k": b"v"})
+    path = tmp_path / "s.parquet"
+    shards.write(table, path)
+    assert shards.read(path).equals(pq.read_table(path))
+    assert shards.read(path).schema.metadata[b"k"] == b"v"
+    assert shards.read(path, columns=["n", "id"]).column_names == ["n", "id"]
+    with pytest.raises(pa.ArrowInvalid, match="'missing'"):
+        shards.read(path, columns=["id", "missing"])
