@@ -84,9 +84,11 @@ def read(path: Path | str, columns: list[str] | None = None) -> pa.Table:
     """Read a shard (optionally only some columns; one it lacks is an error naming it). A one-file reader,
     not ``pq.read_table``'s dataset: half the time or less per shard (0.3 against 0.7 ms for a small one)."""
     f = pq.ParquetFile(path)
-    if columns is not None and (missing := [c for c in columns if c not in f.schema_arrow.names]):
-        raise pa.ArrowInvalid(f"{path}: no column {', '.join(map(repr, missing))} (it has "
-                              f"{', '.join(f.schema_arrow.names)})")
+    if columns is not None:
+        names = f.schema_arrow.names  # a property that converts the file's schema each time it is read
+        if missing := set(columns).difference(names):
+            raise pa.ArrowInvalid(f"{path}: no column {', '.join(map(repr, sorted(missing)))} (it has "
+                                  f"{', '.join(names)})")
     return f.read(columns=columns)
 
 
