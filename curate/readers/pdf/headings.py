@@ -120,12 +120,15 @@ def starts(cfg: Any) -> re.Pattern[str]:
     return re.compile("|".join(f"(?i:{p})" for p in parts))
 
 
-_TOC_LINE = re.compile(r"(?:\.{3,}|…{2,}|·{3,}|\s)\s*\d{1,4}\s*$")
+_TOC_LINE = re.compile(r"(?:\.{3,}|…{2,}|·{3,}|\s)\s*\d{1,4}(?:\s*[–-]\s*\d{1,4})?\s*$")
+# Lines that tell neither way: an index's letter heads (A, B, ...) and the page's own number.
+_NEUTRAL_LINE = re.compile(r"[A-Za-z]|\d{1,4}|[ivxlcdm]{1,6}", re.I)
 
 
 def is_contents_page(blocks: list[Block], contents: re.Pattern[str]) -> tuple[bool, str]:
-    """Whether a page is a table of contents: mostly titles ending in page numbers."""
-    lines = [line.rstrip() for b in blocks for line in b.lines]
+    """Whether a page is a table of contents or an index: mostly titles ending in page numbers (or page
+    ranges), letter heads and the page number aside."""
+    lines = [line.rstrip() for b in blocks for line in b.lines if not _NEUTRAL_LINE.fullmatch(line.strip())]
     if len(lines) < 5 or sum(1 for line in lines if line[-1:].isdigit()) < 0.3 * len(lines):
         return False, ""  # the common page: cheap to rule out
     numbered = sum(1 for line in lines if _TOC_LINE.search(line))

@@ -4,7 +4,8 @@ A paper's first page and a book's title page carry blocks that no reader of the 
 
 - contact: e-mail addresses, phone and fax numbers, ``Correspondence``/``通讯作者`` lines;
 - dates of the publication process: ``Received ... Accepted``, ``Academic Editor``, ``收稿日期``;
-- copyright and licence notes: ``©``, ``Copyright``, ``Creative Commons``, ``open access``, ``版权``;
+- copyright and licence notes: ``©``, ``Copyright``, ``Creative Commons``, ``open access``, ``版权``, and the
+  grant of a licence at any length (``Permission is granted to copy ...``, ``... is licensed under ...``);
 - affiliations: short blocks whose lines name departments, universities, hospitals, institutes,
   often after a footnote number, and author lists (names with affiliation numbers);
 - repository and project boilerplate: URLs of code hosts, ``项目主页``, ``Full list of author
@@ -37,6 +38,10 @@ _PROCESS = re.compile(r"contributed equally to this|equal(?:ly)? contribut\w+ (?
 _LICENCE = re.compile(r"©|\bcopyright\b|creative commons|open access article|licensee\b|all rights reserved"
                       r"|版权所有", re.I)
 _LICENCE_TERMS = re.compile(r"licen[cs]|rights reserved|open access|permits|distributed under", re.I)
+# The grant of a licence itself (GNU FDL, MIT/BSD, Creative Commons wording): a note at any length.
+_LICENCE_GRANT = re.compile(r"permission is (?:hereby )?granted,?(?: free of charge,?)? to (?:copy|use|make|reproduce|"
+                            r"distribute|any person)|(?:is|are) (?:made available|licensed|distributed|released) "
+                            r"under (?:the terms of )?(?:the |an? )?[\w .,()-]{0,60}licen[cs]e", re.I)
 _PUBLISHER = re.compile(r"\bdoi:\s*10\.\d+/|\barticle id \d+|publishing corporation|\bvolume \d+, (?:issue|article)",
                         re.I)
 _BOILERPLATE = re.compile(r"github\.com|gitlab\.com|项目主页|新书下载|full list of author information"
@@ -108,6 +113,8 @@ def mark(blocks: list[Block], page: int, height: float = 0.0) -> int:
                                   or _PUBLISHER.search(text)
                                   or (_LICENCE.search(text) and _LICENCE_TERMS.search(text))):
             b.kind = FRONT  # an address, a date of the publication process, a licence or a repository note
+        elif len(text) < 1500 and _LICENCE_GRANT.search(text):
+            b.kind = FRONT  # a licence's grant, long as it may be ("Permission is granted to copy ...")
         elif prose(b):
             continue
         elif _CONTACT.search(text) or _LICENCE.search(text) or (page < 2 and len(b.lines) <= 30 and (

@@ -63,3 +63,26 @@ def test_wrapped_outline_title_rejoined_and_long_lines_left_alone():
     assert missing == 0 and out[0].kind == "heading" and out[0].lines == ["Pharmacokinetics of the",
                                                                          "antiepileptic drugs in children"]
     assert out[1].kind == "body" and len(out) == 2
+
+
+def test_an_index_page_with_letter_heads_and_page_ranges_is_told_from_a_page_of_body_text():
+    """An index (entries ending in page numbers or ranges, under letter heads, the page's own number at the
+    top) is a contents-like page; body text with a few numbers at line ends is not."""
+    from curate.readers.pdf import headings
+    from curate.readers.pdf.layout import Block
+
+    contents = headings.compile_titles(("(?:table of )?contents",))
+    index = ["32", "Concept Index", "A", "aspirin . . . . . . . . 5", "atenolol . . . . . . 7, 12", "B",
+             "beta blockers . . . . . 23–25", "bradycardia . . . . . . 24", "C", "captopril . . . . . . 31",
+             "clonidine . . . . . . . 40-41"]
+    assert headings.is_contents_page([Block(50, 50, 500, 700, index)], contents)[0]
+    body = ["17", "A", "Blood pressure fell in both groups over the first weeks of treatment, by 12",
+            "mmHg in the first group and by 9", "in the second group, after 8",
+            "weeks of treatment with the lower dose; the difference was not significant at the level of 0.05",
+            "Side effects were rare and mild in both groups, and no patient stopped the drug because of them.",
+            "Heart rate did not change, and neither did the serum potassium or the creatinine of any patient,",
+            "whether or not the patient took a diuretic as well; the trial was too small to say more than that",
+            "about the rarer effects, which larger studies have reported in a few patients in every hundred.",
+            "The dose was raised in a third of the patients of the first group, and the blood pressure of",
+            "most of them fell further, while that of the others stayed where it was."]
+    assert not headings.is_contents_page([Block(50, 50, 500, 700, body)], contents)[0]

@@ -31,3 +31,24 @@ def test_page_without_a_trigger_word_keeps_its_blocks():
 
     blocks = _page()[:1] * 3
     assert matter.mark(blocks, 5, 800.0) == 0 and all(b.kind == BODY for b in blocks)
+
+
+def test_a_licence_grant_is_front_matter_at_any_length_and_prose_about_licensing_stays():
+    """The grant of a licence (GNU FDL, MIT, Creative Commons wording) is removed however long it is; body
+    text that merely mentions a licence or a permission is kept."""
+    from curate.readers.pdf import matter
+    from curate.readers.pdf.layout import BODY, FRONT, Block
+
+    grant = ("Permission is granted to copy, distribute and/or modify this document under the terms of the GNU Free "
+             "Documentation License, Version 1.3 or any later version published by the Free Software Foundation; "
+             "with no Invariant Sections, no Front-Cover Texts, and no Back-Cover Texts. A copy of the license is "
+             "included in the section entitled GNU Free Documentation License. ") * 2  # over 400 characters
+    cc = ("This work is licensed under a Creative Commons Attribution 4.0 International License, which permits use, "
+          "sharing, adaptation, distribution and reproduction in any medium or format.")
+    body = ("The drug was licensed for use in children in 2004, and permission to prescribe it outside hospitals was "
+            "granted later, after a second trial showed that the dose could be lowered safely.")
+    blocks = [Block(50, 100, 500, 200, [grant[i:i + 90] for i in range(0, len(grant), 90)]),
+              Block(50, 210, 500, 240, [cc[:100], cc[100:]]),
+              Block(50, 250, 500, 280, [body[:100], body[100:]])]
+    matter.mark(blocks, 0, 800.0)
+    assert [b.kind for b in blocks] == [FRONT, FRONT, BODY]
