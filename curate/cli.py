@@ -236,9 +236,11 @@ def corpus(recipe: Path, out: str, tokenizer_path: str | None, eod_token: str | 
     import dataclasses
 
     from curate.build import pipeline, recipes
-    from curate.instruct import recipe as instruct_recipe
+    from curate.core.config import is_instruct
 
-    if instruct_recipe.is_instruct(recipes.load_toml(recipe)):
+    if is_instruct(recipes.load_toml(recipe)):
+        from curate.instruct import recipe as instruct_recipe
+
         _instruct(instruct_recipe.load(recipe), out, tokenizer_path, workers, strict, progress, executor,
                   ray_address)
         return

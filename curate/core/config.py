@@ -81,6 +81,12 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise RecipeError(f"recipe {path} is a folder; name the recipe's .toml file") from None
 
 
+def is_instruct(data: dict[str, Any]) -> bool:
+    """Whether a parsed recipe is an instruction recipe (``kind = "instruct"``), told without importing the
+    instruction package (a corpus build never loads it)."""
+    return data.get("kind") == "instruct"
+
+
 def parse_overrides(items: Iterable[str] | dict[str, Any] | None) -> dict[str, Any]:
     """``KEY=VALUE`` strings as a dict (TOML values, else the bare string); a dict passes through."""
     if items is None:

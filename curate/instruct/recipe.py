@@ -91,11 +91,6 @@ class InstructSpec:
         return {t: i for i, t in enumerate(dict.fromkeys(s.task for s in self.sources))}
 
 
-def is_instruct(data: dict[str, Any]) -> bool:
-    """Whether a parsed recipe is an instruction recipe."""
-    return data.get("kind") == "instruct"
-
-
 def _source(entry: dict[str, Any], base: Path, where: str) -> InstructSource:
     if unknown := sorted(set(entry) - _SOURCE_KEYS):
         raise RecipeError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_SOURCE_KEYS))}")
