@@ -371,7 +371,8 @@ class Pool:
         if previous is None:  # the server itself starts here, at once: a thread starts late while this one imports
             from multiprocessing import forkserver
 
-            with _sigint_blocked():
+            # A server that cannot start here is started (and its failure reported) by the first submit.
+            with _sigint_blocked(), contextlib.suppress(Exception):
                 forkserver.ensure_running()
 
         def start() -> None:
