@@ -7,7 +7,8 @@ Readers that cut text out of a record (books above all) return statistics with f
 - ``text_out``: characters in the records the reader wrote;
 - ``text_removed_<reason>``: characters removed for one reason (``table``, ``figure``, ``caption``,
   ``running_head``, ``page_number``, ``footnote``, ``front_matter``, ``back_matter``,
-  ``contents``, ``unmapped_glyph``, ``hyphen``, ``citation_marker``, ...).
+  ``contents``, ``unmapped_glyph``, ``hyphen``, ``citation_marker``, ``empty_section``: the titles of
+  a section with no text under them, ...).
 
 A *character* is a code point that is not whitespace by Python's ``str.isspace`` (Unicode
 White_Space plus the ASCII separators U+001C-U+001F): spaces and line breaks are layout, and

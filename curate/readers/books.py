@@ -300,7 +300,8 @@ def finish(ref: FileRef, cfg: Config, ledger: Ledger, pieces: Iterator) -> Itera
     stats.update(sections.stats)
     stats["pages_in"] += book.start.pages  # every page is read (``pages``) or has a ledger row (``pages_unreadable``)
     stats["pages_unreadable"] += book.skipped
-    stats["text_out"] += 0  # present even for a book that gave no record
+    stats["text_in"] += 0  # present even for a book without text (its pages are counted elsewhere)
+    stats["text_out"] += 0  # ... and for a book that gave no record
     return dict(sorted(stats.items()))
 
 

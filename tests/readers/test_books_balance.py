@@ -86,3 +86,29 @@ def test_pages_losing_most_text_as_table_are_ledgered():
     assert warned and all("removed as table" in r["detail"] and "page" in r["detail"] for r in warned)
     _, _, rows = run_reader("books", SAMPLES / "hypertension_en.pdf")
     assert not [r for r in rows if r["reason"] == "table_share"]  # the sample's tables are a small share
+
+
+def test_a_heading_with_nothing_under_it_before_the_references_is_counted_not_lost(tmp_path):
+    """A section whose heading is followed straight by back matter (``3. Contributors`` then ``References``)
+    gives no record; its title's characters are removed under ``empty_section``, and the book balances."""
+    import pymupdf
+
+    body = ("Applications must agree on the type of a file, and this specification says how they find it. "
+            "Each rule is tried in order, and the first that matches gives the type.")
+    doc = pymupdf.open()
+    page = doc.new_page()
+    y = 72
+    for line in ("1. Introduction", *[body[i:i + 80] for i in range(0, len(body), 80)], "", "2. Rules",
+                 *[body[i:i + 80] for i in range(0, len(body), 80)], "", "3. Contributors", "", "References",
+                 "[1] Base Directory Specification, 2010.", "[2] Desktop Entry Specification, 2012."):
+        if line:
+            page.insert_text((72, y), line, fontsize=11)
+        y += 16
+    doc.set_toc([[1, "1. Introduction", 1], [1, "2. Rules", 1], [1, "3. Contributors", 1], [1, "References", 1]])
+    path = tmp_path / "spec.pdf"
+    doc.save(path)
+    records, stats = read_stats(path)
+    removed = textbalance.removed(stats)
+    assert stats["text_in"] == stats["text_out"] + sum(removed.values())
+    assert removed.get("empty_section") == textbalance.characters("3. Contributors")
+    assert not any("Contributors" in r["text"] for r in records)

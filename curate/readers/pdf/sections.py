@@ -274,14 +274,22 @@ class Sections:
         """End the current section: emit it, or keep it to lead into the next when it is short."""
         cur, self.current = self.current, None
         if cur is None:
-            if final and self.carry is not None and self.carry.chars:
-                yield self._doc(self.carry, self.carry.paragraphs)
+            if final and self.carry is not None:
+                cur, self.carry = self.carry, None
+                yield from self._emit_or_count(cur)
             return
         if not final and cur.part == 1 and cur.chars < self.cfg.min_section_chars:
             self.carry = cur
             return
+        yield from self._emit_or_count(cur)
+
+    def _emit_or_count(self, cur: _Open) -> Iterator[Doc]:
+        """A closed section as a document; one with nothing under its titles (a heading right before back
+        matter or the end of the book) is removed, its titles' characters counted (``empty_section``)."""
         if cur.chars:
             yield self._doc(cur, cur.paragraphs)
+        else:
+            self.tally["text_removed_empty_section"] += sum(characters(p) for p in cur.paragraphs)
 
     def _doc(self, cur: _Open, paragraphs: list[str]) -> Doc:
         return Doc(cur.locator if cur.part == 1 else f"{cur.locator}-part{cur.part}", cur.title, cur.chapter,
