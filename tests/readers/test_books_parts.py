@@ -194,3 +194,32 @@ def test_finish_adds_up_what_each_page_range_saw():
     assert stats["pages_in"] == 40 and stats["pages_unreadable"] == 1
     (row,) = [r for r in ledger.rows if r[4] == "unmapped_glyph"]
     assert "U+E001×5 (e.g. 'first')" in row[5] and "U+E002×1 (e.g. 'other')" in row[5]
+
+
+def test_warnings_of_reads_through_clips_are_not_the_pages(tmp_path, monkeypatch):
+    """Blocks read again through a clip (superscript marks) make MuPDF warn about tagged text the clip cuts
+    ("ActualText with no position"): those are set aside, while a page's own damage is still reported."""
+    from curate.readers.pdf import layout
+
+    real = layout.superscripts
+
+    def warning_superscripts(page, clips):
+        found = real(page, clips)
+        pymupdf.JM_mupdf_warnings_store.append("ActualText with no position. Text may be lost or mispositioned.")
+        return found
+
+    monkeypatch.setattr(layout, "superscripts", warning_superscripts)
+    path = tmp_path / "tagged.pdf"
+    doc = pymupdf.open()
+    for word in ("first", "second", "third"):
+        page = doc.new_page()
+        page.insert_text((72, 300), f"The {word} page says that most studies12 agree on the dose.", fontsize=11)
+    xref = doc[1].get_contents()[0]
+    stream = doc.xref_stream(xref)
+    doc.update_stream(xref, stream + b" ) ] >> <</Broken [[[ " + b"\x00\xff" * 9)
+    doc.save(path)
+    docs, _, rows = run_reader("books", path)
+    assert "The first page says" in "\n".join(d["text"] for d in docs)
+    damaged = [r for r in rows if r["reason"] == "damaged_page"]
+    assert [r["id"].split("#")[1] for r in damaged] == ["p2"]
+    assert "ActualText" not in damaged[0]["detail"] and "syntax error" in damaged[0]["detail"]

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import pymupdf
 
 from curate.readers.pdf import text as pdftext
-from curate.readers.pdf.spans import FLAGS, GLUED, clip, respaced, span_lines, superscripts
+from curate.readers.pdf.spans import FLAGS, GLUED, clip, clip_reads, respaced, span_lines, superscripts
 
 BODY, HEADING, RUNNING, PAGE_NUMBER, TABLE, CAPTION, FIGURE = (
     "body", "heading", "running", "page_number", "table", "caption", "figure")
@@ -91,6 +91,7 @@ class Page:
     images: int = 0  # figure-sized images
     tables: int = 0
     figures: list[Box] = field(default_factory=list)  # boxes of the figure-sized images
+    warnings: str = ""  # MuPDF's warnings about the page set aside while blocks were read through clips
 
     @property
     def has_text(self) -> bool:
@@ -132,8 +133,10 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
     # Each pattern below is looked for in the page's text first, one search: most pages hold none.
     glued = [clip(raw[i]) for i in texts if GLUED.search(contents[i])] \
         if GLUED.search("\n".join(contents[i] for i in texts)) else []
+    held: list[str] = []  # MuPDF's warnings about the page, set aside while some blocks are read through clips
     if glued:
-        spaced = respaced(page, glued)
+        with clip_reads(held):
+            spaced = respaced(page, glued)
         contents = ["\n".join(spaced.get(line, line) for line in c.split("\n")) for c in contents]
     if span_tables is not None and (tables := span_tables(page, [r[4] for r in raw if r[6] == 0])):
         lines = span_lines(page, tables)
@@ -144,7 +147,9 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
             contents[i] = c
     if pdftext.MARKER_CANDIDATE.search("\n".join(contents[i] for i in texts)) and \
             (marked := [i for i in texts if pdftext.MARKER_CANDIDATE.search(contents[i])]):
-        for before, mark in superscripts(page, [clip(raw[i]) for i in marked]):
+        with clip_reads(held):
+            found = superscripts(page, [clip(raw[i]) for i in marked])
+        for before, mark in found:
             for i in marked:
                 contents[i] = contents[i].replace(before + mark, before + pdftext.raised(mark))
     for (x0, y0, x1, y1, _, _, kind), content in zip(raw, contents, strict=True):
@@ -156,7 +161,8 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
         if lines:
             blocks += _split(Block(x0, y0, x1, y1, lines), starts)
     blocks = _join_numbers(blocks)
-    result = Page(number, width, height, blocks, images=len(images), figures=images)
+    result = Page(number, width, height, blocks, images=len(images), figures=images,
+                  warnings="\n".join(w for w in held if w))
     for b in blocks:
         if images and _inside(b, images):
             b.kind = FIGURE

@@ -108,7 +108,7 @@ def extract(doc: pymupdf.Document, pages: range, opts: Options, ledger: Ledger, 
                               f"({type(err).__name__}: {err}); the other pages are kept")
             yield Skipped(n)
             continue
-        warnings = _warnings(plan.held_warnings() + pymupdf.TOOLS.mupdf_warnings())
+        warnings = _warnings(plan.held_warnings() + layout.warnings + "\n" + pymupdf.TOOLS.mupdf_warnings())
         fonts.update(w for w in warnings if _FONT_WARNING.search(w))
         damaged = _damaged([w for w in warnings if not _FONT_WARNING.search(w)], n, layout, ids, relpath, ledger)
         stats["pages"] += 1

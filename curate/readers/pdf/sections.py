@@ -288,8 +288,8 @@ class Sections:
         matter or the end of the book) is removed, its titles' characters counted (``empty_section``)."""
         if cur.chars:
             yield self._doc(cur, cur.paragraphs)
-        else:
-            self.tally["text_removed_empty_section"] += sum(characters(p) for p in cur.paragraphs)
+        elif removed := sum(characters(p) for p in cur.paragraphs):
+            self.tally["text_removed_empty_section"] += removed
 
     def _doc(self, cur: _Open, paragraphs: list[str]) -> Doc:
         return Doc(cur.locator if cur.part == 1 else f"{cur.locator}-part{cur.part}", cur.title, cur.chapter,

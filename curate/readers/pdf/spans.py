@@ -14,8 +14,10 @@ its text.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
+from collections.abc import Iterator
 
 import pymupdf
 
@@ -27,6 +29,19 @@ FLAGS = (pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP | pymupdf
 
 # Reads of a few blocks' spans: lines as ``span_lines`` has them (no paragraph breaks), no images.
 _CLIP_FLAGS = FLAGS & ~pymupdf.TEXT_PARAGRAPH_BREAK & ~pymupdf.TEXT_PRESERVE_IMAGES
+
+
+@contextlib.contextmanager
+def clip_reads(held: list[str]) -> Iterator[None]:
+    """Around reads of a few blocks through clips (``respaced``, ``superscripts``): MuPDF's complaints until
+    now (the page's own) go to ``held``, and those the clipped reads raise are dropped. A clip that cuts a
+    tagged span warns "ActualText with no position", about the clip, not the page, whose text the whole-page
+    read gave already."""
+    held.append(pymupdf.TOOLS.mupdf_warnings())  # returns them and clears the list
+    try:
+        yield
+    finally:
+        pymupdf.TOOLS.reset_mupdf_warnings()
 
 
 def span_lines(page: pymupdf.Page, tables: dict[str, dict[int, str]]) -> dict[str, str]:
