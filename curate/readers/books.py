@@ -354,7 +354,8 @@ def _glyph_rows(ref: FileRef, ledger: Ledger, gm: pdfplan.GlyphMap, seen: dict[i
                           f"'{r.font}': evidence disagrees ({'; '.join(r.conflicts)}); its glyphs stay unmapped")
     by_font: dict[str, list[str]] = {}
     for code, (count, example) in sorted(seen.items()):
-        for font in gm.unmapped.get(code, ["(no font: private use or U+FFFD in the text layer)"]):
+        fonts = dict.fromkeys(f or "(a font without a name)" for f in gm.unmapped.get(code, ()))  # each once
+        for font in fonts or ["(no font: private use or U+FFFD in the text layer)"]:
             by_font.setdefault(font, []).append(f"U+{code:04X}×{count} (e.g. '{example}')")
     for font, items in sorted(by_font.items()):
         ledger.modify(ref.id("glyphs"), "unmapped_glyph", f"books: '{ref.relpath}' font '{font}': "

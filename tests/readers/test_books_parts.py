@@ -223,3 +223,22 @@ def test_warnings_of_reads_through_clips_are_not_the_pages(tmp_path, monkeypatch
     damaged = [r for r in rows if r["reason"] == "damaged_page"]
     assert [r["id"].split("#")[1] for r in damaged] == ["p2"]
     assert "ActualText" not in damaged[0]["detail"] and "syntax error" in damaged[0]["detail"]
+
+
+def test_an_unmapped_glyph_is_ledgered_once_per_font_and_a_nameless_font_is_named_so():
+    """Two fonts without a name (Type3 fonts of a browser-printed PDF) that leave one code unmapped give one
+    entry, under a name that says the font has none."""
+    from collections import Counter
+
+    from curate.core.ledger import Ledger
+    from curate.readers import FileRef, books
+    from curate.readers.pdf import plan as pdfplan
+
+    gm = pdfplan.GlyphMap(unmapped={0: ["", ""], 0xE000: ["Body"]})
+    ledger, stats = Ledger("books", "read"), Counter()
+    books._glyph_rows(FileRef(Path("x.pdf"), "x.pdf", "books"), ledger, gm, {0: [590, "Rust  一门"], 0xE000: [2, "a b"]},
+                      stats)
+    details = sorted(row[5] for row in ledger.rows)
+    assert len(details) == 2
+    assert "font '(a font without a name)': U+0000×590 (e.g. 'Rust  一门') removed" in details[0]
+    assert details[0].count("U+0000") == 1 and "font 'Body': U+E000×2" in details[1]
