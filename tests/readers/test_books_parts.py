@@ -236,8 +236,8 @@ def test_an_unmapped_glyph_is_ledgered_once_per_font_and_a_nameless_font_is_name
 
     gm = pdfplan.GlyphMap(unmapped={0: ["", ""], 0xE000: ["Body"]})
     ledger, stats = Ledger("books", "read"), Counter()
-    books._glyph_rows(FileRef(Path("x.pdf"), "x.pdf", "books"), ledger, gm, {0: [590, "Rust  一门"], 0xE000: [2, "a b"]},
-                      stats)
+    seen = {0: [590, "Rust  一门"], 0xE000: [2, "a b"]}
+    books._glyph_rows(FileRef(Path("x.pdf"), "x.pdf", "books"), ledger, gm, seen, stats)
     details = sorted(row[5] for row in ledger.rows)
     assert len(details) == 2
     assert "font '(a font without a name)': U+0000×590 (e.g. 'Rust  一门') removed" in details[0]
