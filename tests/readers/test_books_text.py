@@ -221,3 +221,12 @@ def test_list_items_set_close_together_stay_items():
     parts = pdflayout._split(block, re.compile(r"(?!)"))
     assert [p.lines for p in parts] == [["Here are the types:"], ["• OBJECT IDENTIFIER;"], ["• NULL;"],
                                         ["• a longer item that wraps", "onto a second line"], ["◦ a nested item"]]
+
+
+def test_bracketed_numbers_in_code_or_notation_are_not_citations():
+    """Brackets after ``&``, ``!``, ``(``, ``=`` and the like hold an array or an index, not a citation:
+    ``&[1, 2, 3]``, ``vec![22]``, ``zip([1, 2])``, ``x = [0, 1]``; a citation after a word or a sentence goes."""
+    s = ("iterate over &[1, 2, 3] and vec![22] or zip([1, 2]) with x = [0, 1] and a[2] as shown [12]. "
+         "Earlier work[3,4] and trials [5–7].")
+    assert pdftext.strip_markers(s) == ("iterate over &[1, 2, 3] and vec![22] or zip([1, 2]) with x = [0, 1] and "
+                                        "a as shown. Earlier work and trials.")

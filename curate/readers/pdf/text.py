@@ -196,7 +196,10 @@ def continues(prev: str, nxt: str, full: bool) -> bool:
     return first.islower()
 
 
-_CITATION = re.compile(r"[\[［]\s*\d{1,4}(?:\s*[-–—,，、]\s*\d{1,4})*\s*[\]］]")
+# A citation's brackets stand after a word, a space or a sentence's end; after ``&``, ``!``, ``(``, ``=``,
+# ``[``, ``{``, ``<``, ``,`` or ``*``, or ``= `` they are code or notation (``&[1, 2, 3]``, ``vec![0]``,
+# ``zip([1, 2])``, ``x = [1, 2]``).
+_CITATION = re.compile(r"(?<![&!(=\[{<,*])(?<!= )[\[［]\s*\d{1,4}(?:\s*[-–—,，、]\s*\d{1,4})*\s*[\]］]")
 _MARK = r"\d{0,2}(?:[,–-]\d{1,3})*\*?(?=[\s.,;:)]|$)"  # after the first digit
 # Where a footnote or citation number may stand glued to the text (``cells12``, ``disease.12 The``; not
 # ``p53``, ``2010.12`` or ``Fig. 3``): text that ``layout.read_page`` checks against the type, since the
