@@ -96,6 +96,9 @@ _PATTERNS = [
 _END = set(".。,，;；:：!！?？")
 
 
+_CLAUSES = re.compile("[，；]")
+
+
 def detect_level(block: Block, body_line: float | None) -> int | None:
     """Heading level of a block from its numbering or its type size (against the height of a body
     text line), or None for body text."""
@@ -107,8 +110,8 @@ def detect_level(block: Block, body_line: float | None) -> int | None:
     for pattern, level in _PATTERNS:
         if pattern.match(text):
             return level
-    if body_line is None:
-        return None
+    if body_line is None or (len(text) > 20 and _CLAUSES.search(text)):
+        return None  # a sentence's clauses (a full-width comma or semicolon): larger type alone makes no title
     ratio = block.pitch / body_line
     return 1 if ratio >= 1.6 else 2 if ratio >= 1.2 else None
 

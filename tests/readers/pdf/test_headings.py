@@ -86,3 +86,15 @@ def test_an_index_page_with_letter_heads_and_page_ranges_is_told_from_a_page_of_
             "The dose was raised in a third of the patients of the first group, and the blood pressure of",
             "most of them fell further, while that of the others stayed where it was."]
     assert not headings.is_contents_page([Block(50, 50, 500, 700, body)], contents)[0]
+
+
+def test_a_sentence_set_larger_is_not_a_title_but_a_short_line_is():
+    """Without an outline a heading is told by its type; a line of clauses (a full-width comma) is a
+    sentence however large its line (an inline code span makes a browser's line taller), a short line a title."""
+    from curate.readers.pdf.headings import detect_level
+    from curate.readers.pdf.layout import Block
+
+    sentence = "这种格式化功能通过 trait 实现的，每种参数类型都对应一个 trait，它处理参数类型未指定的情况，例如"
+    assert detect_level(Block(50, 100, 500, 118, [sentence]), 12.0) is None
+    assert detect_level(Block(50, 100, 200, 124, ["格式化"]), 12.0) == 1
+    assert detect_level(Block(50, 100, 300, 116, ["元组，如 (1, true)"]), 12.0) == 2
