@@ -281,7 +281,10 @@ def finish(ref: FileRef, cfg: Config, ledger: Ledger, pieces: Iterator) -> Itera
                 stats["pages_blank"] += 1
         elif book.scanned:
             _scanned(ref, ledger, book.scanned, stats)
-        yield from _events(running.push(layout), sections, ref, cfg, ledger, meta, stats)
+        # A reflowed book (EPUB, MOBI, FB2) has no running heads or page numbers: the lines that its laid-out
+        # pages happen to repeat at their top or foot are text.
+        yield from _events([layout] if book.start.reflowable else running.push(layout), sections, ref, cfg,
+                           ledger, meta, stats)
     if book.scanned:
         _scanned(ref, ledger, book.scanned, stats)
     yield from _events(running.flush(), sections, ref, cfg, ledger, meta, stats)

@@ -112,3 +112,37 @@ def test_a_heading_with_nothing_under_it_before_the_references_is_counted_not_lo
     assert stats["text_in"] == stats["text_out"] + sum(removed.values())
     assert removed.get("empty_section") == textbalance.characters("3. Contributors")
     assert not any("Contributors" in r["text"] for r in records)
+
+
+def _epub(path: Path, paragraphs: list[str]) -> Path:
+    """A minimal EPUB 3 of one chapter holding ``paragraphs``."""
+    import zipfile
+
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("mimetype", "application/epub+zip", compress_type=zipfile.ZIP_STORED)
+        z.writestr("META-INF/container.xml", '<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:'
+                   'names:tc:opendocument:xmlns:container"><rootfiles><rootfile full-path="OEBPS/content.opf" '
+                   'media-type="application/oebps-package+xml"/></rootfiles></container>')
+        z.writestr("OEBPS/ch1.xhtml", '<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/'
+                   f'xhtml"><head><title>Dosing</title></head><body><h1>Dosing</h1>{body}</body></html>')
+        z.writestr("OEBPS/content.opf", '<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" '
+                   'version="3.0" unique-identifier="id"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
+                   '<dc:identifier id="id">x</dc:identifier><dc:title>Dosing</dc:title><dc:language>en</dc:language>'
+                   '</metadata><manifest><item id="ch1" href="ch1.xhtml" media-type="application/xhtml+xml"/>'
+                   '</manifest><spine><itemref idref="ch1"/></spine></package>')
+    return path
+
+
+def test_a_reflowed_book_keeps_the_lines_its_pages_happen_to_repeat_at_their_top_or_foot(tmp_path):
+    """An EPUB's pages are laid out by MuPDF: a line that recurs (a dose repeated after each case) may land in
+    the header band of page after page, but it is text, not a running head, and none of it is removed."""
+    cases = []
+    for i in range(160):
+        cases += [f"Case {i + 1}: an adult with fever and cough for {i % 9 + 2} days, seen at the clinic.",
+                  "Take 5 mg twice a day."]
+    records, stats = read_stats(_epub(tmp_path / "dosing.epub", cases))
+    removed = textbalance.removed(stats)
+    assert stats["text_in"] == stats["text_out"] + sum(removed.values())
+    assert "running_head" not in removed and "page_number" not in removed and "footnote" not in removed
+    assert "\n".join(r["text"] for r in records).count("Take 5 mg twice a day.") == 160

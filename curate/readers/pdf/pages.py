@@ -47,6 +47,7 @@ class Start:
     title: str | None
     pages: int
     repaired: bool
+    reflowable: bool = False  # EPUB, MOBI, FB2: pages laid out by MuPDF, without running heads or footnotes
 
 
 @dataclass
@@ -91,7 +92,8 @@ def extract(doc: pymupdf.Document, pages: range, opts: Options, ledger: Ledger, 
     corrected = pdfsymbols.repair(doc)  # before any page is read: every extraction sees the corrections
     plan = pdfplan.build(doc, opts.pua_map, opts.glyphs)
     if pages.start == 0:
-        yield Start(plan.outline, (doc.metadata or {}).get("title") or None, doc.page_count, doc.is_repaired)
+        yield Start(plan.outline, (doc.metadata or {}).get("title") or None, doc.page_count, doc.is_repaired,
+                    doc.is_reflowable)
     infer = None if plan.inferred else plan.infer
     chars = pdftext.Chars(plan.glyphs, {**pdftext.RADICALS, **opts.pua_map}, stats, infer)
     fonts: set[str] = set()
@@ -101,7 +103,8 @@ def extract(doc: pymupdf.Document, pages: range, opts: Options, ledger: Ledger, 
             page = doc.load_page(n)
             layout = pdflayout.read_page(page, n, opts.starts, chars, plan.span_tables)
             layout.tables, figures = pdftables.mark(page, layout.blocks, opts.table_finder)
-            pdfmatter.mark(layout.blocks, n, layout.height)
+            # a reflowed page's foot is wherever the layout broke the text: no footnotes there
+            pdfmatter.mark(layout.blocks, n, 0.0 if doc.is_reflowable else layout.height)
             scanned = not layout.has_text and bool(layout.images or page.get_images())
         except Exception as err:  # one damaged page must not lose the book
             ledger.quarantine(ids(f"p{n + 1}"), "page_error", f"books: '{relpath}' page {n + 1} cannot be read "
