@@ -13,6 +13,7 @@ A **source recipe** names a reader, its inputs and options, and per-source step 
     min_chars = 30
     max_dup_line_frac = 0.3
     [scrub]                        # filters.phi.ScrubConfig: present = PHI scrubbing on for this source
+                                   # (scrub = false turns off a reader's default: on for books)
 
 A **corpus recipe** lists source recipes in priority order (dedup keeps the copy from the source
 listed first) with their blend weights, and the build-wide steps::
@@ -149,10 +150,21 @@ def source_from_dict(data: dict[str, Any], base: Path | None, where: str, weight
         # the reader's own defaults for its kind of text (short exam facts, short answers), then the recipe's
         quality=make_config(QualityConfig, {**getattr(module, "QUALITY", {}), **data.get("quality", {})}, base,
                             f"{where} [quality]"),
-        scrub=_scrub(data["scrub"], base, where) if "scrub" in data else None,
+        scrub=_scrub_of(module, data.get("scrub"), base, where),
         weight=weight,
         **{k: data[k] for k in ("read_timeout", "read_timeout_per_mb") if k in data},
     )
+
+
+def _scrub_of(module: Any, value: dict[str, Any] | bool | None, base: Path | None, where: str) -> Any:
+    """The source's PHI scrub: a ``[scrub]`` table (or ``scrub = true``) turns it on, ``scrub = false`` off;
+    without either, the reader's default (``SCRUB``: on for books, whose papers and prefaces carry
+    authors' e-mail addresses and phone numbers)."""
+    if value is None:
+        value = bool(getattr(module, "SCRUB", False))
+    if value is False:
+        return None
+    return _scrub({} if value is True else value, base, where)
 
 
 def _scrub(values: dict[str, Any], base: Path | None, where: str) -> Any:

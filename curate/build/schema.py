@@ -110,7 +110,7 @@ class SourceRecipe(s.Table):
     options: dict[str, Any] = Field(default_factory=_no_options)  # checked against the reader's model
     clean: Clean | None = None  # type: ignore[valid-type]
     quality: Quality | None = None  # type: ignore[valid-type]
-    scrub: Scrub | None = None  # type: ignore[valid-type]
+    scrub: Scrub | s.Bool | None = None  # type: ignore[valid-type]  # false: off where the reader has it on
     read_timeout: s.Annotated[s.Float, s.above(0)] | None = None  # seconds per file, plus per MB below
     read_timeout_per_mb: s.Annotated[s.Float, s.at_least(0)] | None = None
 

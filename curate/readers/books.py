@@ -59,6 +59,9 @@ from curate.text import normalise as text
 from curate.text.textio import NotText
 
 SUFFIXES = (".pdf", ".epub", ".mobi", ".xps", ".oxps", ".fb2")
+# PHI scrubbing is on for books unless a recipe says ``scrub = false``: papers' first pages and prefaces
+# carry authors' e-mail addresses and phone numbers (``build.recipes``).
+SCRUB = True
 UNIT = "page"
 _REMOVED = {pdflayout.RUNNING: "running_heads_removed", pdflayout.PAGE_NUMBER: "page_numbers_removed",
             pdflayout.CAPTION: "captions_removed", pdflayout.FIGURE: "figure_text_removed",

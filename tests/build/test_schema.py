@@ -216,3 +216,19 @@ def test_set_overrides_are_checked_after_merging(tmp_path: Path) -> None:
     assert result.output.splitlines() == [
         'Error: --set question_fields: expected a list of strings, got the string "question"']
     assert not out.exists()
+
+
+def test_scrub_is_on_for_books_unless_a_recipe_turns_it_off_and_a_recipe_turns_it_on_for_others():
+    """PHI scrubbing is the books reader's default; ``scrub = false`` turns it off, ``scrub = true`` or a
+    ``[scrub]`` table turns it on for any reader, with the table's types."""
+    from curate.build import recipes
+    from curate.filters.phi import ScrubConfig
+
+    def scrub(data: dict):
+        return recipes.source_from_dict(data, None, "t").scrub
+
+    assert scrub({"reader": "books"}) == ScrubConfig()
+    assert scrub({"reader": "books", "scrub": False}) is None
+    assert scrub({"reader": "documents"}) is None
+    assert scrub({"reader": "documents", "scrub": True}) == ScrubConfig()
+    assert scrub({"reader": "qa", "scrub": {"types": ["EMAIL"]}}).types == ("EMAIL",)

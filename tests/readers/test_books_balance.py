@@ -146,3 +146,29 @@ def test_a_reflowed_book_keeps_the_lines_its_pages_happen_to_repeat_at_their_top
     assert stats["text_in"] == stats["text_out"] + sum(removed.values())
     assert "running_head" not in removed and "page_number" not in removed and "footnote" not in removed
     assert "\n".join(r["text"] for r in records).count("Take 5 mg twice a day.") == 160
+
+
+def test_a_books_build_without_a_recipe_scrubs_phi_left_in_the_text(tmp_path):
+    """PHI scrubbing is on for books by default: an e-mail address inside a long paragraph (kept as prose,
+    not cut as a contact block) becomes a placeholder, with a ledger row."""
+    import pymupdf
+
+    sentence = ("Questions about the protocol of this trial of blood pressure treatment in older adults go to the "
+                "study office, reached at trials.office@example.org on every weekday, which answers within two "
+                "days and keeps a record of each question and of the answer it gave. ")
+    doc = pymupdf.open()
+    page = doc.new_page()
+    text = sentence * 3
+    page.insert_textbox(pymupdf.Rect(72, 72, 520, 700), text, fontsize=10)
+    (tmp_path / "in").mkdir()
+    doc.save(tmp_path / "in" / "trial.pdf")
+    src = recipes.source_from_dict({"reader": "books", "inputs": [str(tmp_path / "in")]}, None, "books")
+    root = tmp_path / "build"
+    pipeline.run(recipes.CorpusSpec(name="books", sources=(src,)), root, workers=1, tokenize_docs=False,
+                 progress=False)
+    out = pl.concat([pl.read_parquet(p) for p in sorted((root / "sources" / "books").glob("*/*.parquet"))
+                     if p.parent.name in ("apply", "prepare")], how="diagonal_relaxed")
+    texts = "\n".join(out["text"].to_list())
+    assert "<EMAIL>" in texts and "@example.org" not in texts
+    ledger = pl.read_parquet(root / "ledger.parquet")
+    assert ledger.filter(pl.col("step") == "scrub").height >= 1
