@@ -113,3 +113,35 @@ def test_footnotes_are_small_type_after_a_note_mark_at_the_foot():
     matter.mark(blocks, 4, 800.0)
     assert note.kind == "footnote" and item.kind == "body" and footer.kind == "body"
     assert all(b.kind == "body" for b in [*body, single])
+
+
+def test_a_flow_chart_of_stroked_boxes_loses_its_labels_and_keeps_the_prose_beside_it(tmp_path):
+    """A flow chart drawn as small stroked boxes joined by arrows, under its caption: the labels in its boxes
+    (alone, or several nodes' labels in one block) go as figure text; the paragraphs above and below it stay
+    whole. (A page's drawings are read where a caption or table rows call for them.)"""
+    import pymupdf
+
+    para = ("Patients who came to the clinic on their own were seen first by a nurse, who decided whether "
+            "they needed a doctor that day or could be referred back to their health centre.")
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_textbox(pymupdf.Rect(72, 60, 520, 130), para, fontsize=10)
+    nodes = [(90, 160, "Referred cases (36%)"), (250, 160, "Self-referrals (64%)"), (170, 230, "OPD II"),
+             (90, 300, "HOME"), (250, 300, "WARDS")]
+    for x, y, label in nodes:
+        page.draw_rect(pymupdf.Rect(x, y, x + 120, y + 34), color=(0, 0, 0), width=0.4)
+        page.insert_text((x + 6, y + 20), label, fontsize=8)
+    for (x0, y0), (x1, y1) in [((150, 194), (210, 230)), ((310, 194), (250, 230)), ((210, 264), (150, 300)),
+                               ((250, 264), (310, 300))]:
+        page.draw_line((x0, y0), (x1, y1), color=(0, 0, 0), width=0.4)
+        page.draw_polyline([(x1 - 3, y1 - 5), (x1 + 3, y1 - 5), (x1, y1)], color=(0, 0, 0), fill=(0, 0, 0))
+    page.insert_text((72, 352), "Figure 1 Patient flow at the medical department.", fontsize=9)
+    page.insert_textbox(pymupdf.Rect(72, 372, 520, 440), para.replace("on their own", "with a letter"), fontsize=10)
+    path = tmp_path / "flow.pdf"
+    doc.save(path)
+    records, stats = read_stats(path)
+    text = "\n".join(r["text"] for r in records)
+    assert "who came to the clinic on their own" in text and "who came to the clinic with a letter" in text
+    for _, _, label in nodes:
+        assert label not in text, label
+    assert textbalance.removed(stats).get("figure", 0) >= sum(len(label.replace(" ", "")) for *_, label in nodes)

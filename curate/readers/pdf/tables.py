@@ -218,19 +218,36 @@ def _row_runs(rows: list[Block], line: float | None) -> list[Box]:
             for r in runs if len(r) >= 2]
 
 
+_NODE = 0.05  # of the page's area: a stroked box this small is a node of a flow chart, not a frame or a table
+_LABEL = 30  # characters: the longest line of a block of several labels (a sentence's line is longer)
+
+
 def _mark_figures(drawings: list[dict], blocks: list[Block], page_area: float) -> int:
-    """Mark short text blocks inside clusters of curves and filled shapes (a chart's labels)."""
+    """Mark the text inside clusters of curves, filled shapes, slanted strokes and small stroked boxes (a
+    chart's labels, a flow chart's nodes and connectors): short blocks, and blocks of short lines that do
+    not read as prose (the labels of several nodes that MuPDF put in one block)."""
     shapes: list[Box] = []
     for path in drawings:
         x0, y0, x1, y1 = path["rect"]
+        items = path["items"]
         if min(x1 - x0, y1 - y0) > _THIN and (path.get("fill") is not None
-                                              or any(item[0] in ("c", "qu") for item in path["items"])):
+                                              or any(item[0] in ("c", "qu") for item in items)
+                                              or (all(item[0] == "re" for item in items)
+                                                  and (x1 - x0) * (y1 - y0) < _NODE * page_area)
+                                              or all(item[0] == "l" and _slanted(item) for item in items)):
             shapes.append((x0, y0, x1, y1))
     regions = [r for r in _merge(shapes, pad=8.0) if _area(r) >= 0.02 * page_area]
     for b in blocks:
-        if b.kind == BODY and len(b.lines) <= 2 and len(b.text) <= 60 and _centre_in(b, regions):
+        if b.kind == BODY and _centre_in(b, regions) and ((len(b.lines) <= 2 and len(b.text) <= 60) or (
+                max(len(line) for line in b.lines) <= _LABEL and not prose(b))):
             b.kind = FIGURE
     return len(regions)
+
+
+def _slanted(item: tuple) -> bool:
+    """Whether a line segment runs neither across nor down the page (an arrow, a connector; never a rule)."""
+    (ax, ay), (bx, by) = item[1], item[2]
+    return abs(bx - ax) > _THIN and abs(by - ay) > _THIN
 
 
 def _merge(boxes: list[Box], pad: float = 0.0) -> list[Box]:
