@@ -79,9 +79,13 @@ class Config:
     min_section_chars: int = 200  # a shorter section leads into the next record
     back_matter: tuple[str, ...] = (  # headings cut with their section (regex, whole title, any case)
         r"appendix.*", r"appendices.*", r"references?", r"bibliography", r"(?:subject |author )?index",
-        r"further reading", r"suggested readings?", r"acknowledge?ments?", r"funding", r"abbreviations",
-        r"(?:conflicts? of interests?|competing interests?)(?: statement)?", r"authors?'? contributions?",
-        r"additional files?", r"附\s*录.*", r"参考文献", r"参考书目", r"索\s*引", r"致\s*谢", r"缩略语.*")
+        r"further reading", r"suggested readings?", r"acknowledge?ments?", r"funding(?: information)?",
+        r"(?:list of )?abbreviations", r"(?:conflicts? of interests?|competing interests?)(?: statement)?",
+        r"authors?['’]? (?:contributions?|details|information)", r"additional (?:files?|information)",
+        r"(?:availability of data(?: and materials?)?|data availability)(?: statement)?",
+        r"ethics approval(?: and consent to participate)?", r"consent for publication", r"declarations?",
+        r"publisher['’]?s note", r"supplementary (?:materials?|information|data)", r"pre-?publication history",
+        r"附\s*录.*", r"参考文献", r"参考书目", r"索\s*引", r"致\s*谢", r"缩略语.*")
     contents: tuple[str, ...] = (r"(?:table of )?contents", r"目\s*录", r"目\s*次")
     table_finder: str = "rules"  # rules (ruling lines and rows), pymupdf (page.find_tables), off
     header_band: float = 0.1  # top and bottom share of a page where running headers and footers stand

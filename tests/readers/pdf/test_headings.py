@@ -98,3 +98,20 @@ def test_a_sentence_set_larger_is_not_a_title_but_a_short_line_is():
     assert detect_level(Block(50, 100, 500, 118, [sentence]), 12.0) is None
     assert detect_level(Block(50, 100, 200, 124, ["格式化"]), 12.0) == 1
     assert detect_level(Block(50, 100, 300, 116, ["元组，如 (1, true)"]), 12.0) == 2
+
+
+def test_a_papers_back_sections_are_back_matter_whatever_their_apostrophe():
+    """The end sections of a journal article (BMC, Springer, PLoS) are back matter, with a typographic
+    apostrophe as with a straight one; a body section whose title only begins like one is not."""
+    from curate.readers import books
+    from curate.readers.pdf import headings
+
+    back = headings.compile_titles(books.Config().back_matter)
+    for title in ("Authors’ contributions", "Authors' contributions", "Author details", "Authors’ information",
+                  "Availability of data and materials", "Data availability statement", "List of abbreviations",
+                  "Publisher’s Note", "Ethics approval and consent to participate", "Consent for publication",
+                  "Declarations", "Supplementary Material", "Pre-publication history", "Funding information"):
+        assert back.fullmatch(title.casefold()), title
+    for title in ("Declaration of Helsinki and patient consent", "Author characteristics of the trials",
+                  "Supplementary treatment with insulin", "Data collection"):
+        assert not back.fullmatch(title.casefold()), title
