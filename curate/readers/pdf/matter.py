@@ -7,7 +7,9 @@ A paper's first page and a book's title page carry blocks that no reader of the 
 - copyright and licence notes: ``©``, ``Copyright``, ``Creative Commons``, ``open access``, ``版权``, and the
   grant of a licence at any length (``Permission is granted to copy ...``, ``... is licensed under ...``);
 - affiliations: short blocks whose lines name departments, universities, hospitals, institutes,
-  often after a footnote number, and author lists (names with affiliation numbers);
+  often after a footnote number (also when an abbreviation such as ``St.`` makes one read like a sentence:
+  no lowercase word but ``of``, ``and``, ``in``...), author lists (names with affiliation numbers), and a
+  journal's label of the article's kind (``Research Article``);
 - repository and project boilerplate: URLs of code hosts, ``项目主页``, ``Full list of author
   information``, ``freely available online``;
 - reference lists without a heading of their own (a page that goes on with the references of the
@@ -48,6 +50,13 @@ _BOILERPLATE = re.compile(r"github\.com|gitlab\.com|项目主页|新书下载|fu
                           r"|freely available online|this article is available from|unlocked scheme", re.I)
 _INSTITUTION = re.compile(r"(?<![A-Za-z])(?:department|university|hospital|institute|college|school of|faculty|centre|"
                           r"center|laboratory|clinic)\b|大学|医院|研究所|学院", re.I)
+# A journal's label of the article's kind, alone on its first page.
+_ARTICLE_TYPE = re.compile(r"(?:(?:original|research|review|brief|clinical|case|short|systematic review|mini[- ]review)"
+                           r"\s+(?:article|report|research|communication|paper|study)|editorial|commentary|"
+                           r"letter to the editor)s?", re.I)
+_FUNCTION_WORDS = frozenset("a an and at de del della der des di die do du e et for in la le of on the to und y"
+                            .split())
+_WORD = re.compile(r"[^\W\d_][\w’'.-]*")
 _AUTHOR = re.compile(r"^[A-Z][\w'’-]+(?: [A-Z][\w.'’-]*){0,3}[\d,*†‡]*$")
 _REFERENCE = re.compile(r"^\s*(?:\[\d{1,3}\]|\d{1,3}\.)\s+\S")
 _CITED = re.compile(r"\b(?:19|20)\d\d\b.*?\d+\s*[:(]|\d+\s*[-–]\s*\d+|doi|et al", re.I)
@@ -58,6 +67,15 @@ _TRIGGERS = ("@", "tel", "fax", "phone", "mail", "correspond", "receiv", "accept
              "©", "copyright", "licen", "rights", "git", "author", "available", "doi", "article id", "volume",
              "corporation", "equal", "收稿", "修回", "接受日期", "通讯", "电话", "邮箱", "版权", "项目主页", "下载")
 _TRIGGER = re.compile("|".join(map(re.escape, _TRIGGERS)))  # any of them in a text: one scan, not one per word
+
+
+def _affiliation(text: str) -> bool:
+    """An affiliation: two institution words or more, and no lowercase word but a function word (``Division
+    of Population Health Sciences, Department of Psychology, Royal College of Surgeons in Ireland, 123
+    St. Stephen's Green, Dublin 2, Ireland``), however much its abbreviations look like sentence ends."""
+    if len(text) > 400 or len(_INSTITUTION.findall(text)) < 2:
+        return False
+    return all(w[0].isupper() or w.lower() in _FUNCTION_WORDS for w in _WORD.findall(text))
 
 
 def _authors(b: Block) -> bool:
@@ -115,6 +133,8 @@ def mark(blocks: list[Block], page: int, height: float = 0.0) -> int:
             b.kind = FRONT  # an address, a date of the publication process, a licence or a repository note
         elif len(text) < 1500 and _LICENCE_GRANT.search(text):
             b.kind = FRONT  # a licence's grant, long as it may be ("Permission is granted to copy ...")
+        elif page < 2 and _affiliation(text):
+            b.kind = FRONT  # an affiliation that reads like a sentence ("123 St. Stephen's Green")
         elif prose(b):
             continue
         elif _CONTACT.search(text) or _LICENCE.search(text) or (page < 2 and len(b.lines) <= 30 and (
@@ -125,6 +145,11 @@ def mark(blocks: list[Block], page: int, height: float = 0.0) -> int:
         marked += 1
     if marked and page < 2:
         marked += _grow_front(blocks)
+    if page < 2:  # after the growth: the label over a title must not take the title with it
+        for b in blocks:
+            if b.kind == BODY and len(b.lines) == 1 and _ARTICLE_TYPE.fullmatch(b.lines[0].strip()):
+                b.kind = FRONT  # the journal's "Research Article" label
+                marked += 1
     return marked
 
 

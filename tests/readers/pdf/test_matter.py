@@ -52,3 +52,22 @@ def test_a_licence_grant_is_front_matter_at_any_length_and_prose_about_licensing
               Block(50, 250, 500, 280, [body[:100], body[100:]])]
     matter.mark(blocks, 0, 800.0)
     assert [b.kind for b in blocks] == [FRONT, FRONT, BODY]
+
+
+def test_an_affiliation_that_reads_like_a_sentence_and_an_article_label_go_and_the_title_stays():
+    """On a paper's first page an affiliation whose abbreviations look like sentence ends is front matter,
+    and so is the journal's ``Research Article`` label, without taking the title under it along; body
+    text that names two institutions stays."""
+    from curate.readers.pdf import matter
+    from curate.readers.pdf.layout import BODY, FRONT, Block
+
+    affiliation = ("Division of Population Health Sciences, Department of Psychology, Royal College of Surgeons in "
+                   "Ireland, 123 St. Stephen’s Green, Dublin 2, Ireland")
+    body = ("Patients were recruited at the Department of Cardiology of the University Hospital and were "
+            "followed for a year. Most of them took part in every session of the programme.")
+    blocks = [Block(50, 60, 200, 72, ["Research Article"]),
+              Block(50, 80, 500, 110, ["Patient Experiences of Structured Heart Failure Programmes"]),
+              Block(50, 120, 500, 140, [affiliation[:102], affiliation[103:]]),  # cut after "Ireland,"
+              Block(50, 400, 500, 440, [body[:95], body[95:]])]
+    matter.mark(blocks, 0, 800.0)
+    assert [b.kind for b in blocks] == [FRONT, BODY, FRONT, BODY]
