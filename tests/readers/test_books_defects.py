@@ -145,3 +145,30 @@ def test_a_flow_chart_of_stroked_boxes_loses_its_labels_and_keeps_the_prose_besi
     for _, _, label in nodes:
         assert label not in text, label
     assert textbalance.removed(stats).get("figure", 0) >= sum(len(label.replace(" ", "")) for *_, label in nodes)
+
+
+def test_a_long_figure_legend_is_a_caption_and_a_paragraph_about_the_figure_is_not(tmp_path):
+    """A legend of many lines (its number alone on the first line, or followed by a capitalised title) is
+    removed as a caption; a paragraph of as many lines that begins "Figure 2 shows" is body text."""
+    import pymupdf
+
+    legend = ["Figure 2", "Forest plot of the age subgroup: weighted", "mean difference (WMD) forest plots of",
+              "changes in haemoglobin (g/l) and in", "serum ferritin (mg/l) concentrations", "after eradication."]
+    body = ["Figure 2 shows that the children gained less haemoglobin than the adults in every trial that",
+            "reported both groups, and that the difference was largest in the trials of the shortest",
+            "treatment, where the children were also the youngest and the least anaemic at the start;",
+            "the adults' gains were similar whatever the regimen, and the trials of the longest",
+            "treatment showed the smallest difference between the two groups of patients in the end."]
+    doc = pymupdf.open()
+    page = doc.new_page()
+    for i, line in enumerate(legend):
+        page.insert_text((72, 80 + 12 * i), line, fontsize=9)
+    for i, line in enumerate(body):
+        page.insert_text((72, 200 + 14 * i), line, fontsize=10)
+    path = tmp_path / "legend.pdf"
+    doc.save(path)
+    records, stats = read_stats(path)
+    text = " ".join(" ".join(r["text"] for r in records).split())
+    assert "Forest plot of the age subgroup" not in text and "serum ferritin" not in text
+    assert "Figure 2 shows that the children gained less haemoglobin" in text
+    assert textbalance.removed(stats).get("caption", 0) > 100

@@ -107,6 +107,10 @@ class Page:
         return [*((b.x0, b.y0, b.x1, b.y1) for b in self.blocks if b.kind not in (BODY, HEADING)), *self.figures]
 
 
+# A long figure legend, told from a paragraph that begins "Figure 4 shows ...": the number is followed by a
+# stop, a colon or a bar, by a capitalised word (``Figure 4 Forest plot of ...``) or by the end of the line.
+_LEGEND = re.compile(r"^(?:[Ff]ig(?:ure)?\.?|FIG(?:URE)?\.?|[Pp]late)\s*[A-Z]?\d+[A-Za-z]?(?:[.\-–]\d+)*"
+                     r"(?:\s*[.:：|]|\s+[A-Z]|\s*$)")
 FIGURE_CAPTION = re.compile(r"^(?:fig(?:ure)?\.?|plate|图|圖)\s*[A-Z]?\d+(?:[.\-–]\d+)*[.:：]?(?:\s+\S|\s*$)", re.I)
 _MIN_IMAGE_AREA = 0.015  # of the page: smaller images are bullets, logos and rules
 _SENTENCE_END = tuple(".!?:;。！？：；…")
@@ -166,7 +170,7 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
     for b in blocks:
         if images and _inside(b, images):
             b.kind = FIGURE
-        elif FIGURE_CAPTION.match(b.lines[0]) and len(b.lines) <= 4:
+        elif FIGURE_CAPTION.match(b.lines[0]) and (len(b.lines) <= 4 or _LEGEND.match(b.lines[0])):
             b.kind = CAPTION
     return result
 
