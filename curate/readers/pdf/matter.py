@@ -145,9 +145,10 @@ def mark(blocks: list[Block], page: int, height: float = 0.0) -> int:
         marked += 1
     if marked and page < 2:
         marked += _grow_front(blocks)
-    if page < 2:  # after the growth: the label over a title must not take the title with it
-        for b in blocks:
-            if b.kind == BODY and len(b.lines) == 1 and _ARTICLE_TYPE.fullmatch(b.lines[0].strip()):
+    if page < 2 and height:  # after the growth: the label over a title must not take the title with it
+        for b in blocks:  # at the page's top: lower down, "Case report" is the heading of a case's account
+            if b.kind == BODY and len(b.lines) == 1 and b.y1 < 0.25 * height and \
+                    _ARTICLE_TYPE.fullmatch(b.lines[0].strip()):
                 b.kind = FRONT  # the journal's "Research Article" label
                 marked += 1
     return marked

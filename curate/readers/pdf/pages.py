@@ -95,6 +95,7 @@ def extract(doc: pymupdf.Document, pages: range, opts: Options, ledger: Ledger, 
         yield Start(plan.outline, (doc.metadata or {}).get("title") or None, doc.page_count, doc.is_repaired,
                     doc.is_reflowable)
     infer = None if plan.inferred else plan.infer
+    reflowable = doc.is_reflowable
     chars = pdftext.Chars(plan.glyphs, {**pdftext.RADICALS, **opts.pua_map}, stats, infer)
     fonts: set[str] = set()
     for n in pages:
@@ -104,7 +105,7 @@ def extract(doc: pymupdf.Document, pages: range, opts: Options, ledger: Ledger, 
             layout = pdflayout.read_page(page, n, opts.starts, chars, plan.span_tables)
             layout.tables, figures = pdftables.mark(page, layout.blocks, opts.table_finder)
             # a reflowed page's foot is wherever the layout broke the text: no footnotes there
-            pdfmatter.mark(layout.blocks, n, 0.0 if doc.is_reflowable else layout.height)
+            pdfmatter.mark(layout.blocks, n, 0.0 if reflowable else layout.height)
             scanned = not layout.has_text and bool(layout.images or page.get_images())
         except Exception as err:  # one damaged page must not lose the book
             ledger.quarantine(ids(f"p{n + 1}"), "page_error", f"books: '{relpath}' page {n + 1} cannot be read "
