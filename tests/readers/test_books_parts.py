@@ -152,11 +152,12 @@ def test_a_glyph_map_goes_through_a_range_descriptor_unchanged():
     assert back == gm and list(back.table) == list(gm.table) and list(back.per_font) == list(gm.per_font)
 
 
-def _damaged(path: Path) -> Path:
+def _damaged(path: Path, sentence: str = "The {} page begins with this sentence of body text.") -> Path:
+    """Three pages of ``sentence`` (``{}``: first, second, third), the second's content stream broken."""
     doc = pymupdf.open()
     for word in ("first", "second", "third"):
         page = doc.new_page()
-        page.insert_text((72, 300), f"The {word} page begins with this sentence of body text.", fontsize=11)
+        page.insert_text((72, 300), sentence.format(word), fontsize=11)
     xref = doc[1].get_contents()[0]
     stream = doc.xref_stream(xref)
     cut = len(stream) // 3
@@ -209,15 +210,7 @@ def test_warnings_of_reads_through_clips_are_not_the_pages(tmp_path, monkeypatch
         return found
 
     monkeypatch.setattr(layout, "superscripts", warning_superscripts)
-    path = tmp_path / "tagged.pdf"
-    doc = pymupdf.open()
-    for word in ("first", "second", "third"):
-        page = doc.new_page()
-        page.insert_text((72, 300), f"The {word} page says that most studies12 agree on the dose.", fontsize=11)
-    xref = doc[1].get_contents()[0]
-    stream = doc.xref_stream(xref)
-    doc.update_stream(xref, stream + b" ) ] >> <</Broken [[[ " + b"\x00\xff" * 9)
-    doc.save(path)
+    path = _damaged(tmp_path / "tagged.pdf", "The {} page says that most studies12 agree on the dose.")
     docs, _, rows = run_reader("books", path)
     assert "The first page says" in "\n".join(d["text"] for d in docs)
     damaged = [r for r in rows if r["reason"] == "damaged_page"]
