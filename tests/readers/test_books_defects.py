@@ -172,3 +172,24 @@ def test_a_long_figure_legend_is_a_caption_and_a_paragraph_about_the_figure_is_n
     assert "Forest plot of the age subgroup" not in text and "serum ferritin" not in text
     assert "Figure 2 shows that the children gained less haemoglobin" in text
     assert textbalance.removed(stats).get("caption", 0) > 100
+
+
+def test_the_short_lines_of_a_shaded_box_of_key_points_stay_on_a_page_with_a_figure(tmp_path):
+    """A shaded box is one shape, not a chart: its list of short lines is text, even on a page whose caption
+    makes the reader look at the drawings."""
+    import pymupdf
+
+    points = ["Key points", "Fever above 38.5 °C", "Cough for more than", "three weeks", "Weight loss",
+              "Night sweats"]
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.draw_rect(pymupdf.Rect(72, 90, 320, 200), color=None, fill=(0.9, 0.9, 0.9))
+    for i, line in enumerate(points):
+        page.insert_text((80, 108 + 16 * i), line, fontsize=10)
+    page.insert_text((72, 260), "Figure 1 Chest radiograph of a patient with tuberculosis.", fontsize=9)
+    path = tmp_path / "box.pdf"
+    doc.save(path)
+    records, _ = read_stats(path)
+    text = " ".join(" ".join(r["text"] for r in records).split())
+    for line in points[1:]:
+        assert line in text, line

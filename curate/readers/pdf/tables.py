@@ -220,28 +220,38 @@ def _row_runs(rows: list[Block], line: float | None) -> list[Box]:
 
 _NODE = 0.05  # of the page's area: a stroked box this small is a node of a flow chart, not a frame or a table
 _LABEL = 30  # characters: the longest line of a block of several labels (a sentence's line is longer)
+_CHART_SHAPES = 3  # plain boxes in a region that make it a chart (fewer: a panel, whose text is text)
 
 
 def _mark_figures(drawings: list[dict], blocks: list[Block], page_area: float) -> int:
     """Mark the text inside clusters of curves, filled shapes, slanted strokes and small stroked boxes (a
     chart's labels, a flow chart's nodes and connectors): short blocks, and blocks of short lines that do
-    not read as prose (the labels of several nodes that MuPDF put in one block)."""
-    shapes: list[Box] = []
+    not read as prose (the labels of several nodes that MuPDF put in one block). A region of one or two
+    plain boxes is a panel (a shaded box of key points, a code block's background), whose text is text."""
+    shapes: list[tuple[Box, bool]] = []  # (box, whether it is a plain box)
     for path in drawings:
         x0, y0, x1, y1 = path["rect"]
         items = path["items"]
+        boxed = all(item[0] in ("re", "qu") for item in items)
         if min(x1 - x0, y1 - y0) > _THIN and (path.get("fill") is not None
                                               or any(item[0] in ("c", "qu") for item in items)
-                                              or (all(item[0] == "re" for item in items)
-                                                  and (x1 - x0) * (y1 - y0) < _NODE * page_area)
+                                              or (boxed and (x1 - x0) * (y1 - y0) < _NODE * page_area)
                                               or all(item[0] == "l" and _slanted(item) for item in items)):
-            shapes.append((x0, y0, x1, y1))
-    regions = [r for r in _merge(shapes, pad=8.0) if _area(r) >= 0.02 * page_area]
+            shapes.append(((x0, y0, x1, y1), boxed))
+    regions = []
+    for r in _merge([box for box, _ in shapes], pad=8.0):
+        members = [plain for box, plain in shapes if _inside_box(box, r)]
+        if _area(r) >= 0.02 * page_area and (len(members) >= _CHART_SHAPES or not all(members)):
+            regions.append(r)
     for b in blocks:
         if b.kind == BODY and _centre_in(b, regions) and ((len(b.lines) <= 2 and len(b.text) <= 60) or (
                 max(len(line) for line in b.lines) <= _LABEL and not prose(b))):
             b.kind = FIGURE
     return len(regions)
+
+
+def _inside_box(box: Box, region: Box) -> bool:
+    return region[0] <= box[0] and region[1] <= box[1] and box[2] <= region[2] and box[3] <= region[3]
 
 
 def _slanted(item: tuple) -> bool:
