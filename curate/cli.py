@@ -353,7 +353,9 @@ _build_command("articles", "PubMed XML (.xml, .xml.gz) abstracts and text/Markdo
 _build_command("qa", "Question-answer pairs and consultations (JSONL, JSON, CSV, alpaca, ShareGPT).")
 _build_command("exams", "Multiple-choice exam questions rewritten into knowledge points.")
 _build_command("promptcblue", "PromptCBLUE JSON lines rendered as pre-training text.")
-_build_command("books", "Medical books (PDF, EPUB, MOBI, XPS, FB2) into clean chapter or section text.",
+_build_command("books", "Medical books (PDF, EPUB, MOBI, XPS, FB2) into clean chapter or section text. PHI "
+               "(e-mail addresses, phone numbers, ids) is replaced by placeholders unless a --recipe says "
+               "scrub = false.",
                [click.option("--pdf-password", default=None, help="Password for encrypted PDFs.")])
 _build_command("kg", "Knowledge graphs (RDF, TSV/CSV triples, JSON/CSV entity records) verbalised as text.",
                [click.option("--sample-subgraphs/--no-sample-subgraphs", default=None,
