@@ -193,3 +193,25 @@ def test_the_short_lines_of_a_shaded_box_of_key_points_stay_on_a_page_with_a_fig
     text = " ".join(" ".join(r["text"] for r in records).split())
     for line in points[1:]:
         assert line in text, line
+
+
+def test_a_legends_panels_set_apart_under_it_go_with_it(tmp_path):
+    """A legend whose panels ("(a) ...", "(b) ...") MuPDF or the block splitter set apart right under its
+    first sentence loses them too; a paragraph further down that begins "(a)" stays."""
+    import pymupdf
+
+    legend = ["Figure 2", "Forest plot of the age subgroup.", "(a) Weighted mean difference (WMD) forest",
+              "plots of changes in haemoglobin (g/l)", "concentrations. (b) WMD forest plots of",
+              "studies of serum ferritin."]
+    doc = pymupdf.open()
+    page = doc.new_page()
+    for i, line in enumerate(legend):
+        page.insert_text((72, 80 + 12 * i), line, fontsize=9)
+    page.insert_textbox(pymupdf.Rect(72, 300, 520, 360), "(a) Adults who took the lower dose lost less weight "
+                        "than those who took the higher one, and stopped the drug less often.", fontsize=10)
+    path = tmp_path / "panels.pdf"
+    doc.save(path)
+    records, _ = read_stats(path)
+    text = " ".join(" ".join(r["text"] for r in records).split())
+    assert "Weighted mean difference" not in text and "serum ferritin" not in text
+    assert "(a) Adults who took the lower dose lost less weight" in text

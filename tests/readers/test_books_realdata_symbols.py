@@ -47,10 +47,10 @@ def test_paper_fidelity_against_its_reference():
     fidelity = _fidelity()
     text = fidelity.curate_text(pdf)
     scores = fidelity.score(fidelity.reference_for(pdf), text)
-    # the reference keeps table cells in 7 of its 173 sentences and the legends of figures 2 and 3 in 3
-    # more: 163/173 (0.942) and 53/57 digit sentences are the most an extractor that removes tables and
-    # captions can reach (see the README's fidelity table)
-    assert scores["recall"] >= 0.94 and scores["digit_recall"] >= 0.92 and scores["precision"] >= 0.98, scores
+    # the reference keeps table cells in 7 of its 173 sentences and the legends of figures 2 and 3 (12
+    # sentences) in its body paragraphs: an extractor that removes tables and captions gives at most 154/173
+    # (0.890) and 51/57 digit sentences (see the README's fidelity table)
+    assert scores["recall"] >= 0.88 and scores["digit_recall"] >= 0.88 and scores["precision"] >= 0.98, scores
     # a long legend (its "Figure 4" on a line of its own) goes, and the sentence it cut in two is whole
     assert "Forest plot of therapy regimen subgroup" not in text
     assert "Diversiform means was utilised to test the steadiness of the results we reached." in " ".join(text.split())

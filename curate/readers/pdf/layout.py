@@ -111,6 +111,7 @@ class Page:
 # stop, a colon or a bar, by a capitalised word (``Figure 4 Forest plot of ...``) or by the end of the line.
 _LEGEND = re.compile(r"^(?:[Ff]ig(?:ure)?\.?|FIG(?:URE)?\.?|[Pp]late)\s*[A-Z]?\d+[A-Za-z]?(?:[.\-–]\d+)*"
                      r"(?:\s*[.:：|]|\s+[A-Z]|\s*$)")
+_PANEL = re.compile(r"^(?:\([a-zA-Z]\)|[a-zA-Z]\))\s")  # a legend's panel: "(a) ...", "B) ..."
 FIGURE_CAPTION = re.compile(r"^(?:fig(?:ure)?\.?|plate|图|圖)\s*[A-Z]?\d+(?:[.\-–]\d+)*[.:：]?(?:\s+\S|\s*$)", re.I)
 _MIN_IMAGE_AREA = 0.015  # of the page: smaller images are bullets, logos and rules
 _SENTENCE_END = tuple(".!?:;。！？：；…")
@@ -171,6 +172,11 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
         if images and _inside(b, images):
             b.kind = FIGURE
         elif FIGURE_CAPTION.match(b.lines[0]) and (len(b.lines) <= 4 or _LEGEND.match(b.lines[0])):
+            b.kind = CAPTION
+    for b in blocks:  # in reading order: a legend's panels ("(a) ...") set apart right under it go with it
+        if b.kind == BODY and _PANEL.match(b.lines[0]) and any(
+                c.kind == CAPTION and -0.5 * c.pitch <= b.y0 - c.y1 <= 1.5 * c.pitch
+                and min(b.x1, c.x1) > max(b.x0, c.x0) for c in blocks):
             b.kind = CAPTION
     return result
 
