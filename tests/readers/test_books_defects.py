@@ -115,6 +115,14 @@ def test_footnotes_are_small_type_after_a_note_mark_at_the_foot():
     assert all(b.kind == "body" for b in [*body, single])
 
 
+def _read_saved(doc, path: Path) -> tuple[str, dict]:
+    """Save a generated PDF, read it with the books reader: its records' text (whitespace folded) and the
+    reader's statistics."""
+    doc.save(path)
+    records, stats = read_stats(path)
+    return " ".join(" ".join(r["text"] for r in records).split()), stats
+
+
 def test_a_flow_chart_of_stroked_boxes_loses_its_labels_and_keeps_the_prose_beside_it(tmp_path):
     """A flow chart drawn as small stroked boxes joined by arrows, under its caption: the labels in its boxes
     (alone, or several nodes' labels in one block) go as figure text; the paragraphs above and below it stay
@@ -137,10 +145,7 @@ def test_a_flow_chart_of_stroked_boxes_loses_its_labels_and_keeps_the_prose_besi
         page.draw_polyline([(x1 - 3, y1 - 5), (x1 + 3, y1 - 5), (x1, y1)], color=(0, 0, 0), fill=(0, 0, 0))
     page.insert_text((72, 352), "Figure 1 Patient flow at the medical department.", fontsize=9)
     page.insert_textbox(pymupdf.Rect(72, 372, 520, 440), para.replace("on their own", "with a letter"), fontsize=10)
-    path = tmp_path / "flow.pdf"
-    doc.save(path)
-    records, stats = read_stats(path)
-    text = "\n".join(r["text"] for r in records)
+    text, stats = _read_saved(doc, tmp_path / "flow.pdf")
     assert "who came to the clinic on their own" in text and "who came to the clinic with a letter" in text
     for _, _, label in nodes:
         assert label not in text, label
@@ -165,10 +170,7 @@ def test_a_long_figure_legend_is_a_caption_and_a_paragraph_about_the_figure_is_n
         page.insert_text((72, 80 + 12 * i), line, fontsize=9)
     for i, line in enumerate(body):
         page.insert_text((72, 200 + 14 * i), line, fontsize=10)
-    path = tmp_path / "legend.pdf"
-    doc.save(path)
-    records, stats = read_stats(path)
-    text = " ".join(" ".join(r["text"] for r in records).split())
+    text, stats = _read_saved(doc, tmp_path / "legend.pdf")
     assert "Forest plot of the age subgroup" not in text and "serum ferritin" not in text
     assert "Figure 2 shows that the children gained less haemoglobin" in text
     assert textbalance.removed(stats).get("caption", 0) > 100
@@ -187,10 +189,7 @@ def test_the_short_lines_of_a_shaded_box_of_key_points_stay_on_a_page_with_a_fig
     for i, line in enumerate(points):
         page.insert_text((80, 108 + 16 * i), line, fontsize=10)
     page.insert_text((72, 260), "Figure 1 Chest radiograph of a patient with tuberculosis.", fontsize=9)
-    path = tmp_path / "box.pdf"
-    doc.save(path)
-    records, _ = read_stats(path)
-    text = " ".join(" ".join(r["text"] for r in records).split())
+    text, _ = _read_saved(doc, tmp_path / "box.pdf")
     for line in points[1:]:
         assert line in text, line
 
@@ -209,9 +208,6 @@ def test_a_legends_panels_set_apart_under_it_go_with_it(tmp_path):
         page.insert_text((72, 80 + 12 * i), line, fontsize=9)
     page.insert_textbox(pymupdf.Rect(72, 300, 520, 360), "(a) Adults who took the lower dose lost less weight "
                         "than those who took the higher one, and stopped the drug less often.", fontsize=10)
-    path = tmp_path / "panels.pdf"
-    doc.save(path)
-    records, _ = read_stats(path)
-    text = " ".join(" ".join(r["text"] for r in records).split())
+    text, _ = _read_saved(doc, tmp_path / "panels.pdf")
     assert "Weighted mean difference" not in text and "serum ferritin" not in text
     assert "(a) Adults who took the lower dose lost less weight" in text
