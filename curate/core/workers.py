@@ -16,9 +16,10 @@
   the alarm; a task stuck where no Python code runs (a C library) is killed by the parent at
   ``hard_limit(timeout)`` and its fallback written by the parent (in a pool, not for a build with one
   worker, whose tasks run in its own process).
-- **Memory goes back after each task.** A worker runs many tasks, some large (a global reduce): after
-  each one, pyarrow's pool and glibc's free lists are handed back
-  (``release_memory``), so a worker's resident size is that of its current task, not its largest.
+- **Memory goes back after a large task.** A worker runs many tasks, some large (a global reduce): after
+  one that leaves it holding ``RELEASE_ABOVE`` (512 MiB) or more, pyarrow's pool and glibc's free lists are
+  handed back (``release_memory``), so a worker's resident size is that of its current task (or that
+  bound), not its largest.
 - **Lean workers.** A worker imports only what its tasks need, and never the modules pymupdf would load for
   features curate does not use (``skip_unused_imports``); it ends without unloading them (``_exit_at_once``).
 - **Lost workers.** A worker that dies (killed, out of memory) breaks the pool: the pool is replaced
@@ -79,11 +80,20 @@ def deadline(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def release_memory() -> None:
-    """Hand the memory a finished task freed back to the system: pyarrow's pool and glibc's free lists (a
-    process keeps its peak otherwise, so one large reduce would stay resident for the rest of the build).
-    No garbage collection: a full one costs a tenth of a second or more, and tasks free their tables and
-    arrays by reference counting."""
+# A worker whose resident size after a task is below this keeps the memory its task freed for the next task:
+# handing back, then faulting in again, the few hundred megabytes of an ordinary task cost 3% of a stage-1
+# build (system time); a task that grew past it (a global reduce, a large book) hands its memory back.
+RELEASE_ABOVE = 512 << 20
+
+
+def release_memory(above: int = RELEASE_ABOVE) -> None:
+    """Hand the memory a finished task freed back to the system when the process holds ``above`` bytes or more
+    (or its size is unknown): pyarrow's pool and glibc's free lists (a process keeps its peak otherwise, so
+    one large reduce would stay resident for the rest of the build). No garbage collection: a full one costs
+    a tenth of a second or more, and tasks free their tables and arrays by reference counting."""
+    size = resident_bytes()
+    if size is not None and size < above:
+        return
     arrow = sys.modules.get("pyarrow")
     if arrow is not None:
         with contextlib.suppress(AttributeError):
@@ -91,6 +101,18 @@ def release_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+def resident_bytes() -> int | None:
+    """This process's resident size now (Linux's ``/proc/self/statm``), or None where it cannot be read."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 @functools.cache
