@@ -21,7 +21,10 @@ is trained on it (``curate tokenizer train``'s trainer). Then, interleaved, ``--
   version added a column;
 - ``raw limit``: a process that reads the lines, then ``encode_batch_fast`` over the texts in
   batches of 4,096 (all cores; faster than one batch of everything), ids pulled into Python lists,
-  nothing written. Two figures: the encode alone (the limit) and the whole process.
+  nothing written. Two figures: the encode alone (the limit) and the whole process;
+- ``raw limit, curate's BPE cache``: the same encode with the tokenizer's BPE word cache set as curate's
+  loader sets it (``tokenizer.BPE_CACHE_WORDS``; the library's default is 10,000 words), so that a ratio
+  to the raw limit can be read with and without what the cache alone gives.
 
 Before timing, the Python code of every variant (curate's, the baseline's and Megatron's trees) is
 byte-compiled, as an installed package has it. It checks that curate's and Megatron's ``.bin/.idx`` are
@@ -58,6 +61,8 @@ import json, sys, time
 from tokenizers import Tokenizer
 start = time.perf_counter()
 tok = Tokenizer.from_file(sys.argv[2])
+if len(sys.argv) > 3:  # the BPE word cache curate's loader sets (the library's default: 10,000 words)
+    tok.model._resize_cache(int(sys.argv[3]))
 with open(sys.argv[1], encoding="utf-8") as f:
     texts = [json.loads(line)["text"] for line in f]
 t0 = time.perf_counter()
@@ -217,6 +222,7 @@ def main() -> None:
         "curate stage 1": lambda out: _timed([*CURATE, "corpus", str(recipe), "--out", str(out), "--workers",
                                               str(args.workers), "--no-progress"], env)[0],
         "raw limit": lambda out: _raw(corpus, tok, out),
+        "raw limit, curate's BPE cache": lambda out: _raw(corpus, tok, out, _cache_words()),
     }
     if args.baseline:
         base_env = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}
@@ -244,6 +250,8 @@ def main() -> None:
                 encode, whole, tokens = result
                 times["raw limit"].append(encode)
                 times["raw process"].append(whole)
+            elif name.startswith("raw limit"):
+                times[name].append(result[0])
             else:
                 times[name].append(result)
             print(f"run {r}: {name} {times[name][-1]:.2f} s, CPU {cpu[name][-1]:.1f} s", file=sys.stderr)
@@ -255,9 +263,18 @@ def main() -> None:
     print(" | ".join(f"{name} {statistics.median(values):.1f}" for name, values in cpu.items() if values))
 
 
-def _raw(corpus: Path, tok: Path, out: Path) -> tuple[float, float, int]:
+def _cache_words() -> int:
+    """The BPE word cache curate's tokenizer loader sets."""
+    sys.path.insert(0, str(ROOT))
+    from curate.tokens.tokenizer import BPE_CACHE_WORDS
+
+    return BPE_CACHE_WORDS
+
+
+def _raw(corpus: Path, tok: Path, out: Path, cache: int | None = None) -> tuple[float, float, int]:
     (out / "raw.py").write_text(RAW)
-    whole, stdout = _timed([sys.executable, str(out / "raw.py"), str(corpus), str(tok / "tokenizer.json")])
+    whole, stdout = _timed([sys.executable, str(out / "raw.py"), str(corpus), str(tok / "tokenizer.json"),
+                            *([str(cache)] if cache else [])])
     data = json.loads(stdout)
     return data["encode"], whole, data["tokens"]
 

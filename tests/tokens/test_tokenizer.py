@@ -89,3 +89,18 @@ def test_sizes_are_remembered_per_tokenizer_and_eod_choice(tmp_path, monkeypatch
     tok.save(str(edited / "tokenizer.json"))
     assert tokenizer.prepare(str(edited), tmp_path / "d").vocab_size == first.vocab_size + 1
     assert len(calls) == 2
+
+
+def test_the_loaders_larger_bpe_cache_gives_the_librarys_ids(tmp_path):
+    from tokenizers import Tokenizer
+
+    tokenizer.prepare(None, tmp_path / "tok")
+    path = str(tmp_path / "tok" / "tokenizer.json")
+    rng = np.random.default_rng(7)
+    letters = list("abcdefghijklmnopqrstuvwxyz") + list("高血压患者应每日监测肺炎阿莫西林")
+    # More distinct words than the library's default cache holds (10,000), each seen again later.
+    words = ["".join(rng.choice(letters, size=rng.integers(2, 9))) for _ in range(30_000)]
+    texts = [" ".join(words[i:i + 40]) for i in range(0, len(words), 40)] * 2
+    ours = [e.ids for e in tokenizer.load(path).encode_batch_fast(texts, add_special_tokens=False)]
+    stock = [e.ids for e in Tokenizer.from_file(path).encode_batch_fast(texts, add_special_tokens=False)]
+    assert ours == stock and sum(map(len, ours)) > 60_000
