@@ -104,3 +104,23 @@ def test_the_loaders_larger_bpe_cache_gives_the_librarys_ids(tmp_path):
     ours = [e.ids for e in tokenizer.load(path).encode_batch_fast(texts, add_special_tokens=False)]
     stock = [e.ids for e in Tokenizer.from_file(path).encode_batch_fast(texts, add_special_tokens=False)]
     assert ours == stock and sum(map(len, ours)) > 60_000
+
+
+@pytest.mark.parametrize("append_eod", [True, False])
+def test_a_worker_encodes_in_small_calls_with_the_same_ids(tmp_path, monkeypatch, append_eod):
+    from curate.tokens import tokenize
+
+    info = tokenizer.prepare(None, tmp_path / "tok")
+    rng = np.random.default_rng(3)
+    texts = ["" if i % 97 == 0 else f"第{i}例患者 blood pressure {int(rng.integers(90, 180))} mmHg，每日监测。" * (1 + i % 5)
+             for i in range(3 * tokenize.SERIAL_ENCODE_DOCS + 17)]
+    cfg = tokenize.TokenizeConfig(str(tmp_path / "tok" / "tokenizer.json"), info.fingerprint, info.eod_id, "uint16",
+                                  append_eod=append_eod, empty="none")
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "true")
+    assert not tokenize.serial_tokenizer()
+    whole = tokenize.encode(texts, cfg)
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    assert tokenize.serial_tokenizer()
+    small = tokenize.encode(texts, cfg)
+    assert np.array_equal(whole[0], small[0]) and np.array_equal(whole[1], small[1])
+    assert len(small[1]) == len(texts) and (small[1][::97] == 0).all() and small[1].sum() == len(small[0])
