@@ -103,6 +103,9 @@ def release_memory(above: int = RELEASE_ABOVE) -> None:
         trim(0)
 
 
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
 def resident_bytes() -> int | None:
     """This process's resident size now (Linux's ``/proc/self/statm``), or None where it cannot be read."""
     try:
@@ -110,9 +113,6 @@ def resident_bytes() -> int | None:
             return int(f.read().split()[1]) * _PAGE
     except (OSError, ValueError, IndexError):
         return None
-
-
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 @functools.cache
