@@ -26,9 +26,9 @@ import numpy as np
 from jinja2 import TemplateError, TemplateSyntaxError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from tokenizers import Tokenizer
 
 from curate.text import templates
+from curate.tokens import tokenizer
 
 IGNORE = -100
 PROJECT_TEMPLATE = "chat/chatml.j2"
@@ -77,7 +77,7 @@ class _Backend:
         else:
             env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
             self.template = env.from_string((templates.templates_dir() / PROJECT_TEMPLATE).read_text(encoding="utf-8"))
-            self.tok = Tokenizer.from_file(str(Path(tokenizer_dir) / "tokenizer.json"))
+            self.tok = tokenizer.load(str(Path(tokenizer_dir) / "tokenizer.json"))
 
     def render(self, messages: Sequence[dict], generation: bool) -> str:
         if self.source == "project":
@@ -99,7 +99,8 @@ class _Backend:
             batch = self.hf(texts, add_special_tokens=False, return_offsets_mapping=True)
             return [(ids, [s for s, _ in offs]) for ids, offs in zip(batch["input_ids"], batch["offset_mapping"],
                                                                       strict=True)]
-        return [(e.ids, [s for s, _ in e.offsets]) for e in self.tok.encode_batch(texts, add_special_tokens=False)]
+        return [(e.ids, [s for s, _ in e.offsets]) for part in tokenizer.calls(texts)
+                for e in self.tok.encode_batch(part, add_special_tokens=False)]
 
 
 @functools.cache

@@ -70,21 +70,11 @@ def megatron_rule(append_eod: bool) -> EodRule:
     return EodRule(append_eod, "none")
 
 
-# Documents per ``encode_batch_fast`` call where the tokenizer runs on one thread (a pool worker): the library
-# builds every document's tokens and offsets before it returns, and batches of this size stay in the CPU's
-# caches (15% less time than 4,096 at once, measured on mixed Chinese and English documents). Where it runs
-# on every core, a call takes the whole batch: its threads share each call, and small calls cost them more.
-SERIAL_ENCODE_DOCS = 256
-
-
 def encode(texts: list[str], cfg: TokenizeConfig) -> tuple[np.ndarray, np.ndarray]:
     """Token ids of ``texts`` with EOD after each (by the config's rule), flattened, and the
     per-document lengths."""
     tok = tokenizer.load(cfg.tokenizer_json)
-    step = SERIAL_ENCODE_DOCS if serial_tokenizer() else max(1, len(texts))
-    ids: list[list[int]] = []
-    for start in range(0, len(texts), step):
-        ids += [e.ids for e in tok.encode_batch_fast(texts[start:start + step], add_special_tokens=False)]
+    ids = [e.ids for part in tokenizer.calls(texts) for e in tok.encode_batch_fast(part, add_special_tokens=False)]
     if cfg.append_eod:  # each list gets its EOD in place: one flat pass below, no per-document chain
         every = cfg.empty != "none"
         for x in ids:
@@ -92,13 +82,6 @@ def encode(texts: list[str], cfg: TokenizeConfig) -> tuple[np.ndarray, np.ndarra
                 x.append(cfg.eod_id)
     lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
     return np.fromiter(chain.from_iterable(ids), dtype=cfg.dtype, count=int(lengths.sum())), lengths
-
-
-def serial_tokenizer() -> bool:
-    """Whether this process's tokenizers run on one thread: ``TOKENIZERS_PARALLELISM`` set to a value the
-    library reads as off (pool workers set it; unset, the library uses every core)."""
-    value = os.environ.get("TOKENIZERS_PARALLELISM")
-    return value is not None and value.strip().lower() in ("", "off", "false", "f", "no", "n", "0")
 
 
 def tokenize_task(task: Task) -> Result:

@@ -15,6 +15,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -132,6 +133,28 @@ def load(path: str) -> Tokenizer:
         with contextlib.suppress(Exception):  # a model that refuses keeps the library's cache
             resize(BPE_CACHE_WORDS)
     return tok
+
+
+# Texts per encode call where the tokenizer runs on one thread (a pool worker): the library builds every
+# text's tokens and offsets before it returns, and calls of this size stay in the CPU's caches (15% less
+# time than 4,096 at once, measured on mixed Chinese and English documents). Where it runs on every core, a
+# call takes the whole batch: its threads share each call, and small calls cost them more.
+SERIAL_ENCODE_DOCS = 256
+
+
+def calls(texts: list[str]) -> Iterator[list[str]]:
+    """``texts`` cut into the encode calls this process should make (``SERIAL_ENCODE_DOCS`` at a time on one
+    thread, else all at once), in order."""
+    step = SERIAL_ENCODE_DOCS if serial() else max(1, len(texts))
+    for start in range(0, len(texts), step):
+        yield texts[start:start + step]
+
+
+def serial() -> bool:
+    """Whether this process's tokenizers run on one thread: ``TOKENIZERS_PARALLELISM`` set to a value the
+    library reads as off (pool workers set it; unset, the library uses every core)."""
+    value = os.environ.get("TOKENIZERS_PARALLELISM")
+    return value is not None and value.strip().lower() in ("", "off", "false", "f", "no", "n", "0")
 
 
 def train(texts: Iterable[str], vocab_size: int, out: Path, min_frequency: int = 2) -> Tokenizer:

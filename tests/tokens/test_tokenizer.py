@@ -113,14 +113,14 @@ def test_a_worker_encodes_in_small_calls_with_the_same_ids(tmp_path, monkeypatch
     info = tokenizer.prepare(None, tmp_path / "tok")
     rng = np.random.default_rng(3)
     texts = ["" if i % 97 == 0 else f"第{i}例患者 blood pressure {int(rng.integers(90, 180))} mmHg，每日监测。" * (1 + i % 5)
-             for i in range(3 * tokenize.SERIAL_ENCODE_DOCS + 17)]
+             for i in range(3 * tokenizer.SERIAL_ENCODE_DOCS + 17)]
     cfg = tokenize.TokenizeConfig(str(tmp_path / "tok" / "tokenizer.json"), info.fingerprint, info.eod_id, "uint16",
                                   append_eod=append_eod, empty="none")
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "true")
-    assert not tokenize.serial_tokenizer()
+    assert not tokenizer.serial()
     whole = tokenize.encode(texts, cfg)
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
-    assert tokenize.serial_tokenizer()
+    assert tokenizer.serial()
     small = tokenize.encode(texts, cfg)
     assert np.array_equal(whole[0], small[0]) and np.array_equal(whole[1], small[1])
     assert len(small[1]) == len(texts) and (small[1][::97] == 0).all() and small[1].sum() == len(small[0])
