@@ -75,6 +75,21 @@ def _line(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
+class _Lines:
+    """Line numbers of positions in one text, asked in increasing order (an array's items): each newline is
+    counted once, where counting from the start for every item made a large array quadratic."""
+
+    def __init__(self, text: str):
+        self.text, self.pos, self.line = text, 0, 1
+
+    def at(self, pos: int) -> int:
+        if pos < self.pos:
+            return _line(self.text, pos)
+        self.line += self.text.count("\n", self.pos, pos)
+        self.pos = pos
+        return self.line
+
+
 def _decode(text: str, pos: int) -> tuple[object, int] | Problem:
     try:
         return _DECODER.raw_decode(text, pos)
@@ -99,7 +114,7 @@ def _checked(value: object, size: int, what: str, escaped: bool = False) -> dict
 
 def _array(text: str, pos: int, escaped: bool = False) -> Iterator[tuple[str, dict | Problem]]:
     """Items of the array opening at ``pos``, each decoded alone; returns where the array ends."""
-    i, pos = 0, _WS.match(text, pos + 1).end()
+    i, pos, lines = 0, _WS.match(text, pos + 1).end(), _Lines(text)
     if text.startswith("]", pos):
         return pos + 1
     while pos < len(text):
@@ -113,7 +128,7 @@ def _array(text: str, pos: int, escaped: bool = False) -> Iterator[tuple[str, di
             pos = nxt.end() - 1
             continue
         value, end = got
-        yield f"item{i}", _checked(value, end - pos, f"item {i} (line {_line(text, pos)})", escaped)
+        yield f"item{i}", _checked(value, end - pos, f"item {i} (line {lines.at(pos)})", escaped)
         pos = end
         i += 1
         pos = _WS.match(text, pos).end()
@@ -122,7 +137,7 @@ def _array(text: str, pos: int, escaped: bool = False) -> Iterator[tuple[str, di
         elif text.startswith("]", pos):
             return pos + 1
         else:
-            yield f"item{i}", Problem("malformed_json", f"line {_line(text, pos)}: expected ',' or ']' after "
+            yield f"item{i}", Problem("malformed_json", f"line {lines.at(pos)}: expected ',' or ']' after "
                                       f"item {i - 1}")
             nxt = _ITEM_START.search(text, pos)
             if nxt is None:

@@ -46,6 +46,29 @@ def test_broken_item_in_a_json_array_is_one_problem(tmp_path):
     assert items[2][1] == {"q": 3}
 
 
+def test_problems_deep_in_a_large_json_array_name_their_lines(tmp_path, monkeypatch):
+    from curate.text import jsonrecords
+
+    lines = ["["] + [f'  {{"q": {i}}},' for i in range(5000)]
+    lines[1200] = '  "not an object",'
+    lines[4000] = '  {"q": 3999} {"q": "no comma"},'
+    lines += ['  {"q": "last"}', "]"]
+    p = tmp_path / "big.json"
+    p.write_text("\n".join(lines) + "\n")
+    counted: list[int] = []  # characters scanned for newlines, in all
+    real = jsonrecords._Lines.at
+
+    def at(self, pos):
+        counted.append(abs(pos - self.pos))
+        return real(self, pos)
+
+    monkeypatch.setattr(jsonrecords._Lines, "at", at)
+    problems = [(loc, row.message) for loc, row in textio.iter_records(p) if isinstance(row, Problem)]
+    assert [(loc, message.split(":")[0]) for loc, message in problems] == [
+        ("item1199", "item 1199 (line 1201)"), ("item4000", "line 4001")]
+    assert sum(counted) <= len(p.read_text())  # each newline counted once, not once per item before it
+
+
 def test_stray_quote_in_csv_loses_no_row(tmp_path):
     rows = ["id,question,answer"] + [f"{i},question {i},answer {i}" for i in range(1, 11)]
     rows[3] = '3,"question 3,answer 3'  # a quote that never closes swallows the rows after it
