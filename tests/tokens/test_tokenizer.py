@@ -112,7 +112,8 @@ def test_a_worker_encodes_in_small_calls_with_the_same_ids(tmp_path, monkeypatch
 
     info = tokenizer.prepare(None, tmp_path / "tok")
     rng = np.random.default_rng(3)
-    texts = ["" if i % 97 == 0 else f"第{i}例患者 blood pressure {int(rng.integers(90, 180))} mmHg，每日监测。" * (1 + i % 5)
+    texts = ["" if i % 97 == 0 else
+             f"第{i}例患者 blood pressure {int(rng.integers(90, 180))} mmHg，每日监测。" * (1 + i % 5)
              for i in range(3 * tokenizer.SERIAL_ENCODE_DOCS + 17)]
     cfg = tokenize.TokenizeConfig(str(tmp_path / "tok" / "tokenizer.json"), info.fingerprint, info.eod_id, "uint16",
                                   append_eod=append_eod, empty="none")
