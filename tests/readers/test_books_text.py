@@ -156,6 +156,10 @@ def test_headings_without_outline():
     assert bookheadings.detect_level(block("Clinical features", height=18.0), 12.0) == 2
     assert bookheadings.detect_level(block("Clinical features"), 12.0) is None
     assert bookheadings.detect_level(block("2.5 mg twice daily is enough."), 12.0) is None
+    # A paragraph's first line, taller for a Latin word in another font: a sentence ends inside it.
+    first = "阿尔茨海默病（Alzheimer’s disease, AD）是一组病因未明的原发性退行性脑变性疾病。常起病于"
+    assert bookheadings.detect_level(block(first, height=16.0), 12.0) is None
+    assert bookheadings.detect_level(block("精神障碍的分类与诊断标准", height=16.0), 12.0) == 2
 
 
 def test_outline_titles_found_run_in_and_wrapped():

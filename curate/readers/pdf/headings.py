@@ -96,7 +96,9 @@ _PATTERNS = [
 _END = set(".。,，;；:：!！?？")
 
 
-_CLAUSES = re.compile("[，；]")
+# A sentence's clauses, or its end with more text after it: what no title holds (the size test below alone would
+# take a paragraph's first line, made taller by a Latin word in another font, for a title).
+_CLAUSES = re.compile("[，；]|。(?=.)")
 
 
 def detect_level(block: Block, body_line: float | None) -> int | None:
