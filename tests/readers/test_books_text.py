@@ -160,6 +160,8 @@ def test_headings_without_outline():
     first = "阿尔茨海默病（Alzheimer’s disease, AD）是一组病因未明的原发性退行性脑变性疾病。常起病于"
     assert bookheadings.detect_level(block(first, height=16.0), 12.0) is None
     assert bookheadings.detect_level(block("精神障碍的分类与诊断标准", height=16.0), 12.0) == 2
+    for formula in ("10pH-pKa ＝[A−]", "当C≫Km 时，则", "t1/2 = 0.693/k"):  # equations set on their own line
+        assert bookheadings.detect_level(block(formula, height=18.0), 12.0) is None
 
 
 def test_outline_titles_found_run_in_and_wrapped():

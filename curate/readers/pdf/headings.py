@@ -99,6 +99,8 @@ _END = set(".。,，;；:：!！?？")
 # A sentence's clauses, or its end with more text after it: what no title holds (the size test below alone would
 # take a paragraph's first line, made taller by a Latin word in another font, for a title).
 _CLAUSES = re.compile("[，；]|。(?=.)")
+# A formula's relations and operators: an equation set on its own line is taller than text, and no title.
+_FORMULA = re.compile("[=＝≈≠≤≥≪≫×÷∕±∑∫√]")
 
 
 def detect_level(block: Block, body_line: float | None) -> int | None:
@@ -112,8 +114,8 @@ def detect_level(block: Block, body_line: float | None) -> int | None:
     for pattern, level in _PATTERNS:
         if pattern.match(text):
             return level
-    if body_line is None or (len(text) > 20 and _CLAUSES.search(text)):
-        return None  # a sentence's clauses (a full-width comma or semicolon): larger type alone makes no title
+    if body_line is None or (len(text) > 20 and _CLAUSES.search(text)) or _FORMULA.search(text):
+        return None  # a sentence's clauses, or a formula: larger type alone makes neither a title
     ratio = block.pitch / body_line
     return 1 if ratio >= 1.6 else 2 if ratio >= 1.2 else None
 
