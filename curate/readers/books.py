@@ -379,6 +379,12 @@ def _nothing_read(ref: FileRef, ledger: Ledger, book: _Book, stats: Counter[str]
     if book.start.repaired or book.damaged_empty:
         ledger.quarantine(ref.id(), "corrupt_file", f"books: cannot read '{ref.relpath}': it is damaged "
                           f"and none of its {pages} pages gave text ({book.damaged_empty} reported damaged)")
+    elif removed := {k.removeprefix("text_removed_"): n for k, n in sorted(stats.items())
+                     if k.startswith("text_removed_") and n}:
+        reasons = ", ".join(f"{why.replace('_', ' ')} {n:,}" for why, n in removed.items())
+        ledger.drop(ref.id(), "no_text", f"books: '{ref.relpath}': no body text left on its {pages} page"
+                    f"{'s' if pages != 1 else ''}: its {sum(removed.values()):,} characters were all removed "
+                    f"({reasons})")
     else:
         ledger.drop(ref.id(), "no_text", f"books: '{ref.relpath}': none of its {pages} pages has "
                     f"text ({stats['pages_blank']} blank)")

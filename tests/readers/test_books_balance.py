@@ -172,3 +172,21 @@ def test_a_books_build_without_a_recipe_scrubs_phi_left_in_the_text(tmp_path):
     assert "<EMAIL>" in texts and "@example.org" not in texts
     ledger = pl.read_parquet(root / "ledger.parquet")
     assert ledger.filter(pl.col("step") == "scrub").height >= 1
+
+
+def test_a_file_whose_text_is_all_removed_says_so_and_why(tmp_path):
+    """A page of reference entries alone (a list going on without its heading) leaves no body text: the
+    ledger row says that its characters were removed and under which reasons, not that it had no text."""
+    import pymupdf
+
+    doc = pymupdf.open()
+    page = doc.new_page()
+    for i in range(12, 18):
+        page.insert_text((60, 100 + 40 * (i - 12)), f"{i}. Author{i} J, Other K. A study of renal outcomes number "
+                         f"{i}. Lancet. 20{i - 2};39{i % 10}:1{i % 10}-2{i % 10}.", fontsize=9)
+    page.insert_text((290, 800), "57", fontsize=9)
+    doc.save(tmp_path / "refs.pdf")
+    ledger = Ledger("books", "read")
+    assert list(books.read_whole(FileRef(tmp_path / "refs.pdf", "refs.pdf", "books"), books.Config(), ledger)) == []
+    [(reason, detail)] = [(r[4], r[5]) for r in ledger.rows]
+    assert reason == "no_text" and "were all removed (back matter" in detail and "page number 2" in detail

@@ -13,7 +13,9 @@ A paper's first page and a book's title page carry blocks that no reader of the 
 - repository and project boilerplate: URLs of code hosts, ``项目主页``, ``Full list of author
   information``, ``freely available online``;
 - reference lists without a heading of their own (a page that goes on with the references of the
-  page before): blocks of entries that begin ``[12]`` or ``12.`` and carry a year, a volume and pages.
+  page before): blocks of entries that begin ``[12]`` or ``12.`` (``［12］``, ``12．``) and carry a year, a
+  volume and pages, and a page whose blocks are such entries one by one (a year and pages, a publisher or
+  a GB/T 7714 type mark such as ``［M］``).
 
 Footnotes: blocks in the lower quarter of a page, set smaller than the page's paragraphs, that
 begin with a note mark (``1``, ``*``, ``†``, ``①``).
@@ -58,8 +60,12 @@ _FUNCTION_WORDS = frozenset("a an and at de del della der des di die do du e et 
                             .split())
 _WORD = re.compile(r"[^\W\d_][\w’'.-]*")
 _AUTHOR = re.compile(r"^[A-Z][\w'’-]+(?: [A-Z][\w.'’-]*){0,3}[\d,*†‡]*$")
-_REFERENCE = re.compile(r"^\s*(?:\[\d{1,3}\]|\d{1,3}\.)\s+\S")
+_REFERENCE = re.compile(r"^\s*(?:(?:\[\d{1,3}\]|\d{1,3}\.)\s+|(?:［\d{1,3}］|\d{1,3}．)\s*)\S")
 _CITED = re.compile(r"\b(?:19|20)\d\d\b.*?\d+\s*[:(]|\d+\s*[-–]\s*\d+|doi|et al", re.I)
+# What an entry names besides its year: pages or a volume and issue, a DOI, "et al", a publisher (出版社) or a
+# document type (GB/T 7714: [M] a book, [J] a journal article).
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_SOURCE = re.compile(r"\d+\s*[-–‒]\s*\d+|\d+\s*[:：(（]\s*\d|doi|et al|出版社|[［\[][A-Z]{1,2}(?:/OL)?[］\]]", re.I)
 
 
 # Substrings one of which every pattern above needs: a cheap test before the regular expressions.
@@ -82,6 +88,33 @@ def _authors(b: Block) -> bool:
     parts = [re.sub(r"^\d+\s*", "", p.strip()) for p in " ".join(b.lines).replace(" and ", ", ").split(",")]
     parts = [p for p in parts if p]
     return len(parts) >= 3 and sum(1 for p in parts if _AUTHOR.match(p) or p.isdigit()) >= 0.8 * len(parts)
+
+
+def _cited(text: str) -> bool:
+    """Whether a reference entry's text names a year and a source."""
+    return _YEAR.search(text) is not None and _SOURCE.search(text) is not None
+
+
+def _reference_page(body: list[Block]) -> int:
+    """Mark a page of reference entries set one per block or a few (a list that goes on from the page before
+    without its heading): each entry is a block that opens like one with the blocks after it up to the next
+    that stand right under it (an entry's lines may be blocks of their own), and names a year and a source. Three entries or more,
+    that hold at least half of the page's body blocks."""
+    rest = [b for b in body if b.kind == BODY]
+    groups: list[list[Block]] = []  # the blocks before the first entry (a heading, a page number) stay
+    for b in rest:
+        if _REFERENCE.match(b.lines[0]):
+            groups.append([b])
+        elif groups and 0 <= b.y0 - groups[-1][-1].y1 <= 1.5 * groups[-1][-1].pitch \
+                and not b.text.strip().isdigit():  # right under it; a page number or footer is the page's
+            groups[-1].append(b)
+    entries = [g for g in groups if _cited(" ".join(line for b in g for line in b.lines))]
+    held = sum(map(len, entries))
+    if len(entries) < 3 or 2 * held < len(rest):
+        return 0
+    for b in (b for g in entries for b in g):
+        b.kind = REFERENCES
+    return held
 
 
 def _references(b: Block) -> bool:
@@ -143,6 +176,7 @@ def mark(blocks: list[Block], page: int, height: float = 0.0) -> int:
         else:
             continue
         marked += 1
+    marked += _reference_page(body)
     if marked and page < 2:
         marked += _grow_front(blocks)
     if page < 2 and height:  # after the growth: the label over a title must not take the title with it

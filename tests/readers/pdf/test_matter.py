@@ -71,3 +71,30 @@ def test_an_affiliation_that_reads_like_a_sentence_and_an_article_label_go_and_t
               Block(50, 400, 500, 440, [body[:95], body[95:]])]
     matter.mark(blocks, 0, 800.0)
     assert [b.kind for b in blocks] == [FRONT, BODY, FRONT, BODY]
+
+
+def test_a_page_of_reference_entries_one_per_block_goes_and_a_numbered_list_stays():
+    """A page that goes on with a reference list without its heading, each entry a block of its own or two
+    (an entry's last line set apart), is references; the page number stays the page's; a numbered list of
+    doses, or two entries among paragraphs, stays body text."""
+    from curate.readers.pdf import matter
+    from curate.readers.pdf.layout import BODY, REFERENCES, Block
+
+    entries = ["39．李喜泼．河北省保定市居民惊恐障碍患病情况分析［J］．中国公共卫生，2008，11（24）：1366‒1368",
+               "40．栗克清，崔泽，等．河北省精神障碍的现状调查［J］．中华精神科杂志，2007，40（1）：", "36‒40",
+               "41．马世民主编．精神疾病的司法鉴定．上海：上海医科大学出版社，1998",
+               "42．沈渔邨．精神病学．4版［M］．北京：人民卫生",
+               "出版社，2001", "43. Smith J, Lee K. Renal outcomes in hypertension. Lancet. 2019;393:1-9."]
+    blocks = [Block(50, 100 + 20 * i, 500, 112 + 20 * i, [t]) for i, t in enumerate(entries)]
+    blocks.append(Block(280, 780, 300, 790, ["417"]))
+    assert matter.mark(blocks, 300, 800.0) == 7
+    assert [b.kind for b in blocks] == [REFERENCES] * 7 + [BODY]
+
+    doses = ["1．阿司匹林 100‒300 mg，每日1次", "2．氯吡格雷 75 mg，每日1次", "3．华法林 2‒5 mg，按INR调整",
+             "4．肝素 5000 U，皮下注射"]
+    listed = [Block(50, 100 + 20 * i, 500, 112 + 20 * i, [t]) for i, t in enumerate(doses)]
+    assert matter.mark(listed, 300, 800.0) == 0 and all(b.kind == BODY for b in listed)
+    prose = "患者的血压在治疗后明显下降，随访期间未见严重不良反应，提示该方案安全有效，可在基层医院推广使用。"
+    mixed = [Block(50, 100 + 30 * i, 500, 124 + 30 * i, [prose[:30], prose[30:]]) for i in range(4)]
+    mixed += [Block(50, 300 + 20 * i, 500, 312 + 20 * i, [t]) for i, t in enumerate(entries[:1] + entries[3:4])]
+    assert matter.mark(mixed, 300, 800.0) == 0 and all(b.kind == BODY for b in mixed)
