@@ -98,8 +98,8 @@ def _cited(text: str) -> bool:
 def _reference_page(body: list[Block]) -> int:
     """Mark a page of reference entries set one per block or a few (a list that goes on from the page before
     without its heading): each entry is a block that opens like one with the blocks after it up to the next
-    that stand right under it (an entry's lines may be blocks of their own), and names a year and a source. Three entries or more,
-    that hold at least half of the page's body blocks."""
+    that stand right under it (an entry's lines may be blocks of their own), and names a year and a source.
+    Three entries or more, that hold at least half of the page's body blocks."""
     rest = [b for b in body if b.kind == BODY]
     groups: list[list[Block]] = []  # the blocks before the first entry (a heading, a page number) stay
     for b in rest:
