@@ -62,10 +62,12 @@ _WORD = re.compile(r"[^\W\d_][\w’'.-]*")
 _AUTHOR = re.compile(r"^[A-Z][\w'’-]+(?: [A-Z][\w.'’-]*){0,3}[\d,*†‡]*$")
 _REFERENCE = re.compile(r"^\s*(?:(?:\[\d{1,3}\]|\d{1,3}\.)\s+|(?:［\d{1,3}］|\d{1,3}．)\s*)\S")
 _CITED = re.compile(r"\b(?:19|20)\d\d\b.*?\d+\s*[:(]|\d+\s*[-–]\s*\d+|doi|et al", re.I)
-# What an entry names besides its year: pages or a volume and issue, a DOI, "et al", a publisher (出版社) or a
-# document type (GB/T 7714: [M] a book, [J] a journal article).
+# What an entry names besides its year: a volume and issue, volume and pages, ``vol.``/``pp.``, a DOI, "et al", a
+# publisher (出版社) or a document type (GB/T 7714: [M] a book, [J] a journal article); not a bare range of
+# numbers, which a finding has too ("95% CI 40-50").
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
-_SOURCE = re.compile(r"\d+\s*[-–‒]\s*\d+|\d+\s*[:：(（]\s*\d|doi|et al|出版社|[［\[][A-Z]{1,2}(?:/OL)?[］\]]", re.I)
+_SOURCE = re.compile(r"\d+\s*[(（]\s*\d+\s*[)）]|\d+\s*[:：]\s*\d+\s*[-–‒]\s*\d+|\b(?:vol|pp)\.\s*\d|doi|et al|出版社|"
+                     r"[［\[][A-Z]{1,2}(?:/OL)?[］\]]", re.I)
 
 
 # Substrings one of which every pattern above needs: a cheap test before the regular expressions.
@@ -96,25 +98,36 @@ def _cited(text: str) -> bool:
 
 
 def _reference_page(body: list[Block]) -> int:
-    """Mark a page of reference entries set one per block or a few (a list that goes on from the page before
-    without its heading): each entry is a block that opens like one with the blocks after it up to the next
-    that stand right under it (an entry's lines may be blocks of their own), and names a year and a source.
-    Three entries or more, that hold at least half of the page's body blocks."""
+    """Mark runs of reference entries set one per block or a few (a list that goes on from the page before
+    without its heading): an entry is a block that opens like one with the blocks right under it up to the
+    next (an entry's lines may be blocks of their own), and most entries of a run name a year and a source.
+    A run of three entries or more is references when it holds half of the page's body blocks or more, or
+    when it opens the page's text (nothing but a line or two before it that is not prose: a running head)."""
     rest = [b for b in body if b.kind == BODY]
-    groups: list[list[Block]] = []  # the blocks before the first entry (a heading, a page number) stay
-    for b in rest:
-        if _REFERENCE.match(b.lines[0]):
-            groups.append([b])
-        elif groups and 0 <= b.y0 - groups[-1][-1].y1 <= 1.5 * groups[-1][-1].pitch \
+    runs: list[tuple[int, list[list[Block]]]] = []  # (body blocks before the run, its entries)
+    current: list[list[Block]] | None = None
+    for i, b in enumerate(rest):
+        if _REFERENCE.match(" ".join(b.lines[:2])):  # the entry's number may be a line of its own ("29.")
+            if current is None:
+                current = []
+                runs.append((i, current))
+            current.append([b])
+        elif current is not None and 0 <= b.y0 - current[-1][-1].y1 <= 1.5 * current[-1][-1].pitch \
                 and not b.text.strip().isdigit():  # right under it; a page number or footer is the page's
-            groups[-1].append(b)
-    entries = [g for g in groups if _cited(" ".join(line for b in g for line in b.lines))]
-    held = sum(map(len, entries))
-    if len(entries) < 3 or 2 * held < len(rest):
-        return 0
-    for b in (b for g in entries for b in g):
-        b.kind = REFERENCES
-    return held
+            current[-1].append(b)
+        else:
+            current = None
+    marked = 0
+    for before, entries in runs:
+        cited = sum(1 for g in entries if _cited(" ".join(line for b in g for line in b.lines)))
+        held = sum(map(len, entries))
+        opens = before <= 2 and not any(prose(b) for b in rest[:before])
+        if cited < 3 or 3 * cited < 2 * len(entries) or (2 * held < len(rest) and not opens):
+            continue
+        for b in (b for g in entries for b in g):
+            b.kind = REFERENCES
+        marked += held
+    return marked
 
 
 def _references(b: Block) -> bool:

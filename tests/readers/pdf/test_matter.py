@@ -90,6 +90,23 @@ def test_a_page_of_reference_entries_one_per_block_goes_and_a_numbered_list_stay
     assert matter.mark(blocks, 300, 800.0) == 7
     assert [b.kind for b in blocks] == [REFERENCES] * 7 + [BODY]
 
+    # At the top of a paper's last page, under nothing but a running head: the number may be a line of its own.
+    spill = [Block(50, 60, 500, 70, ["Doe et al. BMC Health Services Research 2014, 14:1 Page 10 of 10"]),
+             Block(50, 91, 500, 98, ["29.", "Evans DB, et al: Measuring quality: from the system to the provider."]),
+             Block(50, 100, 500, 107, ["Int J Qual Health Care 2001, 13(6):439–446."]),
+             Block(50, 109, 500, 116, ["30. Irurita V: Factors affecting the quality of nursing care. Int J Nurs"]),
+             Block(50, 118, 500, 125, ["Pract 1999, 5(2):86–94."]),
+             Block(50, 127, 500, 134, ["31. Cooper LA, Hill MN: Designing interventions. J Gen Intern Med 2002,"]),
+             Block(50, 136, 500, 143, ["17(6):477–486."])]
+    prose_rows = ("The staff described their workload as heavy, and most of them said that the lack of supervision "
+                  "made it hard to keep up the standards they had been trained to follow in the clinic.")
+    spill += [Block(50, 200 + 40 * i, 500, 230 + 40 * i, [prose_rows[:100], prose_rows[100:]]) for i in range(6)]
+    assert matter.mark(spill, 9, 800.0) == 6
+    assert [b.kind for b in spill] == [BODY] + [REFERENCES] * 6 + [BODY] * 6
+    findings = [Block(50, 100 + 20 * i, 500, 112 + 20 * i, [f"{i + 1}. In 2019, {40 + i}% (95% CI {30 + i}-{50 + i}) "
+                                                            "of the patients were treated."]) for i in range(4)]
+    assert matter.mark(findings, 9, 800.0) == 0 and all(b.kind == BODY for b in findings)
+
     doses = ["1．阿司匹林 100‒300 mg，每日1次", "2．氯吡格雷 75 mg，每日1次", "3．华法林 2‒5 mg，按INR调整",
              "4．肝素 5000 U，皮下注射"]
     listed = [Block(50, 100 + 20 * i, 500, 112 + 20 * i, [t]) for i, t in enumerate(doses)]
