@@ -13,9 +13,9 @@ A paper's first page and a book's title page carry blocks that no reader of the 
 - repository and project boilerplate: URLs of code hosts, ``项目主页``, ``Full list of author
   information``, ``freely available online``;
 - reference lists without a heading of their own (a page that goes on with the references of the
-  page before): blocks of entries that begin ``[12]`` or ``12.`` (``［12］``, ``12．``) and carry a year, a
-  volume and pages, and a page whose blocks are such entries one by one (a year and pages, a publisher or
-  a GB/T 7714 type mark such as ``［M］``).
+  page before): blocks of entries that begin ``[12]`` or ``12.`` and carry a year, a volume and pages, and
+  runs of such entries one or two blocks each, Chinese ones too (``［12］``, ``12．``; a year and a volume,
+  pages, a publisher or a GB/T 7714 type mark such as ``［M］``).
 
 Footnotes: blocks in the lower quarter of a page, set smaller than the page's paragraphs, that
 begin with a note mark (``1``, ``*``, ``†``, ``①``).
@@ -60,7 +60,10 @@ _FUNCTION_WORDS = frozenset("a an and at de del della der des di die do du e et 
                             .split())
 _WORD = re.compile(r"[^\W\d_][\w’'.-]*")
 _AUTHOR = re.compile(r"^[A-Z][\w'’-]+(?: [A-Z][\w.'’-]*){0,3}[\d,*†‡]*$")
-_REFERENCE = re.compile(r"^\s*(?:(?:\[\d{1,3}\]|\d{1,3}\.)\s+|(?:［\d{1,3}］|\d{1,3}．)\s*)\S")
+_REFERENCE = re.compile(r"^\s*(?:\[\d{1,3}\]|\d{1,3}\.)\s+\S")
+# An entry of a list set one per block: also the full-width forms (``［12］``, ``12．``) that a Chinese numbered
+# list uses too, which is why ``_reference_page`` asks each entry for a year and a source.
+_ENTRY = re.compile(r"^\s*(?:(?:\[\d{1,3}\]|\d{1,3}\.)\s+|(?:［\d{1,3}］|\d{1,3}．)\s*)\S")
 _CITED = re.compile(r"\b(?:19|20)\d\d\b.*?\d+\s*[:(]|\d+\s*[-–]\s*\d+|doi|et al", re.I)
 # What an entry names besides its year: a volume and issue, volume and pages, ``vol.``/``pp.``, a DOI, "et al", a
 # publisher (出版社) or a document type (GB/T 7714: [M] a book, [J] a journal article); not a bare range of
@@ -107,7 +110,7 @@ def _reference_page(body: list[Block]) -> int:
     runs: list[tuple[int, list[list[Block]]]] = []  # (body blocks before the run, its entries)
     current: list[list[Block]] | None = None
     for i, b in enumerate(rest):
-        if _REFERENCE.match(" ".join(b.lines[:2])):  # the entry's number may be a line of its own ("29.")
+        if _ENTRY.match(" ".join(b.lines[:2])):  # the entry's number may be a line of its own ("29.")
             if current is None:
                 current = []
                 runs.append((i, current))

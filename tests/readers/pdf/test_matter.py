@@ -115,3 +115,14 @@ def test_a_page_of_reference_entries_one_per_block_goes_and_a_numbered_list_stay
     mixed = [Block(50, 100 + 30 * i, 500, 124 + 30 * i, [prose[:30], prose[30:]]) for i in range(4)]
     mixed += [Block(50, 300 + 20 * i, 500, 312 + 20 * i, [t]) for i, t in enumerate(entries[:1] + entries[3:4])]
     assert matter.mark(mixed, 300, 800.0) == 0 and all(b.kind == BODY for b in mixed)
+
+
+def test_a_chinese_numbered_list_of_doses_in_one_block_stays():
+    """Full-width numbered items (``1．``) open a Chinese list as often as a reference entry: a block of
+    them with dose ranges is body text."""
+    from curate.readers.pdf import matter
+    from curate.readers.pdf.layout import BODY, Block
+
+    block = Block(50, 100, 500, 160, ["1．成人每日 2-4 g，分3次口服", "2．儿童每日 20-40 mg/kg，分3次口服",
+                                      "3．老年人 1-2 g，每日1次", "4．肾功能不全者减量"])
+    assert matter.mark([block], 300, 800.0) == 0 and block.kind == BODY
