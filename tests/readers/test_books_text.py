@@ -42,6 +42,18 @@ def test_continues_across_columns_and_pages():
     assert pdftext.continues("由胰岛素分泌不足或作用缺陷", "引起的代谢性疾病", full=True)
     assert not pdftext.continues("概述", "糖尿病是", full=False)  # a short line is a heading
     assert pdftext.continues("countries (LMIC)", "are affected", full=True)
+    # A CJK line after a number or a Latin word: its unit or its sentence, not a list's item or a glossary term
+    assert pdftext.continues("这一时期是我国精神病学发展的重要时期。1958年精神病医疗机构增加到70所，床位11000",
+                             "余张。", full=True)
+    assert pdftext.continues("惊恐障碍的病因仍不清楚，已有多种模型被提出。German 等（1989）基于Klein",
+                             "的现象学模型提出惊恐障碍的神经解剖假说", full=True)
+    assert pdftext.continues("妄想是在病理基础上产生的歪曲的信念、病态的推理和判断。其特点是：①",
+                             "无事实根据；②与患者的文化水平不相符合", full=True)
+    assert not pdftext.continues("test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out",
+                                 "你还可以运行名称匹配特定模式的测试：", full=True)  # after a block of code
+    assert not pdftext.continues("床位11000", "余张。", full=False)
+    assert not pdftext.continues("例：丙磺舒的pKa ＝3.4", "（二）载体转运", full=True)
+    assert not pdftext.continues("Criteria of Mental disorders, CMD", "自知力insight", full=True)
 
 
 def test_strip_markers_keeps_numbers_that_mean_something():

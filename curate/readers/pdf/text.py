@@ -181,6 +181,11 @@ def join(left: str, right: str, known: set[str] = frozenset()) -> str:
     return left + sep + right
 
 
+# What opens a list's item or a numbered title in Chinese text: （二） (1) ① 一、 1． 第三章.
+_ITEM = re.compile(r"[（(][一二三四五六七八九十\d]{1,3}[）)]|[①-⑳]|[一二三四五六七八九十]{1,3}、|\d{1,3}[．、]|"
+                   r"第[一二三四五六七八九十百\d]+[章节条部篇]")
+
+
 def continues(prev: str, nxt: str, full: bool) -> bool:
     """Whether ``nxt`` goes on with the paragraph ``prev`` (broken by a column, page, table or a
     first-line indent); ``full`` says that ``prev`` ran to the end of its line or over several lines."""
@@ -191,8 +196,16 @@ def continues(prev: str, nxt: str, full: bool) -> bool:
         return first.isalpha()
     if last in _TERMINAL:
         return False
-    if is_cjk(first) or (is_cjk(last) and first.isalnum()):  # a CJK line may go on with a number
-        return full and (is_cjk(last) or last in "，、")  # a short line is a heading, not a paragraph
+    if is_cjk(first) or (is_cjk(last) and first.isalnum()):  # a CJK line may go on with a number, and after one
+        if not full:
+            return False  # a short line is a heading, not a paragraph
+        if is_cjk(last) or last in "，、":
+            return True
+        # After a number or a Latin word inside Chinese prose: its unit or its sentence goes on ("床位11000" +
+        # "余张", "基于Klein" + "的"); not the next item of a list ("（二）载体转运"), the next term of a glossary (a
+        # short paragraph) or the text after a block of code or its line numbers (no CJK near its end).
+        return (last.isalnum() and not _ITEM.match(nxt) and len(prev) > 20
+                and any(is_cjk(ch) for ch in prev[-20:]))
     return first.islower()
 
 
