@@ -95,6 +95,9 @@ def _authors(b: Block) -> bool:
     return len(parts) >= 3 and sum(1 for p in parts if _AUTHOR.match(p) or p.isdigit()) >= 0.8 * len(parts)
 
 
+_OPENS = frozenset("0123456789[［")  # what an entry's first line opens with
+
+
 def _cited(text: str) -> bool:
     """Whether a reference entry's text names a year and a source."""
     return _YEAR.search(text) is not None and _SOURCE.search(text) is not None
@@ -107,10 +110,15 @@ def _reference_page(body: list[Block]) -> int:
     A run of three entries or more is references when it holds half of the page's body blocks or more, or
     when it opens the page's text (nothing but a line or two before it that is not prose: a running head)."""
     rest = [b for b in body if b.kind == BODY]
+    opening = [b.lines[0].lstrip()[:1] in _OPENS for b in rest]
+    if sum(opening) < 3:
+        return 0  # the common page: fewer than three blocks that open with a number or a bracket
     runs: list[tuple[int, list[list[Block]]]] = []  # (body blocks before the run, its entries)
     current: list[list[Block]] | None = None
     for i, b in enumerate(rest):
-        if _ENTRY.match(" ".join(b.lines[:2])):  # the entry's number may be a line of its own ("29.")
+        if current is None and not opening[i]:
+            continue
+        if opening[i] and _ENTRY.match(" ".join(b.lines[:2])):  # the number may be a line of its own ("29.")
             if current is None:
                 current = []
                 runs.append((i, current))
@@ -122,10 +130,13 @@ def _reference_page(body: list[Block]) -> int:
             current = None
     marked = 0
     for before, entries in runs:
-        cited = sum(1 for g in entries if _cited(" ".join(line for b in g for line in b.lines)))
+        if len(entries) < 3:
+            continue
         held = sum(map(len, entries))
-        opens = before <= 2 and not any(prose(b) for b in rest[:before])
-        if cited < 3 or 3 * cited < 2 * len(entries) or (2 * held < len(rest) and not opens):
+        if 2 * held < len(rest) and (before > 2 or any(prose(b) for b in rest[:before])):
+            continue  # neither half of the page nor its opening
+        cited = sum(1 for g in entries if _cited(" ".join(line for b in g for line in b.lines)))
+        if cited < 3 or 3 * cited < 2 * len(entries):
             continue
         for b in (b for g in entries for b in g):
             b.kind = REFERENCES
