@@ -209,6 +209,7 @@ def main() -> None:
     size = corpus.stat().st_size
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     runs = work / "runs"
+    cache_words = _cache_words()
     variants = {
         "megatron": lambda out: _timed([args.megatron_python, "-W", "ignore", str(mlm / "tools" / "preprocess_data.py"),
                                         "--input", str(corpus), "--output-prefix", str(out / "mg"),
@@ -222,7 +223,7 @@ def main() -> None:
         "curate stage 1": lambda out: _timed([*CURATE, "corpus", str(recipe), "--out", str(out), "--workers",
                                               str(args.workers), "--no-progress"], env)[0],
         "raw limit": lambda out: _raw(corpus, tok, out),
-        "raw limit, curate's BPE cache": lambda out: _raw(corpus, tok, out, _cache_words()),
+        "raw limit, curate's BPE cache": lambda out: _raw(corpus, tok, out, cache_words),
     }
     if args.baseline:
         base_env = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}

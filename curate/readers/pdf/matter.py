@@ -98,7 +98,7 @@ def _authors(b: Block) -> bool:
 _OPENS = frozenset("0123456789[［")  # what an entry's first line opens with
 
 
-def _cited(text: str) -> bool:
+def _year_and_source(text: str) -> bool:
     """Whether a reference entry's text names a year and a source."""
     return _YEAR.search(text) is not None and _SOURCE.search(text) is not None
 
@@ -135,7 +135,7 @@ def _reference_page(body: list[Block]) -> int:
         held = sum(map(len, entries))
         if 2 * held < len(rest) and (before > 2 or any(prose(b) for b in rest[:before])):
             continue  # neither half of the page nor its opening
-        cited = sum(1 for g in entries if _cited(" ".join(line for b in g for line in b.lines)))
+        cited = sum(1 for g in entries if _year_and_source(" ".join(line for b in g for line in b.lines)))
         if cited < 3 or 3 * cited < 2 * len(entries):
             continue
         for b in (b for g in entries for b in g):
