@@ -7,7 +7,9 @@ matter excluded):
 
 - a LaTeX book (``main.tex`` and the ``content/*.tex`` it inputs; ``appendix.tex`` is back matter):
   paragraphs of the chapters with ``table``/``longtable``/``tabular``/``figure`` environments,
-  ``\\caption``, ``\\footnote`` and ``\\includegraphics`` removed, formatting commands unwrapped;
+  ``\\caption``, ``\\footnote`` and ``\\includegraphics`` removed, formatting commands unwrapped,
+  ``\\ref`` printed as the book numbers it (``如图2-6所示``: figures and tables within their chapter,
+  sections), inputs that ``main.tex`` comments out or places after ``\\appendix`` left out;
   headings (``\\chapter`` ... ``\\subsubsection``) are allowed in the output but not required;
 - a JATS XML file (``*-content.xml``): the abstract and the body paragraphs; titles allowed;
 - a full-text file (``*-fulltext.txt``, everything on the pages in reading order): from the abstract
@@ -118,19 +120,80 @@ def _unwrap(s: str) -> str:
     return s.replace("{", "").replace("}", "").replace("$", "").replace("~", " ").replace("\\", "")
 
 
+_NUMBERED = re.compile(
+    r"\\(?:(?P<unit>chapter|section|subsection|subsubsection)(?P<star>\*?)\s*[\[{]"
+    r"|begin\{(?P<open>figure|table|longtable|sidewaystable|sidewaysfigure|equation)\}"
+    r"|end\{(?P<close>figure|table|longtable|sidewaystable|sidewaysfigure|equation)\}"
+    r"|caption(?P<cstar>\*?)(?=\s*[\[{])|label\{(?P<label>[^}]*)\}|(?P<appendix>appendix)(?![A-Za-z]))")
+_UNITS = ("chapter", "section", "subsection", "subsubsection")
+
+
+def _uncommented(s: str) -> str:
+    return re.sub(r"(?<!\\)%.*", "", s)
+
+
+def label_numbers(texts: list[str]) -> dict[str, str]:
+    """What ``\\ref`` prints for each ``\\label`` of a book's files (in document order), as a book class
+    numbers them: chapters count through the book (letters after ``\\appendix``), sections within their
+    chapter, figures, tables and equations within their chapter; a label names the caption or equation it
+    follows inside its float, else the last numbered heading. Separators differ between classes
+    (``2-1``, ``2.1``); the scores compare letters and digits only, so they do not matter."""
+    units, floats, numbers, labels = [0, 0, 0, 0], {"figure": 0, "table": 0, "equation": 0}, {}, {}
+    appendix, inside, current = False, "", ""
+    for text in texts:
+        for m in _NUMBERED.finditer(text):
+            if m["unit"] and not m["star"]:
+                level = _UNITS.index(m["unit"])
+                units[level] += 1
+                units[level + 1:] = [0] * (3 - level)
+                if level == 0:
+                    floats = dict.fromkeys(floats, 0)
+                chapter = chr(ord("A") + units[0] - 1) if appendix else str(units[0])
+                current = ".".join([chapter, *map(str, units[1:level + 1])])
+            elif m["open"]:
+                inside = "equation" if m["open"] == "equation" else "table" if "table" in m["open"] else "figure"
+                if inside == "equation":
+                    floats["equation"] += 1
+                    numbers["equation"] = f"{current.split('.')[0]}.{floats['equation']}"
+            elif m["close"]:
+                inside = ""
+            elif m["cstar"] == "" and inside in ("figure", "table"):
+                floats[inside] += 1
+                numbers[inside] = f"{current.split('.')[0]}-{floats[inside]}"
+            elif m["label"] is not None:
+                labels[m["label"]] = numbers.get(inside, current) if inside else current
+            elif m["appendix"]:
+                appendix, units[0] = True, 0
+    return labels
+
+
 def latex_reference(main: Path) -> Reference:
-    """Body sentences and headings of a LaTeX book (chapters named in ``main.tex``, appendix excluded)."""
+    """Body sentences and headings of a LaTeX book: the files ``main.tex`` inputs before ``\\appendix``
+    (and none named ``appendix``), with ``\\ref`` printed as the book prints it."""
     body: list[str] = []
     allowed: list[str] = []
     order: list[str] = []
-    for name in re.findall(r"\\(?:input|include)\{([^}]+)\}", main.read_text(encoding="utf-8")):
-        path = main.parent / (name if name.endswith(".tex") else name + ".tex")
-        if "appendix" in path.stem or not path.is_file():
+    top = _uncommented(main.read_text(encoding="utf-8"))
+    backs, texts, after_appendix, marked = [], [], False, False
+    for m in re.finditer(r"\\(?:input|include)\{([^}]+)\}|\\appendix(?![A-Za-z])", top):
+        if not m[1]:
+            after_appendix = True
             continue
-        s = re.sub(r"(?<!\\)%.*", "", path.read_text(encoding="utf-8"))
+        path = main.parent / (m[1] if m[1].endswith(".tex") else m[1] + ".tex")
+        if path.is_file():
+            text = _uncommented(path.read_text(encoding="utf-8"))
+            if after_appendix and not marked:  # chapters are lettered from here on
+                text, marked = "\\appendix\n" + text, True
+            backs.append(after_appendix or "appendix" in path.stem)
+            texts.append(text)
+    labels = label_numbers(texts)
+    for back, s in zip(backs, texts, strict=True):
+        if back:
+            continue
+        s = re.sub(r"\\(?:auto|eq|c|C)?ref\{([^}]*)\}", lambda m: labels.get(m[1], ""), s)
         for env in _DROP_ENVS:
             s = re.sub(r"\\begin\{" + re.escape(env) + r"\}.*?\\end\{" + re.escape(env) + r"\}", "\n\n", s, flags=re.S)
-        for cmd in ("caption", "footnote", "includegraphics", "label", "captionsetup", "hypertarget", "ref"):
+        for cmd in ("caption", "footnote", "includegraphics", "label", "captionsetup", "hypertarget", "pageref"):
             s = _drop_command(s, cmd)
         while m := _HEADING.search(s):
             end = _braced(s, m.end() - 1)

@@ -1,0 +1,80 @@
+"""The ground truth of ``bench/books_fidelity.py``: a LaTeX book's body sentences, with ``\\ref`` printed as
+the book prints it, what ``main.tex`` leaves out left out, and floats and back matter excluded."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _fidelity():
+    spec = importlib.util.spec_from_file_location("books_fidelity", ROOT / "bench" / "books_fidelity.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+CHAP1 = r"""\chapter{免疫系统}
+\begin{framed}
+\noindent\textbf{【本章重点】}
+
+1.免疫系统的构成；
+\end{framed}
+胸腺的结构如图\ref{fig1-2}所示，一结缔组织被膜覆盖胸腺表面。% a comment \ref{tab1-1}
+
+\begin{figure}[!htbp]
+ \includegraphics{a.jpg}
+ \caption{第一道防线}
+ \label{fig1-1}
+\end{figure}
+\begin{figure}[!htbp]
+ \begin{minipage}{0.4\textwidth}\caption{胸腺}\label{fig1-2}\end{minipage}
+ \caption*{no number}
+\end{figure}
+\section{中枢免疫器官}\label{sec:central}
+细胞数见表\ref{tab1-1}，方法见第\ref{sec:central}节。
+\begin{longtable}[]{ll}
+\caption{细胞数}\label{tab1-1}\\
+T & 75\% \\
+\end{longtable}
+"""
+CHAP2 = r"""\chapter*{前言}
+\chapter{外周免疫器官}
+\section{淋巴结}
+\section{脾脏}\label{sec:spleen}
+\begin{figure}\caption{脾脏的结构}\label{fig2-1}\end{figure}
+脾脏的结构如图\ref{fig2-1}所示，见\ref{sec:spleen}与附录\ref{app}，另见\ref{missing}处。
+"""
+
+
+def test_latex_reference_prints_refs_as_the_book_does_and_follows_main(tmp_path):
+    fidelity = _fidelity()
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "chap01.tex").write_text(CHAP1, encoding="utf-8")
+    (tmp_path / "content" / "chap02.tex").write_text(CHAP2, encoding="utf-8")
+    (tmp_path / "content" / "old.tex").write_text("旧的章节不在书里。\n", encoding="utf-8")
+    (tmp_path / "content" / "extra.tex").write_text(r"\chapter{索引}\label{app}" + "\n附录的正文不算正文。\n",
+                                                    encoding="utf-8")
+    (tmp_path / "main.tex").write_text("\\begin{document}\n\\input{content/chap01.tex}\n"
+                                       "% \\input{content/old.tex}\n\\include{content/chap02}\n"
+                                       "\\appendix\n\\input{content/extra.tex}\n\\end{document}\n", encoding="utf-8")
+    ref = fidelity.latex_reference(tmp_path / "main.tex")
+    body = "\n".join(ref.body)
+    assert "胸腺的结构如图1-2所示，一结缔组织被膜覆盖胸腺表面。" in ref.body
+    assert "细胞数见表1-1，方法见第1.1节。" in ref.body
+    assert "脾脏的结构如图2-1所示，见2.2与附录A，另见处。" in ref.body
+    assert "1.免疫系统的构成；" in ref.body  # a framed box is body text
+    assert "旧的章节" not in body and "附录的正文" not in body  # commented out; after \appendix
+    assert "第一道防线" not in body and "75" not in body and "no number" not in body  # floats and captions
+    assert {"免疫系统", "中枢免疫器官", "淋巴结"} <= set(ref.allowed)
+
+
+def test_label_numbers_count_captions_within_chapters():
+    fidelity = _fidelity()
+    labels = fidelity.label_numbers([CHAP1, CHAP2])
+    assert labels == {"fig1-1": "1-1", "fig1-2": "1-2", "sec:central": "1.1", "tab1-1": "1-1",
+                      "sec:spleen": "2.2", "fig2-1": "2-1"}
