@@ -210,15 +210,21 @@ def _xml_text(fragment: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", fragment))
 
 
+_JATS_FLOATS = re.compile(r"<(fig|fig-group|table-wrap|table-wrap-group|fn-group|fn|disp-formula)\b[^>]*?"
+                          r"(?:/>|>.*?</\1>)", re.S)
+_JATS_P = r"<p(?:\s[^>]*)?>(.*?)</p>"
+
+
 def jats_reference(path: Path) -> Reference:
-    """Abstract and body paragraphs of a JATS file; titles allowed."""
-    s = path.read_text(encoding="utf-8")
-    parts = [m for tag in ("abstract", "body") for m in re.findall(rf"<{tag}[^>]*>(.*?)</{tag}>", s, re.S)]
-    body = [sent for part in parts for p in re.findall(r"<p[^>]*>(.*?)</p>", part, re.S)
-            for sent in sentences(_xml_text(p))]
-    allowed = [_xml_text(t) for t in re.findall(r"<(?:article-)?title[^>]*>(.*?)</(?:article-)?title>", s, re.S)]
-    order = [_xml_text(m) for m in re.findall(r"<(?:article-title|title|p)[^>]*>(.*?)</(?:article-title|title|p)>",
-                                              s[s.find("<article-title"):s.find("<back")], re.S)]
+    """Abstract and body paragraphs of a JATS file (figures, tables, their captions and footnotes left out);
+    titles allowed."""
+    s = _JATS_FLOATS.sub(" ", path.read_text(encoding="utf-8"))
+    parts = [m for tag in ("abstract", "body") for m in re.findall(rf"<{tag}(?:\s[^>]*)?>(.*?)</{tag}>", s, re.S)]
+    body = [sent for part in parts for p in re.findall(_JATS_P, part, re.S) for sent in sentences(_xml_text(p))]
+    allowed = [_xml_text(t) for t in re.findall(r"<(?:article-)?title(?:\s[^>]*)?>(.*?)</(?:article-)?title>", s, re.S)]
+    back = s.find("<back")
+    front = s[s.find("<article-title"):back if back >= 0 else len(s)]
+    order = [_xml_text(text) for _, text in re.findall(r"<(article-title|title|p)(?:\s[^>]*)?>(.*?)</\1>", front, re.S)]
     return Reference(body, allowed, "\n\n".join(order))
 
 

@@ -78,3 +78,28 @@ def test_label_numbers_count_captions_within_chapters():
     labels = fidelity.label_numbers([CHAP1, CHAP2])
     assert labels == {"fig1-1": "1-1", "fig1-2": "1-2", "sec:central": "1.1", "tab1-1": "1-1",
                       "sec:spleen": "2.2", "fig2-1": "2-1"}
+
+
+JATS = """<article><front><article-meta><title-group><article-title>Zinc fingers</article-title></title-group>
+<abstract abstract-type="summary"><p>Background: MBNL1 binds RNA. Results: one GC is enough.</p></abstract>
+</article-meta></front><body><sec><title>Results</title>
+<p>The 1GC RNA bound with a Kd of 45 nM [<xref ref-type="bibr" rid="3">3</xref>]. Binding was weak.</p>
+<fig id="f1"><label>Figure 1</label><caption><p>Gel shift of the 1GC RNA. Lanes as in A.</p></caption></fig>
+<table-wrap id="t1"><caption><p>Dissociation constants of all RNAs.</p></caption><table><tr><td><p>2.5 nM</p></td></tr>
+</table></table-wrap><list><list-item><p>A listed finding of the study.</p></list-item></list>
+<preformat>not a paragraph</preformat></sec></body>
+<back><ref-list><ref><mixed-citation><pub-id>10.1/x</pub-id> A cited work. 2008.</mixed-citation></ref>
+</ref-list></back>
+</article>"""
+
+
+def test_jats_reference_leaves_out_figures_tables_and_back_matter(tmp_path):
+    fidelity = _fidelity()
+    path = tmp_path / "paper-content.xml"
+    path.write_text(JATS, encoding="utf-8")
+    ref = fidelity.jats_reference(path)
+    assert [" ".join(s.split()) for s in ref.body] == [
+        "Background: MBNL1 binds RNA.", "Results: one GC is enough.", "The 1GC RNA bound with a Kd of 45 nM [ 3 ].",
+        "Binding was weak.", "A listed finding of the study."]
+    assert {"Zinc fingers", "Results"} <= set(ref.allowed)
+    assert "Gel shift" not in ref.source and "Dissociation" not in ref.source and "cited work" not in ref.source
