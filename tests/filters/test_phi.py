@@ -183,3 +183,35 @@ def test_evaluation_can_fail():
     assert blind["recall"] == 0.0 and blind["keep_rate"] == 1.0
     greedy = phi_cases.evaluate(cases, lambda text: [(0, len(text), "PHONE")])
     assert greedy["precision"] < 0.5 and greedy["keep_rate"] == 0.0
+
+
+# What the label finders replaced: one alternation of every label, scanned over the lower-cased text. The
+# finders must give the same spans (they find the labels' rare ends, or their literal starts, instead).
+_ALTERNATIONS = {
+    "record": (phi._record_labels,
+               r"(?:住院号|病历号|病案号|门诊号|就诊卡号|就诊号|登记号|检查号|影像号|医保卡号|社保卡号|id号|患者id|病人id|mrn"
+               r"|medical record (?:number|no\.?|#)"
+               r"|(?:patient|hospital|admission|inpatient|outpatient|chart|case|record) (?:id|number|no\.?|#))码?"),
+    "id": (phi._ID_LABELS, r"身份证号?码?|id card(?: (?:number|no\.?|#))?|resident id(?: number)?"),
+    "passport": (phi._PASSPORT_LABELS, r"护照号?码?|passport(?: (?:number|no\.?|#))?"),
+    "phone": (phi._PHONE_CUES, r"电话|手机|座机|联系方式|传真|call|phone|tel|cell|mobile|fax|reach"),
+}
+_PIECES = [
+    *"住院 病历 病案 门诊 就诊 卡 登记 检查 影像 医保 社保 号 码 id 患者 病人 身份证 护照".split(),
+    *"电话 手机 座机 联系方式 传真 ， x 1234 : . # ho re ach te l".split(),
+    *"mrn medical record patient in out hospital admission chart case no number idcard resident".split(),
+    *"passport call tel phone cell mobile fax reach".split(),
+    " ", " record", " no", " number", " #", " id", "medical record", " resident id", "id card",
+]
+
+
+@pytest.mark.parametrize("name", sorted(_ALTERNATIONS))
+def test_label_finders_find_what_one_alternation_finds(name):
+    import re
+
+    finder, pattern = _ALTERNATIONS[name]
+    oracle = re.compile(pattern)
+    rng = random.Random(name)
+    for _ in range(20_000):
+        low = "".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 14)))
+        assert list(finder(low)) == [m.span() for m in oracle.finditer(low)], low
