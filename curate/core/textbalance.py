@@ -6,7 +6,7 @@ Readers that cut text out of a record (books above all) return statistics with f
   after glyph mapping and compatibility folding, before anything is removed);
 - ``text_out``: characters in the records the reader wrote;
 - ``text_removed_<reason>``: characters removed for one reason (``table``, ``figure``, ``caption``,
-  ``running_head``, ``page_number``, ``footnote``, ``front_matter``, ``back_matter``,
+  ``running_head``, ``page_number``, ``line_number``, ``footnote``, ``front_matter``, ``back_matter``,
   ``contents``, ``unmapped_glyph``, ``hyphen``, ``citation_marker``, ``empty_section``: the titles of
   a section with no text under them, ...).
 

@@ -9,7 +9,8 @@ cut into page ranges read by parallel tasks, with the same records whatever the 
    ``readers/pdf/fonts.py``, ``glyphs.py``; for a book cut into ranges, inferred once when it is cut
    and carried by each range's descriptor); ``pdflayout.read_page`` (text blocks, raw codes for
    glyphs without Unicode, never U+FFFD, through ``pdftext.Chars``: glyph map, radicals,
-   ``pua_map``, ftfy, NFKC, ``text_in`` counted; images, text inside figures and figure captions);
+   ``pua_map``, ftfy, NFKC, ``text_in`` counted; images, text inside figures and figure captions;
+   a manuscript's line numbers, in the margin or read into their lines: ``line_numbers``);
    ``pdftables.mark`` (tables: ruling lines, cell grids, rows, prose kept; table notes, captions,
    vector-figure labels); ``pdfmatter.mark`` (front matter, footnotes, headless reference lists).
    Each page becomes a piece; MuPDF's warnings about a page become a ``damaged_page`` row.
@@ -66,7 +67,8 @@ UNIT = "page"
 _REMOVED = {pdflayout.RUNNING: "running_heads_removed", pdflayout.PAGE_NUMBER: "page_numbers_removed",
             pdflayout.CAPTION: "captions_removed", pdflayout.FIGURE: "figure_text_removed",
             pdflayout.TABLE: "table_blocks_removed", pdflayout.FRONT: "front_matter_blocks_removed",
-            pdflayout.FOOTNOTE: "footnotes_removed", pdflayout.REFERENCES: "reference_blocks_removed"}
+            pdflayout.FOOTNOTE: "footnotes_removed", pdflayout.REFERENCES: "reference_blocks_removed",
+            pdflayout.LINE_NUMBER: "line_numbers_removed"}
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,14 @@ Coordinates are those of the unrotated page, as text extraction gives them.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 import statistics
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pymupdf
 
@@ -36,10 +38,11 @@ from curate.readers.pdf.spans import FLAGS, GLUED, clip, clip_reads, respaced, s
 
 BODY, HEADING, RUNNING, PAGE_NUMBER, TABLE, CAPTION, FIGURE = (
     "body", "heading", "running", "page_number", "table", "caption", "figure")
-FRONT, FOOTNOTE, REFERENCES = "front_matter", "footnote", "references"
+FRONT, FOOTNOTE, REFERENCES, LINE_NUMBER = "front_matter", "footnote", "references", "line_number"
 # Why a block of each removed kind is not in the output: the ``text_removed_<reason>`` statistic.
 REASONS = {RUNNING: "running_head", PAGE_NUMBER: "page_number", TABLE: "table", CAPTION: "caption",
-           FIGURE: "figure", FRONT: "front_matter", FOOTNOTE: "footnote", REFERENCES: "back_matter"}
+           FIGURE: "figure", FRONT: "front_matter", FOOTNOTE: "footnote", REFERENCES: "back_matter",
+           LINE_NUMBER: "line_number"}
 
 
 Box = tuple[float, float, float, float]
@@ -132,7 +135,8 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
     width, height = box.width, box.height
     blocks: list[Block] = []
     images: list[tuple[float, float, float, float]] = []
-    raw = page.get_text("blocks", flags=FLAGS)
+    textpage = page.get_textpage(flags=FLAGS)  # kept for the words of a page with line numbers
+    raw = page.get_text("blocks", textpage=textpage)
     contents = [r[4] for r in raw]
     texts = [i for i, r in enumerate(raw) if r[6] == 0]
     # Each pattern below is looked for in the page's text first, one search: most pages hold none.
@@ -157,15 +161,18 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
         for before, mark in found:
             for i in marked:
                 contents[i] = contents[i].replace(before + mark, before + pdftext.raised(mark))
-    for (x0, y0, x1, y1, _, _, kind), content in zip(raw, contents, strict=True):
+    numbered: dict[int, Block] = {}  # MuPDF's block number -> the block
+    for (x0, y0, x1, y1, _, no, kind), content in zip(raw, contents, strict=True):
         if kind == 1:
             if (x1 - x0) * (y1 - y0) >= _MIN_IMAGE_AREA * width * height:
                 images.append((x0, y0, x1, y1))
             continue
         lines = [line for line in content.split("\n") if line.strip()]
         if lines:
-            blocks += _split(Block(x0, y0, x1, y1, lines), starts)
-    blocks = _join_numbers(blocks)
+            blocks.append(numbered.setdefault(no, Block(x0, y0, x1, y1, lines)))
+    if _may_number_lines(blocks):
+        blocks = line_numbers(page.get_text("words", textpage=textpage), numbered, blocks, width)
+    blocks = _join_numbers([part for b in blocks for part in (_split(b, starts) if b.kind == BODY else (b,))])
     result = Page(number, width, height, blocks, images=len(images), figures=images,
                   warnings="\n".join(w for w in held if w))
     for b in blocks:
@@ -181,6 +188,202 @@ def read_page(page: pymupdf.Page, number: int, starts: re.Pattern[str],
     return result
 
 
+# Line numbers of a manuscript or preprint (LaTeX's lineno, a word processor's line numbering): a number
+# beside every line of text, in the margin or the gutter. MuPDF reads one into a line of its own, or into
+# the line it stands beside, at its start or its end. A page is looked at word by word only when the
+# numbers that begin or end its lines hold a count of 8 (``_may_number_lines``).
+_EDGE_NUMBER = re.compile(r"(?m)^\s*(\d{1,5})(?:\s|$)|\s(\d{1,5})\s*$")
+_INTEGER = re.compile(r"\d{1,5}")
+_MIN_LINE_NUMBERS = 5  # in a column
+_MIN_RUN = 8  # on a page, before its words are looked at
+Word = tuple[float, float, float, float, str, int, int, int]  # MuPDF's words: box, text, block, line, word
+
+
+def _may_number_lines(blocks: list[Block]) -> bool:
+    """Whether numbers at the ends of a page's lines hold 8 that count in equal steps (1, 2, 5 or 10): a
+    page of numbered lines has dozens; a table's rows ("Patient 1" ... "Patient 6") have a few. Lines that
+    begin or end with a digit are counted first, the cheapest look (most pages have too few)."""
+    if sum(line[-1:].isdigit() or line.lstrip()[:1].isdigit() for b in blocks for line in b.lines) < _MIN_RUN:
+        return False
+    numbers = {int(a or b) for a, b in _EDGE_NUMBER.findall("\n".join(b.text for b in blocks))}
+    return any(all(n + k * step in numbers for k in range(1, _MIN_RUN)) for step in (1, 2, 5, 10) for n in numbers)
+
+
+def line_numbers(words: list[Word], numbered: dict[int, Block], blocks: list[Block], width: float) -> list[Block]:
+    """The blocks without a manuscript's line numbers, which are blocks of kind ``LINE_NUMBER`` of their own.
+
+    A line number is a number at one end of the line MuPDF read it into, set off from the words beside
+    it by more than a word space, or alone there. Such numbers are line numbers when a column of them (the
+    same right edge, or left edge) counts up down the page in equal steps (1, 2, 5 or 10) at one step per
+    line of text, 5 of them at least, most beside the lines of wide blocks of text (``_counting``). Each is
+    taken out of its line; the lines that MuPDF had made blocks of their own because of it are joined
+    again (``_regroup``)."""
+    lines: dict[tuple[int, int], list[Word]] = {}
+    for w in words:
+        lines.setdefault((w[5], w[6]), []).append(w)
+    candidates = []
+    for line in lines.values():
+        for w in line:
+            if not _INTEGER.fullmatch(w[4]) or w[5] not in numbered:
+                continue
+            gap = 0.35 * (w[3] - w[1])  # more than a word space
+            others = [o for o in line if o is not w]
+            if not others or w[2] + gap < min(o[0] for o in others) or w[0] > max(o[2] for o in others) + gap:
+                candidates.append(((w[1] + w[3]) / 2, int(w[4]), w))
+    if len(candidates) < _MIN_LINE_NUMBERS:
+        return blocks
+    wide = [b for b in blocks if b.kind == BODY and b.width > 0.25 * width]
+    apart = {id(c[2]) for c in candidates}
+    wide_nos = {no for no, b in numbered.items() if b.width > 0.25 * width}
+    prose = [w for w in words if w[5] in wide_nos and id(w) not in apart]
+    heights = {}  # the text's lines: (block, line) -> height of its middle
+    for w in prose:
+        heights.setdefault((w[5], w[6]), (w[1] + w[3]) / 2)
+    steps = [b - a for (ka, a), (kb, b) in itertools.pairwise(sorted(heights.items())) if ka[0] == kb[0] and b > a]
+    pitch = statistics.median(steps) if steps else None  # from one line of text to the next
+    found: list[Word] = []
+    taken: set[int] = set()
+    for edge in (lambda c: c[2][2], lambda c: c[2][0]):
+        for column in _columns([c for c in candidates if id(c[2]) not in taken], edge, 2.0):
+            left, right = min(c[2][0] for c in column), max(c[2][2] for c in column)
+            beside = sum(any(w.y0 - 2 <= c[0] <= w.y1 + 2 for w in wide) for c in column)  # text's lines
+            inside = any(w[0] < right and left < w[2] for w in prose)  # a table's or a list's numbers
+            if 2 * beside >= len(column) and not inside and (count := _counting(column, pitch)):
+                count = _extended(count, [c for c in candidates if id(c[2]) not in taken])
+                found += [c[2] for c in count]
+                taken.update(id(c[2]) for c in count)
+    if not found:
+        return blocks
+    removed: list[Block] = []
+    edited: list[Block] = []
+    for w in sorted(found, key=lambda w: (w[5], w[6])):
+        b = numbered[w[5]]
+        at = [i for i, line in enumerate(b.lines) if _ends_with(line, w[4])]
+        if not at:
+            continue  # read otherwise than its word (a mapped glyph): left as it is
+        i = min(at, key=lambda k: abs(k - w[6]))
+        b.lines[i] = _without(b.lines[i], w[4])
+        removed.append(Block(w[0], w[1], w[2], w[3], [w[4]], LINE_NUMBER))
+        edited.append(b)
+    for b in edited:
+        b.lines = [line for line in b.lines if line.strip()]
+    kept = [b for b in blocks if b.lines]
+    return _regroup([b for b in {id(b): b for b in edited}.values() if b.lines], kept) + removed
+
+
+def _extended(count: list[tuple[float, int, Word]], candidates: list[tuple[float, int, Word]]
+              ) -> list[tuple[float, int, Word]]:
+    """A column's count with the numbers near it that fall into its count where they stand (a number of
+    another width that is not aligned with the rest: "100" after "99")."""
+    count = sorted(count, key=lambda c: c[0])
+    left, right = min(c[2][0] for c in count), max(c[2][2] for c in count)
+    slack = max(c[2][2] - c[2][0] for c in count)  # a digit or two
+    for c in sorted(candidates, key=lambda c: c[0]):
+        if any(c[2] is d[2] for d in count) or c[2][2] < left - slack or c[2][0] > right + slack:
+            continue
+        k = bisect.bisect([d[0] for d in count], c[0])
+        above, below = count[k - 1] if k else None, count[k] if k < len(count) else None
+        if (above is None or above[1] < c[1]) and (below is None or c[1] < below[1]) and \
+                (above is None or below is None or below[1] - above[1] >= 2):
+            count.insert(k, c)
+    return count
+
+
+def _ends_with(line: str, number: str) -> bool:
+    """Whether a line begins or ends with ``number`` standing apart."""
+    s = line.strip()
+    return s == number or s.startswith(number + " ") or s.endswith(" " + number)
+
+
+def _without(line: str, number: str) -> str:
+    """The line without ``number`` at its start (else its end)."""
+    s = line.strip()
+    if s == number:
+        return ""
+    return s[len(number):].lstrip() if s.startswith(number + " ") else s[:-len(number)].rstrip()
+
+
+def _regroup(numbered: list[Block], blocks: list[Block]) -> list[Block]:
+    """Lines that were blocks of their own only because each was numbered (a block per line), joined
+    again into paragraphs: a line that follows the one above it at the usual step joins its block (a
+    paragraph's break is a larger step). Short lines (a program's, numbered in a listing) stay apart."""
+    runs = [(a, b) for a, b in itertools.pairwise(sorted(numbered, key=lambda b: (b.x0 // 20, b.y0)))
+            if len(a.lines) == len(b.lines) == 1 and abs(a.x0 - b.x0) < 1 and b.y0 > a.y0]
+    if len(runs) < _MIN_LINE_NUMBERS or statistics.mean(len(b.lines[0]) for b in numbered) < 40:
+        return blocks
+    step = statistics.median(b.y0 - a.y0 for a, b in runs)
+    joined: dict[int, Block] = {}  # a line's block -> the block it joins
+    for a, b in runs:
+        if b.y0 - a.y0 <= 1.15 * step:
+            head = joined.get(id(a), a)
+            head.lines.append(b.lines[0])
+            head.x1, head.y1 = max(head.x1, b.x1), b.y1
+            joined[id(b)] = head
+    return [b for b in blocks if id(b) not in joined]
+
+
+def _columns(items: list, edge: Callable[[Any], float], tolerance: float) -> list[list]:
+    """``items`` grouped by ``edge``: a group holds the items whose edges lie within ``tolerance`` of the
+    next one's."""
+    groups: list[list] = []
+    last = None
+    for item in sorted(items, key=edge):
+        if last is None or edge(item) - last > tolerance:
+            groups.append([])
+        groups[-1].append(item)
+        last = edge(item)
+    return groups
+
+
+def _counting(column: list[tuple[float, int, Word]], pitch: float | None) -> list:
+    """The numbers of a column that count lines: from top to bottom, the longest run that counts up (a page
+    number or a stray figure beside the margin left out), when it holds 5 numbers or more and nine in ten of
+    the column, counts in equal steps (1, 2, 5 or 10; 7 steps in 10 at least) and at one step per ``pitch``
+    (the text's line pitch) in most places: lines, not list items or references of several lines each.
+    Empty when it does not."""
+    if len(column) < _MIN_LINE_NUMBERS:
+        return []
+    column = sorted(column, key=lambda c: c[0])
+    run = _rising(column)
+    if len(run) < max(_MIN_LINE_NUMBERS, 0.9 * len(column)):
+        return []
+    pairs = list(itertools.pairwise(run))
+    steps = [b[1] - a[1] for a, b in pairs]
+    step = statistics.mode(steps)
+    if step not in (1, 2, 5, 10) or steps.count(step) < 0.7 * len(steps):
+        return []
+    per_line = [(b[0] - a[0]) / (b[1] - a[1]) for a, b in pairs]  # height per number counted
+    pitch = pitch or statistics.median(per_line)
+    fits = [0.8 * pitch <= h <= 1.25 * pitch for h in per_line]
+    if sum(fits) < 0.7 * len(fits):
+        return []
+    # a number at either end that neither counts on by the step nor stands a line away from its neighbour
+    # is no line's (a page number under the text, a figure in the margin above it)
+    odd = [not fit and s != step for fit, s in zip(fits, steps, strict=True)]
+    while odd and odd[-1]:
+        odd.pop()
+        run.pop()
+    while odd and odd[0]:
+        odd.pop(0)
+        run.pop(0)
+    return run if len(run) >= _MIN_LINE_NUMBERS else []
+
+
+def _rising(column: list[tuple[float, int, Word]]) -> list[tuple[float, int, Word]]:
+    """The longest subsequence of ``column`` (in its order) whose numbers rise."""
+    tails: list[int] = []  # tails[k]: index of the smallest last number of a rising run of k + 1
+    before = [-1] * len(column)
+    for i, (_, n, _) in enumerate(column):
+        k = bisect.bisect_left([column[t][1] for t in tails], n)
+        before[i] = tails[k - 1] if k else -1
+        tails[k:k + 1] = [i]
+    run, i = [], tails[-1] if tails else -1
+    while i >= 0:
+        run.append(column[i])
+        i = before[i]
+    return run[::-1]
+
+
 _SECTION_NUMBER = re.compile(r"^(?:\d{1,3}(?:[.．]\d{1,3})*[.．]?|第\s*[一二三四五六七八九十百\d]+\s*[章节篇])$")
 
 
@@ -190,9 +393,9 @@ def _join_numbers(blocks: list[Block]) -> list[Block]:
     pairs: dict[int, int] = {}  # number block -> title block
     taken: set[int] = set()
     for i, b in enumerate(blocks):
-        if len(b.lines) != 1 or i in taken or not _SECTION_NUMBER.match(b.lines[0].strip()):
+        if b.kind != BODY or len(b.lines) != 1 or i in taken or not _SECTION_NUMBER.match(b.lines[0].strip()):
             continue
-        mate = next((j for j, o in enumerate(blocks) if j != i and j not in taken and j not in pairs
+        mate = next((j for j, o in enumerate(blocks) if j != i and j not in taken and j not in pairs and o.kind == BODY
                      and o.x0 >= b.x1 - 1 and o.x0 - b.x1 < 4 * b.height and abs(o.y0 - b.y0) < 0.6 * b.height),
                     None)
         if mate is not None:
