@@ -90,7 +90,7 @@ class Config:
         r"附\s*录.*", r"参考文献", r"参考书目", r"索\s*引", r"致\s*谢", r"缩略语.*")
     contents: tuple[str, ...] = (r"(?:table of )?contents", r"目\s*录", r"目\s*次")
     table_finder: str = "rules"  # rules (ruling lines and rows), pymupdf (page.find_tables), off
-    header_band: float = 0.1  # top and bottom share of a page where running headers and footers stand
+    header_band: float = 0.1  # top and bottom (and side) share of a page where running headers and footers stand
     header_window: int = 6  # pages on each side a header must repeat on
     table_warning: float = 0.5  # a page that loses more than this share of its characters as table is ledgered
     pua_map: tuple[str, ...] = ()  # private-use code points to map, e.g. "U+E000..U+E009=0123456789"

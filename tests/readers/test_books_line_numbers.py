@@ -1,6 +1,7 @@
 """Books: a manuscript's or preprint's line numbers (in the margin, in the gutter, or read into the lines
 they stand beside) are removed and counted, and the text reads as it does without them; numbered
-lists, references, table rows and code stay as they are."""
+lists, references, table rows and code stay as they are. A note repeated up the side margin of every
+page goes as running text; a margin note of a page's own stays."""
 
 from __future__ import annotations
 
@@ -120,3 +121,21 @@ def test_numbered_lists_references_table_rows_and_code_are_no_line_numbers(tmp_p
     assert "line_numbers_removed" not in stats and _balanced(stats)
     flat = " ".join(text.split())
     assert "3 Smith J, Jones K." in flat and "7 Wash hands" in flat
+
+
+def test_a_note_repeated_up_the_margin_goes_and_margin_notes_stay(tmp_path):
+    paragraphs = _paragraphs(40)
+    _manuscript(tmp_path / "plain.pdf", 1, "", paragraphs)
+    doc = pymupdf.open(tmp_path / "plain.pdf")
+    for n, page in enumerate(doc, 1):  # a publisher's vertical note, and a margin note of each page's own
+        page.insert_text((20, 700), f"Downloaded from https://journal.example.org/ on 05/04/2020. Page {n}",
+                         fontname="helv", fontsize=7, rotate=90)
+        page.insert_text((548, 300), f"Key point {n}: {_WORDS[n]} {_WORDS[n + 7]}", fontname="helv", fontsize=6,
+                         rotate=270)
+    doc.save(tmp_path / "noted.pdf")
+    plain, _ = _read(tmp_path / "plain.pdf")
+    text, stats = _read(tmp_path / "noted.pdf")
+    assert "Downloaded from" not in text and stats["text_removed_running_head"] > 0 and _balanced(stats)
+    assert all(f"Key point {n}: {_WORDS[n]} {_WORDS[n + 7]}" in text for n in range(1, len(doc) + 1))
+    flat = " ".join(text.split())
+    assert all(" ".join(p.split()) in flat for p in plain.split("\n\n"))  # the body whole, in order around them

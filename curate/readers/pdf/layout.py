@@ -457,7 +457,7 @@ def _norm(line: str) -> str:
 class RunningConfig:
     """How running headers and footers are found."""
 
-    band: float = 0.1  # top and bottom share of the page height where they may stand
+    band: float = 0.1  # top and bottom share of the page height (and side shares of its width) where they stand
     window: int = 6  # pages before and after a page that are compared with it
     tolerance: float = 6.0  # points a repeated line may move up or down
     is_title: Callable[[str], bool] | None = None  # a chapter or book title: a running head on any page
@@ -487,12 +487,16 @@ class Running:
 
     def _edges(self, page: Page) -> Edges:
         top, bottom = page.height * self.cfg.band, page.height * (1 - self.cfg.band)
+        left, right = page.width * self.cfg.band, page.width * (1 - self.cfg.band)
         line = line_height(page.blocks) or 0.0
         out = []
         for b in page.blocks:
             if b.kind != BODY:
                 continue
             zone = "top" if b.y1 <= top else "bottom" if b.y0 >= bottom else ""
+            if not zone and (b.x1 <= left or b.x0 >= right):  # a side margin: a thumb index, a vertical
+                out.append((b, "left" if b.x1 <= left else "right", [_norm(line) for line in b.lines]))
+                continue  # "Downloaded from ..." note: running text when it repeats
             if zone:
                 if all(_PAGE_NUMBER.match(line) for line in b.lines):
                     b.kind = PAGE_NUMBER
