@@ -9,7 +9,8 @@ matter excluded):
   paragraphs of the chapters with ``table``/``longtable``/``tabular``/``figure`` environments,
   ``\\caption``, ``\\footnote`` and ``\\includegraphics`` removed, formatting commands unwrapped,
   ``\\ref`` printed as the book numbers it (``如图2-6所示``: figures and tables within their chapter,
-  sections), inputs that ``main.tex`` comments out or places after ``\\appendix`` left out;
+  sections), a link (``\\hyperlink``, ``\\href``) as its text, inputs that ``main.tex`` comments out or
+  places after ``\\appendix`` left out;
   headings (``\\chapter`` ... ``\\subsubsection``) are allowed in the output but not required;
 - a JATS XML file (``*-content.xml``): the abstract and the body paragraphs; titles allowed;
 - a full-text file (``*-fulltext.txt``, everything on the pages in reading order): from the abstract
@@ -113,6 +114,22 @@ def _drop_command(s: str, name: str) -> str:
     return "".join(out) + s[i:]
 
 
+def _link_text(s: str) -> str:
+    """``\\hyperlink{target}{text}`` and ``\\href{url}{text}`` as the page prints them: their text only."""
+    out, i = [], 0
+    pattern = re.compile(r"\\(?:hyperlink|href)\s*\{")
+    while m := pattern.search(s, i):
+        out.append(s[i:m.start()])
+        i = _braced(s, m.end() - 1)  # past the target
+        while i < len(s) and s[i].isspace():
+            i += 1
+        if i < len(s) and s[i] == "{":
+            end = _braced(s, i)
+            out.append(s[i + 1:end - 1])
+            i = end
+    return "".join(out) + s[i:]
+
+
 def _unwrap(s: str) -> str:
     s = re.sub(r"\\(" + "|".join(_GREEK) + r")(?![A-Za-z])", lambda m: _GREEK[m.group(1)], s)
     s = re.sub(r"\\(?:begin|end)\{[^}]*\}", "", s)
@@ -195,6 +212,7 @@ def latex_reference(main: Path) -> Reference:
             s = re.sub(r"\\begin\{" + re.escape(env) + r"\}.*?\\end\{" + re.escape(env) + r"\}", "\n\n", s, flags=re.S)
         for cmd in ("caption", "footnote", "includegraphics", "label", "captionsetup", "hypertarget", "pageref"):
             s = _drop_command(s, cmd)
+        s = _link_text(s)
         while m := _HEADING.search(s):
             end = _braced(s, m.end() - 1)
             allowed.append(_unwrap(s[m.end():end - 1]))

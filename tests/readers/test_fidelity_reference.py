@@ -48,6 +48,9 @@ CHAP2 = r"""\chapter*{前言}
 \section{脾脏}\label{sec:spleen}
 \begin{figure}\caption{脾脏的结构}\label{fig2-1}\end{figure}
 脾脏的结构如图\ref{fig2-1}所示，见\ref{sec:spleen}与附录\ref{app}，另见\ref{missing}处。
+ARDS联席会议
+\protect\hyperlink{text00011.htmlux5cux23ch1-10}{\textsuperscript{{[}1{]}}}
+，将ARDS中的“A”改为急性，见\href{https://example.org/x}{指南}。
 """
 
 
@@ -68,6 +71,8 @@ def test_latex_reference_prints_refs_as_the_book_does_and_follows_main(tmp_path)
     assert "细胞数见表1-1，方法见第1.1节。" in ref.body
     assert "脾脏的结构如图2-1所示，见2.2与附录A，另见处。" in ref.body
     assert "1.免疫系统的构成；" in ref.body  # a framed box is body text
+    spaced = [" ".join(b.split()) for b in ref.body]
+    assert "ARDS联席会议 [1] ，将ARDS中的“A”改为急性，见指南。" in spaced  # a link counts as its text
     assert "旧的章节" not in body and "附录的正文" not in body  # commented out; after \appendix
     assert "第一道防线" not in body and "75" not in body and "no number" not in body  # floats and captions
     assert {"免疫系统", "中枢免疫器官", "淋巴结"} <= set(ref.allowed)
