@@ -142,10 +142,12 @@ def _read_tasks(root: Path, src: SourceSpec, shard_records: int, part_bytes: int
                                   "all", ReadConfig(src.name, src.reader, src.options, rels, shard_records,
                                                     working=working))]
     size = getattr(module, "units", None)  # progress in the reader's own unit (pages) when it has one
+    # a reader of long records (books) cuts its shards smaller: the passes after the read run per shard
+    shard_text = getattr(module, "SHARD_TEXT", ReadConfig.shard_bytes)
     tasks = unreadable
     for path, rel in files:
         name = safe_name(rel, taken)
-        cfg = ReadConfig(src.name, src.reader, src.options, (rel,), shard_records, working=working)
+        cfg = ReadConfig(src.name, src.reader, src.options, (rel,), shard_records, shard_text, working=working)
         parts = _parts(module, path, src.options, part_bytes)
         if not parts:
             tasks.append(Task(f"{src.name}/read/{rel}", read_task, (str(path), *side), out_dir, name, cfg,

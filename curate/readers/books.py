@@ -64,6 +64,9 @@ SUFFIXES = (".pdf", ".epub", ".mobi", ".xps", ".oxps", ".fb2")
 # carry authors' e-mail addresses and phone numbers (``build.recipes``).
 SCRUB = True
 UNIT = "page"
+# Characters of text per record shard: a long book's records go into several shards, so that the passes
+# after the read (clean, quality, dedup's apply) work on it in parallel instead of one task per book.
+SHARD_TEXT = 256_000
 _REMOVED = {pdflayout.RUNNING: "running_heads_removed", pdflayout.PAGE_NUMBER: "page_numbers_removed",
             pdflayout.CAPTION: "captions_removed", pdflayout.FIGURE: "figure_text_removed",
             pdflayout.TABLE: "table_blocks_removed", pdflayout.FRONT: "front_matter_blocks_removed",

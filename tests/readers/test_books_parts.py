@@ -235,3 +235,19 @@ def test_an_unmapped_glyph_is_ledgered_once_per_font_and_a_nameless_font_is_name
     assert len(details) == 2
     assert "font '(a font without a name)': U+0000×590 (e.g. 'Rust  一门') removed" in details[0]
     assert details[0].count("U+0000") == 1 and "font 'Body': U+E000×2" in details[1]
+
+
+def test_a_long_book_goes_into_several_shards_in_order(tmp_path, monkeypatch):
+    """A book with more text than ``SHARD_TEXT`` is cut into several record shards (the passes after the
+    read then work on it in parallel): the same records, in the same order, as in one shard."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _book(folder / "handbook.pdf")
+    one = _build(tmp_path, "one", folder, part_bytes=1)
+    monkeypatch.setattr(books, "SHARD_TEXT", 3_000)
+    several = _build(tmp_path, "several", folder, part_bytes=1)
+    shards = json.loads((several / "flow.json").read_text())["books"]["passes"][-1]["shards"]
+    assert len(shards) >= 3 and len(json.loads((one / "flow.json").read_text())["books"]["passes"][-1]["shards"]) == 1
+    assert _records(one) == _records(several)
+    assert (one / "ledger.parquet").read_bytes() == (several / "ledger.parquet").read_bytes()
+    assert audit(several).ok
