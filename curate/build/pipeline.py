@@ -142,17 +142,18 @@ def _read_tasks(root: Path, src: SourceSpec, shard_records: int, part_bytes: int
                                   "all", ReadConfig(src.name, src.reader, src.options, rels, shard_records,
                                                     working=working))]
     size = getattr(module, "units", None)  # progress in the reader's own unit (pages) when it has one
-    # a reader of long records (books) cuts its shards smaller: the passes after the read run per shard
-    shard_text = getattr(module, "SHARD_TEXT", ReadConfig.shard_bytes)
     tasks = unreadable
     for path, rel in files:
         name = safe_name(rel, taken)
-        cfg = ReadConfig(src.name, src.reader, src.options, (rel,), shard_records, shard_text, working=working)
+        cfg = ReadConfig(src.name, src.reader, src.options, (rel,), shard_records, working=working)
         parts = _parts(module, path, src.options, part_bytes)
         if not parts:
             tasks.append(Task(f"{src.name}/read/{rel}", read_task, (str(path), *side), out_dir, name, cfg,
                               size=size(path, src.options) if size else 1))
             continue
+        # a file long enough to be read in parts writes smaller shards where its reader says so (a book's
+        # records: ``SHARD_TEXT`` characters), so that the passes after the read share it between workers
+        cfg = dataclasses.replace(cfg, shard_bytes=getattr(module, "SHARD_TEXT", cfg.shard_bytes))
         part_size = getattr(module, "part_units", None)  # progress in pages for a book's page ranges too
         tasks += [Task(f"{src.name}/read/{rel}@{k}", read_task, (str(path), *side), out_dir, f"{name}@{k:04d}",
                        dataclasses.replace(cfg, part=part, part_index=k), size=part_size(part) if part_size else 1)

@@ -64,8 +64,9 @@ SUFFIXES = (".pdf", ".epub", ".mobi", ".xps", ".oxps", ".fb2")
 # carry authors' e-mail addresses and phone numbers (``build.recipes``).
 SCRUB = True
 UNIT = "page"
-# Characters of text per record shard: a long book's records go into several shards, so that the passes
-# after the read (clean, quality, dedup's apply) work on it in parallel instead of one task per book.
+# Characters of text per record shard of a book read in page ranges (a long one): its records go into
+# several shards, so that the passes after the read (clean, quality, dedup's apply) share it between the
+# workers instead of running one task for it after every other; other books stay one shard each.
 SHARD_TEXT = 256_000
 _REMOVED = {pdflayout.RUNNING: "running_heads_removed", pdflayout.PAGE_NUMBER: "page_numbers_removed",
             pdflayout.CAPTION: "captions_removed", pdflayout.FIGURE: "figure_text_removed",

@@ -238,8 +238,9 @@ def test_an_unmapped_glyph_is_ledgered_once_per_font_and_a_nameless_font_is_name
 
 
 def test_a_long_book_goes_into_several_shards_in_order(tmp_path, monkeypatch):
-    """A book with more text than ``SHARD_TEXT`` is cut into several record shards (the passes after the
-    read then work on it in parallel): the same records, in the same order, as in one shard."""
+    """A book read in page ranges with more text than ``SHARD_TEXT`` writes several record shards (the passes
+    after the read then share it between the workers): the same records, in the same order, as in one
+    shard; a book read whole stays one shard."""
     folder = tmp_path / "in"
     folder.mkdir()
     _book(folder / "handbook.pdf")
@@ -251,3 +252,5 @@ def test_a_long_book_goes_into_several_shards_in_order(tmp_path, monkeypatch):
     assert _records(one) == _records(several)
     assert (one / "ledger.parquet").read_bytes() == (several / "ledger.parquet").read_bytes()
     assert audit(several).ok
+    whole = _build(tmp_path, "whole", folder, part_bytes=0)
+    assert len(json.loads((whole / "flow.json").read_text())["books"]["passes"][-1]["shards"]) == 1
