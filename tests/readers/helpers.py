@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 from curate.core.ledger import Ledger
 from curate.readers import Delete, FileRef, reader_module
@@ -28,3 +31,13 @@ def run_reader(name: str, path: Path, cfg=None, source: str | None = None):
     rows = [dict(zip(("id", "source", "step", "action", "reason", "detail"), r, strict=True))
             for r in ledger.rows]
     return records, deletes, rows
+
+
+def bench_module(name: str) -> ModuleType:
+    """A script of ``bench/`` (e.g. ``books_fidelity``) loaded as a module, for its functions."""
+    path = Path(__file__).resolve().parents[2] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module

@@ -4,25 +4,12 @@ tables beside prose and references."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import REALDATA
-from tests.readers.helpers import run_reader
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _fidelity():
-    spec = importlib.util.spec_from_file_location("books_fidelity", ROOT / "bench" / "books_fidelity.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+from tests.readers.helpers import bench_module, run_reader
 
 
 def _read(*parts: str):
@@ -70,7 +57,7 @@ def test_textbooks_meet_the_fidelity_goal_against_their_latex(book):
     main = REALDATA / "books-zh" / book / "main.tex"
     if not main.is_file():
         pytest.skip(f"{main} is not present")
-    fidelity = _fidelity()
+    fidelity = bench_module("books_fidelity")
     scores = fidelity.score(fidelity.latex_reference(main), fidelity.curate_text(main.with_suffix(".pdf")))
     assert scores["recall"] >= 0.97 and scores["digit_recall"] >= 0.97 and scores["precision"] >= 0.97, scores
 

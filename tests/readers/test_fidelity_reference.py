@@ -3,20 +3,7 @@ the book prints it, what ``main.tex`` leaves out left out, and floats and back m
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _fidelity():
-    spec = importlib.util.spec_from_file_location("books_fidelity", ROOT / "bench" / "books_fidelity.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
+from tests.readers.helpers import bench_module
 
 CHAP1 = r"""\chapter{免疫系统}
 \begin{framed}
@@ -55,7 +42,7 @@ ARDS联席会议
 
 
 def test_latex_reference_prints_refs_as_the_book_does_and_follows_main(tmp_path):
-    fidelity = _fidelity()
+    fidelity = bench_module("books_fidelity")
     (tmp_path / "content").mkdir()
     (tmp_path / "content" / "chap01.tex").write_text(CHAP1, encoding="utf-8")
     (tmp_path / "content" / "chap02.tex").write_text(CHAP2, encoding="utf-8")
@@ -79,7 +66,7 @@ def test_latex_reference_prints_refs_as_the_book_does_and_follows_main(tmp_path)
 
 
 def test_label_numbers_count_captions_within_chapters():
-    fidelity = _fidelity()
+    fidelity = bench_module("books_fidelity")
     labels = fidelity.label_numbers([CHAP1, CHAP2])
     assert labels == {"fig1-1": "1-1", "fig1-2": "1-2", "sec:central": "1.1", "tab1-1": "1-1",
                       "sec:spleen": "2.2", "fig2-1": "2-1"}
@@ -99,7 +86,7 @@ JATS = """<article><front><article-meta><title-group><article-title>Zinc fingers
 
 
 def test_jats_reference_leaves_out_figures_tables_and_back_matter(tmp_path):
-    fidelity = _fidelity()
+    fidelity = bench_module("books_fidelity")
     path = tmp_path / "paper-content.xml"
     path.write_text(JATS, encoding="utf-8")
     ref = fidelity.jats_reference(path)
