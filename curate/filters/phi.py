@@ -60,7 +60,7 @@ import ipaddress
 import re
 import string
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -179,15 +179,17 @@ def _any_of(*patterns: str) -> Callable[[str], Iterator[tuple[int, int]]]:
     first pattern that matches), from one search per pattern: each starts with a literal, which ``re``
     finds with a fast string search, where an alternation is tried at every position of the text."""
     regexes = [re.compile(p) for p in patterns]
+    return lambda low: _leftmost((m.start(), k, m.end()) for k, r in enumerate(regexes) for m in r.finditer(low))
 
-    def spans(low: str) -> Iterator[tuple[int, int]]:
-        last = 0
-        for start, _, end in sorted((m.start(), k, m.end()) for k, r in enumerate(regexes) for m in r.finditer(low)):
-            if start >= last:
-                yield start, end
-                last = end
 
-    return spans
+def _leftmost(found: Iterable[tuple[int, int, int]]) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of the spans ``(start, rank, end)`` that one left-to-right scan keeps: by start, then
+    rank, each that begins where the last kept one ended or later."""
+    last = 0
+    for start, _, end in sorted(found):
+        if start >= last:
+            yield start, end
+            last = end
 
 
 # Characters that must not come just before a PHI number: it would then continue a word, a decimal,
@@ -254,12 +256,8 @@ def _record_labels(low: str) -> Iterator[tuple[int, int]]:
                 if h is None:
                     continue
                 start = h.start()
-            found.append((start, m.end()))
-    last = 0
-    for start, end in sorted(found):
-        if start >= last:
-            yield start, end
-            last = end
+            found.append((start, 0, m.end()))
+    return _leftmost(found)
 
 
 _RECORD = rf"{_SEP}(?P<v>[A-Za-z]{{0,4}}-?\d[\dA-Za-z\-]{{2,24}})(?![\dA-Za-z_\-])"

@@ -232,9 +232,9 @@ def line_numbers(words: list[Word], numbered: dict[int, Block], blocks: list[Blo
                 candidates.append(((w[1] + w[3]) / 2, int(w[4]), w))
     if len(candidates) < _MIN_LINE_NUMBERS:
         return blocks
-    wide = [b for b in blocks if b.kind == BODY and b.width > 0.25 * width]
-    apart = {id(c[2]) for c in candidates}
     wide_nos = {no for no, b in numbered.items() if b.width > 0.25 * width}
+    wide = [numbered[no] for no in wide_nos]
+    apart = {id(c[2]) for c in candidates}
     prose = [w for w in words if w[5] in wide_nos and id(w) not in apart]
     heights = {}  # the text's lines: (block, line) -> height of its middle
     for w in prose:
@@ -303,13 +303,14 @@ def _without(line: str, number: str) -> str:
     return s[len(number):].lstrip() if s.startswith(number + " ") else s[:-len(number)].rstrip()
 
 
-def _regroup(numbered: list[Block], blocks: list[Block]) -> list[Block]:
-    """Lines that were blocks of their own only because each was numbered (a block per line), joined
-    again into paragraphs: a line that follows the one above it at the usual step joins its block (a
-    paragraph's break is a larger step). Short lines (a program's, numbered in a listing) stay apart."""
-    runs = [(a, b) for a, b in itertools.pairwise(sorted(numbered, key=lambda b: (b.x0 // 20, b.y0)))
+def _regroup(edited: list[Block], blocks: list[Block]) -> list[Block]:
+    """Lines that were blocks of their own only because each was numbered (a block per line; ``edited``:
+    the blocks that lost a number), joined again into paragraphs: a line that follows the one above it at
+    the usual step joins its block (a paragraph's break is a larger step). Short lines (a program's,
+    numbered in a listing) stay apart."""
+    runs = [(a, b) for a, b in itertools.pairwise(sorted(edited, key=lambda b: (b.x0 // 20, b.y0)))
             if len(a.lines) == len(b.lines) == 1 and abs(a.x0 - b.x0) < 1 and b.y0 > a.y0]
-    if len(runs) < _MIN_LINE_NUMBERS or statistics.mean(len(b.lines[0]) for b in numbered) < 40:
+    if len(runs) < _MIN_LINE_NUMBERS or statistics.mean(len(b.lines[0]) for b in edited) < 40:
         return blocks
     step = statistics.median(b.y0 - a.y0 for a, b in runs)
     joined: dict[int, Block] = {}  # a line's block -> the block it joins
