@@ -2,16 +2,19 @@
 
 One ``get_text("blocks")`` call per page (paragraph breaks on, images listed) gives every text
 block with its box; everything else works on those boxes, which keeps the cost of a page close to
-that of plain text extraction.
+that of plain text extraction (a page that may carry line numbers is also read word by word).
 
 - Blocks that run different kinds of text together (a paragraph's last line and the next heading
   or caption) are cut before the line that starts the new unit.
 - Figures: image boxes; text inside them (labels) and ``Figure 3``/``图 3`` captions are dropped.
+- Line numbers of a manuscript or preprint: a column of numbers in the margin or the gutter that
+  counts the lines beside it, found word by word (``line_numbers``), before blocks are cut.
 - Tables and vector figures: see ``pdftables`` (run on the blocks after ``read_page``).
 - Running headers and footers: lines in the top or bottom band of the page that repeat, digits
   ignored, at about the same height on nearby pages, or that give an outline title or the book's
   title with or without a page number (``Running``); page numbers (``12``, ``- 12 -``,
-  ``Page 4 of 10``, ``第 3 页``) in those bands are dropped wherever they stand. A page's decision
+  ``Page 4 of 10``, ``第 3 页``) in those bands are dropped wherever they stand; text in a side margin
+  that repeats the same way (a thumb index, a vertical "Downloaded from" note) too. A page's decision
   depends on the pages within ``window`` of it only, so a page range read on its own (with
   ``window`` pages of margin) decides as the whole book does.
 - Columns: gutters are vertical strips that no narrow block crosses; blocks that cross a gutter
