@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import REALDATA
-from tests.readers.helpers import run_reader
-from tests.readers.test_books_realdata import _fidelity
+from tests.readers.helpers import bench_module, run_reader
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +43,7 @@ def test_paper_fidelity_against_its_reference():
     pdf = REALDATA / "pdfs" / "reference" / "cermine_test5.pdf"
     if not pdf.is_file():
         pytest.skip(f"{pdf} is not present")
-    fidelity = _fidelity()
+    fidelity = bench_module("books_fidelity")
     text = fidelity.curate_text(pdf)
     scores = fidelity.score(fidelity.reference_for(pdf), text)
     # the reference keeps table cells in 7 of its 173 sentences and the legends of figures 2 and 3 (12
